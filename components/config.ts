@@ -1,0 +1,384 @@
+// The stack's configuration: one typed object, validated before any resource exists.
+// Pure: takes the raw key/value strings Pulumi hands the program, returns StackConfig or throws
+// ConfigError listing every problem at once.
+import * as net from "net";
+import {
+    AWS_ALLOWED, AWS_REGION, AZURE_ALLOWED, AZURE_LOCATION, CloudName, GCP_ALLOWED, GCP_ZONE,
+    awsGpu, azureGpu, gcpGpu, isAzureGridSize,
+} from "./hosts/catalog";
+
+export const NAMESPACE = "gpu-hosts";
+
+export type Color = "blue" | "green";
+export const COLORS: readonly Color[] = ["blue", "green"];
+export type HostKind = "local" | CloudName;
+export const HOST_KINDS: readonly HostKind[] = ["local", "aws", "gcp", "azure"];
+
+export interface SlotConfig {
+    /** "workdir" (the app context as it is on disk) or a git ref of the app context's repository. */
+    readonly release: string;
+}
+
+export interface AppConfig {
+    /** Build context, relative to the project root. */
+    readonly context: string;
+    /** Dockerfile, relative to the context. */
+    readonly dockerfile: string;
+    readonly apiCommand: readonly string[];
+    readonly workerCommand: readonly string[];
+    /** Port the api listens on inside its container. */
+    readonly port: number;
+    /** HTTP path that answers 200 while the api is healthy. */
+    readonly healthPath: string;
+    /** Container health check commands (exec form, run inside the container). */
+    readonly apiHealthcheck: readonly string[];
+    readonly workerHealthcheck: readonly string[];
+}
+
+export interface ImagePins {
+    readonly redis: string;
+    readonly ollama: string;
+    readonly proxy: string;
+    /** Image the readiness gate runs with --gpus all to prove the GPU is visible in a container. */
+    readonly gpuCheck: string;
+}
+
+export interface StackConfig {
+    readonly stack: string;
+    readonly clouds: readonly HostKind[];
+    readonly model: string;
+    readonly liveColor: Color;
+    readonly slots: { readonly blue: SlotConfig; readonly green: SlotConfig };
+    readonly images: ImagePins;
+    readonly app: AppConfig;
+    /** Host port serving the live slot. */
+    readonly apiPort: number;
+    /** Host port serving the idle slot; only operatorCidrs reach it. */
+    readonly idlePort: number;
+    readonly workerConcurrency: number;
+    readonly ollama: { readonly keepAlive: string; readonly numParallel: number; readonly maxLoadedModels: number };
+    readonly memoryMb: { readonly api: number; readonly worker: number; readonly redis: number; readonly proxy: number };
+    /** Who may reach SSH and the idle slot. */
+    readonly operatorCidrs: readonly string[];
+    /** Who may reach the live API port. */
+    readonly apiCidrs: readonly string[];
+    readonly spot: boolean;
+    readonly sshUser: string;
+    /** An operator's own public key, authorised beside the stack's generated one. */
+    readonly sshPublicKey?: string;
+    readonly diskGb: number;
+    readonly nvidiaDriverBranch: string;
+    readonly aws: { readonly region: string; readonly instanceType: string };
+    readonly gcp: { readonly project: string; readonly zone: string; readonly machineType: string; readonly gpuType: string };
+    readonly azure: { readonly location: string; readonly vmSize: string };
+    readonly local: { readonly dockerHost: string; readonly gpu: boolean; readonly bindAddress: string };
+}
+
+type Defaults = Omit<StackConfig, "stack" | "sshPublicKey">;
+
+/** Every default, in one place. Pulumi.yaml declares the same values (a test keeps them equal). */
+export const DEFAULTS: Defaults = {
+    clouds: ["local"],
+    model: "qwen2.5:0.5b",
+    liveColor: "blue",
+    slots: { blue: { release: "workdir" }, green: { release: "workdir" } },
+    images: {
+        redis: "redis:7.4.2-alpine",
+        ollama: "ollama/ollama:0.6.8",
+        proxy: "caddy:2.10.0-alpine",
+        gpuCheck: "ubuntu:24.04",
+    },
+    app: {
+        context: "app",
+        dockerfile: "Dockerfile",
+        apiCommand: ["node", "dist/api.js"],
+        workerCommand: ["node", "dist/worker.js"],
+        port: 8000,
+        healthPath: "/health",
+        apiHealthcheck: ["node", "dist/healthcheck.js", "api"],
+        workerHealthcheck: ["node", "dist/healthcheck.js", "worker"],
+    },
+    apiPort: 8000,
+    idlePort: 8001,
+    workerConcurrency: 2,
+    ollama: { keepAlive: "24h", numParallel: 2, maxLoadedModels: 1 },
+    memoryMb: { api: 512, worker: 512, redis: 512, proxy: 128 },
+    operatorCidrs: [],
+    apiCidrs: ["0.0.0.0/0"],
+    spot: false,
+    sshUser: "ubuntu",
+    diskGb: 100,
+    nvidiaDriverBranch: "570-server",
+    aws: { region: "us-east-1", instanceType: "g4dn.xlarge" },
+    gcp: { project: "", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4" },
+    azure: { location: "eastus", vmSize: "Standard_NC4as_T4_v3" },
+    local: { dockerHost: "unix:///var/run/docker.sock", gpu: false, bindAddress: "127.0.0.1" },
+};
+
+export const KNOWN_KEYS: readonly string[] = [...Object.keys(DEFAULTS), "sshPublicKey"].sort();
+
+export class ConfigError extends Error {
+    constructor(public readonly problems: readonly string[]) {
+        super(`invalid ${NAMESPACE} configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+            problems.map((p) => `  - ${p}`).join("\n"));
+        this.name = "ConfigError";
+    }
+}
+
+const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+
+/** Collects problems; each reader returns a usable value (the default) so checking continues. */
+class Reader {
+    readonly problems: string[] = [];
+
+    constructor(private readonly raw: Readonly<Record<string, string | undefined>>) {}
+
+    fail(key: string, allowed: string, got: unknown): void {
+        this.problems.push(`${NAMESPACE}:${key} must be ${allowed}, got ${show(got)}`);
+    }
+
+    /** The raw value of a top-level key: JSON-decoded where Pulumi serialised a structured value. */
+    value(key: string): unknown {
+        const text = this.raw[key];
+        if (text === undefined) return undefined;
+        try {
+            return JSON.parse(text);
+        } catch {
+            return text;
+        }
+    }
+
+    string(key: string, v: unknown, fallback: string, pattern: RegExp, allowed: string): string {
+        if (v === undefined) return fallback;
+        if (typeof v === "string" && pattern.test(v)) return v;
+        this.fail(key, allowed, v);
+        return fallback;
+    }
+
+    oneOf<T extends string>(key: string, v: unknown, fallback: T, options: readonly T[]): T {
+        if (v === undefined) return fallback;
+        if (typeof v === "string" && (options as readonly string[]).includes(v)) return v as T;
+        this.fail(key, options.map(show).join(" or "), v);
+        return fallback;
+    }
+
+    int(key: string, v: unknown, fallback: number, min: number, max: number): number {
+        if (v === undefined) return fallback;
+        const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
+        if (typeof n === "number" && Number.isInteger(n) && n >= min && n <= max) return n;
+        this.fail(key, `an integer from ${min} to ${max}`, v);
+        return fallback;
+    }
+
+    bool(key: string, v: unknown, fallback: boolean): boolean {
+        if (v === undefined) return fallback;
+        if (typeof v === "boolean") return v;
+        if (v === "true" || v === "false") return v === "true";
+        this.fail(key, "true or false", v);
+        return fallback;
+    }
+
+    /** An object whose fields are checked one by one; unknown fields are problems too. */
+    object<T extends object>(key: string, v: unknown, fallback: T, fields: { [K in keyof T]: (fk: string, fv: unknown, d: T[K]) => T[K] }): T {
+        if (v === undefined) return fallback;
+        if (typeof v !== "object" || v === null || Array.isArray(v)) {
+            this.fail(key, `an object with fields ${Object.keys(fields).join(", ")}`, v);
+            return fallback;
+        }
+        const given = v as Record<string, unknown>;
+        for (const k of Object.keys(given)) {
+            if (!(k in fields)) this.problems.push(`${NAMESPACE}:${key}.${k} is not a known field; known fields: ${Object.keys(fields).join(", ")}`);
+        }
+        const out = {} as T;
+        for (const k of Object.keys(fields) as (keyof T)[]) {
+            out[k] = fields[k](`${key}.${String(k)}`, given[k as string], fallback[k]);
+        }
+        return out;
+    }
+
+    list<T>(key: string, v: unknown, fallback: readonly T[], item: (v: unknown) => v is T, allowed: string, nonEmpty: boolean): readonly T[] {
+        if (v === undefined) return fallback;
+        if (!Array.isArray(v)) {
+            this.fail(key, `a list of ${allowed}`, v);
+            return fallback;
+        }
+        if (nonEmpty && v.length === 0) {
+            this.fail(key, `a non-empty list of ${allowed}`, v);
+            return fallback;
+        }
+        const bad = v.filter((x) => !item(x));
+        if (bad.length > 0) {
+            this.fail(key, `a list of ${allowed}`, bad.length === 1 ? bad[0] : bad);
+            return fallback;
+        }
+        return v as T[];
+    }
+
+    command(key: string, v: unknown, fallback: readonly string[]): readonly string[] {
+        return this.list(key, v, fallback, (x): x is string => typeof x === "string" && x.length > 0,
+            "non-empty strings (exec form, e.g. [\"node\", \"dist/api.js\"])", true);
+    }
+}
+
+const IMAGE_PIN = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:(?!latest(?:@|$))[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_ALLOWED = "an image with an explicit version tag other than \"latest\", e.g. \"redis:7.4.2-alpine\"";
+const MODEL = /^[a-z0-9][a-z0-9._-]*(?:\/[a-z0-9][a-z0-9._-]*)*(?::[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+const RELEASE = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
+const RELEASE_ALLOWED = "\"workdir\" or a git ref (letters, digits, \".\", \"_\", \"-\", \"/\"; at most 100 characters)";
+const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+$/;
+const DURATION = /^(-1|0|\d+(s|m|h))$/;
+const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const DOCKER_HOST = /^(unix:\/\/\/[^\s]+|tcp:\/\/[^\s]+|ssh:\/\/[^\s]+|npipe:\/\/[^\s]+)$/;
+
+export function isCidr(v: unknown): v is string {
+    if (typeof v !== "string") return false;
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(v);
+    if (!m) return false;
+    const bits = Number(m[2]);
+    if (net.isIPv4(m[1])) return bits <= 32;
+    if (net.isIPv6(m[1])) return bits <= 128;
+    return false;
+}
+const WORLD = ["0.0.0.0/0", "::/0"];
+
+/**
+ * Validates the raw config of `stack` (keys without the "gpu-hosts:" prefix) and returns the typed
+ * config, or throws ConfigError naming every bad key, its value and what is allowed.
+ */
+export function loadConfig(stack: string, raw: Readonly<Record<string, string | undefined>>): StackConfig {
+    const r = new Reader(raw);
+    const d = DEFAULTS;
+
+    for (const k of Object.keys(raw)) {
+        if (!KNOWN_KEYS.includes(k)) r.problems.push(`${NAMESPACE}:${k} is not a known key; known keys: ${KNOWN_KEYS.join(", ")}`);
+    }
+
+    const clouds = r.list("clouds", r.value("clouds"), d.clouds, (x): x is HostKind => HOST_KINDS.includes(x as HostKind),
+        HOST_KINDS.map(show).join(", "), true);
+    if (new Set(clouds).size !== clouds.length) r.fail("clouds", "a list without repeats", clouds);
+    const enabled = (k: HostKind) => clouds.includes(k);
+    const anyCloud = clouds.some((c) => c !== "local");
+
+    const str = (pattern: RegExp, allowed: string) => (k: string, v: unknown, fb: string) => r.string(k, v, fb, pattern, allowed);
+    const int = (min: number, max: number) => (k: string, v: unknown, fb: number) => r.int(k, v, fb, min, max);
+    const cmd = (k: string, v: unknown, fb: readonly string[]) => r.command(k, v, fb);
+    const release = (k: string, v: unknown, fb: SlotConfig) =>
+        r.object(k, v, fb, { release: str(RELEASE, RELEASE_ALLOWED) });
+    const image = str(IMAGE_PIN, IMAGE_ALLOWED);
+
+    const app = r.object("app", r.value("app"), d.app, {
+        context: str(REL_PATH, "a relative path inside the project, e.g. \"app\""),
+        dockerfile: str(REL_PATH, "a relative path inside the context, e.g. \"Dockerfile\""),
+        apiCommand: cmd,
+        workerCommand: cmd,
+        port: int(1, 65535),
+        healthPath: str(/^\/[A-Za-z0-9._~/-]*$/, "an absolute URL path, e.g. \"/health\""),
+        apiHealthcheck: cmd,
+        workerHealthcheck: cmd,
+    });
+
+    const apiPort = r.int("apiPort", r.value("apiPort"), d.apiPort, 1, 65535);
+    const idlePort = r.int("idlePort", r.value("idlePort"), d.idlePort, 1, 65535);
+    if (apiPort === idlePort) r.fail("idlePort", `a port other than gpu-hosts:apiPort (${apiPort})`, idlePort);
+
+    const operatorCidrs = r.list("operatorCidrs", r.value("operatorCidrs"), d.operatorCidrs, isCidr, "CIDR blocks, e.g. \"203.0.113.0/24\"", false);
+    const apiCidrs = r.list("apiCidrs", r.value("apiCidrs"), d.apiCidrs, isCidr, "CIDR blocks, e.g. \"0.0.0.0/0\"", false);
+    if (anyCloud) {
+        if (operatorCidrs.length === 0) r.fail("operatorCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens SSH and the idle slot)", operatorCidrs);
+        if (apiCidrs.length === 0) r.fail("apiCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens the live API port)", apiCidrs);
+        if (stack === "prod") {
+            const open = operatorCidrs.filter((c) => WORLD.includes(c));
+            if (open.length > 0) r.fail("operatorCidrs", "a list without 0.0.0.0/0 or ::/0 in the prod stack (SSH and the idle slot are never open to the world in prod)", open[0]);
+        }
+    }
+
+    const aws = r.object("aws", r.value("aws"), d.aws, {
+        region: str(AWS_REGION, "an AWS region, e.g. \"us-east-1\""),
+        instanceType: (k, v, fb) => {
+            const t = r.string(k, v, fb, /^[a-z0-9]+\.[a-z0-9]+$/, AWS_ALLOWED);
+            if (enabled("aws") && t === v && !awsGpu(t)) r.fail(k, AWS_ALLOWED, v);
+            return t;
+        },
+    });
+    const gcp = r.object("gcp", r.value("gcp"), d.gcp, {
+        project: str(/^([a-z][a-z0-9-]{4,28}[a-z0-9])?$/, "a GCP project id (6-30 lowercase letters, digits, hyphens)"),
+        zone: str(GCP_ZONE, "a GCP zone, e.g. \"us-central1-a\""),
+        machineType: str(/^[a-z0-9-]+$/, GCP_ALLOWED),
+        gpuType: str(/^[a-z0-9-]*$/, "a GCP accelerator type, e.g. \"nvidia-tesla-t4\""),
+    });
+    if (enabled("gcp")) {
+        if (gcp.project === "") r.fail("gcp.project", "a GCP project id when \"gcp\" is in gpu-hosts:clouds", gcp.project);
+        if (!gcpGpu(gcp.machineType, gcp.gpuType)) {
+            r.fail("gcp.machineType", GCP_ALLOWED, `${gcp.machineType}${gcp.machineType.startsWith("g2-") ? "" : ` with gpuType ${gcp.gpuType}`}`);
+        }
+    }
+    const azure = r.object("azure", r.value("azure"), d.azure, {
+        location: str(AZURE_LOCATION, "an Azure location, e.g. \"eastus\""),
+        vmSize: (k, v, fb) => {
+            const s = r.string(k, v, fb, /^Standard_[A-Za-z0-9_]+$/, AZURE_ALLOWED);
+            if (enabled("azure") && s === v && isAzureGridSize(s)) {
+                r.fail(k, `a full-GPU NC-series size (${AZURE_ALLOWED}); NVadsA10 v5 sizes are GPU slices that need NVIDIA's GRID driver`, v);
+            } else if (enabled("azure") && s === v && !azureGpu(s)) {
+                r.fail(k, AZURE_ALLOWED, v);
+            }
+            return s;
+        },
+    });
+
+    const cfg: StackConfig = {
+        stack,
+        clouds,
+        model: r.string("model", r.value("model"), d.model, MODEL, "an Ollama model name, e.g. \"llama3.2:3b\""),
+        liveColor: r.oneOf("liveColor", r.value("liveColor"), d.liveColor, COLORS),
+        slots: r.object("slots", r.value("slots"), d.slots, { blue: release, green: release }),
+        images: r.object("images", r.value("images"), d.images, { redis: image, ollama: image, proxy: image, gpuCheck: image }),
+        app,
+        apiPort,
+        idlePort,
+        workerConcurrency: r.int("workerConcurrency", r.value("workerConcurrency"), d.workerConcurrency, 1, 64),
+        ollama: r.object("ollama", r.value("ollama"), d.ollama, {
+            keepAlive: str(DURATION, "a duration such as \"24h\", \"30m\", \"0\" or \"-1\""),
+            numParallel: int(1, 16),
+            maxLoadedModels: int(1, 8),
+        }),
+        memoryMb: r.object("memoryMb", r.value("memoryMb"), d.memoryMb, {
+            api: int(64, 65536), worker: int(64, 65536), redis: int(32, 65536), proxy: int(32, 65536),
+        }),
+        operatorCidrs,
+        apiCidrs,
+        spot: r.bool("spot", r.value("spot"), d.spot),
+        sshUser: r.string("sshUser", r.value("sshUser"), d.sshUser, USER, "a Linux user name other than root, e.g. \"ubuntu\""),
+        sshPublicKey: raw.sshPublicKey === undefined ? undefined
+            : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_KEY, "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*)"),
+        diskGb: r.int("diskGb", r.value("diskGb"), d.diskGb, 100, 4096),
+        nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.value("nvidiaDriverBranch"), d.nvidiaDriverBranch, /^\d{3}(-server)?$/,
+            "an NVIDIA driver branch such as \"570-server\""),
+        aws,
+        gcp,
+        azure,
+        local: r.object("local", r.value("local"), d.local, {
+            dockerHost: str(DOCKER_HOST, "a Docker host URL such as \"unix:///var/run/docker.sock\""),
+            gpu: (k, v, fb) => r.bool(k, v, fb),
+            bindAddress: (k, v, fb) => {
+                if (v === undefined) return fb;
+                if (typeof v === "string" && net.isIP(v) !== 0) return v;
+                r.fail(k, "an IP address of this machine, e.g. \"127.0.0.1\"", v);
+                return fb;
+            },
+        }),
+    };
+    if (cfg.sshUser === "root") r.fail("sshUser", "a Linux user name other than root, e.g. \"ubuntu\"", cfg.sshUser);
+
+    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    return cfg;
+}
+
+/** The raw config of this program's namespace, keys stripped of "gpu-hosts:". */
+export function namespaced(all: Readonly<Record<string, string>>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(all)) {
+        if (k.startsWith(`${NAMESPACE}:`)) out[k.slice(NAMESPACE.length + 1)] = v;
+    }
+    return out;
+}

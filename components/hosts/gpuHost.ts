@@ -1,0 +1,46 @@
+// The one shape every host kind produces; an AppStack runs on any of them.
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { HostKind } from "../config";
+
+/** A shell command run on the host: over SSH for a cloud VM, locally for the local engine. */
+export interface HostCommandArgs {
+    /** Script run on create (and again whenever a trigger changes). */
+    readonly create: pulumi.Input<string>;
+    /** Script run on delete. Defaults to nothing. */
+    readonly delete?: pulumi.Input<string>;
+    /** Fed to the script's standard input; the way to hand it secrets or generated files. Defaults to nothing. */
+    readonly stdin?: pulumi.Input<string>;
+    /** Values whose change re-runs the command. Defaults to none. */
+    readonly triggers?: pulumi.Input<unknown>[];
+}
+
+/** Runs a command on the host; the returned resource exposes stdout. */
+export type HostRunner = (
+    name: string,
+    args: HostCommandArgs,
+    opts?: pulumi.CustomResourceOptions,
+) => pulumi.CustomResource & { readonly stdout: pulumi.Output<string> };
+
+export interface GpuHost {
+    /** Logical name, used to derive child names. */
+    readonly name: string;
+    /** Which kind of host this is. */
+    readonly kind: HostKind;
+    /** Whether containers may ask for `gpus: "all"`. */
+    readonly gpu: boolean;
+    /** GPU model, as the cloud sells it ("none" for a host without one). */
+    readonly gpuModel: pulumi.Input<string>;
+    /** Address clients use to reach the published ports. */
+    readonly address: pulumi.Output<string>;
+    /** Host IP the proxy binds its published ports to. */
+    readonly bindAddress: string;
+    /** SSH user, for cloud hosts. */
+    readonly sshUser?: string;
+    /** How to run a command on the host. */
+    readonly run: HostRunner;
+    /** The Docker engine on the host; it depends on `ready`. */
+    readonly provider: docker.Provider;
+    /** Completes once the host can run (GPU) containers. */
+    readonly ready: pulumi.Resource;
+}
