@@ -352,8 +352,8 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         sshPublicKey: raw.sshPublicKey === undefined ? undefined
             : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_KEY, "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*)"),
         diskGb: r.int("diskGb", r.value("diskGb"), d.diskGb, 100, 4096),
-        nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.value("nvidiaDriverBranch"), d.nvidiaDriverBranch, /^\d{3}(-server)?$/,
-            "an NVIDIA driver branch such as \"570-server\""),
+        nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.value("nvidiaDriverBranch"), d.nvidiaDriverBranch, /^\d{3}-server(-open)?$/,
+            "an Ubuntu NVIDIA server driver branch such as \"570-server\" or \"570-server-open\""),
         aws,
         gcp,
         azure,

@@ -43,4 +43,6 @@ export interface GpuHost {
     readonly provider: docker.Provider;
     /** Completes once the host can run (GPU) containers. */
     readonly ready: pulumi.Resource;
+    /** Kind-specific facts for the stack outputs (region, instance type, spot, ssh command...). Defaults to none. */
+    readonly details?: Readonly<Record<string, pulumi.Input<unknown>>>;
 }

@@ -35,7 +35,7 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
     "docker:index/container:Container": (a) => ({ id: hex(a.name, 64), state: { exitCode: 0, networkDatas: [] } }),
     "command:local:Command": (a) => ({ state: { stdout: `stdout of ${a.name}`, stderr: "" } }),
     "command:remote:Command": (a) => ({ state: { stdout: `GPU: NVIDIA T4, driver 570.172.08 (${a.name})`, stderr: "" } }),
-    "random:index/randomPassword:RandomPassword": (a) => ({ state: { result: `pw-${hex(a.name, 32)}` } }),
+    "random:index/randomPassword:RandomPassword": (a) => ({ state: { result: hex(`password:${a.name}`, a.inputs.length ?? 16) } }),
     "tls:index/privateKey:PrivateKey": (a) => ({
         state: {
             privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${hex(a.name, 64)}\n-----END OPENSSH PRIVATE KEY-----\n`,

@@ -1,0 +1,159 @@
+/**
+ * All environment parsing for both roles lives here, so a bad value fails at start-up with one
+ * message that lists every problem, instead of surfacing later as NaN or a silent default.
+ */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface AppConfig {
+    /** HTTP port of the api. Env PORT. Defaults to 8000. */
+    readonly port: number;
+    /** Address the api binds. Env HOST. Defaults to 0.0.0.0. */
+    readonly host: string;
+    /** Full Redis URL with the password; the only way to reach Redis. Env REDIS_URL. Required. Never log it. */
+    readonly redisUrl: string;
+    /** BullMQ queue name shared by api and worker. Env QUEUE_NAME. Defaults to "jobs". */
+    readonly queueName: string;
+    /** Ollama server. Env OLLAMA_BASE_URL. Defaults to http://ollama:11434. */
+    readonly ollamaBaseUrl: string;
+    /** Model asked for each analysis. Env OLLAMA_MODEL. Defaults to qwen2.5:0.5b. */
+    readonly ollamaModel: string;
+    /** Attempts per job, the first included. Env JOB_ATTEMPTS. Defaults to 3. */
+    readonly jobAttempts: number;
+    /** First retry delay; doubles each retry. Env JOB_BACKOFF_MS. Defaults to 5000. */
+    readonly jobBackoffMs: number;
+    /** Time limit of one attempt; the Ollama request is aborted when it passes. Env JOB_TIMEOUT_MS. Defaults to 300000. */
+    readonly jobTimeoutMs: number;
+    /** How long finished jobs stay queryable. Env JOB_RETENTION_SECONDS. Defaults to 604800 (7 days). */
+    readonly jobRetentionSeconds: number;
+    /** Jobs one worker runs at once. Env WORKER_CONCURRENCY. Defaults to 2. */
+    readonly workerConcurrency: number;
+    /** Job lock time-to-live; a dead worker's job is recovered after it. Env WORKER_LOCK_DURATION_MS. Defaults to 30000. */
+    readonly lockDurationMs: number;
+    /** How often workers look for stalled jobs. Env WORKER_STALLED_INTERVAL_MS. Defaults to 30000. */
+    readonly stalledIntervalMs: number;
+    /** Stalls a job survives before it is failed. Env WORKER_MAX_STALLED_COUNT. Defaults to 1. */
+    readonly maxStalledCount: number;
+    /** File the worker touches while healthy. Env HEARTBEAT_FILE. Defaults to /tmp/worker-heartbeat. */
+    readonly heartbeatFile: string;
+    /** How often the worker touches the heartbeat file. Env HEARTBEAT_INTERVAL_MS. Defaults to 5000. */
+    readonly heartbeatIntervalMs: number;
+    /** Age after which the heartbeat counts as stale. Env HEARTBEAT_MAX_AGE_MS. Defaults to 30000. */
+    readonly heartbeatMaxAgeMs: number;
+    /** Budget of one Redis health ping or api queue call. Env REDIS_TIMEOUT_MS. Defaults to 2000. */
+    readonly redisTimeoutMs: number;
+    /** Budget of the Ollama probe in /health. Env OLLAMA_HEALTH_TIMEOUT_MS. Defaults to 2000. */
+    readonly ollamaHealthTimeoutMs: number;
+    /** Release label reported by /health and in logs. Env APP_RELEASE. Defaults to null. */
+    readonly release: string | null;
+    /** Slot label (blue|green) reported by /health and in logs. Env APP_SLOT. Defaults to null. */
+    readonly slot: string | null;
+    /** pino level. Env LOG_LEVEL. Defaults to info. */
+    readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const QUEUE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Parses and validates the environment; throws one ConfigError naming every bad key.
+ * The container health check passes requireRedisUrl: false: it only needs PORT and the heartbeat keys.
+ */
+export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boolean } = {}): AppConfig {
+    const problems: string[] = [];
+    const raw = (key: string): string | undefined => {
+        const v = env[key];
+        return v === undefined || v.trim() === "" ? undefined : v.trim();
+    };
+    const int = (key: string, dflt: number, min: number, max: number): number => {
+        const v = raw(key);
+        if (v === undefined) return dflt;
+        if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+            problems.push(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+            return dflt;
+        }
+        return Number(v);
+    };
+    const str = (key: string, dflt: string): string => raw(key) ?? dflt;
+
+    const redisUrl = raw("REDIS_URL");
+    if (redisUrl === undefined) {
+        if (opts.requireRedisUrl !== false) problems.push("REDIS_URL is required, e.g. redis://:PASSWORD@redis:6379/0");
+    } else if (!isUrl(redisUrl, ["redis:", "rediss:"])) {
+        // The value holds the password, so it is never echoed back.
+        problems.push("REDIS_URL must be a redis:// or rediss:// URL (value not shown: it holds the password)");
+    }
+
+    const ollamaBaseUrl = str("OLLAMA_BASE_URL", "http://ollama:11434").replace(/\/+$/, "");
+    if (!isUrl(ollamaBaseUrl, ["http:", "https:"])) {
+        problems.push(`OLLAMA_BASE_URL must be an http:// or https:// URL, got ${JSON.stringify(ollamaBaseUrl)}`);
+    }
+
+    const queueName = str("QUEUE_NAME", "jobs");
+    if (!QUEUE_NAME.test(queueName)) {
+        problems.push(`QUEUE_NAME must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(queueName)}`);
+    }
+
+    const logLevel = str("LOG_LEVEL", "info");
+    if (!LOG_LEVELS.includes(logLevel)) {
+        problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+    }
+
+    const config: AppConfig = {
+        port: int("PORT", 8000, 1, 65535),
+        host: str("HOST", "0.0.0.0"),
+        redisUrl: redisUrl ?? "",
+        queueName,
+        ollamaBaseUrl,
+        ollamaModel: str("OLLAMA_MODEL", "qwen2.5:0.5b"),
+        jobAttempts: int("JOB_ATTEMPTS", 3, 1, 100),
+        jobBackoffMs: int("JOB_BACKOFF_MS", 5000, 0, 3_600_000),
+        jobTimeoutMs: int("JOB_TIMEOUT_MS", 300_000, 100, 86_400_000),
+        jobRetentionSeconds: int("JOB_RETENTION_SECONDS", 604_800, 60, 31_536_000),
+        workerConcurrency: int("WORKER_CONCURRENCY", 2, 1, 64),
+        lockDurationMs: int("WORKER_LOCK_DURATION_MS", 30_000, 200, 3_600_000),
+        stalledIntervalMs: int("WORKER_STALLED_INTERVAL_MS", 30_000, 200, 3_600_000),
+        maxStalledCount: int("WORKER_MAX_STALLED_COUNT", 1, 0, 100),
+        heartbeatFile: str("HEARTBEAT_FILE", "/tmp/worker-heartbeat"),
+        heartbeatIntervalMs: int("HEARTBEAT_INTERVAL_MS", 5000, 100, 600_000),
+        heartbeatMaxAgeMs: int("HEARTBEAT_MAX_AGE_MS", 30_000, 200, 3_600_000),
+        redisTimeoutMs: int("REDIS_TIMEOUT_MS", 2000, 50, 60_000),
+        ollamaHealthTimeoutMs: int("OLLAMA_HEALTH_TIMEOUT_MS", 2000, 50, 60_000),
+        release: raw("APP_RELEASE") ?? null,
+        slot: raw("APP_SLOT") ?? null,
+        logLevel,
+    };
+    if (config.heartbeatMaxAgeMs <= config.heartbeatIntervalMs) {
+        problems.push(
+            `HEARTBEAT_MAX_AGE_MS must be greater than HEARTBEAT_INTERVAL_MS (${config.heartbeatIntervalMs}), got ${config.heartbeatMaxAgeMs}`,
+        );
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
+}
+
+/** Host, port and db of the Redis URL, for logs: never the password. */
+export function redisTarget(redisUrl: string): string {
+    try {
+        const u = new URL(redisUrl);
+        return `${u.protocol}//${u.hostname}:${u.port || "6379"}${u.pathname && u.pathname !== "/" ? u.pathname : "/0"}`;
+    } catch {
+        return "(unparseable)";
+    }
+}
+
+function isUrl(value: string, protocols: readonly string[]): boolean {
+    try {
+        const u = new URL(value);
+        return protocols.includes(u.protocol) && u.hostname !== "";
+    } catch {
+        return false;
+    }
+}

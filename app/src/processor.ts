@@ -1,0 +1,70 @@
+import { Job, UnrecoverableError } from "bullmq";
+import type { Logger } from "pino";
+import type { AppConfig } from "./config";
+import type { AnalysisJobData, AnalysisResult } from "./jobs";
+import { analysisPrompt, createOllamaClient, isTransientOllamaError } from "./ollama";
+
+const TICKER = /^[A-Z0-9.-]{1,10}$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Thrown when an attempt outlives JOB_TIMEOUT_MS. Retried like any transient failure. */
+export class JobTimeoutError extends Error {
+    constructor(ms: number) {
+        super(`Ollama request timed out after ${ms} ms`);
+        this.name = "JobTimeoutError";
+    }
+}
+
+/**
+ * The job processor. It declares all three parameters on purpose: BullMQ passes the abort
+ * signal (worker.cancelJob) only to processors whose arity is 3 or more.
+ */
+export function createProcessor(
+    config: Pick<AppConfig, "ollamaBaseUrl" | "ollamaModel" | "jobTimeoutMs">,
+    logger: Logger,
+): (job: Job<AnalysisJobData, AnalysisResult>, token?: string, signal?: AbortSignal) => Promise<AnalysisResult> {
+    return async (job, _token, signal) => {
+        const { ticker, date } = job.data ?? ({} as AnalysisJobData);
+        if (typeof ticker !== "string" || !TICKER.test(ticker) || typeof date !== "string" || !DATE.test(date)) {
+            // Bad data never gets better: fail now instead of burning attempts.
+            throw new UnrecoverableError(`invalid job data: ${JSON.stringify(job.data)?.slice(0, 200)}`);
+        }
+
+        const controller = new AbortController();
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, config.jobTimeoutMs);
+        const onCancel = () => controller.abort();
+        signal?.addEventListener("abort", onCancel, { once: true });
+
+        const log = logger.child({ jobId: job.id, attempt: job.attemptsMade + 1, ticker, date });
+        const started = Date.now();
+        try {
+            const ollama = createOllamaClient(config.ollamaBaseUrl, controller.signal);
+            const response = await ollama.generate({
+                model: config.ollamaModel,
+                prompt: analysisPrompt({ ticker, date }),
+                stream: false,
+                options: { temperature: 0.2, num_predict: 400 },
+            });
+            const analysis = (response.response ?? "").trim();
+            if (analysis === "") throw new Error("Ollama returned an empty response");
+            log.info({ ms: Date.now() - started, model: config.ollamaModel }, "analysis done");
+            return { ticker, date, model: config.ollamaModel, analysis };
+        } catch (err) {
+            if (timedOut) throw new JobTimeoutError(config.jobTimeoutMs);
+            if (signal?.aborted) throw new Error("job cancelled");
+            const message = err instanceof Error ? err.message : String(err);
+            if (!isTransientOllamaError(err)) {
+                const status = (err as { status_code?: number }).status_code;
+                throw new UnrecoverableError(`Ollama rejected the request (HTTP ${status}): ${message}`);
+            }
+            throw err instanceof Error ? err : new Error(message);
+        } finally {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", onCancel);
+        }
+    };
+}

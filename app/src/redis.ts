@@ -1,0 +1,52 @@
+import Redis from "ioredis";
+
+/**
+ * A small client for health pings. No offline queue and a single retry, so a ping while Redis
+ * is down fails at once instead of waiting for a reconnect.
+ */
+export function createProbeClient(redisUrl: string, timeoutMs: number): Redis {
+    const client = new Redis(redisUrl, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: timeoutMs,
+        // Keep trying in the background so /health recovers when Redis comes back.
+        retryStrategy: (times) => Math.min(times * 200, 2000),
+        connectionName: "gpu-hosts-health",
+    });
+    // Errors surface through ping(); without a listener ioredis would print them unstructured.
+    client.on("error", () => undefined);
+    return client;
+}
+
+/** "ok" if Redis answers PING within the budget, otherwise a short reason. */
+export async function pingRedis(client: Redis, timeoutMs: number): Promise<"ok" | "unreachable" | "timeout"> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+        const result = await Promise.race([
+            client.ping().then((r) => (r === "PONG" ? ("ok" as const) : ("unreachable" as const))),
+            new Promise<"timeout">((resolve) => {
+                timer = setTimeout(() => resolve("timeout"), timeoutMs);
+            }),
+        ]);
+        return result;
+    } catch {
+        return "unreachable";
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+/** Resolves with the promise's value, or rejects with `what` timed out after `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+        return await Promise.race([
+            promise,
+            new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+            }),
+        ]);
+    } finally {
+        clearTimeout(timer);
+    }
+}

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { ConfigError, loadConfig, redisTarget } from "../src/config";
+import { createLogger } from "../src/logger";
+
+const URL_WITH_PASSWORD = "redis://:s3cret-pass@redis:6379/0";
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+    try {
+        loadConfig(env);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.problems;
+    }
+    assert.fail("expected a ConfigError");
+}
+
+describe("config", () => {
+    it("applies the documented defaults", () => {
+        const c = loadConfig({ REDIS_URL: URL_WITH_PASSWORD });
+        assert.equal(c.port, 8000);
+        assert.equal(c.queueName, "jobs");
+        assert.equal(c.ollamaBaseUrl, "http://ollama:11434");
+        assert.equal(c.jobAttempts, 3);
+        assert.equal(c.jobTimeoutMs, 300_000);
+        assert.equal(c.workerConcurrency, 2);
+        assert.equal(c.release, null);
+        assert.equal(c.slot, null);
+    });
+
+    it("names the key, the bad value and what is allowed", () => {
+        assert.deepEqual(problemsOf({ REDIS_URL: URL_WITH_PASSWORD, WORKER_CONCURRENCY: "abc" }), [
+            'WORKER_CONCURRENCY must be an integer from 1 to 64, got "abc"',
+        ]);
+    });
+
+    it("reports every problem at once", () => {
+        const problems = problemsOf({ WORKER_CONCURRENCY: "0", PORT: "80a", JOB_ATTEMPTS: "-1", OLLAMA_BASE_URL: "ollama:11434", LOG_LEVEL: "loud" });
+        assert.equal(problems.length, 6, problems.join("\n"));
+        assert.match(problems.join("\n"), /REDIS_URL is required/);
+        assert.match(problems.join("\n"), /OLLAMA_BASE_URL must be an http:\/\/ or https:\/\/ URL, got "ollama:11434"/);
+    });
+
+    it("never echoes REDIS_URL, which holds the password", () => {
+        const [problem] = problemsOf({ REDIS_URL: "http://:s3cret-pass@redis:6379" });
+        assert.match(problem, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+        assert.doesNotMatch(problem, /s3cret/);
+        assert.equal(redisTarget(URL_WITH_PASSWORD), "redis://redis:6379/0");
+    });
+
+    it("logs JSON lines and redacts a REDIS_URL passed by mistake", () => {
+        const lines: string[] = [];
+        const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
+        const logger = createLogger({ logLevel: "info", release: "r1", slot: "green" }, "api", sink);
+        logger.info({ redisUrl: URL_WITH_PASSWORD, config: { redisUrl: URL_WITH_PASSWORD } }, "hello");
+        const line = JSON.parse(lines[0]);
+        assert.equal(line.msg, "hello");
+        assert.equal(line.level, "info");
+        assert.equal(line.role, "api");
+        assert.equal(line.slot, "green");
+        assert.doesNotMatch(lines[0], /s3cret/);
+    });
+});

@@ -1,0 +1,179 @@
+// What runs on one host: a private network, redis, ollama, the model pull, two release slots and
+// the proxy. It takes any GpuHost and does not care which cloud it runs on.
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
+import { Color, StackConfig } from "../config";
+import { GpuHost } from "../hosts/gpuHost";
+import { healthcheck, logOpts } from "./containerDefaults";
+import { Proxy } from "./proxy";
+import { BuildSource } from "./release";
+import { Slot } from "./slot";
+
+/** The part of the stack config an AppStack needs. */
+export type AppSettings = Pick<StackConfig,
+    "model" | "liveColor" | "slots" | "images" | "app" | "apiPort" | "idlePort" | "workerConcurrency" | "ollama" | "memoryMb">;
+
+export interface AppStackArgs {
+    /** Where to run. */
+    readonly host: GpuHost;
+    /** Validated settings. */
+    readonly settings: AppSettings;
+    /** Build source of each slot's release. */
+    readonly sources: { readonly blue: BuildSource; readonly green: BuildSource };
+}
+
+export interface SlotInfo {
+    readonly release: string;
+    readonly image: string;
+}
+
+const REDIS_CONF = "/usr/local/etc/redis/redis.conf";
+
+/** redis.conf as data; the password lives here rather than on a command line anyone can `ps`. */
+export function redisConf(password: string, maxMemoryMb: number): string {
+    return [
+        `requirepass ${password}`,
+        "appendonly yes",
+        "appendfsync everysec",
+        "dir /data",
+        // The queue library must never have its keys evicted.
+        "maxmemory-policy noeviction",
+        `maxmemory ${Math.floor(maxMemoryMb * 0.75)}mb`,
+        "",
+    ].join("\n");
+}
+
+export class AppStack extends pulumi.ComponentResource {
+    /** URL of the live slot. */
+    public readonly liveUrl: pulumi.Output<string>;
+    /** URL of the idle slot (operator CIDRs only on cloud hosts). */
+    public readonly idleUrl: pulumi.Output<string>;
+    /** Live OpenAPI UI. */
+    public readonly docsUrl: pulumi.Output<string>;
+    /** Live health endpoint. */
+    public readonly healthUrl: pulumi.Output<string>;
+    /** Release and image of each slot. */
+    public readonly slots: { readonly blue: SlotInfo; readonly green: SlotInfo };
+    /** The two slots. */
+    public readonly slotResources: { readonly blue: Slot; readonly green: Slot };
+    /** Secret REDIS_URL. */
+    public readonly redisUrl: pulumi.Output<string>;
+    /** Shared containers. */
+    public readonly redis: docker.Container;
+    public readonly ollama: docker.Container;
+    /** The tracked model pull. */
+    public readonly modelPull: pulumi.CustomResource;
+    /** The proxy. */
+    public readonly proxy: Proxy;
+    /** Volume holding the models; kept on destroy. */
+    public readonly modelVolume: docker.Volume;
+
+    constructor(name: string, args: AppStackArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gpu-hosts:app:AppStack", name, {}, opts);
+        const { host, settings: s } = args;
+        const provider = host.provider;
+        const child = { parent: this, provider };
+
+        const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge" }, child);
+        const volume = (suffix: string, extra: pulumi.CustomResourceOptions = {}) =>
+            new docker.Volume(`${name}-${suffix}`, { name: `${name}-${suffix}` }, { ...child, ...extra });
+        const redisData = volume("redis-data");
+        // Models are large downloads: `pulumi destroy` keeps the volume (see README for removal).
+        this.modelVolume = volume("ollama-models", { retainOnDelete: true });
+        const proxyData = volume("proxy-data");
+        const pull = (suffix: string, image: string) =>
+            new docker.RemoteImage(`${name}-${suffix}-image`, { name: image, keepLocally: true }, child);
+
+        const password = new random.RandomPassword(`${name}-redis-password`, { length: 32, special: false }, { parent: this });
+        const secretPassword = pulumi.secret(password.result);
+        this.redisUrl = pulumi.secret(pulumi.interpolate`redis://:${secretPassword}@redis:6379/0`);
+
+        this.redis = new docker.Container(`${name}-redis`, {
+            name: `${name}-redis`,
+            image: pull("redis", s.images.redis).imageId,
+            command: ["redis-server", REDIS_CONF],
+            uploads: [{ file: REDIS_CONF, content: secretPassword.apply((p) => redisConf(p, s.memoryMb.redis)) }],
+            // redis-cli reads REDISCLI_AUTH, so the health check never puts the password in argv.
+            envs: secretPassword.apply((p) => [`REDISCLI_AUTH=${p}`]),
+            healthcheck: { tests: ["CMD-SHELL", "redis-cli ping | grep -q PONG"], interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s" },
+            volumes: [{ volumeName: redisData.name, containerPath: "/data" }],
+            networksAdvanced: [{ name: network.name, aliases: ["redis"] }],
+            memory: s.memoryMb.redis,
+            restart: "unless-stopped",
+            logDriver: "json-file",
+            logOpts,
+            wait: true,
+            waitTimeout: 60,
+        }, { ...child, deleteBeforeReplace: true });
+
+        this.ollama = new docker.Container(`${name}-ollama`, {
+            name: `${name}-ollama`,
+            image: pull("ollama", s.images.ollama).imageId,
+            envs: [
+                "OLLAMA_HOST=0.0.0.0:11434",
+                `OLLAMA_KEEP_ALIVE=${s.ollama.keepAlive}`,
+                `OLLAMA_NUM_PARALLEL=${s.ollama.numParallel}`,
+                `OLLAMA_MAX_LOADED_MODELS=${s.ollama.maxLoadedModels}`,
+            ],
+            gpus: host.gpu ? "all" : undefined,
+            // The image has no curl; its own CLI asks the server.
+            healthcheck: healthcheck(["ollama", "list"], "10s"),
+            volumes: [{ volumeName: this.modelVolume.name, containerPath: "/root/.ollama" }],
+            networksAdvanced: [{ name: network.name, aliases: ["ollama"] }],
+            restart: "unless-stopped",
+            logDriver: "json-file",
+            logOpts,
+            wait: true,
+            waitTimeout: 120,
+        }, { ...child, deleteBeforeReplace: true });
+
+        // Re-runs only when the model name changes; the model itself persists on the volume.
+        this.modelPull = host.run(`${name}-model-pull`, {
+            create: `docker exec ${name}-ollama ollama pull ${s.model}`,
+            triggers: [s.model],
+        }, { parent: this, dependsOn: [this.ollama] });
+
+        const slot = (color: Color) => new Slot(`${name}-${color}`, {
+            color,
+            release: s.slots[color].release,
+            source: args.sources[color],
+            app: s.app,
+            provider,
+            network,
+            redisUrl: this.redisUrl,
+            ollamaUrl: "http://ollama:11434",
+            model: s.model,
+            workerConcurrency: s.workerConcurrency,
+            memoryMb: s.memoryMb,
+            workerDependsOn: [this.modelPull, this.redis],
+        }, { parent: this, dependsOn: [this.redis] });
+        const blue = slot("blue");
+        const green = slot("green");
+        this.slotResources = { blue, green };
+        this.slots = {
+            blue: { release: s.slots.blue.release, image: blue.imageName },
+            green: { release: s.slots.green.release, image: green.imageName },
+        };
+
+        this.proxy = new Proxy(`${name}-proxy`, {
+            host,
+            image: s.images.proxy,
+            network,
+            dataVolume: proxyData,
+            apiPort: s.apiPort,
+            idlePort: s.idlePort,
+            memoryMb: s.memoryMb.proxy,
+            liveColor: s.liveColor,
+            upstreams: { blue: blue.upstream, green: green.upstream },
+            healthPath: s.app.healthPath,
+            routesDependOn: [blue.api, green.api],
+        }, { parent: this });
+
+        this.liveUrl = pulumi.interpolate`http://${host.address}:${s.apiPort}`;
+        this.idleUrl = pulumi.interpolate`http://${host.address}:${s.idlePort}`;
+        this.docsUrl = pulumi.interpolate`${this.liveUrl}/docs`;
+        this.healthUrl = pulumi.interpolate`${this.liveUrl}${s.app.healthPath}`;
+        this.registerOutputs({ liveUrl: this.liveUrl, idleUrl: this.idleUrl, docsUrl: this.docsUrl, healthUrl: this.healthUrl });
+    }
+}

@@ -1,0 +1,39 @@
+// Stack outputs: what operators read and what the release/promote/rollback scripts rely on.
+import * as pulumi from "@pulumi/pulumi";
+import { Color, StackConfig } from "./config";
+import { AppStack } from "./app/appStack";
+import { GpuHost } from "./hosts/gpuHost";
+
+export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHost; app: AppStack }[]) {
+    const idleColor: Color = cfg.liveColor === "blue" ? "green" : "blue";
+    const primary = deployed[0].app;
+    const hosts: Record<string, unknown> = {};
+    for (const { host, app } of deployed) {
+        hosts[host.name] = {
+            kind: host.kind,
+            gpu: host.gpuModel,
+            address: host.address,
+            liveUrl: app.liveUrl,
+            idleUrl: app.idleUrl,
+            healthUrl: app.healthUrl,
+            docsUrl: app.docsUrl,
+            liveColor: cfg.liveColor,
+            idleColor,
+            slots: app.slots,
+            ...(host.details ?? {}),
+        };
+    }
+    return {
+        liveColor: cfg.liveColor,
+        idleColor,
+        liveUrl: primary.liveUrl,
+        idleUrl: primary.idleUrl,
+        apiUrl: primary.liveUrl,
+        docsUrl: primary.docsUrl,
+        healthUrl: primary.healthUrl,
+        model: cfg.model,
+        image: primary.slots[cfg.liveColor].image,
+        slots: primary.slots,
+        hosts: pulumi.output(hosts),
+    };
+}

@@ -1,0 +1,82 @@
+// Argument parsing and the shared main() of the entry points: one-line errors for expected
+// failures, a stack trace only for bugs, SIGINT forwarded to a running `pulumi up`.
+import { isOpsError, OpsError } from "./errors";
+import { httpChecker } from "./health";
+import { Deps } from "./promote";
+import { openStack } from "./stackOps";
+
+export interface CliArgs {
+    readonly stack: string;
+    readonly release?: string;
+    readonly workdir: boolean;
+}
+
+export interface CliSpec {
+    /** Script name for messages, e.g. "promote". */
+    readonly name: string;
+    /** Whether --release/--workdir are accepted. */
+    readonly releaseFlags: boolean;
+}
+
+export function usage(spec: CliSpec): string {
+    const extra = spec.releaseFlags ? " [--release R | --workdir]" : "";
+    return `usage: npm run ${spec.name} -- --stack S${extra}`;
+}
+
+const STACK = /^[A-Za-z0-9_.\/-]+$/;
+
+/** Parses `--stack S`, `--stack=S`, and for release `--release R` / `--workdir`; throws a usage OpsError. */
+export function parseArgs(argv: readonly string[], spec: CliSpec): CliArgs {
+    const fail = (why: string): never => {
+        throw new OpsError("usage", `${why}\n${usage(spec)}`);
+    };
+    let stack: string | undefined;
+    let release: string | undefined;
+    let workdir = false;
+    for (let i = 0; i < argv.length; i++) {
+        const m = /^(--[a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+        const flag = m?.[1];
+        const value = () => m?.[2] ?? (i + 1 < argv.length && !argv[i + 1].startsWith("--") ? argv[++i] : fail(`${flag} needs a value`));
+        if (flag === "--stack") stack = value();
+        else if (flag === "--release" && spec.releaseFlags) release = value();
+        else if (flag === "--workdir" && spec.releaseFlags && m?.[2] === undefined) workdir = true;
+        else if (flag === "--help") fail(`${spec.name}: see README`);
+        else fail(`unknown argument ${JSON.stringify(argv[i])}`);
+    }
+    if (!stack) return fail("--stack is required");
+    if (!STACK.test(stack)) fail(`--stack must be a stack name, got ${JSON.stringify(stack)}`);
+    if (release !== undefined && workdir) fail("give --release or --workdir, not both");
+    return { stack, release, workdir };
+}
+
+/**
+ * Runs an entry point: parses args, opens the stack, hands `run` the dependencies; maps the outcome
+ * to an exit code (0 ok, 1 failure, 2 usage).
+ */
+export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<unknown>): void {
+    const abort = new AbortController();
+    let interrupted = false;
+    process.on("SIGINT", () => {
+        // First ^C lets pulumi cancel gracefully; a second one exits at once.
+        if (interrupted) process.exit(130);
+        interrupted = true;
+        process.stderr.write(`\n${spec.name}: interrupted; waiting for pulumi to stop (press ^C again to quit now)\n`);
+        abort.abort();
+    });
+    (async () => {
+        const args = parseArgs(process.argv.slice(2), spec);
+        const stack = await openStack({ stackName: args.stack, signal: abort.signal });
+        const deps: Deps = { stack, checker: httpChecker(), log: (line) => console.log(line) };
+        await run(deps, args);
+    })().then(
+        () => process.exit(0),
+        (e: unknown) => {
+            if (isOpsError(e)) {
+                process.stderr.write(`${spec.name} failed: ${e.message}\n`);
+                process.exit(e.kind === "usage" ? 2 : 1);
+            }
+            process.stderr.write(`${spec.name} failed unexpectedly (a bug; please report):\n${e instanceof Error ? e.stack : String(e)}\n`);
+            process.exit(1);
+        },
+    );
+}

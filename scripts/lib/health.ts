@@ -1,0 +1,220 @@
+// HTTP checks of a slot through its URL: one health probe, a wait-until-healthy loop, and a smoke
+// test that pushes one real job through the api, the queue, the worker and the model.
+import * as http from "http";
+import * as https from "https";
+
+export type Color = "blue" | "green";
+
+/** What a health answer must say beyond "healthy", when known. */
+export interface Expect {
+    readonly slot?: Color;
+    readonly release?: string;
+}
+
+/** A check's verdict; on failure `check` names what failed (e.g. "redis", "slot", "job"). */
+export type CheckResult =
+    | { readonly ok: true; readonly summary: string }
+    | { readonly ok: false; readonly check: string; readonly reason: string };
+
+/** The checks promotion and release run against a slot's base URL. */
+export interface Checker {
+    /** One probe of a health URL (e.g. http://host:8081/health). */
+    health(healthUrl: string, expect: Expect): Promise<CheckResult>;
+    /** Probes until healthy or `timeoutMs` passes; returns the last verdict. */
+    waitHealthy(healthUrl: string, expect: Expect, timeoutMs: number): Promise<CheckResult>;
+    /** Submits one job and polls it until completed. */
+    smoke(baseUrl: string): Promise<CheckResult>;
+}
+
+export interface HttpCheckerOptions {
+    /** Per-request timeout. Defaults to 5000 ms. */
+    readonly requestTimeoutMs?: number;
+    /** Pause between health probes while waiting. Defaults to 2000 ms. */
+    readonly healthIntervalMs?: number;
+    /** How long a smoke job may take to complete (a cold model load is slow). Defaults to 600000 ms. */
+    readonly jobTimeoutMs?: number;
+    /** Pause between job polls. Defaults to 2000 ms. */
+    readonly jobPollMs?: number;
+    /** The smoke job's body. Defaults to SMOKE_JOB. */
+    readonly job?: Readonly<Record<string, unknown>>;
+}
+
+export const SMOKE_JOB = { ticker: "NVDA", date: "2024-05-10" } as const;
+/** The api's health path when the stack does not say otherwise. */
+export const HEALTH_PATH = "/health";
+
+interface HttpAnswer {
+    readonly status: number;
+    readonly text: string;
+    readonly json: any;
+}
+
+/** Why a request never produced an answer, in words an operator recognises. */
+function transportReason(e: NodeJS.ErrnoException, timeoutMs: number): string {
+    if (e.code === "ETIMEDOUT") return `timed out after ${timeoutMs} ms`;
+    if (e.code === "ECONNREFUSED") return "connection refused";
+    if (e.code === "ECONNRESET") return "connection reset";
+    if (e.code === "ENOTFOUND" || e.code === "EAI_AGAIN") return `cannot resolve host (${e.code})`;
+    return e.message || String(e);
+}
+
+/** One HTTP exchange without keep-alive, bounded by `timeoutMs` end to end. */
+function request(method: string, url: string, timeoutMs: number, body?: unknown): Promise<HttpAnswer> {
+    return new Promise((resolve, reject) => {
+        const u = new URL(url);
+        const mod = u.protocol === "https:" ? https : http;
+        const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+        const req = mod.request(u, {
+            method,
+            agent: false,
+            headers: {
+                accept: "application/json",
+                ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
+            },
+        }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("error", reject);
+            res.on("end", () => {
+                clearTimeout(timer);
+                const text = Buffer.concat(chunks).toString("utf8");
+                let json: any;
+                try {
+                    json = JSON.parse(text);
+                } catch {
+                    json = undefined;
+                }
+                resolve({ status: res.statusCode ?? 0, text, json });
+            });
+        });
+        const timer = setTimeout(() => req.destroy(Object.assign(new Error("timeout"), { code: "ETIMEDOUT" })), timeoutMs);
+        req.on("error", (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        req.end(payload);
+    });
+}
+
+/** `base` + `path`, keeping any path prefix of base (http://h:8080/api + /health -> /api/health). */
+export function joinUrl(base: string, p: string): string {
+    return `${base.replace(/\/+$/, "")}${p.startsWith("/") ? p : `/${p}`}`;
+}
+
+const snippet = (s: string) => {
+    const one = s.replace(/\s+/g, " ").trim();
+    return one.length > 200 ? `${one.slice(0, 197)}...` : one;
+};
+
+/** A dependency field of the health body counts as fine if it says ok. */
+function depOk(v: unknown): boolean {
+    if (typeof v === "string") return /^(ok|healthy|up)$/i.test(v);
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o.ok === true) return true;
+        if (typeof o.status === "string") return depOk(o.status);
+    }
+    return false;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One health probe; failure names the first thing wrong (transport, dependency, status, slot, release). */
+export async function checkHealth(url: string, expect: Expect, timeoutMs = 5000): Promise<CheckResult> {
+    let a: HttpAnswer;
+    try {
+        a = await request("GET", url, timeoutMs);
+    } catch (e) {
+        return { ok: false, check: "health", reason: `GET ${url}: ${transportReason(e as NodeJS.ErrnoException, timeoutMs)}` };
+    }
+    const body = a.json && typeof a.json === "object" ? (a.json as Record<string, unknown>) : undefined;
+    if (a.status !== 200 || body?.status !== "healthy") {
+        // Name the dependencies the api itself reports as failing, so "redis" beats "503".
+        const deps = body ? ["redis", "ollama"].filter((k) => k in body && !depOk(body[k])) : [];
+        const what = a.status !== 200 ? `HTTP ${a.status}` : `status ${JSON.stringify(body?.status)}`;
+        const detail = deps.length ? deps.map((k) => `${k}: ${snippet(JSON.stringify(body![k]))}`).join(", ") : snippet(a.text) || "(empty body)";
+        return { ok: false, check: deps.length ? deps.join(", ") : "health", reason: `GET ${url} -> ${what}: ${detail}` };
+    }
+    if (expect.slot && body.slot !== expect.slot) {
+        return { ok: false, check: "slot", reason: `GET ${url} answered from slot ${JSON.stringify(body.slot)}, expected "${expect.slot}"` };
+    }
+    if (expect.release !== undefined && body.release !== expect.release) {
+        return { ok: false, check: "release", reason: `GET ${url} answered release ${JSON.stringify(body.release)}, expected "${expect.release}"` };
+    }
+    return { ok: true, summary: `healthy, slot ${String(body.slot)}, release ${String(body.release)}` };
+}
+
+/** Probes until healthy or `timeoutMs` passes (always at least one probe). */
+export async function waitForHealth(url: string, expect: Expect, timeoutMs: number, intervalMs = 2000, requestTimeoutMs = 5000): Promise<CheckResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const r = await checkHealth(url, expect, Math.max(1, Math.min(requestTimeoutMs, deadline - Date.now())));
+        if (r.ok || Date.now() + intervalMs > deadline) {
+            return r.ok ? r : { ...r, reason: `${r.reason} (still failing after ${Math.round(timeoutMs / 1000)} s)` };
+        }
+        await sleep(intervalMs);
+    }
+}
+
+export interface SmokeOptions {
+    readonly requestTimeoutMs?: number;
+    readonly jobTimeoutMs?: number;
+    readonly jobPollMs?: number;
+    readonly job?: Readonly<Record<string, unknown>>;
+}
+
+/** POST one job, then GET it until completed; fails on "failed", an unknown status or the deadline. */
+export async function smokeTest(baseUrl: string, o: SmokeOptions = {}): Promise<CheckResult> {
+    const requestTimeoutMs = o.requestTimeoutMs ?? 5000;
+    const jobTimeoutMs = o.jobTimeoutMs ?? 600_000;
+    const pollMs = o.jobPollMs ?? 2000;
+    const submitUrl = joinUrl(baseUrl, "/jobs");
+    const started = Date.now();
+    let a: HttpAnswer;
+    try {
+        a = await request("POST", submitUrl, requestTimeoutMs, o.job ?? SMOKE_JOB);
+    } catch (e) {
+        return { ok: false, check: "job submit", reason: `POST ${submitUrl}: ${transportReason(e as NodeJS.ErrnoException, requestTimeoutMs)}` };
+    }
+    const id = a.json?.job_id;
+    if (a.status < 200 || a.status > 299 || typeof id !== "string" || !id) {
+        return { ok: false, check: "job submit", reason: `POST ${submitUrl} -> HTTP ${a.status} without a job_id: ${snippet(a.text) || "(empty body)"}` };
+    }
+    const jobUrl = joinUrl(baseUrl, `/jobs/${encodeURIComponent(id)}`);
+    const deadline = started + jobTimeoutMs;
+    let last = String(a.json?.status ?? "submitted");
+    for (;;) {
+        try {
+            const g = await request("GET", jobUrl, requestTimeoutMs);
+            if (g.status === 404) return { ok: false, check: "job", reason: `GET ${jobUrl} -> 404: job ${id} was accepted but is unknown` };
+            if (g.status === 200) {
+                const status = g.json?.status;
+                if (status === "completed") {
+                    return { ok: true, summary: `job ${id} completed in ${((Date.now() - started) / 1000).toFixed(1)} s` };
+                }
+                if (status === "failed") return { ok: false, check: "job", reason: `job ${id} failed: ${snippet(String(g.json?.error ?? "no error given"))}` };
+                if (status !== "pending" && status !== "running") return { ok: false, check: "job", reason: `job ${id} has unexpected status ${JSON.stringify(status)}` };
+                last = status;
+            } else {
+                // A 5xx while polling may be transient; keep polling until the deadline.
+                last = `HTTP ${g.status}`;
+            }
+        } catch (e) {
+            last = transportReason(e as NodeJS.ErrnoException, requestTimeoutMs);
+        }
+        if (Date.now() + pollMs > deadline) {
+            return { ok: false, check: "job", reason: `job ${id} not completed after ${Math.round(jobTimeoutMs / 1000)} s (last: ${last})` };
+        }
+        await sleep(pollMs);
+    }
+}
+
+/** The real Checker: HTTP against the slot URLs. */
+export function httpChecker(o: HttpCheckerOptions = {}): Checker {
+    const requestTimeoutMs = o.requestTimeoutMs ?? 5000;
+    return {
+        health: (url, expect) => checkHealth(url, expect, requestTimeoutMs),
+        waitHealthy: (url, expect, timeoutMs) => waitForHealth(url, expect, timeoutMs, o.healthIntervalMs ?? 2000, requestTimeoutMs),
+        smoke: (baseUrl) => smokeTest(baseUrl, { requestTimeoutMs, jobTimeoutMs: o.jobTimeoutMs, jobPollMs: o.jobPollMs, job: o.job }),
+    };
+}

@@ -1,0 +1,146 @@
+// The slice of a Pulumi stack the release scripts need, as an interface so promotion logic can be
+// tested against an in-memory stand-in, and its real implementation over the Automation API.
+import * as path from "path";
+import {
+    CommandError, ConcurrentUpdateError, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError,
+} from "@pulumi/pulumi/automation";
+import { OpsError } from "./errors";
+
+/** Config namespace of every key the scripts read or write. */
+export const PROJECT = "gpu-hosts";
+/** The Pulumi project directory (holds Pulumi.yaml). */
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+export interface UpSummary {
+    /** Resource operation counts reported by the update, e.g. { update: 1, same: 40 }. */
+    readonly changes: Readonly<Record<string, number>>;
+}
+
+export interface StackOps {
+    /** Stack name, for messages. */
+    readonly name: string;
+    /** The stack's outputs as plain values (secrets included, unmasked). */
+    outputs(): Promise<Record<string, unknown>>;
+    /** Raw value of `gpu-hosts:<key>` (objects come back as JSON text); undefined when unset. */
+    getConfig(key: string): Promise<string | undefined>;
+    /** Sets `gpu-hosts:<key>`; objects are stored whole as JSON (no --path, so "1e5" stays a string). */
+    setConfig(key: string, value: string | object): Promise<void>;
+    /** `pulumi up` of the stack, output streamed as it runs. */
+    up(): Promise<UpSummary>;
+}
+
+const INSTALL = "install it from https://www.pulumi.com/docs/install/";
+
+function stderrOf(e: unknown): string {
+    const result = (e as { commandResult?: { stderr?: string } })?.commandResult;
+    if (result && typeof result.stderr === "string" && result.stderr.trim()) return result.stderr;
+    return e instanceof Error ? e.message : String(e);
+}
+
+/** The line of CLI output worth showing: the first "error:" line, else the last non-empty one. */
+function headline(text: string): string {
+    const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !/^(code|stdout|stderr|err\?):/.test(l));
+    const line = lines.find((l) => /^error:/i.test(l)) ?? lines[lines.length - 1] ?? "unknown error";
+    return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/** Why the Pulumi CLI cannot be started, or undefined if the failure is something else. */
+export function cliMissingReason(e: unknown): string | undefined {
+    const text = stderrOf(e);
+    if (/ENOENT/.test(text) && /pulumi/.test(text)) return `the Pulumi CLI is not installed (no \`pulumi\` on PATH): ${INSTALL}`;
+    // node_modules/.bin/pulumi is the npm launcher; offline it cannot fetch the real binary.
+    if (/Downloading pulumi|^pulumi: /m.test(text)) {
+        return `the Pulumi CLI is not available: \`pulumi\` on PATH is the npm launcher and it could not download the CLI (${headline(text)}); ${INSTALL}`;
+    }
+    if (/Minimum version requirement failed|version .* is not compatible/i.test(text)) return `the Pulumi CLI is too old (${headline(text)}); ${INSTALL}`;
+    return undefined;
+}
+
+/** Maps an Automation API failure to a one-line OpsError naming the stack and what was being done. */
+export function mapStackError(e: unknown, stackName: string, action: string): OpsError {
+    if (e instanceof OpsError) return e;
+    const text = stderrOf(e);
+    if (e instanceof StackNotFoundError || /no stack named .* found/.test(text)) {
+        return new OpsError("no-stack", `no such stack "${stackName}": create it with \`pulumi stack init ${stackName}\` or check --stack (\`pulumi stack ls\`)`);
+    }
+    if (e instanceof ConcurrentUpdateError || /conflict|currently locked/i.test(text)) {
+        return new OpsError("concurrent-update", `stack ${stackName} has another update in progress (${headline(text)}): wait for it to finish and retry; if nothing is running, clear the lock with \`pulumi cancel --stack ${stackName}\``);
+    }
+    const missing = cliMissingReason(e);
+    if (missing) return new OpsError("cli-missing", missing);
+    const kind = action === "pulumi up" ? "up-failed" : "command";
+    const what = e instanceof CommandError ? headline(text) : text.split("\n")[0];
+    return new OpsError(kind, `${action} on stack ${stackName} failed: ${what}`);
+}
+
+export interface OpenStackOptions {
+    readonly stackName: string;
+    /** Project directory. Defaults to PROJECT_ROOT. */
+    readonly workDir?: string;
+    /** Directory holding bin/pulumi. Defaults to the `pulumi` found on PATH. */
+    readonly pulumiRoot?: string;
+    /** Receives `pulumi up` output as it streams. Defaults to process.stdout. */
+    readonly onOutput?: (text: string) => void;
+    /** Aborting sends SIGINT to a running `pulumi up`, which then stops gracefully. */
+    readonly signal?: AbortSignal;
+}
+
+/** Selects an existing stack through the Automation API (never creates one). */
+export async function openStack(o: OpenStackOptions): Promise<StackOps> {
+    let cmd: PulumiCommand;
+    try {
+        cmd = await PulumiCommand.get(o.pulumiRoot ? { root: o.pulumiRoot } : undefined);
+    } catch (e) {
+        throw new OpsError("cli-missing", cliMissingReason(e) ?? `the Pulumi CLI could not be started (${headline(stderrOf(e))}); ${INSTALL}`);
+    }
+    let stack: Stack;
+    try {
+        stack = await LocalWorkspace.selectStack({ stackName: o.stackName, workDir: o.workDir ?? PROJECT_ROOT }, { pulumiCommand: cmd });
+    } catch (e) {
+        throw mapStackError(e, o.stackName, "selecting the stack");
+    }
+    return new AutomationStackOps(stack, o.onOutput ?? ((t) => process.stdout.write(t)), o.signal);
+}
+
+class AutomationStackOps implements StackOps {
+    constructor(private readonly stack: Stack, private readonly onOutput: (t: string) => void, private readonly signal?: AbortSignal) {}
+
+    get name(): string {
+        return this.stack.name;
+    }
+
+    async outputs(): Promise<Record<string, unknown>> {
+        try {
+            const map = await this.stack.outputs();
+            return Object.fromEntries(Object.entries(map).map(([k, v]) => [k, v.value]));
+        } catch (e) {
+            throw mapStackError(e, this.name, "reading outputs");
+        }
+    }
+
+    async getConfig(key: string): Promise<string | undefined> {
+        try {
+            return (await this.stack.getConfig(`${PROJECT}:${key}`)).value;
+        } catch (e) {
+            if (/configuration key .* not found/.test(stderrOf(e))) return undefined;
+            throw mapStackError(e, this.name, `reading config ${PROJECT}:${key}`);
+        }
+    }
+
+    async setConfig(key: string, value: string | object): Promise<void> {
+        try {
+            await this.stack.setConfig(`${PROJECT}:${key}`, { value: typeof value === "string" ? value : JSON.stringify(value) });
+        } catch (e) {
+            throw mapStackError(e, this.name, `setting config ${PROJECT}:${key}`);
+        }
+    }
+
+    async up(): Promise<UpSummary> {
+        try {
+            const r = await this.stack.up({ onOutput: this.onOutput, onError: this.onOutput, signal: this.signal });
+            return { changes: { ...(r.summary?.resourceChanges ?? {}) } };
+        } catch (e) {
+            throw mapStackError(e, this.name, "pulumi up");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The local stack's up/preview/destroy: the Pulumi CLI (from the `pulumi` npm package) against a file
+# backend inside the project, so there is no login and no passphrase prompt.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+action="${1:-}"
+case "$action" in
+  up|preview|destroy) shift ;;
+  *) echo "usage: scripts/local.sh up|preview|destroy [pulumi flags...]" >&2; exit 2 ;;
+esac
+
+command -v docker >/dev/null || { echo "the docker CLI is not installed; the local stack needs a Docker engine" >&2; exit 1; }
+[ -x node_modules/.bin/pulumi ] || npm ci --no-audit --no-fund
+
+mkdir -p .pulumi/state
+export PULUMI_BACKEND_URL="file://$PWD/.pulumi/state"
+# Only generated secrets (the Redis password) live in this stack's state, on this machine; an empty
+# passphrase keeps `npm run up` prompt-free. Set PULUMI_CONFIG_PASSPHRASE to use a real one.
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+pulumi=node_modules/.bin/pulumi
+
+"$pulumi" stack select local --create --secrets-provider passphrase --non-interactive
+
+case "$action" in
+  up)
+    "$pulumi" up --stack local --yes --non-interactive "$@"
+    echo
+    echo "API:    $("$pulumi" stack output apiUrl --stack local)"
+    echo "Docs:   $("$pulumi" stack output docsUrl --stack local)"
+    echo "Health: $("$pulumi" stack output healthUrl --stack local)"
+    ;;
+  preview)
+    "$pulumi" preview --stack local --non-interactive "$@"
+    ;;
+  destroy)
+    "$pulumi" destroy --stack local --yes --non-interactive "$@"
+    echo
+    echo "Kept: the Docker volume local-app-ollama-models (downloaded models, kept so the next up skips the download)."
+    echo "Remove it with: docker volume rm local-app-ollama-models"
+    echo "Kept: the pulled images (redis, ollama, caddy). Remove them with: docker image prune -a"
+    ;;
+esac
