@@ -148,6 +148,11 @@ class Reader {
         }
     }
 
+    /** The raw text of a string-typed top-level key (never JSON-decoded: "570" stays a string). */
+    text(key: string): string | undefined {
+        return this.raw[key];
+    }
+
     string(key: string, v: unknown, fallback: string, pattern: RegExp, allowed: string): string {
         if (v === undefined) return fallback;
         if (typeof v === "string" && pattern.test(v)) return v;
@@ -329,8 +334,8 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
     const cfg: StackConfig = {
         stack,
         clouds,
-        model: r.string("model", r.value("model"), d.model, MODEL, "an Ollama model name, e.g. \"llama3.2:3b\""),
-        liveColor: r.oneOf("liveColor", r.value("liveColor"), d.liveColor, COLORS),
+        model: r.string("model", r.text("model"), d.model, MODEL, "an Ollama model name, e.g. \"llama3.2:3b\""),
+        liveColor: r.oneOf("liveColor", r.text("liveColor"), d.liveColor, COLORS),
         slots: r.object("slots", r.value("slots"), d.slots, { blue: release, green: release }),
         images: r.object("images", r.value("images"), d.images, { redis: image, ollama: image, proxy: image, gpuCheck: image }),
         app,
@@ -348,11 +353,11 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         operatorCidrs,
         apiCidrs,
         spot: r.bool("spot", r.value("spot"), d.spot),
-        sshUser: r.string("sshUser", r.value("sshUser"), d.sshUser, USER, "a Linux user name other than root, e.g. \"ubuntu\""),
+        sshUser: r.string("sshUser", r.text("sshUser"), d.sshUser, USER, "a Linux user name other than root, e.g. \"ubuntu\""),
         sshPublicKey: raw.sshPublicKey === undefined ? undefined
             : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_KEY, "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*)"),
         diskGb: r.int("diskGb", r.value("diskGb"), d.diskGb, 100, 4096),
-        nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.value("nvidiaDriverBranch"), d.nvidiaDriverBranch, /^\d{3}-server(-open)?$/,
+        nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.text("nvidiaDriverBranch"), d.nvidiaDriverBranch, /^\d{3}-server(-open)?$/,
             "an Ubuntu NVIDIA server driver branch such as \"570-server\" or \"570-server-open\""),
         aws,
         gcp,

@@ -9,7 +9,7 @@ import { exitOnConfigError, onShutdownSignal } from "./process";
 async function main(): Promise<void> {
     const config = exitOnConfigError(loadConfig, "api");
     const logger = createLogger(config, "api");
-    const queue = createQueue(config);
+    const { queue, close: closeQueue } = createQueue(config);
     queue.on("error", (err) => logger.warn({ err: err.message }, "queue connection error"));
     const probe = createProbeClient(config.redisUrl, config.redisTimeoutMs);
 
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     onShutdownSignal(logger, async () => {
         // close() stops accepting, answers 503 to new requests and waits for in-flight ones.
         await app.close();
-        await queue.close();
+        await closeQueue();
         probe.disconnect();
     });
 

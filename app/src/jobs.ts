@@ -1,4 +1,5 @@
 import { Job, JobsOptions, Queue } from "bullmq";
+import Redis from "ioredis";
 import type { AppConfig } from "./config";
 
 /** BullMQ job name; api and worker must agree on it. */
@@ -52,13 +53,39 @@ export function jobOptions(config: Pick<AppConfig, "jobAttempts" | "jobBackoffMs
     };
 }
 
-/** The producer side, used by the api. */
-export function createQueue(config: AppConfig): Queue<AnalysisJobData, AnalysisResult> {
-    return new Queue<AnalysisJobData, AnalysisResult>(config.queueName, {
+export interface QueueHandle {
+    readonly queue: Queue<AnalysisJobData, AnalysisResult>;
+    /** Closes the queue and its Redis client, also when Redis is down at that moment. */
+    close(): Promise<void>;
+}
+
+/**
+ * The producer side, used by the api. It owns its ioredis client (BullMQ then treats it as shared
+ * and leaves it open), so close() can stop it for sure: when Redis is down at close time BullMQ's
+ * QUIT fails and a client it owned would keep reconnecting in the background.
+ */
+export function createQueue(config: AppConfig): QueueHandle {
+    const client = new Redis(config.redisUrl, {
         // Fail fast while Redis is down so POST /jobs answers 503 instead of hanging.
-        connection: bullConnection(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectionName: "gpu-hosts-api",
+    });
+    client.on("error", () => undefined); // surfaced through the queue's "error" event and the 503s
+    const queue = new Queue<AnalysisJobData, AnalysisResult>(config.queueName, {
+        connection: client,
         defaultJobOptions: jobOptions(config),
     });
+    return {
+        queue,
+        async close() {
+            try {
+                await queue.close();
+            } finally {
+                client.disconnect();
+            }
+        },
+    };
 }
 
 export function publicStatus(state: string): PublicStatus {
@@ -92,3 +119,4 @@ export function jobView(job: Job<AnalysisJobData, AnalysisResult>, state: string
         finished_at: status === "completed" || status === "failed" ? iso(job.finishedOn) : null,
     };
 }
+

@@ -23,7 +23,9 @@ export async function pingRedis(client: Redis, timeoutMs: number): Promise<"ok" 
     let timer: NodeJS.Timeout | undefined;
     try {
         const result = await Promise.race([
-            client.ping().then((r) => (r === "PONG" ? ("ok" as const) : ("unreachable" as const))),
+            // Right after start-up the client may still be connecting: wait for it within the budget
+            // rather than fail at once (there is no offline queue to hold the PING).
+            whenReady(client).then(() => client.ping()).then((r) => (r === "PONG" ? ("ok" as const) : ("unreachable" as const))),
             new Promise<"timeout">((resolve) => {
                 timer = setTimeout(() => resolve("timeout"), timeoutMs);
             }),
@@ -34,6 +36,25 @@ export async function pingRedis(client: Redis, timeoutMs: number): Promise<"ok" 
     } finally {
         clearTimeout(timer);
     }
+}
+
+function whenReady(client: Redis): Promise<void> {
+    if (client.status === "ready") return Promise.resolve();
+    if (client.status !== "connecting" && client.status !== "connect" && client.status !== "wait") {
+        return Promise.reject(new Error(`redis client is ${client.status}`));
+    }
+    return new Promise((resolve, reject) => {
+        const onReady = () => {
+            client.off("close", onClose);
+            resolve();
+        };
+        const onClose = () => {
+            client.off("ready", onReady);
+            reject(new Error("redis connection closed"));
+        };
+        client.once("ready", onReady);
+        client.once("close", onClose);
+    });
 }
 
 /** Resolves with the promise's value, or rejects with `what` timed out after `ms`. */

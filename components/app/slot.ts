@@ -56,7 +56,8 @@ export class Slot extends pulumi.ComponentResource {
 
         this.image = new docker.Image(`${name}-image`, {
             imageName: this.imageName,
-            build: { context: args.source.context, dockerfile: `${args.source.context}/${app.dockerfile}`, platform: "linux/amd64" },
+            // No platform pin: each engine builds for itself (amd64 cloud VMs, or an ARM laptop).
+            build: { context: args.source.context, dockerfile: `${args.source.context}/${app.dockerfile}` },
             skipPush: true,
         }, { parent: this, provider });
 

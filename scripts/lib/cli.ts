@@ -71,12 +71,20 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
     })().then(
         () => process.exit(0),
         (e: unknown) => {
-            if (isOpsError(e)) {
-                process.stderr.write(`${spec.name} failed: ${e.message}\n`);
-                process.exit(e.kind === "usage" ? 2 : 1);
-            }
-            process.stderr.write(`${spec.name} failed unexpectedly (a bug; please report):\n${e instanceof Error ? e.stack : String(e)}\n`);
-            process.exit(1);
+            process.stderr.write(`${errorText(spec, e)}\n`);
+            process.exit(exitCode(e));
         },
     );
+}
+
+/** 2 for a usage error, 1 for any other failure (including a promotion that rolled back). */
+export function exitCode(e: unknown): number {
+    return isOpsError(e, "usage") ? 2 : 1;
+}
+
+/** What the operator sees: one line for expected failures, the stack trace only for bugs. */
+export function errorText(spec: CliSpec, e: unknown): string {
+    if (isOpsError(e, "usage")) return `${spec.name}: ${e.message}`;
+    if (isOpsError(e)) return `${spec.name} failed: ${e.message}`;
+    return `${spec.name} failed unexpectedly (a bug; please report):\n${e instanceof Error ? e.stack : String(e)}`;
 }

@@ -117,6 +117,9 @@ function depOk(v: unknown): boolean {
     return false;
 }
 
+/** "250 ms" or "300 s": readable at both scales a deadline comes in. */
+const duration = (ms: number) => (ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One health probe; failure names the first thing wrong (transport, dependency, status, slot, release). */
@@ -150,7 +153,7 @@ export async function waitForHealth(url: string, expect: Expect, timeoutMs: numb
     for (;;) {
         const r = await checkHealth(url, expect, Math.max(1, Math.min(requestTimeoutMs, deadline - Date.now())));
         if (r.ok || Date.now() + intervalMs > deadline) {
-            return r.ok ? r : { ...r, reason: `${r.reason} (still failing after ${Math.round(timeoutMs / 1000)} s)` };
+            return r.ok ? r : { ...r, reason: `${r.reason} (still failing after ${duration(timeoutMs)})` };
         }
         await sleep(intervalMs);
     }
@@ -203,7 +206,7 @@ export async function smokeTest(baseUrl: string, o: SmokeOptions = {}): Promise<
             last = transportReason(e as NodeJS.ErrnoException, requestTimeoutMs);
         }
         if (Date.now() + pollMs > deadline) {
-            return { ok: false, check: "job", reason: `job ${id} not completed after ${Math.round(jobTimeoutMs / 1000)} s (last: ${last})` };
+            return { ok: false, check: "job", reason: `job ${id} not completed after ${duration(jobTimeoutMs)} (last: ${last})` };
         }
         await sleep(pollMs);
     }

@@ -260,6 +260,7 @@ export async function release(d: Deps, o: ReleaseOptions): Promise<ReleaseResult
     d.log(`      live ${live}${releaseOf(dep, live)}, idle ${idle}${releaseOf(dep, idle)}; hosts: ${dep.hosts.map((h) => h.name).join(", ")}`);
 
     step(2, `setting slots.${idle}.release = ${o.release} (idle slot; live ${live} stays on ${dep.releases[live]})`);
+    if (slots[idle].release === o.release) d.log(`      already set; up deploys it again only if the slot drifted`);
     const next: Slots = { ...slots, [idle]: { ...slots[idle], release: o.release } };
     await d.stack.setConfig("slots", next);
 

@@ -2,7 +2,7 @@
 // tested against an in-memory stand-in, and its real implementation over the Automation API.
 import * as path from "path";
 import {
-    CommandError, ConcurrentUpdateError, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError,
+    ConcurrentUpdateError, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import { OpsError } from "./errors";
 
@@ -69,8 +69,7 @@ export function mapStackError(e: unknown, stackName: string, action: string): Op
     const missing = cliMissingReason(e);
     if (missing) return new OpsError("cli-missing", missing);
     const kind = action === "pulumi up" ? "up-failed" : "command";
-    const what = e instanceof CommandError ? headline(text) : text.split("\n")[0];
-    return new OpsError(kind, `${action} on stack ${stackName} failed: ${what}`);
+    return new OpsError(kind, `${action} on stack ${stackName} failed: ${headline(text)}`);
 }
 
 export interface OpenStackOptions {

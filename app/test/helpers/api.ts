@@ -16,7 +16,7 @@ export interface Api {
 
 export async function startApi(config: AppConfig): Promise<Api> {
     const logger = createLogger(config, "api");
-    const queue = createQueue(config);
+    const { queue, close: closeQueue } = createQueue(config);
     queue.on("error", () => undefined);
     const probe = createProbeClient(config.redisUrl, config.redisTimeoutMs);
     const app = await buildServer({
@@ -31,7 +31,7 @@ export async function startApi(config: AppConfig): Promise<Api> {
         queue,
         async close() {
             await app.close();
-            await queue.close().catch(() => undefined);
+            await closeQueue().catch(() => undefined);
             probe.disconnect();
         },
     };

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AppConfig } from "../src/config";
+import { checkWorker, runHealthcheck } from "../src/healthcheck";
+import { writeHeartbeat } from "../src/heartbeat";
+import { createLogger } from "../src/logger";
+import { startWorker, WorkerHandle } from "../src/worker-runtime";
+import { Api, startApi } from "./helpers/api";
+import { testConfig, waitFor } from "./helpers/fixtures";
+import { OllamaStandIn } from "./helpers/ollama-stand-in";
+import { freePort, RedisHandle, startRedis } from "./helpers/redis-server";
+
+describe("worker", () => {
+    let redis: RedisHandle;
+    const ollama = new OllamaStandIn();
+    let dir: string;
+    const open: Array<{ close(): Promise<void> }> = [];
+
+    before(async () => {
+        [redis] = await Promise.all([startRedis(), ollama.start()]);
+        dir = mkdtempSync(join(tmpdir(), "app-test-worker-"));
+    });
+    after(async () => {
+        await Promise.all([redis?.stop(), ollama.stop()]);
+        rmSync(dir, { recursive: true, force: true });
+    });
+    beforeEach(() => ollama.reset());
+    afterEach(async () => {
+        await Promise.all(open.splice(0).map((o) => o.close()));
+    });
+
+    /** A fresh queue with an api and a worker on it. */
+    async function stack(overrides: Record<string, string> = {}): Promise<{ config: AppConfig; api: Api; worker: WorkerHandle }> {
+        const config = testConfig(redis.url, ollama.url, { HEARTBEAT_FILE: join(dir, `hb-${Math.random()}`), ...overrides });
+        const api = await startApi(config);
+        const worker = startWorker(config, createLogger(config, "worker"));
+        open.push(worker, api);
+        return { config, api, worker };
+    }
+
+    async function submit(api: Api, ticker = "NVDA", date = "2024-05-10"): Promise<string> {
+        const res = await api.app.inject({ method: "POST", url: "/jobs", headers: { "content-type": "application/json" }, payload: { ticker, date } });
+        assert.equal(res.statusCode, 202, res.body);
+        return res.json().job_id;
+    }
+
+    async function finished(api: Api, id: string, timeoutMs = 10_000) {
+        return waitFor(`job ${id} to finish`, async () => {
+            const job = (await api.app.inject({ method: "GET", url: `/jobs/${id}` })).json();
+            return job.status === "completed" || job.status === "failed" ? job : undefined;
+        }, timeoutMs);
+    }
+
+    it("completes a job with the stand-in's answer, asked through Ollama's generate API", async () => {
+        const { api } = await stack();
+        ollama.answer = (prompt) => `NVDA looks busy. (${prompt.length} chars asked)`;
+        const id = await submit(api);
+        const job = await finished(api, id);
+        assert.equal(job.status, "completed", JSON.stringify(job));
+        const [call] = ollama.generateCalls();
+        assert.equal(call.path, "/api/generate");
+        assert.equal(call.body.model, "stand-in");
+        assert.equal(call.body.stream, false);
+        assert.match(String(call.body.prompt), /NVDA/);
+        assert.match(String(call.body.prompt), /2024-05-10/);
+        assert.deepEqual(job.result, {
+            ticker: "NVDA",
+            date: "2024-05-10",
+            model: "stand-in",
+            analysis: `NVDA looks busy. (${String(call.body.prompt).length} chars asked)`,
+        });
+        assert.equal(job.error, null);
+        assert.equal(job.attempts_made, 1);
+        assert.ok(Date.parse(job.created_at) <= Date.parse(job.started_at));
+        assert.ok(Date.parse(job.started_at) <= Date.parse(job.finished_at));
+    });
+
+    it("retries transient 500s with backoff and then completes", async () => {
+        const { api } = await stack({ JOB_ATTEMPTS: "3" });
+        ollama.failNext = 2;
+        const id = await submit(api);
+        const job = await finished(api, id);
+        assert.equal(job.status, "completed", JSON.stringify(job));
+        assert.equal(ollama.generateCalls().length, 3);
+        assert.equal(job.attempts_made, 3);
+    });
+
+    it("fails after the last attempt when Ollama keeps answering 500", async () => {
+        const { api } = await stack({ JOB_ATTEMPTS: "2" });
+        ollama.failNext = 5;
+        const job = await finished(api, await submit(api));
+        assert.equal(job.status, "failed");
+        assert.match(job.error, /simulated server error/);
+        assert.equal(ollama.generateCalls().length, 2);
+        assert.equal(job.attempts_made, 2);
+    });
+
+    it("fails an unknown model at once, without retrying (404 is not transient)", async () => {
+        const { api } = await stack({ OLLAMA_MODEL: "no-such-model", JOB_ATTEMPTS: "3" });
+        const job = await finished(api, await submit(api));
+        assert.equal(job.status, "failed");
+        assert.match(job.error, /HTTP 404.*not found/);
+        assert.equal(ollama.generateCalls().length, 1);
+        assert.equal(job.attempts_made, 1);
+        assert.ok(job.finished_at);
+    });
+
+    it("aborts a hung Ollama request at the time limit and fails after the attempts", async () => {
+        const { api } = await stack({ JOB_TIMEOUT_MS: "300", JOB_ATTEMPTS: "2" });
+        ollama.hang = true;
+        const started = Date.now();
+        const job = await finished(api, await submit(api));
+        assert.equal(job.status, "failed");
+        assert.match(job.error, /timed out after 300 ms/);
+        const calls = ollama.generateCalls();
+        assert.equal(calls.length, 2);
+        // The stand-in saw each request's connection closed: the time limit really aborted it.
+        await waitFor("both requests to be seen as aborted", async () => calls.every((c) => c.aborted), 2000);
+        assert.ok(Date.now() - started < 5000);
+    });
+
+    it("keeps a fresh heartbeat while running, which goes stale after close", async () => {
+        const { config, worker } = await stack();
+        await waitFor("a heartbeat", async () => (await checkWorker(config)).ok, 3000);
+        await worker.close();
+        await new Promise((r) => setTimeout(r, config.heartbeatMaxAgeMs + 100));
+        const check = await checkWorker(config);
+        assert.equal(check.ok, false);
+        assert.match(check.detail, /heartbeat \d+ ms old, limit 1000 ms/);
+    });
+});
+
+describe("healthcheck", () => {
+    it("worker: fails without a heartbeat file and with a stale one, passes with a fresh one", async () => {
+        const dir = mkdtempSync(join(tmpdir(), "app-test-hc-"));
+        const file = join(dir, "hb");
+        const env = { HEARTBEAT_FILE: file, HEARTBEAT_MAX_AGE_MS: "1000", HEARTBEAT_INTERVAL_MS: "200" };
+        try {
+            assert.deepEqual(await runHealthcheck("worker", env), { ok: false, detail: `no heartbeat at ${file}` });
+            await writeHeartbeat(file, Date.now() - 5000);
+            assert.equal((await runHealthcheck("worker", env)).ok, false);
+            await writeHeartbeat(file, Date.now());
+            assert.equal((await runHealthcheck("worker", env)).ok, true);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("api: fails when nothing listens on PORT", async () => {
+        const result = await runHealthcheck("api", { PORT: String(await freePort()) });
+        assert.equal(result.ok, false);
+        assert.match(result.detail, /GET \/health failed/);
+    });
+
+    it("rejects an unknown role", async () => {
+        assert.equal((await runHealthcheck("db", {})).ok, false);
+    });
+});
