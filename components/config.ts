@@ -246,6 +246,7 @@ export function isCidr(v: unknown): v is string {
     return false;
 }
 const WORLD = ["0.0.0.0/0", "::/0"];
+const RESERVED_PORTS = [22, 6379, 11434];
 
 /**
  * Validates the raw config of `stack` (keys without the "gpu-hosts:" prefix) and returns the typed
@@ -286,6 +287,10 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
     const apiPort = r.int("apiPort", r.value("apiPort"), d.apiPort, 1, 65535);
     const idlePort = r.int("idlePort", r.value("idlePort"), d.idlePort, 1, 65535);
     if (apiPort === idlePort) r.fail("idlePort", `a port other than gpu-hosts:apiPort (${apiPort})`, idlePort);
+    for (const [key, port] of [["apiPort", apiPort], ["idlePort", idlePort]] as const) {
+        // Publishing one of these would open SSH, Redis or Ollama to the port's CIDRs.
+        if (RESERVED_PORTS.includes(port)) r.fail(key, "a port other than 22 (SSH), 6379 (Redis) and 11434 (Ollama)", port);
+    }
 
     const operatorCidrs = r.list("operatorCidrs", r.value("operatorCidrs"), d.operatorCidrs, isCidr, "CIDR blocks, e.g. \"203.0.113.0/24\"", false);
     const apiCidrs = r.list("apiCidrs", r.value("apiCidrs"), d.apiCidrs, isCidr, "CIDR blocks, e.g. \"0.0.0.0/0\"", false);

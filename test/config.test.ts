@@ -56,6 +56,7 @@ describe("config", () => {
             'gpu-hosts:images.ollama must be an image with an explicit version tag other than "latest", e.g. "redis:7.4.2-alpine", got "ollama/ollama"'],
         ["port range", "local", { apiPort: 70000 }, "gpu-hosts:apiPort must be an integer from 1 to 65535, got 70000"],
         ["same ports", "local", { apiPort: 8080, idlePort: 8080 }, "gpu-hosts:idlePort must be a port other than gpu-hosts:apiPort (8080), got 8080"],
+        ["reserved port", "local", { idlePort: 6379 }, "gpu-hosts:idlePort must be a port other than 22 (SSH), 6379 (Redis) and 11434 (Ollama), got 6379"],
         ["concurrency", "local", { workerConcurrency: "abc" }, 'gpu-hosts:workerConcurrency must be an integer from 1 to 64, got "abc"'],
         ["app command", "local", { app: { apiCommand: "node dist/api.js" } },
             'gpu-hosts:app.apiCommand must be a list of non-empty strings (exec form, e.g. ["node", "dist/api.js"]), got "node dist/api.js"'],

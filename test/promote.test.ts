@@ -1,9 +1,14 @@
 // Promotion, rollback and release logic against stand-ins: an in-memory StackOps that behaves like a
 // deployed stack (up applies config to outputs) and a Checker scripted over a tiny model of the hosts.
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import { exitCode, errorText, parseArgs } from "../scripts/lib/cli";
 import { OpsError } from "../scripts/lib/errors";
+import { defaultRelease } from "../scripts/lib/git";
 import { Checker, CheckResult, Color, Expect } from "../scripts/lib/health";
 import { Deps, promote, release, rollback } from "../scripts/lib/promote";
 import { mapStackError, StackOps, UpSummary } from "../scripts/lib/stackOps";
@@ -174,8 +179,6 @@ describe("promote", () => {
 
     it("refuses when idle runs a different release than the stack says", async () => {
         const { stack, deps } = setup();
-        stack.deployed.releases.green = "b2";
-        stack.dropOutputs = [];
         const orig = stack.outputs.bind(stack);
         stack.outputs = async () => ({ ...(await orig()), slots: { blue: { release: "a1" }, green: { release: "c3" } } });
         const e = await rejects(promote(deps), "unhealthy");
@@ -209,12 +212,24 @@ describe("promote", () => {
     it("reports rollback-failed when the rollback's own up fails too", async () => {
         const { stack, checker, deps } = setup();
         checker.stuckLive = "blue";
-        stack.upErrors = [];
         const realUp = stack.up.bind(stack);
         let n = 0;
         stack.up = async () => (++n === 2 ? Promise.reject(new OpsError("up-failed", "pulumi up on stack dev failed: error: boom")) : realUp());
         const e = await rejects(promote(deps), "rollback-failed");
         assert.match(e.message, /automatic rollback to blue failed too \(pulumi up on stack dev failed: error: boom\)/);
+    });
+
+    it("starts no rollback update after the operator interrupted pulumi up", async () => {
+        const { stack, deps } = setup();
+        const abort = new AbortController();
+        stack.up = async () => {
+            stack.ups++;
+            abort.abort();
+            throw new OpsError("up-failed", "pulumi up on stack dev failed: error: update canceled");
+        };
+        const e = await rejects(promote({ ...deps, signal: abort.signal }), "up-failed");
+        assert.match(e.message, /^interrupted during pulumi up; config liveColor is now green/);
+        assert.equal(stack.ups, 1);
     });
 
     it("names every missing output and touches nothing", async () => {
@@ -359,11 +374,47 @@ describe("release CLI arguments", () => {
     it("parses --stack and --release in both spellings", () => {
         assert.deepEqual(parseArgs(["--stack", "dev", "--release=v1.2"], spec), { stack: "dev", release: "v1.2", workdir: false });
         assert.deepEqual(parseArgs(["--stack=prod", "--workdir"], spec), { stack: "prod", release: undefined, workdir: true });
+        assert.equal(parseArgs(["--help"], spec), "help");
     });
     it("gives a usage error for a missing --stack, an unknown flag, or both --release and --workdir", () => {
         for (const [argv, why] of [[[], "--stack is required"], [["--stack", "dev", "--force"], "unknown argument \"--force\""], [["--stack", "dev", "--release", "x", "--workdir"], "give --release or --workdir, not both"], [["--stack"], "--stack needs a value"]] as const) {
             assert.throws(() => parseArgs(argv, spec), (e: unknown) => e instanceof OpsError && e.kind === "usage" && e.message === `${why}\nusage: npm run release -- --stack S [--release R | --workdir]`);
         }
         assert.throws(() => parseArgs(["--stack", "dev", "--release", "x"], { name: "promote", releaseFlags: false }), /unknown argument "--release"/);
+    });
+});
+
+describe("default release", () => {
+    let dir: string;
+    const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir, encoding: "utf8" }).trim();
+    // A git hook running the suite exports GIT_DIR & co; they would point these commands at the project's repo.
+    const saved: Record<string, string | undefined> = {};
+    beforeEach(() => {
+        for (const k of Object.keys(process.env).filter((k) => k.startsWith("GIT_"))) {
+            saved[k] = process.env[k];
+            delete process.env[k];
+        }
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "release-git-"));
+    });
+    afterEach(() => {
+        Object.assign(process.env, saved);
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("is the app context's short HEAD, with a note when the context has uncommitted changes", () => {
+        git("init", "-q");
+        fs.mkdirSync(path.join(dir, "app"));
+        fs.writeFileSync(path.join(dir, "app", "api.ts"), "v1");
+        git("add", ".");
+        git("commit", "-q", "-m", "v1");
+        const head = git("rev-parse", "--short", "HEAD");
+        assert.deepEqual(defaultRelease(path.join(dir, "app"), false), { release: head, note: undefined });
+        fs.writeFileSync(path.join(dir, "app", "api.ts"), "v2");
+        assert.match(defaultRelease(path.join(dir, "app"), false).note!, new RegExp(`uncommitted changes that release ${head} does not contain \\(use --workdir`));
+    });
+
+    it("is \"workdir\" with --workdir, and a clear error outside git", () => {
+        assert.deepEqual(defaultRelease(dir, true), { release: "workdir" });
+        assert.throws(() => defaultRelease(dir, false), (e: unknown) => e instanceof OpsError && e.kind === "git" && /pass --release R or --workdir$/.test(e.message));
     });
 });

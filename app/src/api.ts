@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { loadConfig, redisTarget } from "./config";
 import { createQueue } from "./jobs";
 import { createLogger } from "./logger";
@@ -19,7 +21,7 @@ async function main(): Promise<void> {
         queue,
         redisState: () => pingRedis(probe, config.redisTimeoutMs),
         ollamaState: () => probeOllama(config.ollamaBaseUrl, config.ollamaModel, config.ollamaHealthTimeoutMs),
-        version: process.env.npm_package_version,
+        version: packageVersion(),
     });
 
     onShutdownSignal(logger, async () => {
@@ -34,6 +36,15 @@ async function main(): Promise<void> {
         { port: config.port, queue: config.queueName, redis: redisTarget(config.redisUrl), ollama: config.ollamaBaseUrl, model: config.ollamaModel },
         "api ready",
     );
+}
+
+/** The app's own version for the OpenAPI document; dist/ sits next to package.json in the image. */
+function packageVersion(): string | undefined {
+    try {
+        return JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")).version;
+    } catch {
+        return undefined;
+    }
 }
 
 main().catch((err) => {

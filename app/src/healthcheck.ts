@@ -46,14 +46,9 @@ export async function runHealthcheck(role: string | undefined, env = process.env
 
 if (require.main === module) {
     runHealthcheck(process.argv[2]).then(
-        (r) => {
-            // Docker keeps the last lines of output in `docker inspect`; say why.
-            (r.ok ? process.stdout : process.stderr).write(`${r.ok ? "healthy" : "unhealthy"}: ${r.detail}\n`);
-            process.exit(r.ok ? 0 : 1);
-        },
-        (err) => {
-            process.stderr.write(`unhealthy: ${err instanceof Error ? err.message : String(err)}\n`);
-            process.exit(1);
-        },
+        // Docker keeps the last output in `docker inspect`, so say why. Exit only once the line is
+        // written (a pipe write is asynchronous), and without waiting for keep-alive sockets.
+        (r) => (r.ok ? process.stdout : process.stderr).write(`${r.ok ? "healthy" : "unhealthy"}: ${r.detail}\n`, () => process.exit(r.ok ? 0 : 1)),
+        (err) => process.stderr.write(`unhealthy: ${err instanceof Error ? err.message : String(err)}\n`, () => process.exit(1)),
     );
 }

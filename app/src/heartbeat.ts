@@ -37,10 +37,11 @@ export async function writeHeartbeat(file: string, at: number): Promise<void> {
 }
 
 /** Age of the heartbeat in ms, or null when there is none (or it is unreadable). */
-export async function heartbeatAge(file: string, now = Date.now()): Promise<number | null> {
+export async function heartbeatAge(file: string): Promise<number | null> {
     try {
         const at = Number((await fs.readFile(file, "utf8")).trim());
-        return Number.isFinite(at) && at > 0 ? now - at : null;
+        // "now" is taken after the read: the worker may rewrite the file while we read it.
+        return Number.isFinite(at) && at > 0 ? Math.max(0, Date.now() - at) : null;
     } catch {
         return null;
     }

@@ -22,5 +22,7 @@ export function createLogger(
             censor: "[redacted]",
         },
     };
-    return destination ? pino(options, destination) : pino(options);
+    // Synchronous writes: a line logged just before process.exit() (on shutdown) is never lost
+    // or reordered. The volume here is a few lines per job, so the cost does not matter.
+    return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }

@@ -181,10 +181,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             try {
                 view = await withTimeout(
                     (async () => {
+                        // State first, then data: a job read the other way round can show
+                        // "completed" with the data it had while still running (no result yet).
+                        const state = await queue.getJobState(id);
+                        if (state === "unknown") return null;
                         const job = await queue.getJob(id);
-                        if (!job) return null;
-                        const state = await job.getState();
-                        return state === "unknown" ? null : jobView(job, state);
+                        return job ? jobView(job, state) : null;
                     })(),
                     config.redisTimeoutMs,
                     "job lookup",

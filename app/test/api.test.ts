@@ -201,6 +201,7 @@ describe("api", () => {
                 assert.equal(posted.statusCode, 503, posted.body);
             } finally {
                 await other.close();
+                await doomed.stop();
             }
         });
     });

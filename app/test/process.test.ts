@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { AppConfig } from "../src/config";
+import { heartbeatAge } from "../src/heartbeat";
 import { createLogger } from "../src/logger";
 import { startWorker } from "../src/worker-runtime";
 import { Api, startApi } from "./helpers/api";
@@ -100,7 +101,7 @@ describe("worker process", () => {
         const lines = child.output().trim().split("\n").map((l) => JSON.parse(l));
         const msgs = lines.map((l) => l.msg);
         assert.ok(msgs.indexOf("shutting down") < msgs.indexOf("job completed"), msgs.join(" | "));
-        assert.ok(msgs.indexOf("job completed") < msgs.indexOf("stopped"), msgs.join(" | "));
+        assert.ok(msgs.indexOf("job completed") < msgs.indexOf("stopped"), child.output());
         const password = new URL(config.redisUrl).password;
         assert.ok(password.length > 0);
         assert.doesNotMatch(child.output(), new RegExp(password));
@@ -130,7 +131,7 @@ describe("worker process", () => {
         const { config } = await setup();
         const child = worker(config);
         const env = { HEARTBEAT_FILE: config.heartbeatFile, HEARTBEAT_MAX_AGE_MS: "1000", HEARTBEAT_INTERVAL_MS: "200" };
-        await waitFor("a heartbeat file", async () => (await import("../src/heartbeat")).heartbeatAge(config.heartbeatFile), 15_000);
+        await waitFor("a heartbeat file", async () => (await heartbeatAge(config.heartbeatFile)) !== null, 15_000);
         const [ok, noApi] = [spawnTs("src/healthcheck.ts", ["worker"], env), spawnTs("src/healthcheck.ts", ["api"], { PORT: "9" })];
         const [okExit, noApiExit] = await Promise.all([ok.exited, noApi.exited]);
         assert.equal(okExit.code, 0, ok.output());

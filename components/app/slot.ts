@@ -98,9 +98,10 @@ export class Slot extends pulumi.ComponentResource {
             memory: args.memoryMb.worker,
             healthcheck: healthcheck(app.workerHealthcheck),
             networksAdvanced: [{ name: args.network.name, aliases: [`worker-${color}`] }],
-            // SIGTERM lets the worker finish in-flight jobs; unfinished ones are picked up again anyway.
-            stopTimeout: 120,
-            destroyGraceSeconds: 150,
+            // SIGTERM lets the worker finish in-flight jobs (the app's job limit is 300 s); a job cut
+            // off anyway is picked up again by the other slot's worker once its lock expires.
+            stopTimeout: 310,
+            destroyGraceSeconds: 330,
         }, { parent: this, provider, deleteBeforeReplace: true, dependsOn: args.workerDependsOn });
 
         this.registerOutputs({ imageName: this.imageName, upstream: this.upstream });

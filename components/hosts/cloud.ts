@@ -5,7 +5,7 @@ import * as crypto from "crypto";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { CloudInitOptions, renderCloudInit, validateCloudInitOptions } from "../../cloud-init/render";
-import { isCidr } from "../config";
+import { StackConfig, isCidr } from "../config";
 import { validateReadinessOptions } from "./readiness";
 
 /** cloud-init options a caller may set; the host decides the user and the keys. */
@@ -86,16 +86,19 @@ const SSH_KEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z
 const KEY_DIR_RE = /^(~|)\/[A-Za-z0-9._/-]+$/;
 const TAG_KEY_RE = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 
-/** Applies the defaults and checks every value; throws one error naming every problem. */
-export function resolveCloudHostArgs(who: string, args: CloudHostArgs): ResolvedCloudHostArgs {
+/**
+ * Applies the defaults and checks every value; throws one error naming every problem, the
+ * caller's cloud-specific `extraProblems` first.
+ */
+export function resolveCloudHostArgs(who: string, args: CloudHostArgs, extraProblems: readonly string[] = []): ResolvedCloudHostArgs {
     const d = CLOUD_HOST_DEFAULTS;
     const r: ResolvedCloudHostArgs = {
         spot: args.spot ?? d.spot,
         diskGb: args.diskGb ?? d.diskGb,
         sshUser: args.sshUser ?? d.sshUser,
         ...(args.operatorPublicKey !== undefined ? { operatorPublicKey: args.operatorPublicKey.trim() } : {}),
-        operatorCidrs: args.operatorCidrs,
-        apiCidrs: args.apiCidrs,
+        operatorCidrs: [...new Set(args.operatorCidrs)],
+        apiCidrs: [...new Set(args.apiCidrs)],
         apiPort: args.apiPort ?? d.apiPort,
         idlePort: args.idlePort ?? d.idlePort,
         cloudInit: args.cloudInit ?? {},
@@ -104,7 +107,7 @@ export function resolveCloudHostArgs(who: string, args: CloudHostArgs): Resolved
         tags: args.tags ?? { project: pulumi.getProject(), stack: pulumi.getStack(), role: d.role },
         keyDir: args.keyDir ?? d.keyDir,
     };
-    const problems: string[] = [];
+    const problems: string[] = [...extraProblems];
     const bad = (key: string, allowed: string, got: unknown) =>
         problems.push(`${who}: ${key} must be ${allowed}, got ${JSON.stringify(got)}`);
 
@@ -189,11 +192,38 @@ export function renderUserData(r: ResolvedCloudHostArgs, stackPublicKey: pulumi.
 }
 
 /** Per-host facts for the stack outputs (kind, GPU and address come from the GpuHost itself). */
-export interface HostDetails {
+// A type alias, not an interface, so it fits GpuHost.details' index signature.
+export type HostDetails = {
     readonly region: string;
     readonly zone: pulumi.Input<string>;
     readonly instanceType: string;
     readonly spot: boolean;
     readonly ssh: pulumi.Output<string>;
     readonly apiUrl: pulumi.Output<string>;
+};
+
+/** The stack's generated SSH key pair, as index.ts hands it to every cloud host. */
+export interface StackSshKey {
+    /** OpenSSH public key (tls.PrivateKey.publicKeyOpenssh). */
+    readonly publicKey: pulumi.Input<string>;
+    /** OpenSSH private key (tls.PrivateKey.privateKeyOpenssh); a secret. */
+    readonly privateKey: pulumi.Input<string>;
+}
+
+/** The CloudHostArgs a stack's validated config implies; add the cloud's own section (aws, gcp, azure). */
+export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs {
+    return {
+        spot: cfg.spot,
+        diskGb: cfg.diskGb,
+        sshUser: cfg.sshUser,
+        sshPublicKey: key.publicKey,
+        sshPrivateKey: key.privateKey,
+        ...(cfg.sshPublicKey !== undefined ? { operatorPublicKey: cfg.sshPublicKey } : {}),
+        operatorCidrs: cfg.operatorCidrs,
+        apiCidrs: cfg.apiCidrs,
+        apiPort: cfg.apiPort,
+        idlePort: cfg.idlePort,
+        cloudInit: { nvidiaDriverBranch: cfg.nvidiaDriverBranch },
+        gpuCheckImage: cfg.images.gpuCheck,
+    };
 }

@@ -1,9 +1,9 @@
 // Argument parsing and the shared main() of the entry points: one-line errors for expected
-// failures, a stack trace only for bugs, SIGINT forwarded to a running `pulumi up`.
+// failures, a stack trace only for bugs, ^C forwarded to a running `pulumi up`.
 import { isOpsError, OpsError } from "./errors";
 import { httpChecker } from "./health";
 import { Deps } from "./promote";
-import { openStack } from "./stackOps";
+import { openStack, StackOps } from "./stackOps";
 
 export interface CliArgs {
     readonly stack: string;
@@ -23,10 +23,10 @@ export function usage(spec: CliSpec): string {
     return `usage: npm run ${spec.name} -- --stack S${extra}`;
 }
 
-const STACK = /^[A-Za-z0-9_.\/-]+$/;
+const STACK = /^[A-Za-z0-9_./-]+$/;
 
-/** Parses `--stack S`, `--stack=S`, and for release `--release R` / `--workdir`; throws a usage OpsError. */
-export function parseArgs(argv: readonly string[], spec: CliSpec): CliArgs {
+/** Parses `--stack S` / `--stack=S`, and for release `--release R` / `--workdir`; "help" for --help. */
+export function parseArgs(argv: readonly string[], spec: CliSpec): CliArgs | "help" {
     const fail = (why: string): never => {
         throw new OpsError("usage", `${why}\n${usage(spec)}`);
     };
@@ -40,41 +40,13 @@ export function parseArgs(argv: readonly string[], spec: CliSpec): CliArgs {
         if (flag === "--stack") stack = value();
         else if (flag === "--release" && spec.releaseFlags) release = value();
         else if (flag === "--workdir" && spec.releaseFlags && m?.[2] === undefined) workdir = true;
-        else if (flag === "--help") fail(`${spec.name}: see README`);
+        else if ((flag === "--help" || argv[i] === "-h") && m?.[2] === undefined) return "help";
         else fail(`unknown argument ${JSON.stringify(argv[i])}`);
     }
     if (!stack) return fail("--stack is required");
     if (!STACK.test(stack)) fail(`--stack must be a stack name, got ${JSON.stringify(stack)}`);
     if (release !== undefined && workdir) fail("give --release or --workdir, not both");
     return { stack, release, workdir };
-}
-
-/**
- * Runs an entry point: parses args, opens the stack, hands `run` the dependencies; maps the outcome
- * to an exit code (0 ok, 1 failure, 2 usage).
- */
-export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<unknown>): void {
-    const abort = new AbortController();
-    let interrupted = false;
-    process.on("SIGINT", () => {
-        // First ^C lets pulumi cancel gracefully; a second one exits at once.
-        if (interrupted) process.exit(130);
-        interrupted = true;
-        process.stderr.write(`\n${spec.name}: interrupted; waiting for pulumi to stop (press ^C again to quit now)\n`);
-        abort.abort();
-    });
-    (async () => {
-        const args = parseArgs(process.argv.slice(2), spec);
-        const stack = await openStack({ stackName: args.stack, signal: abort.signal });
-        const deps: Deps = { stack, checker: httpChecker(), log: (line) => console.log(line) };
-        await run(deps, args);
-    })().then(
-        () => process.exit(0),
-        (e: unknown) => {
-            process.stderr.write(`${errorText(spec, e)}\n`);
-            process.exit(exitCode(e));
-        },
-    );
 }
 
 /** 2 for a usage error, 1 for any other failure (including a promotion that rolled back). */
@@ -87,4 +59,49 @@ export function errorText(spec: CliSpec, e: unknown): string {
     if (isOpsError(e, "usage")) return `${spec.name}: ${e.message}`;
     if (isOpsError(e)) return `${spec.name} failed: ${e.message}`;
     return `${spec.name} failed unexpectedly (a bug; please report):\n${e instanceof Error ? e.stack : String(e)}`;
+}
+
+/**
+ * Runs an entry point: parses args, opens the stack, hands `run` the dependencies; exits 0 on
+ * success, 1 on failure, 2 on a usage error.
+ */
+export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<unknown>): void {
+    const abort = new AbortController();
+    let upRunning = false;
+    process.on("SIGINT", () => {
+        // The terminal's ^C also reaches pulumi (same process group), which then cancels cleanly and
+        // releases its lock; so wait for it rather than forwarding a second, forcing SIGINT.
+        if (!upRunning || abort.signal.aborted) process.exit(130);
+        process.stderr.write(`\n${spec.name}: interrupted; waiting for pulumi up to stop (^C again to quit now)\n`);
+        abort.abort();
+    });
+    (async () => {
+        const args = parseArgs(process.argv.slice(2), spec);
+        if (args === "help") {
+            console.log(usage(spec));
+            return;
+        }
+        const opened = await openStack({ stackName: args.stack });
+        const stack: StackOps = {
+            name: opened.name,
+            outputs: () => opened.outputs(),
+            getConfig: (k) => opened.getConfig(k),
+            setConfig: (k, v) => opened.setConfig(k, v),
+            up: async () => {
+                upRunning = true;
+                try {
+                    return await opened.up();
+                } finally {
+                    upRunning = false;
+                }
+            },
+        };
+        await run({ stack, checker: httpChecker(), log: (line) => console.log(line), signal: abort.signal }, args);
+    })().then(
+        () => process.exit(0),
+        (e: unknown) => {
+            process.stderr.write(`${errorText(spec, e)}\n`);
+            process.exit(exitCode(e));
+        },
+    );
 }

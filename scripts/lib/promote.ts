@@ -13,6 +13,8 @@ export interface Deps {
     readonly verifyTimeoutMs?: number;
     /** How long a released idle slot may take to turn healthy. Defaults to 300000 ms. */
     readonly healthTimeoutMs?: number;
+    /** Set when the operator interrupts; no further update is started after that. */
+    readonly signal?: AbortSignal;
 }
 
 /** One host's endpoints, from the `hosts` output. */
@@ -165,6 +167,9 @@ async function swap(d: Deps, mode: "promote" | "rollback"): Promise<SwapResult> 
     try {
         await runUp(d);
     } catch (e) {
+        if (d.signal?.aborted) {
+            throw new OpsError("up-failed", `interrupted during pulumi up; config liveColor is now ${to} and routes may be on either slot: check \`pulumi stack output --stack ${name}\`, then run promote or rollback`);
+        }
         if (isOpsError(e, "concurrent-update")) {
             // Our update never started, so only the config needs putting back.
             await d.stack.setConfig("liveColor", from);

@@ -80,7 +80,7 @@ export interface OpenStackOptions {
     readonly pulumiRoot?: string;
     /** Receives `pulumi up` output as it streams. Defaults to process.stdout. */
     readonly onOutput?: (text: string) => void;
-    /** Aborting sends SIGINT to a running `pulumi up`, which then stops gracefully. */
+    /** Aborting sends SIGINT to a running `pulumi up` (for callers whose child gets no terminal ^C). */
     readonly signal?: AbortSignal;
 }
 

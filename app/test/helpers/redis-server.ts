@@ -16,6 +16,12 @@ export interface RedisHandle {
     stop(): Promise<void>;
 }
 
+/** Servers still running; killed if the test process exits early (mocha --exit, a crash). */
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+    for (const child of live) child.kill("SIGKILL");
+});
+
 export function redisServerBinary(): string {
     const candidates = [process.env.REDIS_SERVER_BIN, "/usr/bin/redis-server", "/usr/local/bin/redis-server"].filter(
         (c): c is string => !!c,
@@ -56,6 +62,8 @@ export async function startRedis(): Promise<RedisHandle> {
                 "--dir", dir, "--daemonize", "no", "--loglevel", "warning"],
             { stdio: ["ignore", "pipe", "pipe"] },
         );
+        live.add(child);
+        child.once("exit", () => live.delete(child));
         let output = "";
         child.stdout?.on("data", (d) => (output += d));
         child.stderr?.on("data", (d) => (output += d));

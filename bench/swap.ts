@@ -1,0 +1,322 @@
+// Swap-under-load benchmark: the real Caddy binary, the Caddyfile the program renders and the exact
+// reload command it runs (CADDY_RELOAD, Caddyfile on stdin), under steady load on loopback.
+// Run: npm run bench:swap [-- --duration 30 --concurrency 16 --swaps 6 --latency 20 --no-keepalive]
+// Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { performance } from "perf_hooks";
+import { CADDY_RELOAD, caddyRun, renderCaddyfile } from "../components/app/caddy";
+
+type Color = "blue" | "green";
+const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
+
+interface Options {
+    durationS: number;
+    maxRequests: number;
+    concurrency: number;
+    swaps: number;
+    latencyMs: number;
+    /** Every Nth request is slow, so long requests are in flight during swaps. */
+    slowEvery: number;
+    slowMs: number;
+    keepAlive: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+    const o: Options = { durationS: 30, maxRequests: 200_000, concurrency: 16, swaps: 6, latencyMs: 20, slowEvery: 50, slowMs: 1000, keepAlive: true };
+    const num: Record<string, keyof Options> = {
+        "--duration": "durationS", "--max-requests": "maxRequests", "--concurrency": "concurrency", "--swaps": "swaps",
+        "--latency": "latencyMs", "--slow-every": "slowEvery", "--slow-ms": "slowMs",
+    };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a === "--no-keepalive") o.keepAlive = false;
+        else if (num[a] && /^\d+$/.test(argv[i + 1] ?? "")) (o as any)[num[a]] = Number(argv[++i]);
+        else throw new Error(`unknown or incomplete argument ${JSON.stringify(a)}; see the header of bench/swap.ts`);
+    }
+    if (o.durationS > 300 || o.concurrency > 256 || o.maxRequests > 1_000_000) throw new Error("bounded benchmark: duration <= 300 s, concurrency <= 256, max-requests <= 1000000");
+    return o;
+}
+
+/** Asks the kernel for a free loopback port (released before use; fine on a quiet machine). */
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => {
+            const { port } = s.address() as net.AddressInfo;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+interface Backend {
+    readonly color: Color;
+    readonly port: number;
+    served: number;
+    readonly server: http.Server;
+}
+
+/** A stand-in slot api: /health like the app's, /work answers after a delay, naming its slot. */
+async function startBackend(color: Color, o: Options): Promise<Backend> {
+    const b = { color, port: 0, served: 0 } as Backend;
+    let seq = 0;
+    const server = http.createServer((req, res) => {
+        const send = (status: number, body: object) => {
+            res.writeHead(status, { "content-type": "application/json" });
+            res.end(JSON.stringify(body));
+        };
+        if (req.url === "/health") return send(200, { status: "healthy", redis: "ok", ollama: "ok", release: "bench", slot: color });
+        if (req.url === "/work") {
+            seq++;
+            const delay = seq % o.slowEvery === 0 ? o.slowMs : o.latencyMs + Math.random() * o.latencyMs * 0.5;
+            setTimeout(() => {
+                b.served++;
+                send(200, { slot: color });
+            }, delay);
+            return;
+        }
+        send(404, { error: "not found" });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    (b as { port: number }).port = (server.address() as net.AddressInfo).port;
+    (b as { server: http.Server }).server = server;
+    return b;
+}
+
+interface Sample {
+    start: number;
+    end: number;
+    ok: boolean;
+    color?: Color;
+    error?: string;
+    /** Sent on a kept-alive socket from an earlier request. */
+    reused?: boolean;
+}
+
+function get(url: string, agent: http.Agent, onReq?: (r: http.ClientRequest) => void): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.get(url, { agent, timeout: 15_000 }, (res) => {
+            let body = "";
+            res.setEncoding("utf8");
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+            res.on("error", reject);
+        });
+        req.on("timeout", () => req.destroy(Object.assign(new Error("client timeout 15 s"), { code: "ETIMEDOUT" })));
+        req.on("error", reject);
+        onReq?.(req);
+    });
+}
+
+interface Swap {
+    to: Color;
+    start: number;
+    end: number;
+    exitCode: number | null;
+    stderr: string;
+}
+
+/**
+ * Exactly what the program runs in the proxy container (`docker exec -i <proxy> caddy reload ...`).
+ * docker exec -i hands the process an anonymous pipe; Node's stdin "pipe" is a socketpair, which
+ * Caddy 2.6 cannot open as /dev/stdin (ENXIO), so `cat` supplies the same kind of pipe.
+ */
+function reload(caddyfile: string, env: NodeJS.ProcessEnv, cwd: string, track: Set<ChildProcess>): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((resolve) => {
+        const p = spawn("sh", ["-c", 'cat | "$@"', "sh", ...CADDY_RELOAD], { env, cwd, stdio: ["pipe", "ignore", "pipe"] });
+        track.add(p);
+        let stderr = "";
+        p.stderr!.on("data", (c) => (stderr += c));
+        p.on("error", (e) => (stderr += String(e)));
+        p.on("close", (code) => {
+            track.delete(p);
+            resolve({ code, stderr });
+        });
+        p.stdin!.end(caddyfile);
+    });
+}
+
+const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
+
+async function main(): Promise<number> {
+    const o = parseOptions(process.argv.slice(2));
+    const version = spawnSync(CADDY_RELOAD[0], ["version"], { encoding: "utf8" });
+    if (version.error || version.status !== 0) {
+        console.error(`bench:swap needs the caddy binary on PATH (Debian: apt-get install -y caddy); ${version.error ? version.error.message : version.stderr.trim()}`);
+        return 2;
+    }
+
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-swap-"));
+    // Caddy keeps its data/autosave under HOME/XDG dirs: point them all into tmp.
+    const env = { ...process.env, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, "config"), XDG_DATA_HOME: path.join(tmp, "data") };
+    const children = new Set<ChildProcess>();
+    const servers: http.Server[] = [];
+    let caddy: ChildProcess | undefined;
+
+    const cleanup = async () => {
+        for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+        if (caddy && caddy.exitCode === null && caddy.signalCode === null) {
+            const exited = new Promise((r) => caddy!.once("exit", r));
+            caddy.kill("SIGTERM");
+            await Promise.race([exited, sleep(5000)]);
+            if (caddy.exitCode === null && caddy.signalCode === null) caddy.kill("SIGKILL");
+        }
+        for (const s of servers) {
+            s.closeAllConnections();
+            s.close();
+        }
+        fs.rmSync(tmp, { recursive: true, force: true });
+    };
+    let cleaning: Promise<void> | undefined;
+    const onSignal = (sig: NodeJS.Signals) => {
+        console.error(`\nbench:swap: ${sig}, stopping caddy and backends`);
+        cleaning ??= cleanup();
+        cleaning.finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    // Last resort if something exits the process abruptly.
+    process.once("exit", () => {
+        if (caddy && caddy.exitCode === null) caddy.kill("SIGKILL");
+    });
+
+    try {
+        const backends: Record<Color, Backend> = { blue: await startBackend("blue", o), green: await startBackend("green", o) };
+        servers.push(backends.blue.server, backends.green.server);
+        const [liveListen, idleListen, adminPort] = [await freePort(), await freePort(), await freePort()];
+        const routes = (live: Color) => renderCaddyfile({
+            live: `127.0.0.1:${backends[live].port}`, idle: `127.0.0.1:${backends[other(live)].port}`,
+            healthPath: "/health", liveListen, idleListen, admin: `localhost:${adminPort}`,
+        });
+        const configPath = path.join(tmp, "Caddyfile");
+        fs.writeFileSync(configPath, routes("blue"));
+        const log = fs.openSync(path.join(tmp, "caddy.log"), "a");
+        const run = caddyRun(configPath);
+        caddy = spawn(run[0], run.slice(1), { env, cwd: tmp, stdio: ["ignore", log, log] });
+        fs.closeSync(log);
+        const caddyTail = () => fs.readFileSync(path.join(tmp, "caddy.log"), "utf8").trim().split("\n").slice(-15).join("\n");
+
+        const liveUrl = `http://127.0.0.1:${liveListen}/work`;
+        const probe = new http.Agent({ keepAlive: false });
+        const up = async (url: string, want: Color) => {
+            for (let i = 0; i < 100; i++) {
+                if (caddy!.exitCode !== null) throw new Error(`caddy exited with ${caddy!.exitCode}:\n${caddyTail()}`);
+                try {
+                    const r = await get(url, probe);
+                    if (r.status === 200 && JSON.parse(r.body).slot === want) return;
+                } catch {
+                    // not listening yet
+                }
+                await sleep(100);
+            }
+            throw new Error(`caddy did not serve ${want} on ${url} within 10 s:\n${caddyTail()}`);
+        };
+        await up(liveUrl, "blue");
+        await up(`http://127.0.0.1:${idleListen}/work`, "green");
+
+        console.log(`caddy ${version.stdout.trim().split(" ")[0]}; live :${liveListen} -> blue :${backends.blue.port}, idle :${idleListen} -> green :${backends.green.port}, admin localhost:${adminPort}`);
+        console.log(`load: ${o.concurrency} concurrent clients (keep-alive ${o.keepAlive ? "on" : "off"}), ${o.durationS} s or ${o.maxRequests} requests; backend latency ${o.latencyMs}-${o.latencyMs * 1.5} ms, every ${o.slowEvery}th request ${o.slowMs} ms; ${o.swaps} swaps`);
+        console.log(`swap command: ${CADDY_RELOAD.join(" ")} < Caddyfile`);
+
+        const agent = new http.Agent({ keepAlive: o.keepAlive, maxSockets: o.concurrency });
+        const samples: Sample[] = [];
+        const t0 = performance.now();
+        const deadline = t0 + o.durationS * 1000;
+        let issued = 0;
+        const worker = async () => {
+            while (performance.now() < deadline && issued < o.maxRequests) {
+                issued++;
+                const s: Sample = { start: performance.now(), end: 0, ok: false };
+                let req: http.ClientRequest | undefined;
+                try {
+                    const r = await get(liveUrl, agent, (q) => (req = q));
+                    s.ok = r.status >= 200 && r.status < 300;
+                    if (s.ok) s.color = JSON.parse(r.body).slot;
+                    else s.error = `HTTP ${r.status}`;
+                } catch (e) {
+                    s.error = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+                }
+                s.end = performance.now();
+                s.reused = req?.reusedSocket;
+                samples.push(s);
+            }
+        };
+        const swaps: Swap[] = [];
+        const swapper = async () => {
+            let live: Color = "blue";
+            for (let i = 1; i <= o.swaps; i++) {
+                const at = t0 + (i * o.durationS * 1000) / (o.swaps + 1);
+                await sleep(Math.max(0, at - performance.now()));
+                if (issued >= o.maxRequests) break;
+                const to = other(live);
+                const start = performance.now();
+                const r = await reload(routes(to), env, tmp, children);
+                swaps.push({ to, start, end: performance.now(), exitCode: r.code, stderr: r.stderr.trim() });
+                if (r.code === 0) live = to;
+            }
+        };
+        await Promise.all([swapper(), ...Array.from({ length: o.concurrency }, worker)]);
+        const elapsed = (performance.now() - t0) / 1000;
+        agent.destroy();
+
+        // Figures.
+        const failed = samples.filter((s) => !s.ok);
+        const byError = new Map<string, number>();
+        for (const f of failed) byError.set(f.error!, (byError.get(f.error!) ?? 0) + 1);
+        const lat = samples.filter((s) => s.ok).map((s) => s.end - s.start).sort((a, b) => a - b);
+        console.log("");
+        console.log(`requests: ${samples.length} in ${elapsed.toFixed(1)} s (${(samples.length / elapsed).toFixed(0)}/s)`);
+        const reusedFails = failed.filter((f) => f.reused).length;
+        const detail = `${[...byError].map(([k, v]) => `${k}: ${v}`).join(", ")}; on reused keep-alive connections ${reusedFails}, on new connections ${failed.length - reusedFails}`;
+        console.log(`failed:   ${failed.length}${failed.length ? ` (${detail})` : ""}`);
+        console.log(`latency:  p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(lat[lat.length - 1] ?? NaN)}`);
+        console.log(`served:   blue ${samples.filter((s) => s.color === "blue").length}, green ${samples.filter((s) => s.color === "green").length} (backends counted blue ${backends.blue.served}, green ${backends.green.served}, incl. probes)`);
+        console.log("");
+        console.log("swap  to     reload   switch*  drained** stale*** phase after swap (blue/green)");
+        let bad = 0;
+        swaps.forEach((w, i) => {
+            const from = other(w.to);
+            const first = samples.filter((s) => s.color === w.to && s.end >= w.start).reduce((m, s) => Math.min(m, s.end), Infinity);
+            const next = swaps[i + 1]?.start ?? Infinity;
+            const drained = samples.filter((s) => s.color === from && s.start < w.start && s.end > w.start).length;
+            const stale = samples.filter((s) => s.color === from && s.start > w.end && s.start < next).length;
+            const phase = samples.filter((s) => s.start >= w.end && s.start < next);
+            const switched = Number.isFinite(first) ? ms(first - w.start) : "never";
+            if (w.exitCode !== 0 || !Number.isFinite(first) || stale > 0) bad++;
+            console.log(`${String(i + 1).padEnd(5)} ${w.to.padEnd(6)} ${ms(w.end - w.start).padStart(8)} ${switched.padStart(8)} ${String(drained).padStart(9)} ${String(stale).padStart(8)} ${phase.filter((s) => s.color === "blue").length}/${phase.filter((s) => s.color === "green").length}` + (w.exitCode !== 0 ? `  reload exit ${w.exitCode}: ${w.stderr.split("\n").pop()}` : ""));
+        });
+        console.log("  * from reload start to the first response from the new color");
+        console.log(" ** requests in flight on the old color at reload start that completed (drained)");
+        console.log("*** old-color responses to requests sent after the reload command returned");
+        for (const f of failed.slice(0, 10)) {
+            const near = swaps.reduce((m, w) => (Math.abs(f.start - w.start) < Math.abs(f.start - m.start) ? w : m), swaps[0]);
+            const rel = near ? `sent ${ms(f.start - near.start)} after reload start of swap ${swaps.indexOf(near) + 1}` : "";
+            console.log(`failure: ${f.error} after ${ms(f.end - f.start)} on a ${f.reused ? "reused keep-alive" : "new"} connection; ${rel}`);
+        }
+        if (failed.length || bad) {
+            const errors = fs.readFileSync(path.join(tmp, "caddy.log"), "utf8").split("\n").filter((l) => l.includes('"level":"error"'));
+            console.log(`\nRESULT: ${failed.length} failed request(s), ${bad} bad swap(s); caddy logged ${errors.length} error line(s)${errors.length ? `, the last:\n${errors.slice(-3).join("\n")}` : ""}`);
+            return 1;
+        }
+        console.log(`\nRESULT: zero failed requests across ${swaps.length} swaps`);
+        return 0;
+    } finally {
+        cleaning ??= cleanup();
+        await cleaning;
+    }
+}
+
+main().then(
+    (code) => process.exit(code),
+    (e) => {
+        console.error(`bench:swap failed: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(1);
+    },
+);

@@ -1,0 +1,187 @@
+// Builds cloud host components alone under strict mocks, from a stack's real YAML config, and
+// records what a reviewer checks: resources, their inputs and their dependency edges.
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig, loadConfig, namespaced } from "../../components/config";
+import { CloudHostArgs, cloudHostArgs } from "../../components/hosts/cloud";
+import { createStackKey } from "../../components/hosts/ssh";
+import { Recorded, StrictMocks } from "./mocks";
+import { resolve, stackConfig } from "./stack";
+
+/** The marker Pulumi puts around a secret value in resource inputs it serialises. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export function isSecretInput(v: unknown): boolean {
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+}
+
+/** A secret input's value (or the value itself when not secret). */
+export function unsecret(v: unknown): any {
+    return isSecretInput(v) ? (v as { value: unknown }).value : v;
+}
+
+/** What a resource's registration told the engine besides its inputs. */
+export interface Registration {
+    readonly type: string;
+    /** Names of the resources it depends on (dependsOn and inputs). */
+    readonly deps: string[];
+    readonly deleteBeforeReplace: boolean;
+    readonly ignoreChanges: string[];
+    readonly replaceOnChanges: string[];
+    /** Name of the parent resource. */
+    readonly parent: string;
+}
+
+export interface HostRun {
+    readonly mocks: StrictMocks;
+    readonly cfg: StackConfig;
+    readonly args: CloudHostArgs;
+    readonly privateKey: pulumi.Output<string>;
+    /** Each resource's registration, by name. */
+    readonly regs: Map<string, Registration>;
+    /** Custom resources of a type. */
+    byType(type: string): Recorded[];
+    /** The one custom resource with this name. */
+    get(name: string): Recorded;
+}
+
+/**
+ * Sets strict mocks for `stack`, loads its real config (with overrides) and builds the stack's
+ * SSH key the way index.ts does. Then `build` makes the host; resources settle before return.
+ */
+export async function buildHost<T>(
+    stack: "dev" | "prod",
+    build: (cfg: StackConfig, args: CloudHostArgs) => T,
+    overrides: Record<string, unknown> = {},
+): Promise<HostRun & { host: T }> {
+    const mocks = new StrictMocks();
+    await pulumi.runtime.setMocks(mocks, "gpu-hosts", stack, false);
+    const regs = new Map<string, Registration>();
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    const nameOf = (urn: string) => urn.split("::").pop()!;
+    monitor.registerResource = (req: any, cb: any) => {
+        if (regs.has(req.getName())) throw new Error(`two resources named ${req.getName()}`);
+        regs.set(req.getName(), {
+            type: req.getType(),
+            deps: [...new Set((req.getDependenciesList() as string[]).map(nameOf))],
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            parent: req.getParent() ? nameOf(req.getParent()) : "",
+        });
+        return register(req, cb);
+    };
+    const cfg = loadConfig(stack, namespaced(stackConfig(stack, overrides)));
+    const key = createStackKey("ssh-key");
+    const args = cloudHostArgs(cfg, { publicKey: key.publicKeyOpenssh, privateKey: key.privateKeyOpenssh });
+    const host = build(cfg, args);
+    await settle(mocks);
+    const custom = () => mocks.resources.filter((r) => r.custom);
+    return {
+        mocks, cfg, args, host, regs, privateKey: key.privateKeyOpenssh,
+        byType: (type) => custom().filter((r) => r.type === type),
+        get: (name) => {
+            const found = custom().filter((r) => r.name === name);
+            if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}: ${custom().map((r) => r.name).join(", ")}`);
+            return found[0];
+        },
+    };
+}
+
+async function settle(mocks: StrictMocks): Promise<void> {
+    let last = -1;
+    let stable = 0;
+    while (stable < 5) {
+        await new Promise((r) => setTimeout(r, 5));
+        if (mocks.resources.length === last) stable++;
+        else { stable = 0; last = mocks.resources.length; }
+    }
+}
+
+/** Every public Output-or-value field of a component, resolved. */
+export async function resolveFields(obj: object): Promise<Record<string, { value: unknown; secret: boolean }>> {
+    const out: Record<string, { value: unknown; secret: boolean }> = {};
+    for (const [k, v] of Object.entries(obj)) {
+        if (k.startsWith("__") || k === "urn" || typeof v === "function" || pulumi.Resource.isInstance(v)) continue;
+        if (k === "details" && v && typeof v === "object") {
+            for (const [dk, dv] of Object.entries(v)) out[`details.${dk}`] = await resolve(dv);
+            continue;
+        }
+        out[k] = await resolve(v);
+    }
+    return out;
+}
+
+/** One inbound allowance, whatever cloud it came from. */
+export interface Ingress {
+    readonly resource: string;
+    readonly from: number;
+    readonly to: number;
+    readonly source: string;
+}
+
+const WORLD = new Set(["0.0.0.0/0", "::/0", "*", "Internet", "Any"]);
+export const isWorld = (source: string): boolean => WORLD.has(source);
+
+function portRange(spec: string | number | undefined): [number, number] {
+    if (spec === undefined || spec === "*" || spec === "") return [0, 65535];
+    const [a, b] = String(spec).split("-").map(Number);
+    return [a, b ?? a];
+}
+
+/**
+ * Every inbound allow rule in the recorded resources of all three clouds: AWS security group
+ * rules (standalone and inline), GCP firewall allows, Azure NSG rules.
+ */
+export function ingressOf(resources: readonly Recorded[]): Ingress[] {
+    const out: Ingress[] = [];
+    for (const r of resources) {
+        const i = r.inputs;
+        switch (r.type) {
+            case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {
+                const all = i.ipProtocol === "-1";
+                out.push({ resource: r.name, from: all ? 0 : i.fromPort, to: all ? 65535 : i.toPort, source: i.cidrIpv4 ?? i.cidrIpv6 ?? i.prefixListId ?? i.referencedSecurityGroupId });
+                break;
+            }
+            case "aws:ec2/securityGroup:SecurityGroup":
+                for (const rule of i.ingress ?? []) {
+                    for (const cidr of [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])]) {
+                        out.push({ resource: r.name, from: rule.fromPort, to: rule.toPort, source: cidr });
+                    }
+                }
+                break;
+            case "gcp:compute/firewall:Firewall":
+                if ((i.direction ?? "INGRESS") !== "INGRESS") break;
+                for (const allow of i.allows ?? []) {
+                    const ranges = allow.ports?.length ? allow.ports.map(portRange) : [[0, 65535]];
+                    for (const [from, to] of ranges) {
+                        for (const source of i.sourceRanges ?? []) out.push({ resource: r.name, from, to, source });
+                    }
+                }
+                break;
+            case "azure-native:network:NetworkSecurityGroup":
+                for (const rule of i.securityRules ?? []) {
+                    if (rule.direction !== "Inbound" || rule.access !== "Allow") continue;
+                    const ports = rule.destinationPortRanges ?? [rule.destinationPortRange];
+                    const sources = rule.sourceAddressPrefixes ?? [rule.sourceAddressPrefix];
+                    for (const p of ports) {
+                        const [from, to] = portRange(p);
+                        for (const source of sources) out.push({ resource: `${r.name}/${rule.name}`, from, to, source });
+                    }
+                }
+                break;
+            case "azure-native:network:SecurityRule":
+                throw new Error("standalone Azure security rules are not expected; extend ingressOf");
+        }
+    }
+    return out;
+}
+
+/** Every string anywhere in `v` that is not inside a secret. */
+export function plainStrings(v: unknown, out: string[] = []): string[] {
+    if (isSecretInput(v)) return out;
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach((x) => plainStrings(x, out));
+    else if (v && typeof v === "object") Object.values(v).forEach((x) => plainStrings(x, out));
+    return out;
+}
