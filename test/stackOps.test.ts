@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { OpsError } from "../scripts/lib/errors";
-import { openStack } from "../scripts/lib/stackOps";
+import { openStack, stackEnv } from "../scripts/lib/stackOps";
 
 // Reads/writes state.json next to its bin/ dir; logs every argv.
 const STAND_IN_CLI = `#!/usr/bin/env node
@@ -15,6 +15,7 @@ const file = path.join(__dirname, "..", "state.json");
 const st = JSON.parse(fs.readFileSync(file, "utf8"));
 const argv = process.argv.slice(2);
 st.calls.push(argv.join(" "));
+st.backends.push(process.env.PULUMI_BACKEND_URL || "");
 const save = () => fs.writeFileSync(file, JSON.stringify(st));
 const fail = (msg) => { save(); process.stderr.write(msg + "\\n"); process.exit(255); };
 const out = (s) => { save(); process.stdout.write(s); process.exit(0); };
@@ -52,6 +53,7 @@ interface CliState {
     secretOutputs: string[];
     config: Record<string, string>;
     calls: string[];
+    backends: string[];
     ups: number;
     locked?: boolean;
     upError?: string;
@@ -78,6 +80,7 @@ describe("StackOps over the Automation API (stand-in pulumi executable)", functi
             secretOutputs: ["redisUrl"],
             config: { "gpu-hosts:liveColor": "blue" },
             calls: [],
+            backends: [],
             ups: 0,
         };
         fs.writeFileSync(statePath(), JSON.stringify(initial));
@@ -122,6 +125,24 @@ describe("StackOps over the Automation API (stand-in pulumi executable)", functi
         assert.match(streamed, /Updating \(dev\)[\s\S]*1 updated/);
         assert.equal(state().ups, 1);
         assert.ok(state().calls.some((c) => /^up --yes --skip-preview .*--stack dev/.test(c)), state().calls.join("\n"));
+    });
+
+    it("runs the local stack against the project's file backend, like npm run up", async () => {
+        write({ stacks: ["local"] });
+        const saved = process.env.PULUMI_BACKEND_URL;
+        delete process.env.PULUMI_BACKEND_URL;
+        try {
+            await (await open("local")).outputs();
+        } finally {
+            if (saved !== undefined) process.env.PULUMI_BACKEND_URL = saved;
+        }
+        const st = state();
+        const selects = st.calls.map((c, i) => [c, st.backends[i]]).filter(([c]) => c !== "version");
+        assert.ok(selects.length > 0);
+        for (const [, backend] of selects) assert.equal(backend, `file://${workDir}/.pulumi/state`);
+        assert.deepEqual(stackEnv("dev", workDir, {}), {});
+        assert.deepEqual(stackEnv("local", workDir, { PULUMI_BACKEND_URL: "s3://bucket" }), {});
+        assert.deepEqual(stackEnv("local", "/p", {}), { PULUMI_BACKEND_URL: "file:///p/.pulumi/state", PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" });
     });
 
     it("maps an unknown stack", async () => {

@@ -84,6 +84,19 @@ export interface OpenStackOptions {
     readonly signal?: AbortSignal;
 }
 
+/**
+ * Environment for the stack's CLI calls: the `local` stack lives in a file backend inside the
+ * project with an empty default passphrase, as scripts/local.sh (npm run up) sets it up.
+ */
+export function stackEnv(stackName: string, workDir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+    if (stackName !== "local" || env.PULUMI_BACKEND_URL) return {};
+    return {
+        PULUMI_BACKEND_URL: `file://${path.join(workDir, ".pulumi", "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE ?? "",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+    };
+}
+
 /** Selects an existing stack through the Automation API (never creates one). */
 export async function openStack(o: OpenStackOptions): Promise<StackOps> {
     let cmd: PulumiCommand;
@@ -92,9 +105,10 @@ export async function openStack(o: OpenStackOptions): Promise<StackOps> {
     } catch (e) {
         throw new OpsError("cli-missing", cliMissingReason(e) ?? `the Pulumi CLI could not be started (${headline(stderrOf(e))}); ${INSTALL}`);
     }
+    const workDir = o.workDir ?? PROJECT_ROOT;
     let stack: Stack;
     try {
-        stack = await LocalWorkspace.selectStack({ stackName: o.stackName, workDir: o.workDir ?? PROJECT_ROOT }, { pulumiCommand: cmd });
+        stack = await LocalWorkspace.selectStack({ stackName: o.stackName, workDir }, { pulumiCommand: cmd, envVars: stackEnv(o.stackName, workDir) });
     } catch (e) {
         throw mapStackError(e, o.stackName, "selecting the stack");
     }
