@@ -47,6 +47,15 @@ describe("release -> build source", () => {
         assert.notStrictEqual(contextDigest(svc), before, "a source change changes the tag");
     });
 
+    it("the bundled app's tag covers its Dockerfile, so a Dockerfile change is rebuilt", () => {
+        const ignore = fs.readFileSync(path.join(__dirname, "..", "app", ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
+        assert.ok(!ignore.includes("Dockerfile") && !ignore.includes(".dockerignore"));
+        const svc = path.join(repo, "svc");
+        const before = contextDigest(svc);
+        fs.appendFileSync(path.join(svc, "Dockerfile"), "USER nobody\n");
+        assert.notStrictEqual(contextDigest(svc), before);
+    });
+
     it("builds a git ref from its exported tree, tagged by the tree id, whatever the work tree holds", () => {
         const svc = path.join(repo, "svc");
         const tree = execFileSync("git", ["rev-parse", "v1:svc"], { cwd: repo, encoding: "utf8" }).trim();
