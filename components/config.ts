@@ -228,8 +228,9 @@ class Reader {
 const IMAGE_PIN = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:(?!latest(?:@|$))[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?$/;
 const IMAGE_ALLOWED = "an image with an explicit version tag other than \"latest\", e.g. \"redis:7.4.2-alpine\"";
 const MODEL = /^[a-z0-9][a-z0-9._-]*(?:\/[a-z0-9][a-z0-9._-]*)*(?::[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
-const RELEASE = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
-const RELEASE_ALLOWED = "\"workdir\" or a git ref (letters, digits, \".\", \"_\", \"-\", \"/\"; at most 100 characters)";
+/** A slot release: "workdir" or a git ref safe to pass to git and to use in an image tag. */
+export const RELEASE = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
+export const RELEASE_ALLOWED = "\"workdir\" or a git ref (letters, digits, \".\", \"_\", \"-\", \"/\"; at most 100 characters)";
 const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
 const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+$/;
 const DURATION = /^(-1|0|\d+(s|m|h))$/;

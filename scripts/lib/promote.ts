@@ -1,5 +1,6 @@
 // Promotion, rollback and release as plain async functions over StackOps + Checker, so every branch
 // (refusal, automatic rollback, error mapping) is testable without Pulumi or a network.
+import { RELEASE, RELEASE_ALLOWED } from "../../components/config";
 import { isOpsError, OpsError } from "./errors";
 import { Checker, CheckResult, Color, Expect, HEALTH_PATH, joinUrl } from "./health";
 import { StackOps, UpSummary } from "./stackOps";
@@ -42,7 +43,6 @@ const isColor = (v: unknown): v is Color => v === "blue" || v === "green";
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Mirrors the release rule of components/config.ts, so a bad value fails before config is touched. */
-const RELEASE = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
 
 /** Validates the outputs the scripts rely on; reports every missing or malformed one at once. */
 export function readDeployed(outputs: Record<string, unknown>, stackName: string, required: readonly string[] = []): Deployed {
@@ -246,7 +246,7 @@ export async function release(d: Deps, o: ReleaseOptions): Promise<ReleaseResult
     const name = d.stack.name;
     const step = (n: number, text: string) => d.log(`[${n}/5] ${text}`);
     if (!RELEASE.test(o.release)) {
-        throw new OpsError("usage", `release must be "workdir" or a git ref (letters, digits, ".", "_", "-", "/"; at most 100 characters), got ${JSON.stringify(o.release)}`);
+        throw new OpsError("usage", `release must be ${RELEASE_ALLOWED}, got ${JSON.stringify(o.release)}`);
     }
 
     step(1, `reading outputs of stack ${name}`);
