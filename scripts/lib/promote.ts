@@ -42,7 +42,6 @@ const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
 const isColor = (v: unknown): v is Color => v === "blue" || v === "green";
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Mirrors the release rule of components/config.ts, so a bad value fails before config is touched. */
 
 /** Validates the outputs the scripts rely on; reports every missing or malformed one at once. */
 export function readDeployed(outputs: Record<string, unknown>, stackName: string, required: readonly string[] = []): Deployed {
