@@ -5,41 +5,10 @@ import { DEFAULTS } from "../components/config";
 import { BOOTSTRAP_CADDYFILE } from "../components/app/proxy";
 import { IDLE_LISTEN, LIVE_LISTEN } from "../components/app/caddy";
 import { Recorded } from "./helpers/mocks";
-import { ProgramRun, runProgram } from "./helpers/stack";
+import { isSecretInput, plain, plainStrings } from "./helpers/secrets";
+import { ProgramRun, changedInputs, runProgram } from "./helpers/stack";
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const CONTAINER = "docker:index/container:Container";
-
-/** Strips Pulumi's secret wrappers, leaving the plain values. */
-function plain(v: any): any {
-    if (Array.isArray(v)) return v.map(plain);
-    if (v && typeof v === "object") {
-        if (v[SECRET_SIG]) return plain(v.value);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
-    }
-    return v;
-}
-
-/** Every string in `v` that is NOT inside a secret wrapper. */
-function exposedStrings(v: any, out: string[] = []): string[] {
-    if (typeof v === "string") out.push(v);
-    else if (Array.isArray(v)) v.forEach((x) => exposedStrings(x, out));
-    else if (v && typeof v === "object" && !v[SECRET_SIG]) Object.values(v).forEach((x) => exposedStrings(x, out));
-    return out;
-}
-
-const isSecret = (v: any) => Boolean(v && typeof v === "object" && v[SECRET_SIG]);
-
-function inputsByName(run: ProgramRun): Map<string, any> {
-    return new Map(run.resources.filter((r) => r.custom).map((r) => [`${r.type}::${r.name}`, plain(r.inputs)]));
-}
-
-function changed(a: ProgramRun, b: ProgramRun): string[] {
-    const x = inputsByName(a);
-    const y = inputsByName(b);
-    assert.deepStrictEqual([...x.keys()].sort(), [...y.keys()].sort(), "the same resources exist");
-    return [...x.keys()].filter((k) => JSON.stringify(x.get(k)) !== JSON.stringify(y.get(k))).sort();
-}
 
 describe("local stack: the services on a Docker engine", () => {
     let run: ProgramRun;
@@ -159,12 +128,12 @@ describe("local stack: the services on a Docker engine", () => {
     it("keeps the Redis password secret in every input and output", () => {
         const password = /^requirepass (\S+)$/m.exec(plain(run.get("local-app-redis").inputs.uploads)[0].content)![1];
         for (const r of run.resources) {
-            for (const s of exposedStrings(r.inputs)) assert.ok(!s.includes(password), `${r.name} exposes the password in ${s}`);
+            for (const s of plainStrings(r.inputs)) assert.ok(!s.includes(password), `${r.name} exposes the password in ${s}`);
         }
-        assert.ok(isSecret(run.get("local-app-redis").inputs.envs), "REDISCLI_AUTH env is secret");
-        assert.ok(isSecret(run.get("local-app-redis").inputs.uploads), "redis.conf is secret");
+        assert.ok(isSecretInput(run.get("local-app-redis").inputs.envs), "REDISCLI_AUTH env is secret");
+        assert.ok(isSecretInput(run.get("local-app-redis").inputs.uploads), "redis.conf is secret");
         for (const c of ["local-app-blue-api", "local-app-blue-worker", "local-app-green-api", "local-app-green-worker"]) {
-            assert.ok(isSecret(run.get(c).inputs.envs), `${c} envs are secret`);
+            assert.ok(isSecretInput(run.get(c).inputs.envs), `${c} envs are secret`);
         }
         for (const [k, o] of Object.entries(run.outputs)) {
             assert.ok(!JSON.stringify(o.value).includes(password), `output ${k} exposes the password`);
@@ -200,14 +169,14 @@ describe("local stack: the services on a Docker engine", () => {
 
     it("is idempotent: the same config twice gives identical inputs, with no timestamps or random names", async () => {
         const again = await runProgram("local");
-        assert.deepStrictEqual(changed(run, again), []);
+        assert.deepStrictEqual(changedInputs(run, again), []);
         const text = JSON.stringify(run.resources.map((r) => plain(r.inputs)));
         assert.ok(!/20\d\d-\d\d-\d\dT/.test(text), "no timestamps in inputs");
     });
 
     it("swapping liveColor replaces nothing but the proxy's routes, and swaps the outputs", async () => {
         const green = await runProgram("local", { liveColor: "green" });
-        assert.deepStrictEqual(changed(run, green), ["command:local:Command::local-app-proxy-routes"]);
+        assert.deepStrictEqual(changedInputs(run, green), ["command:local:Command::local-app-proxy-routes"]);
         assert.strictEqual(green.outputs.liveColor.value, "green");
         assert.strictEqual(green.outputs.idleColor.value, "blue");
         assert.strictEqual(green.outputs.image.value, run.outputs.slots.value.green.image);

@@ -4,7 +4,8 @@ import { renderCloudInit } from "../cloud-init/render";
 import { AwsGpuHost, CANONICAL_AWS_OWNER, UBUNTU_2404_AMI_NAME } from "../components/hosts/aws";
 import { NEVER_EXPOSED_PORTS } from "../components/hosts/cloud";
 import { assertShellcheckClean, assertValidCloudConfig } from "./helpers/cloudInitChecks";
-import { buildHost, ingressOf, isSecretInput, isWorld, plainStrings, resolveFields } from "./helpers/hosts";
+import { buildHost, ingressOf, isWorld, resolveFields } from "./helpers/hosts";
+import { isSecretInput, plainStrings } from "./helpers/secrets";
 import { resolve } from "./helpers/stack";
 import { requireTool } from "./helpers/tools";
 

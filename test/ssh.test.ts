@@ -12,7 +12,8 @@ import {
 } from "../components/hosts/ssh";
 import { readinessScript } from "../components/hosts/readiness";
 import { assertScriptShellcheckClean } from "./helpers/cloudInitChecks";
-import { buildHost, isSecretInput, plainStrings, unsecret } from "./helpers/hosts";
+import { buildHost } from "./helpers/hosts";
+import { isSecretInput, plainStrings, unsecret } from "./helpers/secrets";
 import { resolve } from "./helpers/stack";
 import { requireTool } from "./helpers/tools";
 

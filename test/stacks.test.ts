@@ -1,25 +1,10 @@
 // dev and prod through the real index.ts with their real YAML: a host plus an AppStack per cloud,
 // containers on each host's own engine, per-host outputs, secrets, and blue-green diffs.
 import * as assert from "assert";
-import { ProgramRun, runProgram } from "./helpers/stack";
+import { isSecretInput, plainStrings } from "./helpers/secrets";
+import { ProgramRun, changedInputs, runProgram } from "./helpers/stack";
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const CLOUDS = ["aws", "gcp", "azure"];
-
-function exposedStrings(v: any, out: string[] = []): string[] {
-    if (typeof v === "string") out.push(v);
-    else if (Array.isArray(v)) v.forEach((x) => exposedStrings(x, out));
-    else if (v && typeof v === "object" && !v[SECRET_SIG]) Object.values(v).forEach((x) => exposedStrings(x, out));
-    return out;
-}
-
-function changedInputs(a: ProgramRun, b: ProgramRun): string[] {
-    const map = (r: ProgramRun) => new Map(r.resources.filter((x) => x.custom).map((x) => [`${x.type}::${x.name}`, JSON.stringify(x.inputs)]));
-    const x = map(a);
-    const y = map(b);
-    assert.deepStrictEqual([...x.keys()].sort(), [...y.keys()].sort(), "the same resources exist");
-    return [...x.keys()].filter((k) => x.get(k) !== y.get(k)).sort();
-}
 
 for (const stack of ["dev", "prod"]) {
     describe(`${stack} stack`, () => {
@@ -80,13 +65,13 @@ for (const stack of ["dev", "prod"]) {
             assert.strictEqual(run.byType("random:index/randomPassword:RandomPassword").length, CLOUDS.length, "one Redis password per host");
             for (const c of CLOUDS) {
                 for (const name of [`${c}-app-redis`, `${c}-app-blue-api`, `${c}-app-green-worker`]) {
-                    assert.ok(run.get(name).inputs.envs?.[SECRET_SIG], `${name} envs (REDISCLI_AUTH / REDIS_URL) are secret`);
+                    assert.ok(isSecretInput(run.get(name).inputs.envs), `${name} envs (REDISCLI_AUTH / REDIS_URL) are secret`);
                 }
             }
             const outputs = JSON.stringify(Object.values(run.outputs).map((o) => o.value));
             assert.ok(!outputs.includes("PRIVATE KEY"), "no private key in the outputs");
             for (const r of run.resources) {
-                assert.ok(!exposedStrings(r.inputs).some((s) => s.includes("PRIVATE KEY")), `${r.name} has a private key in plain text`);
+                assert.ok(!plainStrings(r.inputs).some((s) => s.includes("PRIVATE KEY")), `${r.name} has a private key in plain text`);
             }
         });
 

@@ -7,18 +7,6 @@ import { createStackKey } from "../../components/hosts/ssh";
 import { Recorded, StrictMocks } from "./mocks";
 import { resolve, stackConfig } from "./stack";
 
-/** The marker Pulumi puts around a secret value in resource inputs it serialises. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-
-export function isSecretInput(v: unknown): boolean {
-    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
-}
-
-/** A secret input's value (or the value itself when not secret). */
-export function unsecret(v: unknown): any {
-    return isSecretInput(v) ? (v as { value: unknown }).value : v;
-}
-
 /** What a resource's registration told the engine besides its inputs. */
 export interface Registration {
     readonly type: string;
@@ -174,14 +162,5 @@ export function ingressOf(resources: readonly Recorded[]): Ingress[] {
                 throw new Error("standalone Azure security rules are not expected; extend ingressOf");
         }
     }
-    return out;
-}
-
-/** Every string anywhere in `v` that is not inside a secret. */
-export function plainStrings(v: unknown, out: string[] = []): string[] {
-    if (isSecretInput(v)) return out;
-    if (typeof v === "string") out.push(v);
-    else if (Array.isArray(v)) v.forEach((x) => plainStrings(x, out));
-    else if (v && typeof v === "object") Object.values(v).forEach((x) => plainStrings(x, out));
     return out;
 }

@@ -88,3 +88,15 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
         },
     };
 }
+
+/** Custom resources ("type::name") whose inputs differ between two runs; both runs must create the same set. */
+export function changedInputs(a: ProgramRun, b: ProgramRun): string[] {
+    const inputs = (r: ProgramRun) => new Map(r.resources.filter((x) => x.custom).map((x) => [`${x.type}::${x.name}`, JSON.stringify(x.inputs)]));
+    const x = inputs(a);
+    const y = inputs(b);
+    const names = [...x.keys()].sort();
+    if (JSON.stringify(names) !== JSON.stringify([...y.keys()].sort())) {
+        throw new Error(`the two runs create different resources:\n${names.join(", ")}\nvs\n${[...y.keys()].sort().join(", ")}`);
+    }
+    return names.filter((k) => x.get(k) !== y.get(k));
+}
