@@ -1,5 +1,6 @@
 // Swap-under-load benchmark: the real Caddy binary, the Caddyfile the program renders and the exact
-// reload command it runs (CADDY_RELOAD, Caddyfile on stdin), under steady load on loopback.
+// switch script it runs in the proxy container (switchScript: an atomic rename of the live-slot
+// marker), under steady load on loopback.
 // Run: npm run bench:swap [-- --duration 30 --concurrency 16 --swaps 6 --latency 20 --no-keepalive]
 // Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
 import { ChildProcess, spawn, spawnSync } from "child_process";
@@ -9,7 +10,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
-import { CADDY_RELOAD, caddyRun, renderCaddyfile } from "../components/app/caddy";
+import { caddyRun, renderCaddyfile, switchScript } from "../components/app/caddy";
 
 type Color = "blue" | "green";
 const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
@@ -121,14 +122,10 @@ interface Swap {
     stderr: string;
 }
 
-/**
- * Exactly what the program runs in the proxy container (`docker exec -i <proxy> caddy reload ...`).
- * docker exec -i hands the process an anonymous pipe; Node's stdin "pipe" is a socketpair, which
- * Caddy 2.6 cannot open as /dev/stdin (ENXIO), so `cat` supplies the same kind of pipe.
- */
-function reload(caddyfile: string, env: NodeJS.ProcessEnv, cwd: string, track: Set<ChildProcess>): Promise<{ code: number | null; stderr: string }> {
+/** Exactly what the program runs in the proxy container: `sh -c '<switchScript>'`. */
+function flip(to: Color, routesDir: string, track: Set<ChildProcess>): Promise<{ code: number | null; stderr: string }> {
     return new Promise((resolve) => {
-        const p = spawn("sh", ["-c", 'cat | "$@"', "sh", ...CADDY_RELOAD], { env, cwd, stdio: ["pipe", "ignore", "pipe"] });
+        const p = spawn("sh", ["-c", switchScript(to, routesDir)], { stdio: ["ignore", "ignore", "pipe"] });
         track.add(p);
         let stderr = "";
         p.stderr!.on("data", (c) => (stderr += c));
@@ -137,7 +134,6 @@ function reload(caddyfile: string, env: NodeJS.ProcessEnv, cwd: string, track: S
             track.delete(p);
             resolve({ code, stderr });
         });
-        p.stdin!.end(caddyfile);
     });
 }
 
@@ -147,7 +143,7 @@ const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 async function main(): Promise<number> {
     const o = parseOptions(process.argv.slice(2));
-    const version = spawnSync(CADDY_RELOAD[0], ["version"], { encoding: "utf8" });
+    const version = spawnSync("caddy", ["version"], { encoding: "utf8" });
     if (version.error || version.status !== 0) {
         console.error(`bench:swap needs the caddy binary on PATH (Debian: apt-get install -y caddy); ${version.error ? version.error.message : version.stderr.trim()}`);
         return 2;
@@ -191,12 +187,14 @@ async function main(): Promise<number> {
         const backends: Record<Color, Backend> = { blue: await startBackend("blue", o), green: await startBackend("green", o) };
         servers.push(backends.blue.server, backends.green.server);
         const [liveListen, idleListen, adminPort] = [await freePort(), await freePort(), await freePort()];
-        const routes = (live: Color) => renderCaddyfile({
-            live: `127.0.0.1:${backends[live].port}`, idle: `127.0.0.1:${backends[other(live)].port}`,
-            healthPath: "/health", liveListen, idleListen, admin: `localhost:${adminPort}`,
-        });
+        const routesDir = path.join(tmp, "routes");
         const configPath = path.join(tmp, "Caddyfile");
-        fs.writeFileSync(configPath, routes("blue"));
+        fs.writeFileSync(configPath, renderCaddyfile({
+            upstreams: { blue: `127.0.0.1:${backends.blue.port}`, green: `127.0.0.1:${backends.green.port}` },
+            healthPath: "/health", routesDir, liveListen, idleListen, admin: `localhost:${adminPort}`,
+        }));
+        const first = await flip("blue", routesDir, children);
+        if (first.code !== 0) throw new Error(`initial switch to blue failed: ${first.stderr}`);
         const log = fs.openSync(path.join(tmp, "caddy.log"), "a");
         const run = caddyRun(configPath);
         caddy = spawn(run[0], run.slice(1), { env, cwd: tmp, stdio: ["ignore", log, log] });
@@ -223,7 +221,7 @@ async function main(): Promise<number> {
 
         console.log(`caddy ${version.stdout.trim().split(" ")[0]}; live :${liveListen} -> blue :${backends.blue.port}, idle :${idleListen} -> green :${backends.green.port}, admin localhost:${adminPort}`);
         console.log(`load: ${o.concurrency} concurrent clients (keep-alive ${o.keepAlive ? "on" : "off"}), ${o.durationS} s or ${o.maxRequests} requests; backend latency ${o.latencyMs}-${o.latencyMs * 1.5} ms, every ${o.slowEvery}th request ${o.slowMs} ms; ${o.swaps} swaps`);
-        console.log(`swap command: ${CADDY_RELOAD.join(" ")} < Caddyfile`);
+        console.log(`swap command: sh -c '${switchScript("green", routesDir)}'`);
 
         const agent = new http.Agent({ keepAlive: o.keepAlive, maxSockets: o.concurrency });
         const samples: Sample[] = [];
@@ -257,7 +255,7 @@ async function main(): Promise<number> {
                 if (issued >= o.maxRequests) break;
                 const to = other(live);
                 const start = performance.now();
-                const r = await reload(routes(to), env, tmp, children);
+                const r = await flip(to, routesDir, children);
                 swaps.push({ to, start, end: performance.now(), exitCode: r.code, stderr: r.stderr.trim() });
                 if (r.code === 0) live = to;
             }
@@ -279,7 +277,7 @@ async function main(): Promise<number> {
         console.log(`latency:  p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(lat[lat.length - 1] ?? NaN)}`);
         console.log(`served:   blue ${samples.filter((s) => s.color === "blue").length}, green ${samples.filter((s) => s.color === "green").length} (backends counted blue ${backends.blue.served}, green ${backends.green.served}, incl. probes)`);
         console.log("");
-        console.log("swap  to     reload   switch*  drained** stale*** phase after swap (blue/green)");
+        console.log("swap  to     command  switch*  drained** stale*** phase after swap (blue/green)");
         let bad = 0;
         swaps.forEach((w, i) => {
             const from = other(w.to);
@@ -290,14 +288,14 @@ async function main(): Promise<number> {
             const phase = samples.filter((s) => s.start >= w.end && s.start < next);
             const switched = Number.isFinite(first) ? ms(first - w.start) : "never";
             if (w.exitCode !== 0 || !Number.isFinite(first) || stale > 0) bad++;
-            console.log(`${String(i + 1).padEnd(5)} ${w.to.padEnd(6)} ${ms(w.end - w.start).padStart(8)} ${switched.padStart(8)} ${String(drained).padStart(9)} ${String(stale).padStart(8)} ${phase.filter((s) => s.color === "blue").length}/${phase.filter((s) => s.color === "green").length}` + (w.exitCode !== 0 ? `  reload exit ${w.exitCode}: ${w.stderr.split("\n").pop()}` : ""));
+            console.log(`${String(i + 1).padEnd(5)} ${w.to.padEnd(6)} ${ms(w.end - w.start).padStart(8)} ${switched.padStart(8)} ${String(drained).padStart(9)} ${String(stale).padStart(8)} ${phase.filter((s) => s.color === "blue").length}/${phase.filter((s) => s.color === "green").length}` + (w.exitCode !== 0 ? `  switch exit ${w.exitCode}: ${w.stderr.split("\n").pop()}` : ""));
         });
-        console.log("  * from reload start to the first response from the new color");
-        console.log(" ** requests in flight on the old color at reload start that completed (drained)");
-        console.log("*** old-color responses to requests sent after the reload command returned");
+        console.log("  * from switch start to the first response from the new color");
+        console.log(" ** requests in flight on the old color at switch start that completed (drained)");
+        console.log("*** old-color responses to requests sent after the switch command returned");
         for (const f of failed.slice(0, 10)) {
             const near = swaps.reduce((m, w) => (Math.abs(f.start - w.start) < Math.abs(f.start - m.start) ? w : m), swaps[0]);
-            const rel = near ? `sent ${ms(f.start - near.start)} after reload start of swap ${swaps.indexOf(near) + 1}` : "";
+            const rel = near ? `sent ${ms(f.start - near.start)} after switch start of swap ${swaps.indexOf(near) + 1}` : "";
             console.log(`failure: ${f.error} after ${ms(f.end - f.start)} on a ${f.reused ? "reused keep-alive" : "new"} connection; ${rel}`);
         }
         if (failed.length || bad) {

@@ -2,8 +2,7 @@
 // pins, network, exposure, health checks, volumes, GPUs, secrets, idempotence and blue-green diffs.
 import * as assert from "assert";
 import { DEFAULTS } from "../components/config";
-import { BOOTSTRAP_CADDYFILE } from "../components/app/proxy";
-import { IDLE_LISTEN, LIVE_LISTEN } from "../components/app/caddy";
+import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile, switchScript } from "../components/app/caddy";
 import { Recorded } from "./helpers/mocks";
 import { isSecretInput, plain, plainStrings } from "./helpers/secrets";
 import { ProgramRun, changedInputs, runProgram } from "./helpers/stack";
@@ -142,14 +141,21 @@ describe("local stack: the services on a Docker engine", () => {
         assert.ok(!cmd.includes(password), "no password in argv or the health check");
     });
 
-    it("routes the live slot through the proxy, starting from a 503 bootstrap config", () => {
+    it("gives the proxy a static Caddyfile of both slots and a marker volume, and makes blue live by a health-gated command", () => {
         const proxy = run.get("local-app-proxy");
-        assert.deepStrictEqual(proxy.inputs.uploads, [{ file: "/etc/caddy/Caddyfile", content: BOOTSTRAP_CADDYFILE }]);
+        assert.deepStrictEqual(proxy.inputs.uploads, [{
+            file: "/etc/caddy/Caddyfile",
+            content: renderCaddyfile({ upstreams: { blue: "api-blue:8000", green: "api-green:8000" }, healthPath: "/health" }),
+        }]);
+        assert.deepStrictEqual(proxy.inputs.command, ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]);
+        assert.deepStrictEqual(proxy.inputs.volumes, [{ volumeName: "local-app-proxy-marker", containerPath: "/routes" }]);
         const routes = run.get("local-app-proxy-routes");
-        assert.match(routes.inputs.stdin, /:8080 \{\n\treverse_proxy api-blue:8000 \{/);
-        assert.match(routes.inputs.stdin, /:8081 \{\n\treverse_proxy api-green:8000 \{/);
-        assert.match(routes.inputs.create, /docker exec local-app-proxy wget -q -T 5 -O \/dev\/null http:\/\/api-blue:8000\/health/);
-        assert.match(routes.inputs.create, /docker exec -i local-app-proxy caddy reload --config \/dev\/stdin --adapter caddyfile/);
+        assert.strictEqual(routes.inputs.stdin, undefined);
+        const create: string = routes.inputs.create;
+        const check = create.indexOf("docker exec local-app-proxy wget -q -T 5 -O /dev/null http://api-blue:8000/health");
+        const flip = create.indexOf(`docker exec local-app-proxy sh -c '${switchScript("blue")}'`);
+        assert.ok(check > 0 && flip > check, create);
+        assert.deepStrictEqual(routes.inputs.triggers, [proxy.id]);
     });
 
     it("exports the URLs, model, image and slots", () => {
@@ -180,6 +186,6 @@ describe("local stack: the services on a Docker engine", () => {
         assert.strictEqual(green.outputs.liveColor.value, "green");
         assert.strictEqual(green.outputs.idleColor.value, "blue");
         assert.strictEqual(green.outputs.image.value, run.outputs.slots.value.green.image);
-        assert.match(green.get("local-app-proxy-routes").inputs.stdin, /:8080 \{\n\treverse_proxy api-green:8000 \{/);
+        assert.ok(green.get("local-app-proxy-routes").inputs.create.includes(`sh -c '${switchScript("green")}'`));
     });
 });

@@ -81,7 +81,7 @@ export class AppStack extends pulumi.ComponentResource {
         const redisData = volume("redis-data");
         // Models are large downloads: `pulumi destroy` keeps the volume (see README for removal).
         this.modelVolume = volume("ollama-models", { retainOnDelete: true });
-        const proxyData = volume("proxy-data");
+        const proxyMarker = volume("proxy-marker");
         const pull = (suffix: string, image: string) =>
             new docker.RemoteImage(`${name}-${suffix}-image`, { name: image, keepLocally: true }, child);
 
@@ -160,7 +160,7 @@ export class AppStack extends pulumi.ComponentResource {
             host,
             image: s.images.proxy,
             network,
-            dataVolume: proxyData,
+            routesVolume: proxyMarker,
             apiPort: s.apiPort,
             idlePort: s.idlePort,
             memoryMb: s.memoryMb.proxy,

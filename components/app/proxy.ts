@@ -1,11 +1,11 @@
 // The only published container: Caddy serves the live slot on the API port and the idle slot on a
-// second port. Which slot is live is applied by a host command that reloads Caddy in place, so a
-// swap replaces no container and never restarts the proxy.
+// second port. Its Caddyfile is static; which slot is live is a marker file that a host command
+// flips (see caddy.ts), so a swap replaces no container and neither restarts nor reloads the proxy.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { Color } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
-import { IDLE_LISTEN, LIVE_LISTEN, caddyRun, renderCaddyfile, routeScript } from "./caddy";
+import { IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, renderCaddyfile, routeScript } from "./caddy";
 import { logOpts } from "./containerDefaults";
 
 export interface ProxyArgs {
@@ -15,8 +15,8 @@ export interface ProxyArgs {
     readonly image: string;
     /** Private network the slots are on. */
     readonly network: docker.Network;
-    /** Volume for Caddy's state, so a restarted proxy resumes the last routes. */
-    readonly dataVolume: docker.Volume;
+    /** Volume holding the live-slot marker, so a restarted or replaced proxy keeps serving the same slot. */
+    readonly routesVolume: docker.Volume;
     /** Host port serving the live slot. */
     readonly apiPort: number;
     /** Host port serving the idle slot. */
@@ -33,47 +33,33 @@ export interface ProxyArgs {
     readonly routesDependOn: pulumi.Resource[];
 }
 
-const BOOTSTRAP_PATH = "/etc/caddy/Caddyfile";
-
-/** Served until the first routes are loaded: both ports answer 503 instead of guessing a slot. */
-export const BOOTSTRAP_CADDYFILE = [
-    "{",
-    "\tadmin localhost:2019",
-    "\tauto_https off",
-    "}",
-    "",
-    `:${LIVE_LISTEN}, :${IDLE_LISTEN} {`,
-    "\trespond \"routes not loaded yet\" 503",
-    "}",
-    "",
-].join("\n");
+const CADDYFILE_PATH = "/etc/caddy/Caddyfile";
 
 export class Proxy extends pulumi.ComponentResource {
     /** The Caddy container. */
     public readonly container: docker.Container;
-    /** The command that loads the current routes into Caddy. */
+    /** The command that makes `liveColor` the live slot. */
     public readonly routes: pulumi.CustomResource;
-    /** The Caddyfile currently applied. */
+    /** The proxy's Caddyfile. */
     public readonly caddyfile: string;
 
     constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gpu-hosts:app:Proxy", name, {}, opts);
         const provider = args.host.provider;
-        const idleColor: Color = args.liveColor === "blue" ? "green" : "blue";
         const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this, provider });
 
+        this.caddyfile = renderCaddyfile({ upstreams: args.upstreams, healthPath: args.healthPath });
         this.container = new docker.Container(name, {
             name,
             image: image.imageId,
-            // --resume: after a restart Caddy serves the routes it last loaded, not the bootstrap file.
-            command: [...caddyRun(BOOTSTRAP_PATH), "--resume"],
-            uploads: [{ file: BOOTSTRAP_PATH, content: BOOTSTRAP_CADDYFILE }],
+            command: caddyRun(CADDYFILE_PATH),
+            uploads: [{ file: CADDYFILE_PATH, content: this.caddyfile }],
             ports: [
                 { internal: LIVE_LISTEN, external: args.apiPort, ip: args.host.bindAddress, protocol: "tcp" },
                 { internal: IDLE_LISTEN, external: args.idlePort, ip: args.host.bindAddress, protocol: "tcp" },
             ],
             networksAdvanced: [{ name: args.network.name }],
-            volumes: [{ volumeName: args.dataVolume.name, containerPath: "/config" }],
+            volumes: [{ volumeName: args.routesVolume.name, containerPath: ROUTES_DIR }],
             healthcheck: {
                 tests: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:2019/config/"],
                 interval: "10s", timeout: "5s", retries: 3, startPeriod: "5s",
@@ -86,16 +72,10 @@ export class Proxy extends pulumi.ComponentResource {
             waitTimeout: 60,
         }, { parent: this, provider, deleteBeforeReplace: true });
 
-        this.caddyfile = renderCaddyfile({
-            live: args.upstreams[args.liveColor],
-            idle: args.upstreams[idleColor],
-            healthPath: args.healthPath,
-        });
         const liveHealth = `http://${args.upstreams[args.liveColor]}${args.healthPath}`;
         this.routes = args.host.run(`${name}-routes`, {
-            create: routeScript(name, liveHealth),
-            stdin: this.caddyfile,
-            // A replaced proxy container starts from the bootstrap file: load the routes again.
+            create: routeScript(name, args.liveColor, liveHealth),
+            // The marker outlives the container, but a new container (or a fresh volume) is re-checked.
             triggers: [this.container.id],
         }, { dependsOn: [this.container, ...args.routesDependOn], parent: this });
 

@@ -1,4 +1,4 @@
-// External tools some tests need (cloud-init, shellcheck). Under CI=true a missing tool fails
+// External tools some tests need (cloud-init, shellcheck, caddy). Under CI=true a missing tool fails
 // the test, so a CI image without it cannot pass silently; elsewhere the test is skipped.
 import * as fs from "fs";
 import * as path from "path";
@@ -6,6 +6,7 @@ import * as path from "path";
 const INSTALL_HINTS: Record<string, string> = {
     "cloud-init": "apt-get install -y cloud-init",
     shellcheck: "apt-get install -y shellcheck",
+    caddy: "apt-get install -y caddy",
 };
 
 /** Absolute path of `name` on PATH, or undefined. */

@@ -1,0 +1,192 @@
+// Caddy routing: the rendered Caddyfile and switch script as text, the switch script run for real
+// with sh, and both together in the real caddy binary (Debian's package) with two stand-in slots.
+import * as assert from "assert";
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { caddyRun, renderCaddyfile, routeScript, switchScript } from "../components/app/caddy";
+import { Color } from "../components/config";
+import { requireTool } from "./helpers/tools";
+
+const UPSTREAMS = { blue: "api-blue:8000", green: "api-green:8000" };
+
+function tmpdir(): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), "caddy-test-"));
+}
+
+describe("caddy routing", () => {
+    describe("renderCaddyfile", () => {
+        it("serves both slots from one static file, each port picking its upstream by the green marker", () => {
+            const text = renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health" });
+            assert.strictEqual(text, renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health" }));
+            const [live, idle] = text.split(/\n(?=:\d+ \{)/).slice(1);
+            assert.match(live, /^:8080 \{/);
+            assert.match(idle, /^:8081 \{/);
+            const unrouted = '\t@unrouted not file {\n\t\troot /routes\n\t\ttry_files /routed\n\t}\n\thandle @unrouted {\n\t\trespond "no live slot selected yet" 503\n\t}\n';
+            const green = "\t@green_live file {\n\t\troot /routes\n\t\ttry_files /live-green\n\t}\n\thandle @green_live {\n\t\treverse_proxy ";
+            // In order: 503 until routed; live-green present -> green (idle: blue); otherwise blue (idle: green).
+            assert.ok(live.startsWith(`:8080 {\n${unrouted}${green}api-green:8000 {`), live);
+            assert.ok(idle.startsWith(`:8081 {\n${unrouted}${green}api-blue:8000 {`), idle);
+            assert.match(live, /\n\thandle \{\n\t\treverse_proxy api-blue:8000 \{/);
+            assert.match(idle, /\n\thandle \{\n\t\treverse_proxy api-green:8000 \{/);
+            for (const site of [live, idle]) assert.strictEqual(site.match(/health_uri \/health\n/g)?.length, 2);
+            assert.match(text, /^\{\n\tadmin localhost:2019\n\tauto_https off\n\}/);
+        });
+
+        it("rejects upstreams, paths and dirs that would break the file", () => {
+            assert.throws(() => renderCaddyfile({ upstreams: { ...UPSTREAMS, green: "api green" }, healthPath: "/health" }),
+                /caddy green upstream must be host:port, got "api green"/);
+            assert.throws(() => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "health" }), /caddy health path must be an absolute URL path/);
+            assert.throws(() => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/h", routesDir: "/a b" }), /caddy routes dir must be an absolute path/);
+        });
+    });
+
+    describe("switchScript, run with sh", () => {
+        const files = (dir: string) => fs.readdirSync(dir).sort();
+        const sh = (script: string) => spawnSync("sh", ["-c", script], { encoding: "utf8" });
+
+        it("marks the proxy routed, creates the green marker for green and removes it for blue, idempotently", () => {
+            const dir = path.join(tmpdir(), "routes");
+            try {
+                assert.strictEqual(sh(switchScript("blue", dir)).status, 0);
+                assert.deepStrictEqual(files(dir), ["routed"]);
+                assert.strictEqual(sh(switchScript("green", dir)).status, 0);
+                assert.deepStrictEqual(files(dir), ["live-green", "routed"]);
+                assert.strictEqual(sh(switchScript("green", dir)).status, 0);
+                assert.deepStrictEqual(files(dir), ["live-green", "routed"]);
+                assert.strictEqual(sh(switchScript("blue", dir)).status, 0);
+                assert.deepStrictEqual(files(dir), ["routed"]);
+                assert.strictEqual(sh(switchScript("blue", dir)).status, 0);
+                assert.deepStrictEqual(files(dir), ["routed"]);
+            } finally {
+                fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+            }
+        });
+
+        it("fails when the routes dir is unusable", () => {
+            const base = tmpdir();
+            try {
+                const notADir = path.join(base, "file");
+                fs.writeFileSync(notADir, "");
+                for (const c of ["blue", "green"] as Color[]) {
+                    assert.notStrictEqual(sh(switchScript(c, notADir)).status, 0, `switch to ${c} with a file as routes dir`);
+                }
+            } finally {
+                fs.rmSync(base, { recursive: true, force: true });
+            }
+        });
+
+        it("fits in one single-quoted sh -c argument and rejects odd dirs", () => {
+            assert.ok(!switchScript("blue").includes("'"));
+            assert.throws(() => switchScript("blue", "routes"), /routes dir must be an absolute path, got "routes"/);
+        });
+    });
+
+    describe("routeScript", () => {
+        const script = routeScript("local-app-proxy", "green", "http://api-green:8000/health");
+
+        it("checks the new live slot from the proxy's network before flipping the marker, and never reloads", () => {
+            const check = script.indexOf("docker exec local-app-proxy wget -q -T 5 -O /dev/null http://api-green:8000/health");
+            const flip = script.indexOf(`docker exec local-app-proxy sh -c '${switchScript("green")}'`);
+            assert.ok(check > 0 && flip > check, script);
+            assert.match(script, /refusing to switch live traffic to green: health check http:\/\/api-green:8000\/health failed; routes unchanged/);
+            assert.ok(!/reload|restart/.test(script), "no reload or restart");
+        });
+
+        it("rejects names and URLs that would need quoting", () => {
+            assert.throws(() => routeScript("a;b", "blue", "http://x:1/h"), /proxy container name must match/);
+            assert.throws(() => routeScript("p", "blue", "http://x:1/h;rm"), /live health URL must be http:\/\/host:port\/path/);
+        });
+
+        it("shellcheck finds nothing", function () {
+            const shellcheck = requireTool("shellcheck", this);
+            const r = spawnSync(shellcheck, ["-s", "bash", "-"], { input: script, encoding: "utf8" });
+            assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+        });
+    });
+
+    describe("in the real caddy binary", function () {
+        this.timeout(30_000);
+        let dir: string;
+        let caddy: ChildProcess | undefined;
+        const servers: http.Server[] = [];
+        let live = 0;
+        let idle = 0;
+
+        const freePort = () => new Promise<number>((resolve) => {
+            const s = net.createServer().listen(0, "127.0.0.1", () => {
+                const { port } = s.address() as net.AddressInfo;
+                s.close(() => resolve(port));
+            });
+        });
+        const backend = async (color: Color) => {
+            const server = http.createServer((req, res) => res.end(req.url === "/health" ? "ok" : color));
+            await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+            servers.push(server);
+            return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+        };
+        const get = (port: number) => new Promise<string>((resolve, reject) => {
+            http.get({ host: "127.0.0.1", port, path: "/work", agent: false }, (res) => {
+                let body = "";
+                res.on("data", (c) => (body += c));
+                res.on("end", () => resolve(`${res.statusCode} ${body}`));
+            }).on("error", reject);
+        });
+
+        before(async function () {
+            const bin = requireTool("caddy", this);
+            dir = tmpdir();
+            [live, idle] = [await freePort(), await freePort()];
+            const caddyfile = renderCaddyfile({
+                upstreams: { blue: await backend("blue"), green: await backend("green") },
+                healthPath: "/health", routesDir: path.join(dir, "routes"), liveListen: live, idleListen: idle,
+                admin: `localhost:${await freePort()}`,
+            });
+            fs.writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
+            const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, "config"), XDG_DATA_HOME: path.join(dir, "data") };
+            const log = fs.openSync(path.join(dir, "caddy.log"), "a");
+            caddy = spawn(bin, caddyRun(path.join(dir, "Caddyfile")).slice(1), { cwd: dir, env, stdio: ["ignore", log, log] });
+            fs.closeSync(log);
+            for (let i = 0; ; i++) {
+                try {
+                    await get(live);
+                    break;
+                } catch (e) {
+                    if (i > 100 || caddy.exitCode !== null) throw new Error(`caddy did not start: ${fs.readFileSync(path.join(dir, "caddy.log"), "utf8")}`);
+                    await new Promise((r) => setTimeout(r, 100));
+                }
+            }
+        });
+
+        after(() => {
+            caddy?.kill("SIGKILL");
+            for (const s of servers) s.close();
+            if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        });
+
+        const flip = (color: Color) => {
+            const r = spawnSync("sh", ["-c", switchScript(color, path.join(dir, "routes"))], { encoding: "utf8" });
+            assert.strictEqual(r.status, 0, r.stderr);
+        };
+
+        it("answers 503 on both ports until a slot is made live", async () => {
+            assert.strictEqual(await get(live), "503 no live slot selected yet");
+            assert.strictEqual(await get(idle), "503 no live slot selected yet");
+        });
+
+        it("routes by the marker, switching at once on each flip, with the same caddy process", async () => {
+            const pid = caddy!.pid;
+            flip("blue");
+            assert.deepStrictEqual([await get(live), await get(idle)], ["200 blue", "200 green"]);
+            flip("green");
+            assert.deepStrictEqual([await get(live), await get(idle)], ["200 green", "200 blue"]);
+            flip("blue");
+            assert.deepStrictEqual([await get(live), await get(idle)], ["200 blue", "200 green"]);
+            assert.strictEqual(caddy!.pid, pid);
+            assert.strictEqual(caddy!.exitCode, null, "caddy still running");
+        });
+    });
+});
