@@ -101,6 +101,60 @@ describe("caddy routing", () => {
             assert.throws(() => routeScript("p", "blue", "http://x:1/h;rm"), /live health URL must be http:\/\/host:port\/path/);
         });
 
+        describe("run with bash against a stub docker", () => {
+            // docker exec <c> wget ... answers per STUB_HEALTH (a count of failures before success);
+            // docker exec <c> sh -c SCRIPT runs SCRIPT with /routes pointed into the sandbox.
+            const DOCKER = `#!/bin/sh
+echo "docker $*" >>"$STUB_LOG"
+[ "$1" = exec ] || exit 98
+case "$3" in
+  wget)
+    n=$(cat "$STUB_DIR/health-calls" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" >"$STUB_DIR/health-calls"
+    [ "$n" -gt "$STUB_HEALTH_FAILS" ] && exit 0
+    echo "wget: server returned error: HTTP/1.1 503 Service Unavailable" >&2; exit 1 ;;
+  sh) exec sh -c "$(printf %s "$5" | sed "s#/routes#$STUB_DIR/routes#g")" ;;
+esac
+exit 99
+`;
+            const run = (live: Color, healthFails: number, markers: string[] = []) => {
+                const dir = tmpdir();
+                fs.mkdirSync(path.join(dir, "routes"));
+                for (const m of markers) fs.writeFileSync(path.join(dir, "routes", m), "");
+                const bin = path.join(dir, "bin");
+                fs.mkdirSync(bin);
+                fs.writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
+                fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+                const log = path.join(dir, "docker.log");
+                fs.writeFileSync(log, "");
+                const r = spawnSync("bash", ["-c", routeScript("local-app-proxy", live, `http://api-${live}:8000/health`)], {
+                    encoding: "utf8",
+                    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, STUB_LOG: log, STUB_DIR: dir, STUB_HEALTH_FAILS: String(healthFails) },
+                });
+                const after = fs.readdirSync(path.join(dir, "routes")).sort();
+                const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+                fs.rmSync(dir, { recursive: true, force: true });
+                return { ...r, markers: after, calls };
+            };
+
+            it("switches once the new live slot answers, after retrying a slot that is still starting", () => {
+                const r = run("green", 3);
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.deepStrictEqual(r.markers, ["live-green", "routed"]);
+                assert.strictEqual(r.calls.filter((c) => c.includes(" wget ")).length, 4);
+                assert.match(r.calls[r.calls.length - 1], /^docker exec local-app-proxy sh -c /);
+                assert.match(r.stdout, /live traffic now served by green \(api-green:8000\)/);
+            });
+
+            it("refuses with the failing check named and leaves the routes untouched when the slot never answers", () => {
+                const r = run("blue", 1000, ["live-green", "routed"]);
+                assert.strictEqual(r.status, 1);
+                assert.match(r.stderr, /refusing to switch live traffic to blue: health check http:\/\/api-blue:8000\/health failed; routes unchanged/);
+                assert.deepStrictEqual(r.markers, ["live-green", "routed"], "green stays live");
+                assert.strictEqual(r.calls.filter((c) => c.includes(" sh -c ")).length, 0);
+                assert.strictEqual(r.calls.length, 15);
+            });
+        });
+
         it("shellcheck finds nothing", function () {
             const shellcheck = requireTool("shellcheck", this);
             const r = spawnSync(shellcheck, ["-s", "bash", "-"], { input: script, encoding: "utf8" });
