@@ -49,21 +49,21 @@ export const GREEN_MARKER = "live-green";
 export const ROUTED_MARKER = "routed";
 
 function fileMatcher(name: string, negate: boolean, dir: string, file: string): string[] {
-    return [`	@${name} ${negate ? "not " : ""}file {`, `		root ${dir}`, `		try_files /${file}`, "	}"];
+    return [`\t@${name} ${negate ? "not " : ""}file {`, `\t\troot ${dir}`, `\t\ttry_files /${file}`, "\t}"];
 }
 
 function proxyTo(upstream: string, healthPath: string, matcher?: string): string[] {
     return [
-        `	handle${matcher ? ` @${matcher}` : ""} {`,
-        `		reverse_proxy ${upstream} {`,
-        `			health_uri ${healthPath}`,
-        "			health_interval 2s",
-        "			health_timeout 2s",
+        `\thandle${matcher ? ` @${matcher}` : ""} {`,
+        `\t\treverse_proxy ${upstream} {`,
+        `\t\t\thealth_uri ${healthPath}`,
+        "\t\t\thealth_interval 2s",
+        "\t\t\thealth_timeout 2s",
         // While an upstream is briefly unavailable, hold and retry the request instead of failing it.
-        "			lb_try_duration 10s",
-        "			lb_try_interval 250ms",
-        "		}",
-        "	}",
+        "\t\t\tlb_try_duration 10s",
+        "\t\t\tlb_try_interval 250ms",
+        "\t\t}",
+        "\t}",
     ];
 }
 
@@ -72,9 +72,9 @@ function site(listen: number, dir: string, serve: (live: Color) => Color, r: Cad
     return [
         `:${listen} {`,
         ...fileMatcher("unrouted", true, dir, ROUTED_MARKER),
-        "	handle @unrouted {",
-        "		respond \"no live slot selected yet\" 503",
-        "	}",
+        "\thandle @unrouted {",
+        "\t\trespond \"no live slot selected yet\" 503",
+        "\t}",
         ...fileMatcher("green_live", false, dir, GREEN_MARKER),
         ...proxyTo(r.upstreams[serve("green")], r.healthPath, "green_live"),
         ...proxyTo(r.upstreams[serve("blue")], r.healthPath),
