@@ -11,9 +11,8 @@ import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { caddyRun, renderCaddyfile, switchScript } from "../components/app/caddy";
+import { Color, otherColor } from "../components/config";
 
-type Color = "blue" | "green";
-const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
 
 interface Options {
     durationS: number;
@@ -253,7 +252,7 @@ async function main(): Promise<number> {
                 const at = t0 + (i * o.durationS * 1000) / (o.swaps + 1);
                 await sleep(Math.max(0, at - performance.now()));
                 if (issued >= o.maxRequests) break;
-                const to = other(live);
+                const to = otherColor(live);
                 const start = performance.now();
                 const r = await flip(to, routesDir, children);
                 swaps.push({ to, start, end: performance.now(), exitCode: r.code, stderr: r.stderr.trim() });
@@ -280,7 +279,7 @@ async function main(): Promise<number> {
         console.log("swap  to     command  switch*  drained** stale*** phase after swap (blue/green)");
         let bad = 0;
         swaps.forEach((w, i) => {
-            const from = other(w.to);
+            const from = otherColor(w.to);
             const first = samples.filter((s) => s.color === w.to && s.end >= w.start).reduce((m, s) => Math.min(m, s.end), Infinity);
             const next = swaps[i + 1]?.start ?? Infinity;
             const drained = samples.filter((s) => s.color === from && s.start < w.start && s.end > w.start).length;

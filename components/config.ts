@@ -11,6 +11,8 @@ export const NAMESPACE = "gpu-hosts";
 
 export type Color = "blue" | "green";
 export const COLORS: readonly Color[] = ["blue", "green"];
+/** The other slot: the idle one when `c` is live, and the other way round. */
+export const otherColor = (c: Color): Color => (c === "blue" ? "green" : "blue");
 export type HostKind = "local" | CloudName;
 export const HOST_KINDS: readonly HostKind[] = ["local", "aws", "gcp", "azure"];
 

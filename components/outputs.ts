@@ -1,11 +1,11 @@
 // Stack outputs: what operators read and what the release/promote/rollback scripts rely on.
 import * as pulumi from "@pulumi/pulumi";
-import { Color, StackConfig } from "./config";
+import { StackConfig, otherColor } from "./config";
 import { AppStack } from "./app/appStack";
 import { GpuHost } from "./hosts/gpuHost";
 
 export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHost; app: AppStack }[]) {
-    const idleColor: Color = cfg.liveColor === "blue" ? "green" : "blue";
+    const idleColor = otherColor(cfg.liveColor);
     const primary = deployed[0].app;
     const hosts: Record<string, unknown> = {};
     for (const { host, app } of deployed) {

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
+import { otherColor } from "../components/config";
 import { exitCode, errorText, parseArgs } from "../scripts/lib/cli";
 import { OpsError } from "../scripts/lib/errors";
 import { defaultRelease } from "../scripts/lib/git";
@@ -13,7 +14,6 @@ import { Checker, CheckResult, Color, Expect } from "../scripts/lib/health";
 import { Deps, promote, release, rollback } from "../scripts/lib/promote";
 import { mapStackError, StackOps, UpSummary } from "../scripts/lib/stackOps";
 
-const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
 
 const HOSTS = {
     local: { live: "http://127.0.0.1:8080", idle: "http://127.0.0.1:8081" },
@@ -42,10 +42,10 @@ class StandInStack implements StackOps {
         this.calls.push("outputs");
         const { liveColor, releases } = this.deployed;
         const hosts = Object.fromEntries(Object.entries(HOSTS).map(([n, h]) => [n, {
-            kind: n, liveUrl: h.live, idleUrl: h.idle, healthUrl: `${h.live}/health`, liveColor, idleColor: other(liveColor),
+            kind: n, liveUrl: h.live, idleUrl: h.idle, healthUrl: `${h.live}/health`, liveColor, idleColor: otherColor(liveColor),
         }]));
         const out: Record<string, unknown> = {
-            liveColor, idleColor: other(liveColor), liveUrl: HOSTS.local.live, idleUrl: HOSTS.local.idle,
+            liveColor, idleColor: otherColor(liveColor), liveUrl: HOSTS.local.live, idleUrl: HOSTS.local.idle,
             slots: { blue: { release: releases.blue, image: `gpu-hosts-app:${releases.blue}` }, green: { release: releases.green, image: `gpu-hosts-app:${releases.green}` } },
             hosts,
         };
@@ -98,7 +98,7 @@ class ScriptedChecker implements Checker {
     private served(url: string): { host: string; color: Color } {
         for (const [host, h] of Object.entries(HOSTS)) {
             if (url.startsWith(h.live)) return { host, color: this.stuckLive ?? this.stack.deployed.liveColor };
-            if (url.startsWith(h.idle)) return { host, color: other(this.stack.deployed.liveColor) };
+            if (url.startsWith(h.idle)) return { host, color: otherColor(this.stack.deployed.liveColor) };
         }
         throw new Error(`stand-in has no host for ${url}`);
     }

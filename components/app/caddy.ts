@@ -12,7 +12,7 @@
 //
 // Caddy was chosen for its pinned official image and its Debian package (so the swap benchmark runs
 // the real binary here), its per-request matchers, and its active upstream health checks.
-import { Color } from "../config";
+import { COLORS, Color, otherColor } from "../config";
 
 /** Port inside the proxy container that serves the live slot. */
 export const LIVE_LISTEN = 8080;
@@ -38,8 +38,6 @@ export interface CaddyRoutes {
     readonly admin?: string;
 }
 
-const COLORS: readonly Color[] = ["blue", "green"];
-const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
 const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 const PATH = /^\/[A-Za-z0-9._~/-]*$/;
 
@@ -98,7 +96,7 @@ export function renderCaddyfile(r: CaddyRoutes): string {
         "",
         ...site(r.liveListen ?? LIVE_LISTEN, dir, (live) => live, r),
         "",
-        ...site(r.idleListen ?? IDLE_LISTEN, dir, other, r),
+        ...site(r.idleListen ?? IDLE_LISTEN, dir, otherColor, r),
         "",
     ].join("\n");
 }

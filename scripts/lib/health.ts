@@ -2,8 +2,10 @@
 // test that pushes one real job through the api, the queue, the worker and the model.
 import * as http from "http";
 import * as https from "https";
+import { Color } from "../../components/config";
 
-export type Color = "blue" | "green";
+// Re-exported: the scripts and their tests take the slot type from here.
+export type { Color };
 
 /** What a health answer must say beyond "healthy", when known. */
 export interface Expect {

@@ -1,6 +1,6 @@
 // Promotion, rollback and release as plain async functions over StackOps + Checker, so every branch
 // (refusal, automatic rollback, error mapping) is testable without Pulumi or a network.
-import { RELEASE, RELEASE_ALLOWED } from "../../components/config";
+import { COLORS, RELEASE, RELEASE_ALLOWED, otherColor } from "../../components/config";
 import { isOpsError, OpsError } from "./errors";
 import { Checker, CheckResult, Color, Expect, HEALTH_PATH, joinUrl } from "./health";
 import { StackOps, UpSummary } from "./stackOps";
@@ -37,8 +37,6 @@ export interface Deployed {
     readonly hosts: readonly HostTarget[];
 }
 
-const COLORS: readonly Color[] = ["blue", "green"];
-const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
 const isColor = (v: unknown): v is Color => v === "blue" || v === "green";
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -53,7 +51,7 @@ export function readDeployed(outputs: Record<string, unknown>, stackName: string
     const problems: string[] = [];
     const { liveColor, idleColor, idleUrl, hosts, slots } = outputs;
     if (!isColor(liveColor)) problems.push(`liveColor must be "blue" or "green", got ${JSON.stringify(liveColor)}`);
-    if (!isColor(idleColor) || (isColor(liveColor) && idleColor !== other(liveColor))) {
+    if (!isColor(idleColor) || (isColor(liveColor) && idleColor !== otherColor(liveColor))) {
         problems.push(`idleColor must be the other color than liveColor (${JSON.stringify(liveColor)}), got ${JSON.stringify(idleColor)}`);
     }
     if (typeof idleUrl !== "string" || !idleUrl) problems.push(`idleUrl must be a URL, got ${JSON.stringify(idleUrl)}`);
