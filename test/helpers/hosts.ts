@@ -63,27 +63,12 @@ export async function buildHost<T>(
     const key = createStackKey("ssh-key");
     const args = cloudHostArgs(cfg, { publicKey: key.publicKeyOpenssh, privateKey: key.privateKeyOpenssh });
     const host = build(cfg, args);
-    await settle(mocks);
-    const custom = () => mocks.resources.filter((r) => r.custom);
+    await mocks.settle();
     return {
         mocks, cfg, args, host, regs, privateKey: key.privateKeyOpenssh,
-        byType: (type) => custom().filter((r) => r.type === type),
-        get: (name) => {
-            const found = custom().filter((r) => r.name === name);
-            if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}: ${custom().map((r) => r.name).join(", ")}`);
-            return found[0];
-        },
+        byType: (type) => mocks.byType(type),
+        get: (name) => mocks.get(name),
     };
-}
-
-async function settle(mocks: StrictMocks): Promise<void> {
-    let last = -1;
-    let stable = 0;
-    while (stable < 5) {
-        await new Promise((r) => setTimeout(r, 5));
-        if (mocks.resources.length === last) stable++;
-        else { stable = 0; last = mocks.resources.length; }
-    }
 }
 
 /** Every public Output-or-value field of a component, resolved. */

@@ -64,6 +64,30 @@ export class StrictMocks implements pulumi.runtime.Mocks {
         return { id, state: { ...a.inputs, ...r.state } };
     }
 
+    /** Resolves once no resource has registered for five 5 ms ticks: the program has finished. */
+    async settle(): Promise<void> {
+        let last = -1;
+        let stable = 0;
+        while (stable < 5) {
+            await new Promise((r) => setTimeout(r, 5));
+            if (this.resources.length === last) stable++;
+            else { stable = 0; last = this.resources.length; }
+        }
+    }
+
+    /** Custom resources of a type. */
+    byType(type: string): Recorded[] {
+        return this.resources.filter((r) => r.custom && r.type === type);
+    }
+
+    /** The one custom resource with this name; throws unless there is exactly one. */
+    get(name: string): Recorded {
+        const custom = this.resources.filter((r) => r.custom);
+        const found = custom.filter((r) => r.name === name);
+        if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}: ${custom.map((r) => r.name).join(", ")}`);
+        return found[0];
+    }
+
     call(a: pulumi.runtime.MockCallArgs): Record<string, any> {
         const mock = CLOUD_CALLS[a.token];
         if (!mock) throw new Error(`strict mocks: unknown invoke ${a.token}`);

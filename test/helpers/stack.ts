@@ -51,16 +51,6 @@ export interface ProgramRun {
     get(name: string): Recorded;
 }
 
-async function settle(mocks: StrictMocks): Promise<void> {
-    let last = -1;
-    let stable = 0;
-    while (stable < 5) {
-        await new Promise((r) => setTimeout(r, 5));
-        if (mocks.resources.length === last) stable++;
-        else { stable = 0; last = mocks.resources.length; }
-    }
-}
-
 /** Loads index.ts afresh under mocks for `stack`; rejects with the program's error (e.g. ConfigError). */
 export async function runProgram(stack: string, overrides: Record<string, unknown> = {}): Promise<ProgramRun> {
     const mocks = new StrictMocks();
@@ -74,18 +64,13 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
     const program = require(path.join(ROOT, "index.ts"));
     const outputs: Record<string, Resolved> = {};
     for (const [k, v] of Object.entries<unknown>(program)) outputs[k] = await resolve(v);
-    await settle(mocks);
-    const custom = mocks.resources.filter((r) => r.custom);
+    await mocks.settle();
     return {
         mocks,
         resources: mocks.resources,
         outputs,
-        byType: (type) => custom.filter((r) => r.type === type),
-        get: (name) => {
-            const found = custom.filter((r) => r.name === name);
-            if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}: ${custom.map((r) => r.name).join(", ")}`);
-            return found[0];
-        },
+        byType: (type) => mocks.byType(type),
+        get: (name) => mocks.get(name),
     };
 }
 
