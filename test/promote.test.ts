@@ -13,6 +13,7 @@ import { defaultRelease } from "../scripts/lib/git";
 import { Checker, CheckResult, Color, Expect } from "../scripts/lib/health";
 import { Deps, promote, release, rollback } from "../scripts/lib/promote";
 import { mapStackError, StackOps, UpSummary } from "../scripts/lib/stackOps";
+import { rejects } from "./helpers/opsErrors";
 
 
 const HOSTS = {
@@ -132,17 +133,6 @@ function setup(live: Color = "blue") {
     const lines: string[] = [];
     const deps: Deps = { stack, checker, log: (l) => lines.push(l), verifyTimeoutMs: 0, healthTimeoutMs: 0 };
     return { stack, checker, lines, deps };
-}
-
-async function rejects(p: Promise<unknown>, kind: string): Promise<OpsError> {
-    try {
-        await p;
-    } catch (e) {
-        assert.ok(e instanceof OpsError, `expected an OpsError, got ${String(e)}`);
-        assert.equal(e.kind, kind, e.message);
-        return e;
-    }
-    assert.fail(`expected a ${kind} error`);
 }
 
 describe("promote", () => {

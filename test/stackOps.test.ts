@@ -5,8 +5,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { OpsError } from "../scripts/lib/errors";
 import { openStack, stackEnv } from "../scripts/lib/stackOps";
+import { rejects } from "./helpers/opsErrors";
 
 // Reads/writes state.json next to its bin/ dir; logs every argv.
 const STAND_IN_CLI = `#!/usr/bin/env node
@@ -88,17 +88,6 @@ describe("StackOps over the Automation API (stand-in pulumi executable)", functi
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
     const open = (stackName = "dev", output?: (t: string) => void) => openStack({ stackName, workDir, pulumiRoot: root, onOutput: output ?? (() => undefined) });
-
-    async function rejects(p: Promise<unknown>, kind: string): Promise<OpsError> {
-        try {
-            await p;
-        } catch (e) {
-            assert.ok(e instanceof OpsError, `expected an OpsError, got ${String(e)}`);
-            assert.equal(e.kind, kind, e.message);
-            return e;
-        }
-        assert.fail(`expected a ${kind} error`);
-    }
 
     it("reads outputs as plain values, secrets unmasked", async () => {
         const s = await open();
