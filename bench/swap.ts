@@ -1,5 +1,5 @@
 // Swap-under-load benchmark: the real Caddy binary, the Caddyfile the program renders and the exact
-// switch script it runs in the proxy container (switchScript: an atomic rename of the live-slot
+// switch script it runs in the proxy container (switchScript: one touch or rm of the green
 // marker), under steady load on loopback.
 // Run: npm run bench:swap [-- --duration 30 --concurrency 16 --swaps 6 --latency 20 --no-keepalive]
 // Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
@@ -10,8 +10,9 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
-import { caddyRun, renderCaddyfile, switchScript } from "../components/app/caddy";
+import { renderCaddyfile, switchScript } from "../components/app/caddy";
 import { Color, otherColor } from "../components/config";
+import { CaddyProcess, freePort, startCaddy } from "../test/helpers/caddy";
 
 
 interface Options {
@@ -40,18 +41,6 @@ function parseOptions(argv: string[]): Options {
     }
     if (o.durationS > 300 || o.concurrency > 256 || o.maxRequests > 1_000_000) throw new Error("bounded benchmark: duration <= 300 s, concurrency <= 256, max-requests <= 1000000");
     return o;
-}
-
-/** Asks the kernel for a free loopback port (released before use; fine on a quiet machine). */
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address() as net.AddressInfo;
-            s.close(() => resolve(port));
-        });
-    });
 }
 
 interface Backend {
@@ -149,20 +138,13 @@ async function main(): Promise<number> {
     }
 
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-swap-"));
-    // Caddy keeps its data/autosave under HOME/XDG dirs: point them all into tmp.
-    const env = { ...process.env, HOME: tmp, XDG_CONFIG_HOME: path.join(tmp, "config"), XDG_DATA_HOME: path.join(tmp, "data") };
     const children = new Set<ChildProcess>();
     const servers: http.Server[] = [];
-    let caddy: ChildProcess | undefined;
+    let caddy: CaddyProcess | undefined;
 
     const cleanup = async () => {
         for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-        if (caddy && caddy.exitCode === null && caddy.signalCode === null) {
-            const exited = new Promise((r) => caddy!.once("exit", r));
-            caddy.kill("SIGTERM");
-            await Promise.race([exited, sleep(5000)]);
-            if (caddy.exitCode === null && caddy.signalCode === null) caddy.kill("SIGKILL");
-        }
+        await caddy?.stop(5000);
         for (const s of servers) {
             s.closeAllConnections();
             s.close();
@@ -179,7 +161,7 @@ async function main(): Promise<number> {
     process.once("SIGTERM", onSignal);
     // Last resort if something exits the process abruptly.
     process.once("exit", () => {
-        if (caddy && caddy.exitCode === null) caddy.kill("SIGKILL");
+        if (caddy?.running()) caddy.child.kill("SIGKILL");
     });
 
     try {
@@ -194,17 +176,14 @@ async function main(): Promise<number> {
         }));
         const first = await flip("blue", routesDir, children);
         if (first.code !== 0) throw new Error(`initial switch to blue failed: ${first.stderr}`);
-        const log = fs.openSync(path.join(tmp, "caddy.log"), "a");
-        const run = caddyRun(configPath);
-        caddy = spawn(run[0], run.slice(1), { env, cwd: tmp, stdio: ["ignore", log, log] });
-        fs.closeSync(log);
-        const caddyTail = () => fs.readFileSync(path.join(tmp, "caddy.log"), "utf8").trim().split("\n").slice(-15).join("\n");
+        caddy = startCaddy("caddy", configPath, tmp);
+        const started = caddy;
 
         const liveUrl = `http://127.0.0.1:${liveListen}/work`;
         const probe = new http.Agent({ keepAlive: false });
         const up = async (url: string, want: Color) => {
             for (let i = 0; i < 100; i++) {
-                if (caddy!.exitCode !== null) throw new Error(`caddy exited with ${caddy!.exitCode}:\n${caddyTail()}`);
+                if (!started.running()) throw new Error(`caddy exited with ${started.child.exitCode}:\n${started.log(15)}`);
                 try {
                     const r = await get(url, probe);
                     if (r.status === 200 && JSON.parse(r.body).slot === want) return;
@@ -213,7 +192,7 @@ async function main(): Promise<number> {
                 }
                 await sleep(100);
             }
-            throw new Error(`caddy did not serve ${want} on ${url} within 10 s:\n${caddyTail()}`);
+            throw new Error(`caddy did not serve ${want} on ${url} within 10 s:\n${started.log(15)}`);
         };
         await up(liveUrl, "blue");
         await up(`http://127.0.0.1:${idleListen}/work`, "green");
@@ -298,7 +277,7 @@ async function main(): Promise<number> {
             console.log(`failure: ${f.error} after ${ms(f.end - f.start)} on a ${f.reused ? "reused keep-alive" : "new"} connection; ${rel}`);
         }
         if (failed.length || bad) {
-            const errors = fs.readFileSync(path.join(tmp, "caddy.log"), "utf8").split("\n").filter((l) => l.includes('"level":"error"'));
+            const errors = started.log().split("\n").filter((l) => l.includes('"level":"error"'));
             console.log(`\nRESULT: ${failed.length} failed request(s), ${bad} bad swap(s); caddy logged ${errors.length} error line(s)${errors.length ? `, the last:\n${errors.slice(-3).join("\n")}` : ""}`);
             return 1;
         }

@@ -1,14 +1,15 @@
 // Caddy routing: the rendered Caddyfile and switch script as text, the switch script run for real
 // with sh, and both together in the real caddy binary (Debian's package) with two stand-in slots.
 import * as assert from "assert";
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { caddyRun, renderCaddyfile, routeScript, switchScript } from "../components/app/caddy";
+import { renderCaddyfile, routeScript, switchScript } from "../components/app/caddy";
 import { Color } from "../components/config";
+import { CaddyProcess, freePort, startCaddy } from "./helpers/caddy";
 import { requireTool } from "./helpers/tools";
 
 const UPSTREAMS = { blue: "api-blue:8000", green: "api-green:8000" };
@@ -165,17 +166,11 @@ exit 99
     describe("in the real caddy binary", function () {
         this.timeout(30_000);
         let dir: string;
-        let caddy: ChildProcess | undefined;
+        let caddy: CaddyProcess | undefined;
         const servers: http.Server[] = [];
         let live = 0;
         let idle = 0;
 
-        const freePort = () => new Promise<number>((resolve) => {
-            const s = net.createServer().listen(0, "127.0.0.1", () => {
-                const { port } = s.address() as net.AddressInfo;
-                s.close(() => resolve(port));
-            });
-        });
         const backend = async (color: Color) => {
             const server = http.createServer((req, res) => res.end(req.url === "/health" ? "ok" : color));
             await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -200,23 +195,20 @@ exit 99
                 admin: `localhost:${await freePort()}`,
             });
             fs.writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
-            const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, "config"), XDG_DATA_HOME: path.join(dir, "data") };
-            const log = fs.openSync(path.join(dir, "caddy.log"), "a");
-            caddy = spawn(bin, caddyRun(path.join(dir, "Caddyfile")).slice(1), { cwd: dir, env, stdio: ["ignore", log, log] });
-            fs.closeSync(log);
+            caddy = startCaddy(bin, path.join(dir, "Caddyfile"), dir);
             for (let i = 0; ; i++) {
                 try {
                     await get(live);
                     break;
                 } catch (e) {
-                    if (i > 100 || caddy.exitCode !== null) throw new Error(`caddy did not start: ${fs.readFileSync(path.join(dir, "caddy.log"), "utf8")}`);
+                    if (i > 100 || !caddy.running()) throw new Error(`caddy did not start: ${caddy.log()}`);
                     await new Promise((r) => setTimeout(r, 100));
                 }
             }
         });
 
-        after(() => {
-            caddy?.kill("SIGKILL");
+        after(async () => {
+            await caddy?.stop(2000);
             for (const s of servers) s.close();
             if (dir) fs.rmSync(dir, { recursive: true, force: true });
         });
@@ -232,15 +224,15 @@ exit 99
         });
 
         it("routes by the marker, switching at once on each flip, with the same caddy process", async () => {
-            const pid = caddy!.pid;
+            const pid = caddy!.child.pid;
             flip("blue");
             assert.deepStrictEqual([await get(live), await get(idle)], ["200 blue", "200 green"]);
             flip("green");
             assert.deepStrictEqual([await get(live), await get(idle)], ["200 green", "200 blue"]);
             flip("blue");
             assert.deepStrictEqual([await get(live), await get(idle)], ["200 blue", "200 green"]);
-            assert.strictEqual(caddy!.pid, pid);
-            assert.strictEqual(caddy!.exitCode, null, "caddy still running");
+            assert.strictEqual(caddy!.child.pid, pid);
+            assert.ok(caddy!.running(), "caddy still running");
         });
     });
 });

@@ -1,0 +1,56 @@
+// Debian's caddy beside the tests and the swap benchmark: free loopback ports, and a caddy process
+// run with the program's command line whose HOME, XDG dirs and log all live in one scratch dir.
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import { caddyRun } from "../../components/app/caddy";
+
+/** Asks the kernel for a free loopback port (released before use; fine on a quiet machine). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => {
+            const { port } = s.address() as net.AddressInfo;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+export interface CaddyProcess {
+    readonly child: ChildProcess;
+    /** True until caddy exits. */
+    running(): boolean;
+    /** Caddy's log so far; the last `lines` lines when given. */
+    log(lines?: number): string;
+    /** SIGTERM, then SIGKILL if caddy is still running after `graceMs`. */
+    stop(graceMs: number): Promise<void>;
+}
+
+/** Runs `caddy run` on `configPath` from `bin`, with HOME, XDG dirs and caddy.log inside `dir`. */
+export function startCaddy(bin: string, configPath: string, dir: string): CaddyProcess {
+    // Caddy keeps its data and autosave under HOME/XDG dirs: keep them out of the real home.
+    const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, "config"), XDG_DATA_HOME: path.join(dir, "data") };
+    const logPath = path.join(dir, "caddy.log");
+    const fd = fs.openSync(logPath, "a");
+    const [, ...args] = caddyRun(configPath);
+    const child = spawn(bin, args, { env, cwd: dir, stdio: ["ignore", fd, fd] });
+    fs.closeSync(fd);
+    const running = () => child.exitCode === null && child.signalCode === null;
+    return {
+        child,
+        running,
+        log: (lines) => {
+            const text = fs.existsSync(logPath) ? fs.readFileSync(logPath, "utf8").trim() : "";
+            return lines === undefined ? text : text.split("\n").slice(-lines).join("\n");
+        },
+        stop: async (graceMs) => {
+            if (!running()) return;
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGTERM");
+            await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+            if (running()) child.kill("SIGKILL");
+        },
+    };
+}
