@@ -2,10 +2,8 @@
 import * as assert from "assert";
 import { renderCloudInit } from "../cloud-init/render";
 import { AwsGpuHost, CANONICAL_AWS_OWNER, UBUNTU_2404_AMI_NAME } from "../components/hosts/aws";
-import { NEVER_EXPOSED_PORTS } from "../components/hosts/cloud";
 import { assertShellcheckClean, assertValidCloudConfig } from "./helpers/cloudInitChecks";
-import { buildHost, ingressOf, isWorld, resolveFields } from "./helpers/hosts";
-import { isSecretInput, plainStrings } from "./helpers/secrets";
+import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "./helpers/hosts";
 import { resolve } from "./helpers/stack";
 import { requireTool } from "./helpers/tools";
 
@@ -91,17 +89,7 @@ for (const stack of ["dev", "prod"] as const) {
         });
 
         it("opens SSH and the idle port to operators, the API port to its clients, nothing else", () => {
-            const rules = ingressOf(run.mocks.resources);
-            const got = rules.map((r) => `${r.from}-${r.to} ${r.source}`).sort();
-            const want = [
-                ...run.cfg.operatorCidrs.flatMap((c) => [`22-22 ${c}`, `${run.cfg.idlePort}-${run.cfg.idlePort} ${c}`]),
-                ...run.cfg.apiCidrs.map((c) => `${run.cfg.apiPort}-${run.cfg.apiPort} ${c}`),
-            ].sort();
-            assert.deepStrictEqual(got, want);
-            for (const r of rules) {
-                for (const p of NEVER_EXPOSED_PORTS) assert.ok(p < r.from || p > r.to, `${r.resource} opens ${p}`);
-                if (stack === "prod") assert.ok(!isWorld(r.source), `${r.resource} is open to the world in prod`);
-            }
+            assertExactIngress(run, stack);
             const sg = run.get("aws-sg");
             assert.strictEqual(sg.inputs.ingress, undefined, "no inline rules beside the standalone ones");
             assert.deepStrictEqual(run.get("aws-eni").inputs.securityGroups, [sg.id]);
@@ -137,18 +125,12 @@ for (const stack of ["dev", "prod"] as const) {
         });
 
         it("keeps the private key secret everywhere", async () => {
-            const key = ((await resolve(run.privateKey)).value as string).trim();
-            assert.ok(isSecretInput(run.get("aws-ready").inputs.connection));
-            assert.ok(isSecretInput(run.get("aws-ssh-key").inputs.stdin));
-            for (const r of run.mocks.resources) assert.ok(!plainStrings(r.inputs).some((s) => s.includes(key)), `${r.name} leaks the key`);
-            for (const [k, v] of Object.entries(await resolveFields(run.host))) {
-                assert.ok(!JSON.stringify(v.value ?? "").includes("PRIVATE KEY"), `${k} exposes the key`);
-            }
+            await assertPrivateKeyKeptSecret(run, "aws");
         });
 
         it("exposes per-host outputs", async () => {
             const f = await resolveFields(run.host);
-            assert.deepStrictEqual(Object.fromEntries(Object.entries(f).filter(([k]) => k.startsWith("details.")).map(([k, v]) => [k.slice(8), v.value])), {
+            assert.deepStrictEqual(detailsOf(f), {
                 region: "us-east-1",
                 zone: e.zone,
                 instanceType: e.instanceType,

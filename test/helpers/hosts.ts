@@ -1,10 +1,12 @@
 // Builds cloud host components alone under strict mocks, from a stack's real YAML config, and
 // records what a reviewer checks: resources, their inputs and their dependency edges.
+import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, loadConfig, namespaced } from "../../components/config";
-import { CloudHostArgs, cloudHostArgs } from "../../components/hosts/cloud";
+import { CloudHostArgs, NEVER_EXPOSED_PORTS, cloudHostArgs } from "../../components/hosts/cloud";
 import { createStackKey } from "../../components/hosts/ssh";
 import { Recorded, StrictMocks } from "./mocks";
+import { isSecretInput, plainStrings } from "./secrets";
 import { resolve, stackConfig } from "./stack";
 
 /** What a resource's registration told the engine besides its inputs. */
@@ -85,6 +87,11 @@ export async function resolveFields(obj: object): Promise<Record<string, { value
     return out;
 }
 
+/** The `details.*` entries of resolveFields' result, keyed without the prefix. */
+export function detailsOf(fields: Record<string, { value: unknown }>): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(fields).filter(([k]) => k.startsWith("details.")).map(([k, v]) => [k.slice(8), v.value]));
+}
+
 /** One inbound allowance, whatever cloud it came from. */
 export interface Ingress {
     readonly resource: string;
@@ -148,4 +155,36 @@ export function ingressOf(resources: readonly Recorded[]): Ingress[] {
         }
     }
     return out;
+}
+
+/**
+ * Asserts a host's ingress is exactly SSH and the idle port from operatorCidrs and the API port
+ * from apiCidrs, never a port in NEVER_EXPOSED_PORTS, and nothing open to the world in prod.
+ */
+export function assertExactIngress(run: HostRun, stack: "dev" | "prod"): void {
+    const rules = ingressOf(run.mocks.resources);
+    const got = rules.map((r) => `${r.from}-${r.to} ${r.source}`).sort();
+    const want = [
+        ...run.cfg.operatorCidrs.flatMap((c) => [`22-22 ${c}`, `${run.cfg.idlePort}-${run.cfg.idlePort} ${c}`]),
+        ...run.cfg.apiCidrs.map((c) => `${run.cfg.apiPort}-${run.cfg.apiPort} ${c}`),
+    ].sort();
+    assert.deepStrictEqual(got, want);
+    for (const r of rules) {
+        for (const p of NEVER_EXPOSED_PORTS) assert.ok(p < r.from || p > r.to, `${r.resource} opens ${p}`);
+        if (stack === "prod") assert.ok(!isWorld(r.source), `${r.resource} is open to the world in prod`);
+    }
+}
+
+/**
+ * Asserts the stack's SSH private key is secret where the `<prefix>-ready` gate and the
+ * `<prefix>-ssh-key` file get it, appears in no plain input, and in none of the host's fields.
+ */
+export async function assertPrivateKeyKeptSecret(run: HostRun & { host: object }, prefix: string): Promise<void> {
+    const key = ((await resolve(run.privateKey)).value as string).trim();
+    assert.ok(isSecretInput(run.get(`${prefix}-ready`).inputs.connection));
+    assert.ok(isSecretInput(run.get(`${prefix}-ssh-key`).inputs.stdin));
+    for (const r of run.mocks.resources) assert.ok(!plainStrings(r.inputs).some((s) => s.includes(key)), `${r.name} leaks the key`);
+    for (const [k, v] of Object.entries(await resolveFields(run.host))) {
+        assert.ok(!JSON.stringify(v.value ?? "").includes("PRIVATE KEY"), `${k} exposes the key`);
+    }
 }
