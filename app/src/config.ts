@@ -12,8 +12,16 @@ export interface AppConfig {
     readonly host: string;
     /** Full Redis URL with the password; the only way to reach Redis. Env REDIS_URL. Required. Never log it. */
     readonly redisUrl: string;
-    /** BullMQ queue name shared by api and worker. Env QUEUE_NAME. Defaults to "jobs". */
+    /**
+     * BullMQ queue this process works on: the api enqueues into it, the worker consumes only it.
+     * Env QUEUE_NAME. Defaults to "jobs". The program gives each slot its own (jobs-blue, jobs-green).
+     */
     readonly queueName: string;
+    /**
+     * Queues GET /jobs/{id} looks a job up in, own queue first. Env LOOKUP_QUEUES (comma-separated).
+     * Defaults to [queueName]; the own queue is always included.
+     */
+    readonly lookupQueues: readonly string[];
     /** Ollama server. Env OLLAMA_BASE_URL. Defaults to http://ollama:11434. */
     readonly ollamaBaseUrl: string;
     /** Model asked for each analysis. Env OLLAMA_MODEL. Defaults to qwen2.5:0.5b. */
@@ -101,6 +109,16 @@ export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boo
         problems.push(`QUEUE_NAME must be 1-64 characters of [A-Za-z0-9_-], got ${JSON.stringify(queueName)}`);
     }
 
+    const lookupQueues = [queueName];
+    for (const name of (raw("LOOKUP_QUEUES") ?? "").split(",").map((q) => q.trim()).filter((q) => q !== "")) {
+        if (!QUEUE_NAME.test(name)) {
+            problems.push(`LOOKUP_QUEUES must be a comma-separated list of queue names of [A-Za-z0-9_-], got ${JSON.stringify(name)}`);
+        } else if (!lookupQueues.includes(name)) {
+            lookupQueues.push(name);
+        }
+    }
+    if (lookupQueues.length > 16) problems.push(`LOOKUP_QUEUES must name at most 16 queues, got ${lookupQueues.length}`);
+
     const logLevel = str("LOG_LEVEL", "info");
     if (!LOG_LEVELS.includes(logLevel)) {
         problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
@@ -111,6 +129,7 @@ export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boo
         host: str("HOST", "0.0.0.0"),
         redisUrl: redisUrl ?? "",
         queueName,
+        lookupQueues,
         ollamaBaseUrl,
         ollamaModel: str("OLLAMA_MODEL", "qwen2.5:0.5b"),
         jobAttempts: int("JOB_ATTEMPTS", 3, 1, 100),

@@ -5,11 +5,21 @@ import type { AppConfig } from "./config";
 /** BullMQ job name; api and worker must agree on it. */
 export const JOB_NAME = "analyze";
 
-/** What the api enqueues. */
+/** Which slot and release did something to a job; null fields when APP_SLOT/APP_RELEASE are unset. */
+export interface SlotStamp {
+    readonly slot: string | null;
+    readonly release: string | null;
+}
+
+/** What the api enqueues. `accepted_by` is stamped by the api; `processed_by` by the worker at each attempt. */
 export interface AnalysisJobData {
     readonly ticker: string;
     readonly date: string;
+    readonly accepted_by?: SlotStamp;
+    readonly processed_by?: SlotStamp;
 }
+
+export const slotStamp = (config: Pick<AppConfig, "slot" | "release">): SlotStamp => ({ slot: config.slot, release: config.release });
 
 /** What the worker stores as the job's return value. */
 export interface AnalysisResult {
@@ -33,6 +43,10 @@ export interface JobView {
     readonly created_at: string;
     readonly started_at: string | null;
     readonly finished_at: string | null;
+    /** The slot and release whose api accepted the job. */
+    readonly accepted_by: SlotStamp | null;
+    /** The slot and release whose worker ran the latest attempt; null until a worker took it. */
+    readonly processed_by: SlotStamp | null;
 }
 
 /**
@@ -53,9 +67,16 @@ export function jobOptions(config: Pick<AppConfig, "jobAttempts" | "jobBackoffMs
     };
 }
 
+export type AnalysisQueue = Queue<AnalysisJobData, AnalysisResult>;
+
 export interface QueueHandle {
-    readonly queue: Queue<AnalysisJobData, AnalysisResult>;
-    /** Closes the queue and its Redis client, also when Redis is down at that moment. */
+    /** The queue the api enqueues into (QUEUE_NAME). */
+    readonly queue: AnalysisQueue;
+    /** Every queue GET /jobs/{id} looks in (LOOKUP_QUEUES), own queue first. */
+    readonly lookups: readonly AnalysisQueue[];
+    /** The api's Redis client, shared by all its queues. */
+    readonly client: Redis;
+    /** Closes the queues and their Redis client, also when Redis is down at that moment. */
     close(): Promise<void>;
 }
 
@@ -72,20 +93,58 @@ export function createQueue(config: AppConfig): QueueHandle {
         connectionName: "gpu-hosts-api",
     });
     client.on("error", () => undefined); // surfaced through the queue's "error" event and the 503s
-    const queue = new Queue<AnalysisJobData, AnalysisResult>(config.queueName, {
-        connection: client,
-        defaultJobOptions: jobOptions(config),
-    });
+    const open = (name: string): AnalysisQueue =>
+        new Queue<AnalysisJobData, AnalysisResult>(name, { connection: client, defaultJobOptions: jobOptions(config) });
+    const queue = open(config.queueName);
+    const lookups = [queue, ...config.lookupQueues.filter((n) => n !== config.queueName).map(open)];
     return {
         queue,
+        lookups,
+        client,
         async close() {
             try {
-                await queue.close();
+                await Promise.allSettled(lookups.map((q) => q.close()));
             } finally {
                 client.disconnect();
             }
         },
     };
+}
+
+export interface FoundJob {
+    readonly queue: AnalysisQueue;
+    readonly view: JobView;
+}
+
+/**
+ * Finds a job in any of `queues` with O(1)/O(log n) Redis work: EXISTS on each queue's job hash
+ * (one round trip), then the state from sorted-set scores and the active list, which is bounded by
+ * the workers' concurrency. BullMQ's own getJobState would LPOS the whole waiting list, which costs
+ * milliseconds of Redis time per lookup once a backlog builds, and an unknown id would pay it on
+ * every queue. A job whose hash exists but that is in none of those sets is waiting (or paused).
+ */
+export async function findJob(client: Redis, queues: readonly AnalysisQueue[], id: string): Promise<FoundJob | null> {
+    const exists = await client.pipeline(queues.map((q) => ["exists", q.toKey(id)])).exec();
+    for (let i = 0; i < queues.length; i++) {
+        const [err, n] = exists?.[i] ?? [new Error("no reply"), 0];
+        if (err) throw err;
+        if (n !== 1) continue;
+        const q = queues[i];
+        const replies = await client
+            .multi()
+            .zscore(q.toKey("completed"), id)
+            .zscore(q.toKey("failed"), id)
+            .lpos(q.toKey("active"), id)
+            .exec();
+        if (!replies) throw new Error("job lookup transaction aborted");
+        for (const [e] of replies) if (e) throw e;
+        const [[, completed], [, failed], [, active]] = replies;
+        const state = completed !== null ? "completed" : failed !== null ? "failed" : active !== null ? "active" : "waiting";
+        const job = await q.getJob(id);
+        if (!job) return null; // removed between the two reads (retention)
+        return { queue: q, view: jobView(job, state) };
+    }
+    return null;
 }
 
 export function publicStatus(state: string): PublicStatus {
@@ -117,6 +176,14 @@ export function jobView(job: Job<AnalysisJobData, AnalysisResult>, state: string
         created_at: iso(job.timestamp) ?? new Date(0).toISOString(),
         started_at: iso(job.processedOn),
         finished_at: status === "completed" || status === "failed" ? iso(job.finishedOn) : null,
+        accepted_by: stampOf(job.data.accepted_by),
+        processed_by: stampOf(job.data.processed_by),
     };
 }
 
+
+function stampOf(v: unknown): SlotStamp | null {
+    if (!v || typeof v !== "object") return null;
+    const { slot, release } = v as Record<string, unknown>;
+    return { slot: typeof slot === "string" ? slot : null, release: typeof release === "string" ? release : null };
+}

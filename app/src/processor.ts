@@ -1,7 +1,7 @@
 import { Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import type { AppConfig } from "./config";
-import type { AnalysisJobData, AnalysisResult } from "./jobs";
+import { AnalysisJobData, AnalysisResult, slotStamp } from "./jobs";
 import { analysisPrompt, createOllamaClient, isTransientOllamaError } from "./ollama";
 
 const TICKER = /^[A-Z0-9.-]{1,10}$/;
@@ -20,10 +20,13 @@ export class JobTimeoutError extends Error {
  * signal (worker.cancelJob) only to processors whose arity is 3 or more.
  */
 export function createProcessor(
-    config: Pick<AppConfig, "ollamaBaseUrl" | "ollamaModel" | "jobTimeoutMs">,
+    config: Pick<AppConfig, "ollamaBaseUrl" | "ollamaModel" | "jobTimeoutMs" | "slot" | "release">,
     logger: Logger,
 ): (job: Job<AnalysisJobData, AnalysisResult>, token?: string, signal?: AbortSignal) => Promise<AnalysisResult> {
     return async (job, _token, signal) => {
+        // Stamp the attempt before anything can fail, so a failed job also says where it ran.
+        // The stamp is part of the job's data: one HSET, kept as long as the job.
+        await job.updateData({ ...(job.data ?? ({} as AnalysisJobData)), processed_by: slotStamp(config) });
         const { ticker, date } = job.data ?? ({} as AnalysisJobData);
         if (typeof ticker !== "string" || !TICKER.test(ticker) || typeof date !== "string" || !DATE.test(date)) {
             // Bad data never gets better: fail now instead of burning attempts.

@@ -5,7 +5,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { AppConfig } from "./config";
-import { AnalysisJobData, AnalysisResult, JOB_NAME, jobView } from "./jobs";
+import { AnalysisJobData, AnalysisResult, JOB_NAME, JobView, slotStamp } from "./jobs";
 import type { OllamaState } from "./ollama";
 import { withTimeout } from "./redis";
 
@@ -18,6 +18,8 @@ export interface ServerDeps {
     readonly config: AppConfig;
     readonly logger: Logger;
     readonly queue: Queue<AnalysisJobData, AnalysisResult>;
+    /** Looks a job up in every LOOKUP_QUEUES queue; null when no queue holds it. */
+    readonly findJob: (id: string) => Promise<JobView | null>;
     /** PINGs Redis within config.redisTimeoutMs. */
     readonly redisState: () => Promise<"ok" | "unreachable" | "timeout">;
     /** Probes Ollama within config.ollamaHealthTimeoutMs. */
@@ -48,6 +50,11 @@ const errorBody = {
     },
 } as const;
 
+const slotStampSchema = {
+    type: "object",
+    properties: { slot: { type: "string", nullable: true }, release: { type: "string", nullable: true } },
+} as const;
+
 const jobSchema = {
     type: "object",
     properties: {
@@ -71,6 +78,12 @@ const jobSchema = {
         created_at: { type: "string", format: "date-time" },
         started_at: { type: "string", format: "date-time", nullable: true, description: "Start of the latest attempt." },
         finished_at: { type: "string", format: "date-time", nullable: true },
+        accepted_by: { ...slotStampSchema, nullable: true, description: "The slot and release whose api accepted the job." },
+        processed_by: {
+            ...slotStampSchema,
+            nullable: true,
+            description: "The slot and release whose worker ran the latest attempt; null until a worker takes the job.",
+        },
     },
 } as const;
 
@@ -156,7 +169,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             const jobId = randomUUID();
             const { ticker, date } = request.body;
             try {
-                await withTimeout(queue.add(JOB_NAME, { ticker, date }, { jobId }), config.redisTimeoutMs, "enqueue");
+                await withTimeout(
+                    queue.add(JOB_NAME, { ticker, date, accepted_by: slotStamp(config) }, { jobId }),
+                    config.redisTimeoutMs,
+                    "enqueue",
+                );
             } catch (err) {
                 request.log.error({ err: errMessage(err) }, "enqueue failed");
                 return reply.code(503).send({ error: "Service Unavailable", message: "job queue is unavailable, try again" });
@@ -179,18 +196,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             const { id } = request.params;
             let view;
             try {
-                view = await withTimeout(
-                    (async () => {
-                        // State first, then data: a job read the other way round can show
-                        // "completed" with the data it had while still running (no result yet).
-                        const state = await queue.getJobState(id);
-                        if (state === "unknown") return null;
-                        const job = await queue.getJob(id);
-                        return job ? jobView(job, state) : null;
-                    })(),
-                    config.redisTimeoutMs,
-                    "job lookup",
-                );
+                view = await withTimeout(deps.findJob(id), config.redisTimeoutMs, "job lookup");
             } catch (err) {
                 request.log.error({ err: errMessage(err), jobId: id }, "job lookup failed");
                 return reply.code(503).send({ error: "Service Unavailable", message: "job store is unavailable, try again" });

@@ -48,6 +48,8 @@ describe("api", () => {
             assert.ok(!Number.isNaN(Date.parse(job.created_at)));
             assert.equal(job.started_at, null);
             assert.equal(job.finished_at, null);
+            assert.deepEqual(job.accepted_by, { slot: "blue", release: "r-test" });
+            assert.equal(job.processed_by, null);
         });
 
         it("normalises the ticker (trim, upper-case) and accepts a leap day", async () => {
@@ -120,6 +122,30 @@ describe("api", () => {
             const res = await api.app.inject({ method: "GET", url: `/jobs/${id}` });
             assert.equal(res.statusCode, 404);
             assert.deepEqual(res.json(), { error: "Not Found", message: `job ${id} not found` });
+        });
+
+        it("reads a job accepted by the other slot's api through LOOKUP_QUEUES; without it, keeps to its own queue", async () => {
+            const suffix = Math.random().toString(36).slice(2, 8);
+            const [blueQ, greenQ] = [`jobs-blue-${suffix}`, `jobs-green-${suffix}`];
+            const lookups = `${blueQ},${greenQ}`;
+            const blue = await startApi(testConfig(redis.url, ollama.url, { QUEUE_NAME: blueQ, LOOKUP_QUEUES: lookups, APP_SLOT: "blue", APP_RELEASE: "r1" }));
+            const green = await startApi(testConfig(redis.url, ollama.url, { QUEUE_NAME: greenQ, LOOKUP_QUEUES: lookups, APP_SLOT: "green", APP_RELEASE: "r2" }));
+            const solo = await startApi(testConfig(redis.url, ollama.url, { QUEUE_NAME: greenQ }));
+            try {
+                const posted = await blue.app.inject({ method: "POST", url: "/jobs", headers: { "content-type": "application/json" }, payload: { ticker: "NVDA", date: "2024-05-10" } });
+                assert.equal(posted.statusCode, 202, posted.body);
+                const id = posted.json().job_id;
+                assert.equal(await blue.queue.getJobCountByTypes("waiting"), 1);
+                assert.equal(await green.queue.getJobCountByTypes("waiting"), 0, "the job went to the accepting slot's queue only");
+                const viaGreen = await green.app.inject({ method: "GET", url: `/jobs/${id}` });
+                assert.equal(viaGreen.statusCode, 200, viaGreen.body);
+                assert.deepEqual(viaGreen.json().accepted_by, { slot: "blue", release: "r1" });
+                assert.deepEqual(viaGreen.json(), (await blue.app.inject({ method: "GET", url: `/jobs/${id}` })).json());
+                // An app without LOOKUP_QUEUES keeps today's behaviour: its own queue only.
+                assert.equal((await solo.app.inject({ method: "GET", url: `/jobs/${id}` })).statusCode, 404);
+            } finally {
+                await Promise.all([blue.close(), green.close(), solo.close()]);
+            }
         });
 
         it("answers 400 naming id when it is not a UUID", async () => {

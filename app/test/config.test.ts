@@ -26,6 +26,14 @@ describe("config", () => {
         assert.equal(c.workerConcurrency, 2);
         assert.equal(c.release, null);
         assert.equal(c.slot, null);
+        assert.deepEqual(c.lookupQueues, ["jobs"]);
+    });
+
+    it("looks jobs up in LOOKUP_QUEUES, own queue first and always included", () => {
+        const c = loadConfig({ REDIS_URL: URL_WITH_PASSWORD, QUEUE_NAME: "jobs-green", LOOKUP_QUEUES: "jobs-blue, jobs-green" });
+        assert.deepEqual(c.lookupQueues, ["jobs-green", "jobs-blue"]);
+        assert.deepEqual(loadConfig({ REDIS_URL: URL_WITH_PASSWORD, QUEUE_NAME: "a", LOOKUP_QUEUES: "b" }).lookupQueues, ["a", "b"]);
+        assert.match(problemsOf({ REDIS_URL: URL_WITH_PASSWORD, LOOKUP_QUEUES: "jobs-blue,bad name" }).join(), /LOOKUP_QUEUES must be .*"bad name"/);
     });
 
     it("names the key, the bad value and what is allowed", () => {

@@ -73,6 +73,8 @@ describe("worker", () => {
         });
         assert.equal(job.error, null);
         assert.equal(job.attempts_made, 1);
+        assert.deepEqual(job.accepted_by, { slot: "blue", release: "r-test" });
+        assert.deepEqual(job.processed_by, { slot: "blue", release: "r-test" });
         assert.ok(Date.parse(job.created_at) <= Date.parse(job.started_at));
         assert.ok(Date.parse(job.started_at) <= Date.parse(job.finished_at));
     });
@@ -95,6 +97,8 @@ describe("worker", () => {
         assert.match(job.error, /simulated server error/);
         assert.equal(ollama.generateCalls().length, 2);
         assert.equal(job.attempts_made, 2);
+        // A failed job still says where it ran.
+        assert.deepEqual(job.processed_by, { slot: "blue", release: "r-test" });
     });
 
     it("fails an unknown model at once, without retrying (404 is not transient)", async () => {
