@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
+import { generationKey, GenerationReport } from "./breaker";
 import type { AppConfig } from "./config";
 import { AnalysisJobData, AnalysisResult, createQueue, findJob } from "./jobs";
 import { probeOllama } from "./ollama";
-import { createProbeClient, pingRedis } from "./redis";
+import { checkRedisWritable } from "./redis";
 import { buildServer } from "./server";
 
 export interface ApiHandle {
@@ -14,19 +15,33 @@ export interface ApiHandle {
     close(): Promise<void>;
 }
 
-/** The api wired up (queue, Redis probe, server), not yet listening; src/api.ts and the tests share it. */
+/** Key /health writes to prove Redis takes writes on the api's own connection. */
+export const healthWriteKey = (queueName: string): string => `gpu-hosts:health-write:${queueName}`;
+
+/** The api wired up (queue, Redis checks, server), not yet listening; src/api.ts and the tests share it. */
 export async function createApi(config: AppConfig, logger: Logger, version?: string): Promise<ApiHandle> {
     const { queue, lookups, client, close: closeQueue } = createQueue(config);
     queue.on("error", (err) => logger.warn({ err: err.message }, "queue connection error"));
     for (const q of lookups) if (q !== queue) q.on("error", () => undefined); // same client, reported once above
-    const probe = createProbeClient(config.redisUrl, config.redisTimeoutMs);
     const app = await buildServer({
         config,
         logger,
         queue,
+        redis: client,
         findJob: async (id) => (await findJob(client, lookups, id))?.view ?? null,
-        redisState: () => pingRedis(probe, config.redisTimeoutMs),
+        // The client that serves POST and GET is the one checked, so /health cannot say 200 while
+        // it is still reconnecting (after a Redis restart) or while Redis refuses writes.
+        redisState: () => checkRedisWritable(client, healthWriteKey(config.queueName), config.redisTimeoutMs),
         ollamaState: () => probeOllama(config.ollamaBaseUrl, config.ollamaModel, config.ollamaHealthTimeoutMs),
+        generationState: async () => {
+            const raw = await client.get(generationKey(config.queueName));
+            if (!raw) return "unknown";
+            return (JSON.parse(raw) as GenerationReport).state === "failing" ? "failing" : "ok";
+        },
+        queueDepth: async () => {
+            const counts = await queue.getJobCounts("waiting", "delayed", "prioritized", "active", "waiting-children");
+            return Object.values(counts).reduce((a, b) => a + b, 0);
+        },
         version,
     });
     return {
@@ -34,11 +49,7 @@ export async function createApi(config: AppConfig, logger: Logger, version?: str
         queue,
         async close() {
             await app.close();
-            try {
-                await closeQueue();
-            } finally {
-                probe.disconnect();
-            }
+            await closeQueue();
         },
     };
 }

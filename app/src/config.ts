@@ -56,6 +56,28 @@ export interface AppConfig {
     readonly release: string | null;
     /** Slot label (blue|green) reported by /health and in logs. Env APP_SLOT. Defaults to null. */
     readonly slot: string | null;
+    /** Finished (completed) jobs kept per queue, newest first, on top of the age limit. Env JOB_KEEP_COMPLETED. Defaults to 5000. */
+    readonly jobKeepCompleted: number;
+    /** Failed jobs kept per queue, on top of the age limit. Env JOB_KEEP_FAILED. Defaults to 5000. */
+    readonly jobKeepFailed: number;
+    /** Unfinished jobs (waiting, delayed, running) a queue may hold; past it POST /jobs answers 503. Env QUEUE_MAX_DEPTH. Defaults to 10000. */
+    readonly queueMaxDepth: number;
+    /** First pause of the worker's queue after an Ollama outage error; doubles per failed probe. Env OLLAMA_RETRY_BASE_MS. Defaults to 1000. */
+    readonly ollamaRetryBaseMs: number;
+    /** Longest such pause. Env OLLAMA_RETRY_MAX_MS. Defaults to 30000. */
+    readonly ollamaRetryMaxMs: number;
+    /** Times one job may be put back for an Ollama outage before it fails. Env JOB_MAX_DEFERRALS. Defaults to 1000. */
+    readonly jobMaxDeferrals: number;
+    /** Requests per client per window (0 = no limit). Env RATE_LIMIT_MAX. Defaults to 600. */
+    readonly rateLimitMax: number;
+    /** Rate-limit window. Env RATE_LIMIT_WINDOW_MS. Defaults to 60000. */
+    readonly rateLimitWindowMs: number;
+    /** Proxies whose X-Forwarded-For names the client (comma-separated addresses/CIDRs). Env TRUST_PROXY. Defaults to loopback and private ranges. */
+    readonly trustProxy: string;
+    /** Time to receive a whole request, body included. Env API_REQUEST_TIMEOUT_MS. Defaults to 10000. */
+    readonly requestTimeoutMs: number;
+    /** Idle keep-alive connections are closed after this. Env API_KEEPALIVE_TIMEOUT_MS. Defaults to 130000 (longer than Caddy's 2 min upstream idle timeout). */
+    readonly keepAliveTimeoutMs: number;
     /** pino level. Env LOG_LEVEL. Defaults to info. */
     readonly logLevel: string;
 }
@@ -145,6 +167,17 @@ export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boo
         heartbeatMaxAgeMs: int("HEARTBEAT_MAX_AGE_MS", 30_000, 200, 3_600_000),
         redisTimeoutMs: int("REDIS_TIMEOUT_MS", 2000, 50, 60_000),
         ollamaHealthTimeoutMs: int("OLLAMA_HEALTH_TIMEOUT_MS", 2000, 50, 60_000),
+        jobKeepCompleted: int("JOB_KEEP_COMPLETED", 5000, 1, 1_000_000),
+        jobKeepFailed: int("JOB_KEEP_FAILED", 5000, 1, 1_000_000),
+        queueMaxDepth: int("QUEUE_MAX_DEPTH", 10_000, 1, 10_000_000),
+        ollamaRetryBaseMs: int("OLLAMA_RETRY_BASE_MS", 1000, 10, 600_000),
+        ollamaRetryMaxMs: int("OLLAMA_RETRY_MAX_MS", 30_000, 10, 3_600_000),
+        jobMaxDeferrals: int("JOB_MAX_DEFERRALS", 1000, 1, 1_000_000),
+        rateLimitMax: int("RATE_LIMIT_MAX", 600, 0, 10_000_000),
+        rateLimitWindowMs: int("RATE_LIMIT_WINDOW_MS", 60_000, 100, 86_400_000),
+        trustProxy: str("TRUST_PROXY", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"),
+        requestTimeoutMs: int("API_REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
+        keepAliveTimeoutMs: int("API_KEEPALIVE_TIMEOUT_MS", 130_000, 100, 3_600_000),
         release: raw("APP_RELEASE") ?? null,
         slot: raw("APP_SLOT") ?? null,
         logLevel,
@@ -153,6 +186,9 @@ export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boo
         problems.push(
             `HEARTBEAT_MAX_AGE_MS must be greater than HEARTBEAT_INTERVAL_MS (${config.heartbeatIntervalMs}), got ${config.heartbeatMaxAgeMs}`,
         );
+    }
+    if (config.ollamaRetryMaxMs < config.ollamaRetryBaseMs) {
+        problems.push(`OLLAMA_RETRY_MAX_MS must be at least OLLAMA_RETRY_BASE_MS (${config.ollamaRetryBaseMs}), got ${config.ollamaRetryMaxMs}`);
     }
     if (problems.length > 0) throw new ConfigError(problems);
     return config;

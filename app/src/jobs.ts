@@ -57,13 +57,18 @@ export function bullConnection(config: Pick<AppConfig, "redisUrl">, extra: Recor
     return { url: config.redisUrl, connectionName: "gpu-hosts-app", ...extra };
 }
 
-/** Per-job options: retries with exponential backoff, and bounded retention so Redis does not grow forever. */
-export function jobOptions(config: Pick<AppConfig, "jobAttempts" | "jobBackoffMs" | "jobRetentionSeconds">): JobsOptions {
+/**
+ * Per-job options: retries with exponential backoff, and bounded retention by age AND count, so
+ * finished jobs cannot fill Redis: at most jobKeepCompleted + jobKeepFailed finished jobs per queue.
+ */
+export function jobOptions(
+    config: Pick<AppConfig, "jobAttempts" | "jobBackoffMs" | "jobRetentionSeconds" | "jobKeepCompleted" | "jobKeepFailed">,
+): JobsOptions {
     return {
         attempts: config.jobAttempts,
         backoff: { type: "exponential", delay: config.jobBackoffMs },
-        removeOnComplete: { age: config.jobRetentionSeconds },
-        removeOnFail: { age: config.jobRetentionSeconds },
+        removeOnComplete: { age: config.jobRetentionSeconds, count: config.jobKeepCompleted },
+        removeOnFail: { age: config.jobRetentionSeconds, count: config.jobKeepFailed },
     };
 }
 

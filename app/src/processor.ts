@@ -1,11 +1,19 @@
-import { Job, UnrecoverableError } from "bullmq";
+import { Job, RateLimitError, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import type { AppConfig } from "./config";
 import { AnalysisJobData, AnalysisResult, slotStamp } from "./jobs";
 import { analysisPrompt, createOllamaClient, isTransientOllamaError } from "./ollama";
 
-const TICKER = /^[A-Z0-9.-]{1,10}$/;
+const TICKER = /^(?=.*[A-Z0-9])[A-Z0-9.-]{1,10}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** What the processor tells about Ollama outages (the worker's breaker). */
+export interface OutageHooks {
+    /** An outage error: pause the queue; the job is then put back without spending an attempt. */
+    outage(reason: string): Promise<unknown>;
+    /** A generation worked. */
+    succeeded(): void;
+}
 
 /** Thrown when an attempt outlives JOB_TIMEOUT_MS. Retried like any transient failure. */
 export class JobTimeoutError extends Error {
@@ -20,8 +28,9 @@ export class JobTimeoutError extends Error {
  * signal (worker.cancelJob) only to processors whose arity is 3 or more.
  */
 export function createProcessor(
-    config: Pick<AppConfig, "ollamaBaseUrl" | "ollamaModel" | "jobTimeoutMs" | "slot" | "release">,
+    config: Pick<AppConfig, "ollamaBaseUrl" | "ollamaModel" | "jobTimeoutMs" | "slot" | "release" | "jobMaxDeferrals">,
     logger: Logger,
+    hooks?: OutageHooks,
 ): (job: Job<AnalysisJobData, AnalysisResult>, token?: string, signal?: AbortSignal) => Promise<AnalysisResult> {
     return async (job, _token, signal) => {
         // Stamp the attempt before anything can fail, so a failed job also says where it ran.
@@ -54,20 +63,33 @@ export function createProcessor(
             });
             const analysis = (response.response ?? "").trim();
             if (analysis === "") throw new Error("Ollama returned an empty response");
+            hooks?.succeeded();
             log.info({ ms: Date.now() - started, model: config.ollamaModel }, "analysis done");
             return { ticker, date, model: config.ollamaModel, analysis };
         } catch (err) {
-            if (timedOut) throw new JobTimeoutError(config.jobTimeoutMs);
-            if (signal?.aborted) throw new Error("job cancelled");
-            const message = err instanceof Error ? err.message : String(err);
-            if (!isTransientOllamaError(err)) {
+            if (signal?.aborted && !timedOut) throw new Error("job cancelled");
+            const message = timedOut ? new JobTimeoutError(config.jobTimeoutMs).message : err instanceof Error ? causeOf(err) : String(err);
+            if (!timedOut && !isTransientOllamaError(err)) {
                 const status = (err as { status_code?: number }).status_code;
                 throw new UnrecoverableError(`Ollama rejected the request (HTTP ${status}): ${message}`);
             }
-            throw err instanceof Error ? err : new Error(message);
+            // Refused, 5xx, 429 or hanging past the time limit: Ollama's trouble, not the job's.
+            // Put the job back without spending an attempt, and pause the queue (the breaker).
+            const deferrals = Math.max(0, (job.attemptsStarted ?? 0) - job.attemptsMade - 1);
+            if (!hooks || deferrals >= config.jobMaxDeferrals) {
+                throw timedOut ? new JobTimeoutError(config.jobTimeoutMs) : new Error(hooks ? `Ollama unavailable after ${deferrals} put-backs: ${message}` : message);
+            }
+            await hooks.outage(message);
+            throw new RateLimitError();
         } finally {
             clearTimeout(timer);
             signal?.removeEventListener("abort", onCancel);
         }
     };
+}
+
+/** fetch() reports a refused connection as "fetch failed" with the reason in `cause`. */
+function causeOf(err: Error): string {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return cause ? `${err.message} (${cause.code ?? cause.message ?? "unknown cause"})` : err.message;
 }

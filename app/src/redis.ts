@@ -38,6 +38,43 @@ export async function pingRedis(client: Redis, timeoutMs: number): Promise<"ok" 
     }
 }
 
+export type RedisState = "ok" | "unreachable" | "timeout" | "oom" | "readonly" | "error";
+
+/** Classifies a Redis error: refused writes (maxmemory, replica, failed persistence) or other. */
+export function redisErrorState(err: unknown): RedisState {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (/^OOM\b/.test(msg) || msg.includes("maxmemory")) return "oom";
+    if (/^(READONLY|MISCONF)\b/.test(msg)) return "readonly";
+    if (/^LOADING\b/.test(msg)) return "unreachable";
+    return /ECONNREFUSED|ECONNRESET|closed|Stream isn't writeable|enableOfflineQueue|max retries|ETIMEDOUT|EHOSTUNREACH|is (end|close|reconnecting)/i.test(msg)
+        ? "unreachable"
+        : "error";
+}
+
+/**
+ * "ok" only if `client` (the one that serves the requests) answers a PING and accepts a small
+ * write within the budget: a Redis at maxmemory (noeviction) answers PING but refuses new jobs.
+ */
+export async function checkRedisWritable(client: Redis, key: string, timeoutMs: number): Promise<RedisState> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+        return await Promise.race([
+            (async (): Promise<RedisState> => {
+                await whenReady(client);
+                await client.set(key, String(Date.now()), "PX", 60_000);
+                return "ok";
+            })(),
+            new Promise<"timeout">((resolve) => {
+                timer = setTimeout(() => resolve("timeout"), timeoutMs);
+            }),
+        ]);
+    } catch (err) {
+        return redisErrorState(err);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
 function whenReady(client: Redis): Promise<void> {
     if (client.status === "ready") return Promise.resolve();
     if (client.status !== "connecting" && client.status !== "connect" && client.status !== "wait") {

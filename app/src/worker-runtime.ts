@@ -1,6 +1,7 @@
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { AppConfig } from "./config";
+import { OllamaBreaker } from "./breaker";
 import { startHeartbeat } from "./heartbeat";
 import { AnalysisJobData, AnalysisResult, bullConnection } from "./jobs";
 import { createProcessor } from "./processor";
@@ -13,7 +14,16 @@ export interface WorkerHandle {
 }
 
 export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
-    const worker = new Worker<AnalysisJobData, AnalysisResult>(config.queueName, createProcessor(config, logger), {
+    const probe = createProbeClient(config.redisUrl, config.redisTimeoutMs);
+    const breaker = new OllamaBreaker({
+        baseMs: config.ollamaRetryBaseMs,
+        maxMs: config.ollamaRetryMaxMs,
+        pause: (ms) => worker.rateLimit(ms),
+        redis: probe,
+        queueName: config.queueName,
+        logger,
+    });
+    const worker: Worker<AnalysisJobData, AnalysisResult> = new Worker<AnalysisJobData, AnalysisResult>(config.queueName, createProcessor(config, logger, breaker), {
         // Blocking connections must not give up on a command; BullMQ requires null here.
         connection: bullConnection(config, { maxRetriesPerRequest: null }),
         concurrency: config.workerConcurrency,
@@ -22,6 +32,9 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
         lockDuration: config.lockDurationMs,
         stalledInterval: config.stalledIntervalMs,
         maxStalledCount: config.maxStalledCount,
+        // BullMQ honours worker.rateLimit() (the breaker's pause) only when a limiter is set; this
+        // one is far above any real rate, so it never limits by itself.
+        limiter: { max: 1_000_000, duration: 1000 },
     });
 
     worker.on("active", (job) => logger.info({ jobId: job.id, attempt: job.attemptsMade + 1 }, "job started"));
@@ -36,7 +49,6 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
     worker.on("stalled", (jobId) => logger.warn({ jobId }, "stalled job moved back to waiting"));
     worker.on("error", (err) => logger.error({ err: err.message }, "worker error"));
 
-    const probe = createProbeClient(config.redisUrl, config.redisTimeoutMs);
     const heartbeat = startHeartbeat(
         config.heartbeatFile,
         config.heartbeatIntervalMs,

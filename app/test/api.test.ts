@@ -61,14 +61,14 @@ describe("api", () => {
 
         const badInputs: Array<[string, unknown, string, RegExp]> = [
             ["missing ticker", { date: "2024-05-10" }, "ticker", /ticker is required/],
-            ["empty ticker", { ticker: "", date: "2024-05-10" }, "ticker", /ticker must be 1-10 characters/],
+            ["empty ticker", { ticker: "", date: "2024-05-10" }, "ticker", /ticker must be 1-10 ASCII characters/],
             ["blank ticker", { ticker: "   ", date: "2024-05-10" }, "ticker", /ticker must be/],
             ["too long ticker", { ticker: "ABCDEFGHIJK", date: "2024-05-10" }, "ticker", /got "ABCDEFGHIJK"/],
             ["ticker with a space", { ticker: "NV DA", date: "2024-05-10" }, "ticker", /ticker must be/],
             ["ticker with a symbol", { ticker: "NVDA$", date: "2024-05-10" }, "ticker", /ticker must be/],
             ["numeric ticker", { ticker: 123, date: "2024-05-10" }, "ticker", /got 123/],
             ["missing date", { ticker: "NVDA" }, "date", /date is required/],
-            ["slashed date", { ticker: "NVDA", date: "2024/05/10" }, "date", /date must be a real calendar date in YYYY-MM-DD form, got "2024\/05\/10"/],
+            ["slashed date", { ticker: "NVDA", date: "2024/05/10" }, "date", /date must be a real calendar date in YYYY-MM-DD form, from 1970-01-01 to 2099-12-31, got "2024\/05\/10"/],
             ["short date", { ticker: "NVDA", date: "2024-5-10" }, "date", /date must be/],
             ["impossible date", { ticker: "NVDA", date: "2024-02-30" }, "date", /got "2024-02-30"/],
             ["not a leap year", { ticker: "NVDA", date: "2023-02-29" }, "date", /date must be/],
@@ -121,7 +121,7 @@ describe("api", () => {
             const id = "00000000-0000-4000-8000-000000000000";
             const res = await api.app.inject({ method: "GET", url: `/jobs/${id}` });
             assert.equal(res.statusCode, 404);
-            assert.deepEqual(res.json(), { error: "Not Found", message: `job ${id} not found` });
+            assert.deepEqual(res.json(), { error: "Not Found", message: `job ${id} not found`, errors: [] });
         });
 
         it("reads a job accepted by the other slot's api through LOOKUP_QUEUES; without it, keeps to its own queue", async () => {
@@ -187,7 +187,11 @@ describe("api", () => {
         it("is 200 healthy with redis ok, ollama ok, release and slot", async () => {
             const res = await api.app.inject({ method: "GET", url: "/health" });
             assert.equal(res.statusCode, 200, res.body);
-            assert.deepEqual(res.json(), { status: "healthy", redis: "ok", ollama: "ok", model: "stand-in", release: "r-test", slot: "blue" });
+            const { queue_depth: depth, ...rest } = res.json();
+            assert.deepEqual(rest, {
+                status: "healthy", redis: "ok", ollama: "ok", generation: "unknown", accepting: true, model: "stand-in", release: "r-test", slot: "blue",
+            });
+            assert.equal(typeof depth, "number");
         });
 
         it("reports a missing model without turning unhealthy", async () => {

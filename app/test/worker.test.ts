@@ -79,26 +79,45 @@ describe("worker", () => {
         assert.ok(Date.parse(job.started_at) <= Date.parse(job.finished_at));
     });
 
-    it("retries transient 500s with backoff and then completes", async () => {
-        const { api } = await stack({ JOB_ATTEMPTS: "3" });
-        ollama.failNext = 2;
-        const id = await submit(api);
-        const job = await finished(api, id);
-        assert.equal(job.status, "completed", JSON.stringify(job));
-        assert.equal(ollama.generateCalls().length, 3);
-        assert.equal(job.attempts_made, 3);
+    it("puts jobs back during Ollama 500s without spending attempts, then completes them (the breaker)", async () => {
+        const { api } = await stack({ JOB_ATTEMPTS: "2" });
+        ollama.failNext = 6;
+        const ids = [await submit(api, "AAA"), await submit(api, "BBB")];
+        for (const id of ids) {
+            const job = await finished(api, id);
+            assert.equal(job.status, "completed", JSON.stringify(job));
+            assert.equal(job.attempts_made, 1, "an outage spends no attempt");
+        }
+        assert.equal(ollama.generateCalls().length, 8);
     });
 
-    it("fails after the last attempt when Ollama keeps answering 500", async () => {
+    it("fails no job while Ollama refuses connections, and resumes by itself", async () => {
         const { api } = await stack({ JOB_ATTEMPTS: "2" });
-        ollama.failNext = 5;
-        const job = await finished(api, await submit(api));
-        assert.equal(job.status, "failed");
-        assert.match(job.error, /simulated server error/);
-        assert.equal(ollama.generateCalls().length, 2);
-        assert.equal(job.attempts_made, 2);
-        // A failed job still says where it ran.
-        assert.deepEqual(job.processed_by, { slot: "blue", release: "r-test" });
+        await ollama.refuse();
+        const ids = await Promise.all(["R1", "R2", "R3"].map((t) => submit(api, t)));
+        await new Promise((r) => setTimeout(r, 1500)); // far longer than 2 attempts' backoff (50 + 100 ms)
+        for (const id of ids) assert.equal((await api.app.inject({ method: "GET", url: `/jobs/${id}` })).json().status, "pending");
+        await ollama.accept();
+        for (const id of ids) {
+            const job = await finished(api, id);
+            assert.equal(job.status, "completed", JSON.stringify(job));
+            assert.equal(job.attempts_made, 1);
+        }
+    });
+
+    it("reports Ollama degraded in /health while generation fails though listing models works", async () => {
+        const { api } = await stack();
+        ollama.failNext = 1_000_000;
+        const id = await submit(api);
+        const health = await waitFor("ollama degraded", async () => {
+            const h = (await api.app.inject({ method: "GET", url: "/health" })).json();
+            return h.ollama === "degraded" ? h : undefined;
+        }, 5000);
+        assert.equal(health.generation, "failing");
+        assert.equal(health.status, "healthy", "Ollama never makes the api unhealthy");
+        ollama.failNext = 0;
+        assert.equal((await finished(api, id)).status, "completed");
+        await waitFor("ollama ok again", async () => (await api.app.inject({ method: "GET", url: "/health" })).json().ollama === "ok", 5000);
     });
 
     it("fails an unknown model at once, without retrying (404 is not transient)", async () => {
@@ -111,18 +130,27 @@ describe("worker", () => {
         assert.ok(job.finished_at);
     });
 
-    it("aborts a hung Ollama request at the time limit and fails after the attempts", async () => {
-        const { api } = await stack({ JOB_TIMEOUT_MS: "300", JOB_ATTEMPTS: "2" });
+    it("aborts a hung Ollama request at the time limit, puts the job back without spending an attempt, and completes it once Ollama answers", async () => {
+        const { api } = await stack({ JOB_TIMEOUT_MS: "300", JOB_ATTEMPTS: "1" });
         ollama.hang = true;
-        const started = Date.now();
+        const id = await submit(api);
+        await waitFor("two hung calls", async () => ollama.generateCalls().length >= 2, 5000);
+        ollama.hang = false;
+        const job = await finished(api, id);
+        assert.equal(job.status, "completed", JSON.stringify(job));
+        assert.equal(job.attempts_made, 1);
+        const calls = ollama.generateCalls();
+        // The stand-in saw each hung request's connection closed: the time limit really aborted it.
+        await waitFor("the hung requests to be seen as aborted", async () => calls.slice(0, -1).every((c) => c.aborted), 2000);
+    });
+
+    it("fails a job that keeps hanging after JOB_MAX_DEFERRALS put-backs, naming the time limit", async () => {
+        const { api } = await stack({ JOB_TIMEOUT_MS: "200", JOB_ATTEMPTS: "1", JOB_MAX_DEFERRALS: "2" });
+        ollama.hang = true;
         const job = await finished(api, await submit(api));
         assert.equal(job.status, "failed");
-        assert.match(job.error, /timed out after 300 ms/);
-        const calls = ollama.generateCalls();
-        assert.equal(calls.length, 2);
-        // The stand-in saw each request's connection closed: the time limit really aborted it.
-        await waitFor("both requests to be seen as aborted", async () => calls.every((c) => c.aborted), 2000);
-        assert.ok(Date.now() - started < 5000);
+        assert.match(job.error, /timed out after 200 ms/);
+        assert.equal(ollama.generateCalls().length, 3);
     });
 
     it("keeps a fresh heartbeat while running, which goes stale after close", async () => {

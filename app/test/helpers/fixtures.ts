@@ -17,6 +17,8 @@ export function testConfig(redisUrl: string, ollamaUrl: string, overrides: Recor
         OLLAMA_HEALTH_TIMEOUT_MS: "500",
         HEARTBEAT_INTERVAL_MS: "200",
         HEARTBEAT_MAX_AGE_MS: "1000",
+        OLLAMA_RETRY_BASE_MS: "50",
+        OLLAMA_RETRY_MAX_MS: "200",
         APP_RELEASE: "r-test",
         APP_SLOT: "blue",
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
@@ -42,6 +44,12 @@ export function configEnv(c: AppConfig): Record<string, string> {
         HEARTBEAT_FILE: c.heartbeatFile,
         HEARTBEAT_INTERVAL_MS: String(c.heartbeatIntervalMs),
         HEARTBEAT_MAX_AGE_MS: String(c.heartbeatMaxAgeMs),
+        OLLAMA_RETRY_BASE_MS: String(c.ollamaRetryBaseMs),
+        OLLAMA_RETRY_MAX_MS: String(c.ollamaRetryMaxMs),
+        JOB_MAX_DEFERRALS: String(c.jobMaxDeferrals),
+        QUEUE_MAX_DEPTH: String(c.queueMaxDepth),
+        JOB_KEEP_COMPLETED: String(c.jobKeepCompleted),
+        JOB_KEEP_FAILED: String(c.jobKeepFailed),
         LOG_LEVEL: c.logLevel,
     };
 }

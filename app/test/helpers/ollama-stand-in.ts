@@ -2,7 +2,8 @@
  * ollama-stand-in: a tiny HTTP server that follows Ollama's documented REST API
  * (POST /api/generate and /api/chat with stream false, GET /api/tags, GET /api/version).
  * It is a stand-in for tests, not Ollama: there is no model and no GPU here. Knobs make it
- * fail the next N generations with 500, hang them, delay them, or 404 an unknown model.
+ * fail the next N generations with 500, hang them, delay them, 404 an unknown model, or refuse
+ * connections altogether (refuse() / accept(), same port).
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -28,9 +29,11 @@ export class OllamaStandIn {
 
     readonly calls: RecordedCall[] = [];
     private server?: Server;
+    private refusedPort?: number;
     private readonly pending = new Set<ServerResponse>();
 
     get url(): string {
+        if (this.refusedPort !== undefined) return `http://127.0.0.1:${this.refusedPort}`;
         const addr = this.server?.address() as AddressInfo | null;
         if (!addr) throw new Error("stand-in not started");
         return `http://127.0.0.1:${addr.port}`;
@@ -46,6 +49,22 @@ export class OllamaStandIn {
         return this.url;
     }
 
+    /** Stops listening (connections are refused) but keeps the port, for accept() to reopen. */
+    async refuse(): Promise<void> {
+        const port = Number(new URL(this.url).port);
+        this.refusedPort = port;
+        await this.stop();
+    }
+
+    /** Listens again on the port refuse() closed. */
+    async accept(): Promise<void> {
+        const port = this.refusedPort;
+        if (port === undefined) throw new Error("accept() without refuse()");
+        this.refusedPort = undefined;
+        this.server = createServer((req, res) => void this.handle(req, res));
+        await new Promise<void>((resolve) => this.server!.listen(port, "127.0.0.1", resolve));
+    }
+
     async stop(): Promise<void> {
         for (const res of this.pending) res.destroy();
         this.server?.closeAllConnections();
@@ -53,6 +72,7 @@ export class OllamaStandIn {
     }
 
     reset(): void {
+        if (this.refusedPort !== undefined) throw new Error("the stand-in is refusing connections: accept() first");
         this.failNext = 0;
         this.hang = false;
         this.delayMs = 0;
