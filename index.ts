@@ -14,5 +14,5 @@ const deployed = createHosts(cfg).map((host) => ({
 }));
 
 export const {
-    liveColor, idleColor, liveUrl, idleUrl, apiUrl, docsUrl, healthUrl, model, image, slots, hosts,
+    liveColor, idleColor, liveUrl, idleUrl, apiUrl, docsUrl, healthUrl, model, image, slots, hosts, hostImages,
 } = stackOutputs(cfg, deployed);

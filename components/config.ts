@@ -66,8 +66,8 @@ export interface StackConfig {
     readonly apiCidrs: readonly string[];
     readonly spot: boolean;
     readonly sshUser: string;
-    /** An operator's own public key, authorised beside the stack's generated one. */
-    readonly sshPublicKey?: string;
+    /** An operator's own public key, authorised beside the stack's generated one; "" for none. */
+    readonly sshPublicKey: string;
     readonly diskGb: number;
     readonly nvidiaDriverBranch: string;
     readonly aws: { readonly region: string; readonly instanceType: string };
@@ -76,7 +76,7 @@ export interface StackConfig {
     readonly local: { readonly dockerHost: string; readonly gpu: boolean; readonly bindAddress: string };
 }
 
-type Defaults = Omit<StackConfig, "stack" | "sshPublicKey">;
+type Defaults = Omit<StackConfig, "stack">;
 
 /** Every default, in one place. Pulumi.yaml declares the same values (a test keeps them equal). */
 export const DEFAULTS: Defaults = {
@@ -109,15 +109,19 @@ export const DEFAULTS: Defaults = {
     apiCidrs: ["0.0.0.0/0"],
     spot: false,
     sshUser: "ubuntu",
+    // Optional keys default to "" (unset): a key Pulumi.yaml declares without a default is required
+    // on every stack by the engine.
+    sshPublicKey: "",
     diskGb: 100,
     nvidiaDriverBranch: "570-server",
     aws: { region: "us-east-1", instanceType: "g4dn.xlarge" },
     gcp: { project: "", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4" },
     azure: { location: "eastus", vmSize: "Standard_NC4as_T4_v3" },
-    local: { dockerHost: "unix:///var/run/docker.sock", gpu: false, bindAddress: "127.0.0.1" },
+    // "" = the engine the operator's docker CLI uses (DOCKER_HOST, else the current context).
+    local: { dockerHost: "", gpu: false, bindAddress: "127.0.0.1" },
 };
 
-export const KNOWN_KEYS: readonly string[] = [...Object.keys(DEFAULTS), "sshPublicKey"].sort();
+export const KNOWN_KEYS: readonly string[] = Object.keys(DEFAULTS).sort();
 
 export class ConfigError extends Error {
     constructor(public readonly problems: readonly string[]) {
@@ -237,7 +241,7 @@ const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9
 const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+$/;
 const DURATION = /^(-1|0|\d+(s|m|h))$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const DOCKER_HOST = /^(unix:\/\/\/[^\s]+|tcp:\/\/[^\s]+|ssh:\/\/[^\s]+|npipe:\/\/[^\s]+)$/;
+const DOCKER_HOST = /^(|unix:\/\/\/[^\s]+|tcp:\/\/[^\s]+|ssh:\/\/[^\s]+|npipe:\/\/[^\s]+)$/;
 
 export function isCidr(v: unknown): v is string {
     if (typeof v !== "string") return false;
@@ -362,8 +366,8 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         apiCidrs,
         spot: r.bool("spot", r.value("spot"), d.spot),
         sshUser: r.string("sshUser", r.text("sshUser"), d.sshUser, USER, "a Linux user name other than root, e.g. \"ubuntu\""),
-        sshPublicKey: raw.sshPublicKey === undefined ? undefined
-            : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_KEY, "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*)"),
+        sshPublicKey: raw.sshPublicKey === undefined || raw.sshPublicKey === "" ? ""
+            : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_KEY, "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*), or \"\" for none"),
         diskGb: r.int("diskGb", r.value("diskGb"), d.diskGb, 100, 4096),
         nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.text("nvidiaDriverBranch"), d.nvidiaDriverBranch, /^\d{3}-server(-open)?$/,
             "an Ubuntu NVIDIA server driver branch such as \"570-server\" or \"570-server-open\""),
@@ -371,7 +375,7 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         gcp,
         azure,
         local: r.object("local", r.value("local"), d.local, {
-            dockerHost: str(DOCKER_HOST, "a Docker host URL such as \"unix:///var/run/docker.sock\""),
+            dockerHost: str(DOCKER_HOST, "\"\" (the docker CLI's own engine) or a Docker host URL such as \"unix:///var/run/docker.sock\""),
             gpu: (k, v, fb) => r.bool(k, v, fb),
             bindAddress: (k, v, fb) => {
                 if (v === undefined) return fb;

@@ -35,5 +35,7 @@ export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHos
         image: primary.slots[cfg.liveColor].image,
         slots: primary.slots,
         hosts: pulumi.output(hosts),
+        // What `npm run destroy` names for removal: the images the stack put on its hosts, and no other.
+        hostImages: [...new Set(deployed.flatMap(({ app }) => app.images))],
     };
 }

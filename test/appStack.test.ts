@@ -112,14 +112,23 @@ describe("local stack: the services on a Docker engine", () => {
             assert.strictEqual(img.inputs.build.dockerfile, "app/Dockerfile");
             assert.match(img.inputs.imageName, /^local-app-(blue|green):wd-[0-9a-f]{16}$/);
         }
-        assert.strictEqual(run.get("local-app-blue-api").inputs.image, images.find((i) => i.name === "local-app-blue-image")!.inputs.imageName);
+        // Containers run the built image by id, as the engine reports it back (a tag would plan a
+        // replacement on every up); the id comes from inspecting the tag the build produced.
+        const inspect = run.get("local-app-blue-image-id");
+        assert.strictEqual(inspect.inputs.create, `docker image inspect --format '{{.Id}}' ${images.find((i) => i.name === "local-app-blue-image")!.inputs.imageName}\n`);
+        assert.ok(inspect.options.dependencies.some((u) => u.endsWith("::local-app-blue-image")));
+        assert.match(run.get("local-app-blue-api").inputs.image, /^sha256:[0-9a-f]{64}$/);
+        assert.strictEqual(run.get("local-app-blue-api").inputs.image, run.get("local-app-blue-worker").inputs.image);
+        assert.notStrictEqual(run.get("local-app-blue-api").inputs.image, run.get("local-app-green-api").inputs.image);
     });
 
     it("hands the app its env, with REDIS_URL the only way to Redis", () => {
         const envs: string[] = plain(run.get("local-app-green-worker").inputs.envs);
         assert.deepStrictEqual(envs.map((e) => e.split("=")[0]).sort(),
-            ["APP_RELEASE", "APP_SLOT", "OLLAMA_BASE_URL", "OLLAMA_MODEL", "PORT", "REDIS_URL", "WORKER_CONCURRENCY"]);
+            ["APP_RELEASE", "APP_SLOT", "LOOKUP_QUEUES", "OLLAMA_BASE_URL", "OLLAMA_MODEL", "PORT", "QUEUE_NAME", "REDIS_URL", "WORKER_CONCURRENCY"]);
         assert.ok(envs.includes("APP_SLOT=green"));
+        assert.ok(envs.includes("QUEUE_NAME=jobs-green"), "the green slot's work goes through its own queue");
+        assert.ok(envs.includes("LOOKUP_QUEUES=jobs-blue,jobs-green"), "a job is readable through either slot");
         assert.ok(envs.includes("OLLAMA_BASE_URL=http://ollama:11434"));
         assert.match(envs.find((e) => e.startsWith("REDIS_URL="))!, /^REDIS_URL=redis:\/\/:\S{32}@redis:6379\/0$/);
     });

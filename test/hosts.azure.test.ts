@@ -41,10 +41,10 @@ for (const stack of ["dev", "prod"] as const) {
             assert.strictEqual(run.get("azure-vm").inputs.location, "eastus");
         });
 
-        it(`uses ${e.spot ? "Spot priority, deallocated on eviction" : "regular priority"}`, () => {
+        it(`uses ${e.spot ? "Spot priority, deleted on eviction (npm run recover rebuilds it)" : "regular priority"}`, () => {
             const vm = run.get("azure-vm").inputs;
             if (e.spot) {
-                assert.deepStrictEqual([vm.priority, vm.evictionPolicy, vm.billingProfile], ["Spot", "Deallocate", { maxPrice: -1 }]);
+                assert.deepStrictEqual([vm.priority, vm.evictionPolicy, vm.billingProfile], ["Spot", "Delete", { maxPrice: -1 }]);
             } else {
                 assert.deepStrictEqual([vm.priority, vm.evictionPolicy, vm.billingProfile], ["Regular", undefined, undefined]);
             }

@@ -47,7 +47,7 @@ for (const stack of ["dev", "prod"] as const) {
         it(`uses the ${e.spot ? "SPOT" : "STANDARD"} provisioning model`, () => {
             const s = run.get("gcp-vm").inputs.scheduling;
             if (e.spot) {
-                assert.deepStrictEqual(s, { onHostMaintenance: "TERMINATE", provisioningModel: "SPOT", preemptible: true, automaticRestart: false, instanceTerminationAction: "STOP" });
+                assert.deepStrictEqual(s, { onHostMaintenance: "TERMINATE", provisioningModel: "SPOT", preemptible: true, automaticRestart: false, instanceTerminationAction: "DELETE" });
             } else {
                 assert.deepStrictEqual(s, { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true });
             }
@@ -111,7 +111,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.ok(run.regs.get("gcp-docker")!.deps.includes("gcp-ready"));
             assert.ok(run.regs.get("gcp-ready")!.deps.includes("gcp-ssh-gate"));
             assert.ok(run.regs.get("gcp-ssh-gate")!.deps.includes("gcp-allow-ssh"));
-            assert.deepStrictEqual(run.get("gcp-ready").inputs.triggers[0], (await resolve(run.host.instanceId)).value);
+            assert.strictEqual(run.get("gcp-ready").options.replacementTrigger, JSON.stringify((await resolve(run.host.instanceId)).value));
         });
 
         it("keeps the private key secret everywhere", async () => {

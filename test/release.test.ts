@@ -75,6 +75,9 @@ describe("release -> build source", () => {
 
 describe("releases in the local stack", () => {
     const CHANGED_IN_GREEN = [
+        // The new image's id, and the clean-up of the slot's previous image once the new one runs.
+        "command:local:Command::local-app-green-image-id",
+        "command:local:Command::local-app-green-image-prune",
         "docker:index/container:Container::local-app-green-api",
         "docker:index/container:Container::local-app-green-worker",
         "docker:index/image:Image::local-app-green-image",

@@ -7,8 +7,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import {
-    SSH_GATE_PROBE, connectHost, keyFileDeleteScript, keyFileName, keyFileScript, sshClientOptions, sshGateScript,
+    CONTROL_PERSIST_SECONDS, SSH_GATE_PROBE, connectHost, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName,
+    sshClientOptions, sshGateScript, writeKeyFile,
 } from "../components/hosts/ssh";
 import { readinessScript } from "../components/hosts/readiness";
 import { assertScriptShellcheckClean } from "./helpers/cloudInitChecks";
@@ -16,6 +18,7 @@ import { buildHost } from "./helpers/hosts";
 import { isSecretInput, plainStrings, unsecret } from "./helpers/secrets";
 import { resolve } from "./helpers/stack";
 import { requireTool } from "./helpers/tools";
+import { TEST_HOME } from "./helpers/setup";
 
 const KEY = "~/.ssh/gpu-hosts/gpu-hosts-dev-h1";
 const KNOWN = `${KEY}.known_hosts`;
@@ -36,6 +39,10 @@ describe("ssh: client options and paths", () => {
             "-o", `UserKnownHostsFile=${KNOWN}`,
             "-o", "BatchMode=yes",
             "-o", "ServerAliveInterval=15",
+            // One multiplexed connection per host instead of one ssh per Docker API call.
+            "-o", "ControlMaster=auto",
+            "-o", "ControlPath=~/.ssh/gpu-hosts/cm-%C",
+            "-o", `ControlPersist=${CONTROL_PERSIST_SECONDS}`,
         ]);
     });
 
@@ -48,6 +55,12 @@ describe("ssh: client options and paths", () => {
         assert.strictEqual(conf.get("stricthostkeychecking"), "accept-new");
         assert.strictEqual(conf.get("batchmode"), "yes");
         assert.match(conf.get("userknownhostsfile") ?? "", /^\/.*\/\.ssh\/gpu-hosts\/gpu-hosts-dev-h1\.known_hosts$/);
+        assert.strictEqual(conf.get("controlmaster"), "auto");
+        assert.strictEqual(conf.get("controlpersist"), String(CONTROL_PERSIST_SECONDS));
+        // ssh -G expands the ControlPath; a unix socket path must stay under 104 bytes.
+        const controlPath = conf.get("controlpath") ?? "";
+        assert.match(controlPath, /^\/.*\/\.ssh\/gpu-hosts\/cm-[0-9a-f]{40}$/);
+        assert.ok(Buffer.byteLength(controlPath) < 104, controlPath);
     });
 
     it("derives the key file name from project, stack and host", async () => {
@@ -57,36 +70,40 @@ describe("ssh: client options and paths", () => {
     });
 });
 
-describe("ssh: key file script", function () {
+describe("ssh: key file", function () {
     let home: string;
     beforeEach(() => { home = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-home-")); });
     afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
+    const file = () => path.join(home, ".ssh", "gpu-hosts", "gpu-hosts-dev-h1");
 
-    it("is shellcheck-clean POSIX sh and reads the key from stdin, not argv", function () {
-        requireTool("shellcheck", this);
-        assertScriptShellcheckClean(keyFileScript(KEY, KNOWN), "key file script", "sh");
-        assertScriptShellcheckClean(keyFileDeleteScript(KEY, KNOWN), "key file delete script", "sh");
-        assert.match(keyFileScript(KEY, KNOWN), /^cat >"\$tmp"$/m);
+    it("writes the key with mode 0600 in a 0700 directory, leaves no temporary file, and rewrites a changed key", () => {
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
+        writeKeyFile(KEY, key, home);
+        assert.strictEqual(fs.readFileSync(file(), "utf8"), `${key}\n`);
+        assert.strictEqual(fs.statSync(file()).mode & 0o777, 0o600);
+        assert.strictEqual(fs.statSync(path.dirname(file())).mode & 0o777, 0o700);
+        assert.deepStrictEqual(fs.readdirSync(path.dirname(file())), ["gpu-hosts-dev-h1"], "no temporary file left behind");
+        fs.chmodSync(file(), 0o644);
+        writeKeyFile(KEY, "second", home);
+        assert.strictEqual(fs.readFileSync(file(), "utf8"), "second\n");
+        assert.strictEqual(fs.statSync(file()).mode & 0o777, 0o600, "a loosened mode is tightened again");
     });
 
-    it("writes the key with mode 0600, forgets old host keys, and the delete script removes both", () => {
-        const dir = path.join(home, ".ssh", "gpu-hosts");
-        fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(path.join(dir, "gpu-hosts-dev-h1.known_hosts"), "198.51.100.7 ssh-ed25519 AAAAold\n");
-        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
-        const res = sh(keyFileScript(KEY, KNOWN), { HOME: home }, key);
-        assert.strictEqual(res.status, 0, res.stderr);
-        const file = path.join(dir, "gpu-hosts-dev-h1");
-        assert.strictEqual(fs.readFileSync(file, "utf8"), key);
-        assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600);
-        assert.strictEqual(fs.existsSync(`${file}.known_hosts`), false);
-        assert.deepStrictEqual(fs.readdirSync(dir), ["gpu-hosts-dev-h1"], "no temporary file left behind");
+    it("expands ~ to this machine's home", () => {
+        assert.strictEqual(expandHome(KEY, "/home/op"), "/home/op/.ssh/gpu-hosts/gpu-hosts-dev-h1");
+        assert.strictEqual(expandHome("/abs/key", "/home/op"), "/abs/key");
+    });
 
-        assert.strictEqual(sh(keyFileScript(KEY, KNOWN), { HOME: home }, "second\n").status, 0);
-        assert.strictEqual(fs.readFileSync(file, "utf8"), "second\n");
-
+    it("forgets a replaced VM's host keys, and the delete script removes key and known_hosts; both shellcheck-clean", function () {
+        requireTool("shellcheck", this);
+        assertScriptShellcheckClean(forgetHostKeysScript(KNOWN), "forget host keys script", "sh");
+        assertScriptShellcheckClean(keyFileDeleteScript(KEY, KNOWN), "key file delete script", "sh");
+        writeKeyFile(KEY, "k", home);
+        fs.writeFileSync(`${file()}.known_hosts`, "198.51.100.7 ssh-ed25519 AAAAold\n");
+        assert.strictEqual(sh(forgetHostKeysScript(KNOWN), { HOME: home }).status, 0);
+        assert.deepStrictEqual(fs.readdirSync(path.dirname(file())), ["gpu-hosts-dev-h1"]);
         assert.strictEqual(sh(keyFileDeleteScript(KEY, KNOWN), { HOME: home }).status, 0);
-        assert.deepStrictEqual(fs.readdirSync(dir), []);
+        assert.deepStrictEqual(fs.readdirSync(path.dirname(file())), []);
     });
 });
 
@@ -149,11 +166,13 @@ describe("ssh: connectHost under strict mocks", () => {
             constructor(n: string) { super("gpu-hosts:test:Host", n); }
         }
         const parent = new Host("h1");
+        const machine = new command.local.Command("h1-vm", { create: "true" });
         const conn = connectHost(parent, "h1", {
             address: pulumi.output("198.51.100.7"),
             user: "ubuntu",
             privateKey: args.sshPrivateKey,
             machineId: pulumi.output("i-0123456789abcdef0"),
+            machine,
             gpuCheckImage: cfg.images.gpuCheck,
         });
         const app = new Host("h1-app");
@@ -166,50 +185,77 @@ describe("ssh: connectHost under strict mocks", () => {
         const p = run.get("h1-docker");
         assert.strictEqual(p.type, "pulumi:providers:docker");
         assert.strictEqual(p.inputs.host, "ssh://ubuntu@198.51.100.7");
+        assert.strictEqual(p.inputs.disableDockerDaemonCheck, "true", "a destroy must not dial a dead spot VM's engine");
         assert.deepStrictEqual(JSON.parse(p.inputs.sshOpts), sshClientOptions(KEY, KNOWN));
         assert.strictEqual(run.host.conn.keyPath, KEY);
         assert.strictEqual((await resolve(run.host.conn.sshCommand)).value,
             `ssh -i ${KEY} -o IdentitiesOnly=yes -o UserKnownHostsFile=${KNOWN} ubuntu@198.51.100.7`);
     });
 
-    it("orders key file -> SSH gate -> readiness -> Docker provider, and run() after readiness", async () => {
+    it("writes the key file, mode 0600, on the machine that runs the program, before anything dials the host", async () => {
+        const keyFile = path.join(TEST_HOME, ".ssh", "gpu-hosts", "gpu-hosts-dev-h1");
+        fs.rmSync(keyFile, { force: true });
+        const run = await build();
+        const key = (await resolve(run.privateKey)).value as string;
+        assert.strictEqual(fs.readFileSync(keyFile, "utf8"), key.endsWith("\n") ? key : `${key}\n`);
+        assert.strictEqual(fs.statSync(keyFile).mode & 0o777, 0o600);
+        // A second run (another `up`, or a teammate's first) finds it again; nothing ran a shell to write it.
+        fs.rmSync(keyFile);
+        await build();
+        assert.ok(fs.existsSync(keyFile), "written again on the next run");
+    });
+
+    it("orders SSH files -> SSH gate (after the machine) -> readiness -> Docker provider, and run() after readiness", async () => {
         const run = await build();
         assert.ok(run.regs.get("h1-docker")!.deps.includes("h1-ready"));
         assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-ssh-gate"));
-        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-ssh-key"));
+        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-known-hosts"));
+        assert.ok(run.regs.get("h1-known-hosts")!.deps.includes("h1-ssh-files"));
+        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-vm"), "a recovered VM is waited for");
         const pull = run.regs.get("h1-model-pull")!;
         assert.ok(pull.deps.includes("h1-ready"));
         assert.strictEqual(pull.parent, "h1-app", "the caller's parent wins");
         assert.strictEqual(run.get("h1-model-pull").type, "command:remote:Command");
-        assert.strictEqual(run.regs.get("h1-ssh-key")!.deleteBeforeReplace, true, "a replace must not delete the fresh key file");
+        assert.strictEqual(run.get("h1-ssh-files").options.replacementTrigger, undefined, "the clean-up command is never replaced, so a new VM never deletes the key");
+        assert.strictEqual(run.get("h1-ssh-files").inputs.delete, keyFileDeleteScript(KEY, KNOWN));
+        assert.strictEqual(run.get("h1-known-hosts").inputs.create, forgetHostKeysScript(KNOWN));
     });
 
-    it("runs the readiness script on the host, re-run when the machine changes", async () => {
+    it("replaces the gates, the provider and every command on the host when the machine id changes, and deletes them with the machine", async () => {
+        const run = await build();
+        for (const name of ["h1-known-hosts", "h1-ssh-gate", "h1-ready", "h1-docker", "h1-model-pull"]) {
+            assert.strictEqual(run.get(name).options.replacementTrigger, JSON.stringify("i-0123456789abcdef0"), name);
+        }
+        for (const name of ["h1-ready", "h1-model-pull"]) {
+            assert.match(run.get(name).options.deletedWith, /::h1-vm$/, `${name} goes with the machine`);
+        }
+        assert.strictEqual(run.get("h1-ssh-files").options.deletedWith, "", "the operator's own files are cleaned up on destroy");
+        assert.deepStrictEqual(run.get("h1-ready").inputs.triggers, ["198.51.100.7"]);
+    });
+
+    it("runs the readiness script on the host; remote commands pass no previous output in env", async () => {
         const run = await build();
         const ready = run.get("h1-ready");
         assert.strictEqual(ready.inputs.create, readinessScript({ image: run.cfg.images.gpuCheck }));
-        assert.deepStrictEqual(ready.inputs.triggers, ["i-0123456789abcdef0", "198.51.100.7"]);
-        assert.deepStrictEqual(run.get("h1-ssh-key").inputs.triggers, ["i-0123456789abcdef0"]);
-        assert.deepStrictEqual(run.get("h1-ssh-gate").inputs.triggers, ["i-0123456789abcdef0"]);
+        for (const name of ["h1-ready", "h1-model-pull", "h1-ssh-gate", "h1-ssh-files", "h1-known-hosts"]) {
+            assert.strictEqual(run.get(name).inputs.addPreviousOutputInEnv, false, name);
+        }
     });
 
-    it("keeps the private key secret: stdin of the key file, every remote connection, nothing in plain text", async () => {
+    it("keeps the private key secret: in memory only, every remote connection secret, nothing in plain text or argv", async () => {
         const run = await build();
         const key = (await resolve(run.privateKey)).value as string;
-        const keyFile = run.get("h1-ssh-key");
-        assert.ok(isSecretInput(keyFile.inputs.stdin));
-        assert.strictEqual(unsecret(keyFile.inputs.stdin), key);
-        assert.ok(!keyFile.inputs.create.includes(key) && !keyFile.inputs.create.includes("PRIVATE KEY"));
         for (const name of ["h1-ready", "h1-model-pull"]) {
             const conn = run.get(name).inputs.connection;
             assert.ok(isSecretInput(conn), `${name}'s connection must be secret`);
-            // dialErrorLimit/perDialTimeout are @pulumi/command 1.x's defaults: ~150 s of retries while sshd starts.
+            // The SSH gate waits out sshd; these bound each remote command's own dialling (~5 min).
             assert.deepStrictEqual(unsecret(conn), {
-                host: "198.51.100.7", user: "ubuntu", port: 22, privateKey: key, dialErrorLimit: 10, perDialTimeout: 15,
+                host: "198.51.100.7", user: "ubuntu", port: 22, privateKey: key, dialErrorLimit: 20, perDialTimeout: 15,
             });
         }
         for (const r of run.mocks.resources) {
             assert.ok(!plainStrings(r.inputs).some((s) => s.includes(key.trim())), `${r.name} has the private key in plain text`);
+            assert.ok(!JSON.stringify(r.inputs.stdin ?? "").includes("PRIVATE KEY"), `${r.name} gets the key on stdin`);
         }
         assert.strictEqual((await resolve(run.host.conn.sshCommand)).value.includes("PRIVATE"), false);
     });

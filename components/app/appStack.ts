@@ -68,16 +68,22 @@ export class AppStack extends pulumi.ComponentResource {
     public readonly proxy: Proxy;
     /** Volume holding the models; kept on destroy. */
     public readonly modelVolume: docker.Volume;
+    /** Every image this stack puts on the host (pulled pins and the slots' builds), for clean-up advice. */
+    public readonly images: readonly string[];
 
     constructor(name: string, args: AppStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gpu-hosts:app:AppStack", name, {}, opts);
         const { host, settings: s } = args;
         const provider = host.provider;
-        const child = { parent: this, provider };
+        // Everything here lives on the host: replaced with its machine, deleted with it. Objects
+        // with fixed names are deleted before their replacement is created: a volume's id is its
+        // name, so a create-first replace on a new VM would be followed by deleting the new volume.
+        const child = { parent: this, provider, ...host.onHost };
+        const named = { ...child, deleteBeforeReplace: true };
 
-        const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge" }, child);
+        const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge" }, named);
         const volume = (suffix: string, extra: pulumi.CustomResourceOptions = {}) =>
-            new docker.Volume(`${name}-${suffix}`, { name: `${name}-${suffix}` }, { ...child, ...extra });
+            new docker.Volume(`${name}-${suffix}`, { name: `${name}-${suffix}` }, { ...named, ...extra });
         const redisData = volume("redis-data");
         // Models are large downloads: `pulumi destroy` keeps the volume (see README for removal).
         this.modelVolume = volume("ollama-models", { retainOnDelete: true });
@@ -100,12 +106,13 @@ export class AppStack extends pulumi.ComponentResource {
             volumes: [{ volumeName: redisData.name, containerPath: "/data" }],
             networksAdvanced: [{ name: network.name, aliases: ["redis"] }],
             memory: s.memoryMb.redis,
+            memorySwap: s.memoryMb.redis,
             restart: "unless-stopped",
             logDriver: "json-file",
             logOpts,
             wait: true,
             waitTimeout: 60,
-        }, { ...child, deleteBeforeReplace: true });
+        }, named);
 
         this.ollama = new docker.Container(`${name}-ollama`, {
             name: `${name}-ollama`,
@@ -126,7 +133,7 @@ export class AppStack extends pulumi.ComponentResource {
             logOpts,
             wait: true,
             waitTimeout: 120,
-        }, { ...child, deleteBeforeReplace: true });
+        }, named);
 
         // Re-runs only when the model name changes; the model itself persists on the volume.
         this.modelPull = host.run(`${name}-model-pull`, {
@@ -139,15 +146,18 @@ export class AppStack extends pulumi.ComponentResource {
             release: s.slots[color].release,
             source: args.sources[color],
             app: s.app,
-            provider,
+            host,
             network,
             redisUrl: this.redisUrl,
             ollamaUrl: "http://ollama:11434",
             model: s.model,
             workerConcurrency: s.workerConcurrency,
             memoryMb: s.memoryMb,
+            // A component's dependsOn does not order its children (pulumi/pulumi#8721): name the
+            // containers' dependencies on them directly.
+            apiDependsOn: [this.redis],
             workerDependsOn: [this.modelPull, this.redis],
-        }, { parent: this, dependsOn: [this.redis] });
+        }, { parent: this });
         const blue = slot("blue");
         const green = slot("green");
         this.slotResources = { blue, green };
@@ -155,6 +165,7 @@ export class AppStack extends pulumi.ComponentResource {
             blue: { release: s.slots.blue.release, image: blue.imageName },
             green: { release: s.slots.green.release, image: green.imageName },
         };
+        this.images = [s.images.redis, s.images.ollama, s.images.proxy, blue.imageName, green.imageName];
 
         this.proxy = new Proxy(`${name}-proxy`, {
             host,

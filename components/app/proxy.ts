@@ -45,8 +45,9 @@ export class Proxy extends pulumi.ComponentResource {
 
     constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gpu-hosts:app:Proxy", name, {}, opts);
-        const provider = args.host.provider;
-        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this, provider });
+        // Lives on the host: replaced with its machine, deleted with it.
+        const child = { parent: this, provider: args.host.provider, ...args.host.onHost };
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, child);
 
         this.caddyfile = renderCaddyfile({ upstreams: args.upstreams, healthPath: args.healthPath });
         this.container = new docker.Container(name, {
@@ -65,12 +66,13 @@ export class Proxy extends pulumi.ComponentResource {
                 interval: "10s", timeout: "5s", retries: 3, startPeriod: "5s",
             },
             memory: args.memoryMb,
+            memorySwap: args.memoryMb,
             restart: "unless-stopped",
             logDriver: "json-file",
             logOpts,
             wait: true,
             waitTimeout: 60,
-        }, { parent: this, provider, deleteBeforeReplace: true });
+        }, { ...child, deleteBeforeReplace: true });
 
         const liveHealth = `http://${args.upstreams[args.liveColor]}${args.healthPath}`;
         this.routes = args.host.run(`${name}-routes`, {

@@ -4,9 +4,9 @@ import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import { AWS_ALLOWED, AWS_REGION, GpuModel, awsGpu } from "./catalog";
 import {
-    CloudHostArgs, HostDetails, byFamily, cidrId, ingressRules, renderUserData, resolveCloudHostArgs,
+    CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, cidrId, ingressRules, renderUserData, resolveCloudHostArgs,
 } from "./cloud";
-import { GpuHost, HostRunner } from "./gpuHost";
+import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
 import { connectHost } from "./ssh";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu AMIs. */
@@ -43,6 +43,10 @@ export class AwsGpuHost extends pulumi.ComponentResource implements GpuHost {
     public readonly provider: docker.Provider;
     /** The readiness gate. */
     public readonly ready: pulumi.Resource;
+    /** Options for everything that lives on the VM: replaced with it, deleted with it. */
+    public readonly onHost: HostResourceOptions;
+    /** Every supported GPU shape is x86_64. */
+    public readonly platform = CLOUD_PLATFORM;
     /** Facts for the stack outputs. */
     public readonly details: HostDetails;
     /** The region. */
@@ -173,7 +177,7 @@ export class AwsGpuHost extends pulumi.ComponentResource implements GpuHost {
             },
             // One-time spot requests can only terminate on interruption (stop/hibernate need a
             // persistent request). The host is disposable: the EIP, key and network stay, and
-            // the next `pulumi up --refresh` builds an identical one.
+            // `npm run recover` builds an identical one (README: spot interruptions).
             // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/interruption-behavior.html
             instanceMarketOptions: r.spot
                 ? { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } }
@@ -182,6 +186,8 @@ export class AwsGpuHost extends pulumi.ComponentResource implements GpuHost {
         }, {
             ...child,
             dependsOn: [eipAssoc, routesAssoc],
+            // The new instance needs the ENI (and so the Elastic IP) the old one holds: delete first.
+            deleteBeforeReplace: true,
             // getAmi follows Canonical's newest build; move to it deliberately with `pulumi up --replace`.
             ignoreChanges: ["ami"],
         });
@@ -193,6 +199,7 @@ export class AwsGpuHost extends pulumi.ComponentResource implements GpuHost {
             user: r.sshUser,
             privateKey: args.sshPrivateKey,
             machineId: instance.id,
+            machine: instance,
             gpuCheckImage: r.gpuCheckImage,
             readinessTimeoutSeconds: r.readinessTimeoutSeconds,
             keyDir: r.keyDir,
@@ -201,6 +208,7 @@ export class AwsGpuHost extends pulumi.ComponentResource implements GpuHost {
         this.run = conn.run;
         this.ready = conn.ready;
         this.provider = conn.provider;
+        this.onHost = conn.onHost;
         this.sshCommand = conn.sshCommand;
         this.apiUrl = pulumi.interpolate`http://${this.address}:${r.apiPort}`;
         this.details = {

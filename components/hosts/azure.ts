@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
 import * as docker from "@pulumi/docker";
 import { AZURE_ALLOWED, AZURE_LOCATION, GpuModel, azureGpu, isAzureGridSize } from "./catalog";
-import { CloudHostArgs, HostDetails, byFamily, ingressRules, renderUserData, resolveCloudHostArgs } from "./cloud";
-import { GpuHost, HostRunner } from "./gpuHost";
+import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, ingressRules, renderUserData, resolveCloudHostArgs } from "./cloud";
+import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
 import { connectHost } from "./ssh";
 
 /** Canonical's Ubuntu 24.04 LTS marketplace image (Gen2); "latest" resolves when the VM is created. */
@@ -45,6 +45,10 @@ export class AzureGpuHost extends pulumi.ComponentResource implements GpuHost {
     public readonly provider: docker.Provider;
     /** The readiness gate. */
     public readonly ready: pulumi.Resource;
+    /** Options for everything that lives on the VM: replaced with it, deleted with it. */
+    public readonly onHost: HostResourceOptions;
+    /** Every supported GPU shape is x86_64. */
+    public readonly platform = CLOUD_PLATFORM;
     /** Facts for the stack outputs. */
     public readonly details: HostDetails;
     /** The location. */
@@ -183,15 +187,18 @@ export class AzureGpuHost extends pulumi.ComponentResource implements GpuHost {
                 uefiSettings: { secureBootEnabled: false, vTpmEnabled: true },
                 ...(args.encryptionAtHost ? { encryptionAtHost: true } : {}),
             },
-            // Deallocate on eviction keeps the disk and the static IP; `az vm start` brings it
-            // back. maxPrice -1: pay up to the on-demand price, never evicted for price.
+            // Delete on eviction, like AWS's one-time spot: the NIC (deleteOption Detach), static IP
+            // and network stay, and `npm run recover` builds an identical VM and everything on it.
+            // maxPrice -1: pay up to the on-demand price, never evicted for price.
             // https://learn.microsoft.com/azure/virtual-machines/spot-vms
-            ...(r.spot ? { priority: "Spot", evictionPolicy: "Deallocate", billingProfile: { maxPrice: -1 } } : { priority: "Regular" }),
+            ...(r.spot ? { priority: "Spot", evictionPolicy: "Delete", billingProfile: { maxPrice: -1 } } : { priority: "Regular" }),
             tags,
         }, {
             ...child,
             // cloud-init runs once per VM: new user data only takes effect on a new one.
             replaceOnChanges: ["osProfile.customData"],
+            // The new VM needs the NIC the old one holds: delete first.
+            deleteBeforeReplace: true,
         });
         this.instanceId = vm.vmId;
         this.address = ip.ipAddress.apply((a) => {
@@ -204,6 +211,7 @@ export class AzureGpuHost extends pulumi.ComponentResource implements GpuHost {
             user: r.sshUser,
             privateKey: args.sshPrivateKey,
             machineId: vm.vmId,
+            machine: vm,
             gpuCheckImage: r.gpuCheckImage,
             readinessTimeoutSeconds: r.readinessTimeoutSeconds,
             keyDir: r.keyDir,
@@ -212,6 +220,7 @@ export class AzureGpuHost extends pulumi.ComponentResource implements GpuHost {
         this.run = conn.run;
         this.ready = conn.ready;
         this.provider = conn.provider;
+        this.onHost = conn.onHost;
         this.sshCommand = conn.sshCommand;
         this.apiUrl = pulumi.interpolate`http://${this.address}:${r.apiPort}`;
         this.details = {

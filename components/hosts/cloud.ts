@@ -75,6 +75,9 @@ export const CLOUD_HOST_DEFAULTS = {
     role: "gpu-host",
 } as const;
 
+/** Every GPU shape the catalog allows is x86_64, and the images are Ubuntu amd64 ones. */
+export const CLOUD_PLATFORM = "linux/amd64";
+
 export const MIN_DISK_GB = 100;
 export const SSH_PORT = 22;
 /** Redis and Ollama: reachable only on the host's Docker network, never through a firewall. */
@@ -218,7 +221,7 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
         sshUser: cfg.sshUser,
         sshPublicKey: key.publicKey,
         sshPrivateKey: key.privateKey,
-        ...(cfg.sshPublicKey !== undefined ? { operatorPublicKey: cfg.sshPublicKey } : {}),
+        ...(cfg.sshPublicKey !== "" ? { operatorPublicKey: cfg.sshPublicKey } : {}),
         operatorCidrs: cfg.operatorCidrs,
         apiCidrs: cfg.apiCidrs,
         apiPort: cfg.apiPort,

@@ -5,9 +5,9 @@ import * as gcp from "@pulumi/gcp";
 import * as docker from "@pulumi/docker";
 import { GCP_ALLOWED, GCP_ZONE, GpuModel, gcpGpu, gcpRegion } from "./catalog";
 import {
-    CloudHostArgs, HostDetails, authorizedKeys, byFamily, gcpLabels, ingressRules, renderUserData, resolveCloudHostArgs,
+    CLOUD_PLATFORM, CloudHostArgs, HostDetails, authorizedKeys, byFamily, gcpLabels, ingressRules, renderUserData, resolveCloudHostArgs,
 } from "./cloud";
-import { GpuHost, HostRunner } from "./gpuHost";
+import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
 import { connectHost } from "./ssh";
 
 /** Canonical's public image project and the Ubuntu 24.04 LTS family in it. */
@@ -42,6 +42,10 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
     public readonly provider: docker.Provider;
     /** The readiness gate. */
     public readonly ready: pulumi.Resource;
+    /** Options for everything that lives on the VM: replaced with it, deleted with it. */
+    public readonly onHost: HostResourceOptions;
+    /** Every supported GPU shape is x86_64. */
+    public readonly platform = CLOUD_PLATFORM;
     /** Facts for the stack outputs. */
     public readonly details: HostDetails;
     /** The region the zone is in. */
@@ -118,8 +122,10 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
         }
 
         // GPUs cannot live-migrate, so the VM must stop for host maintenance; Spot VMs also
-        // cannot restart themselves. STOP on preemption keeps the disk and address: the next
-        // `pulumi up --refresh` starts the VM again (desiredStatus).
+        // cannot restart themselves. DELETE on preemption, like AWS's one-time spot: the static
+        // address, network and firewall stay, and `npm run recover` builds an identical VM and
+        // everything on it (a stopped VM would keep its id, and the Docker objects on it would
+        // be trusted without a check).
         // https://cloud.google.com/compute/docs/gpus/create-gpu-vm-general-purpose#restrictions
         // https://cloud.google.com/compute/docs/instances/spot
         const scheduling: gcp.types.input.compute.InstanceScheduling = r.spot
@@ -128,7 +134,7 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
                 provisioningModel: "SPOT",
                 preemptible: true,
                 automaticRestart: false,
-                instanceTerminationAction: "STOP",
+                instanceTerminationAction: "DELETE",
             }
             : { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true };
 
@@ -166,6 +172,8 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
         }, {
             ...child,
             dependsOn: [subnet],
+            // The new VM needs the static external address the old one holds: delete first.
+            deleteBeforeReplace: true,
             // cloud-init runs once per instance; the image family moves on, move with `pulumi up --replace`.
             replaceOnChanges: ['metadata["user-data"]'],
             ignoreChanges: ["bootDisk.initializeParams.image"],
@@ -178,6 +186,7 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
             user: r.sshUser,
             privateKey: args.sshPrivateKey,
             machineId: instance.instanceId,
+            machine: instance,
             gpuCheckImage: r.gpuCheckImage,
             readinessTimeoutSeconds: r.readinessTimeoutSeconds,
             keyDir: r.keyDir,
@@ -186,6 +195,7 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
         this.run = conn.run;
         this.ready = conn.ready;
         this.provider = conn.provider;
+        this.onHost = conn.onHost;
         this.sshCommand = conn.sshCommand;
         this.apiUrl = pulumi.interpolate`http://${this.address}:${r.apiPort}`;
         this.details = {

@@ -15,6 +15,19 @@ export interface HostCommandArgs {
     readonly triggers?: pulumi.Input<unknown>[];
 }
 
+/**
+ * Options every resource that lives on a host takes (Docker objects, commands run there). A host
+ * is cattle: when its machine is replaced, or recreated after a spot interruption, everything on
+ * it is re-created on the new one, and a destroy removes it with the machine instead of dialling
+ * an engine that may be gone.
+ */
+export interface HostResourceOptions {
+    /** The machine's id: a new id replaces the resource (engine: any change of the value replaces). Defaults to none (the local engine). */
+    readonly replacementTrigger?: pulumi.Input<string>;
+    /** The machine: when it is deleted, the resource's own delete is skipped. Defaults to none. */
+    readonly deletedWith?: pulumi.Resource;
+}
+
 /** Runs a command on the host; the returned resource exposes stdout. */
 export type HostRunner = (
     name: string,
@@ -41,6 +54,14 @@ export interface GpuHost {
     readonly run: HostRunner;
     /** The Docker engine on the host; it depends on `ready`. */
     readonly provider: docker.Provider;
+    /** Options for every resource that lives on the host; `run` applies them itself. */
+    readonly onHost: HostResourceOptions;
+    /**
+     * The engine's platform, e.g. "linux/amd64", that images are built for. pulumi-docker's Image
+     * Check would otherwise default it to the provider plugin's own GOOS/GOARCH, i.e. the operator's
+     * machine, and an Apple-silicon laptop would build arm64 images for amd64 GPU VMs.
+     */
+    readonly platform: pulumi.Input<string>;
     /** Completes once the host can run (GPU) containers. */
     readonly ready: pulumi.Resource;
     /** Kind-specific facts for the stack outputs (region, instance type, spot, ssh command...). Defaults to none. */

@@ -6,13 +6,13 @@ import { AzureGpuHost } from "./azure";
 import { StackSshKey, cloudHostArgs } from "./cloud";
 import { GcpGpuHost } from "./gcp";
 import { GpuHost } from "./gpuHost";
-import { LocalHost } from "./local";
+import { LocalHost, dockerCliEndpoint } from "./local";
 import { createStackKey } from "./ssh";
 
 function createHost(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost {
     switch (kind) {
         case "local":
-            return new LocalHost("local", cfg.local);
+            return new LocalHost("local", { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint() });
         case "aws":
             return new AwsGpuHost("aws", { ...cloudHostArgs(cfg, key()), aws: cfg.aws });
         case "gcp":
@@ -26,8 +26,25 @@ function createHost(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): G
     }
 }
 
+/**
+ * Why the environment must not run this stack, or undefined. The Docker provider takes the
+ * endpoint of an exported DOCKER_CONTEXT over its own `host` setting (kreuzwerker
+ * terraform-provider-docker, provider.go), which would put a cloud host's containers on whatever
+ * engine that context names, the operator's laptop say. Pure: the caller passes the environment.
+ */
+export function environmentProblem(clouds: readonly HostKind[], env: NodeJS.ProcessEnv): string | undefined {
+    const cloudHosts = clouds.filter((c) => c !== "local");
+    if (cloudHosts.length > 0 && env.DOCKER_CONTEXT) {
+        return `DOCKER_CONTEXT is set (to ${JSON.stringify(env.DOCKER_CONTEXT)}) and would redirect the Docker provider of ` +
+            `${cloudHosts.join(", ")} from its host to that context's engine; unset it (\`unset DOCKER_CONTEXT\`) and run again`;
+    }
+    return undefined;
+}
+
 /** The stack's hosts, in `clouds` order. One generated SSH key serves every cloud host. */
-export function createHosts(cfg: StackConfig): GpuHost[] {
+export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.env): GpuHost[] {
+    const problem = environmentProblem(cfg.clouds, env);
+    if (problem) throw new Error(problem);
     let key: StackSshKey | undefined;
     const stackKey = (): StackSshKey => {
         if (!key) {

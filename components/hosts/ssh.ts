@@ -4,10 +4,14 @@
 //
 // How the stack's key reaches the Docker provider's ssh client: for an ssh:// host the provider
 // uses the docker CLI's connection helper, which runs the operator's OpenSSH client as
-// `ssh <sshOpts...> -- user@host docker system dial-stdio`, each sshOpts entry one argv word. It
-// takes no key material, only a file. So a local command writes the stack's private key, fed on
-// stdin (never argv: not in `ps`, not in Pulumi's logs), with mode 0600 to
-// ~/.ssh/gpu-hosts/<project>-<stack>-<host>, and deletes it on destroy. sshOpts then pass
+// `ssh <sshOpts...> -- user@host docker system dial-stdio`, each sshOpts entry one argv word
+// (docker/cli cli/connhelper). It takes no key material, only a file. So the program itself writes
+// the stack's private key, mode 0600, to ~/.ssh/gpu-hosts/<project>-<stack>-<host> on whatever
+// machine runs it, on every run (preview and up, a teammate's laptop or a CI runner), from a
+// Pulumi secret in memory: never argv, never a log. The provider's sshOpts are derived from that
+// write, so no Docker connection is attempted before the file exists. A `local.Command` would not
+// do: its create runs once, on the machine of the first `up`, and `--refresh` never re-runs it.
+// sshOpts then pass
 //   -i <that file>                      the stack key...
 //   -o IdentitiesOnly=yes               ...and only it (an agent's keys would be tried first and
 //                                       can use up sshd's MaxAuthTries)
@@ -16,18 +20,27 @@
 //                                       ~/.ssh/known_hosts is untouched
 //   -o BatchMode=yes                    fail instead of prompting: there is no terminal
 //   -o ServerAliveInterval=15           notice a dead connection during a long image build
-// ssh expands the "~" in those paths itself (the provider runs no shell), so the values are the
-// same on every operator's machine and do not churn the provider's config. A replaced VM keeps
-// its static address but has new host keys, so the key-file command, re-run whenever the
-// instance id changes, forgets the old ones. The file exists only on the machine that ran
-// `pulumi up`; on another machine, re-create it with `pulumi up --target-replace <key-file URN>`.
-// https://github.com/docker/cli/blob/master/cli/connhelper/connhelper.go
+//   -o ControlMaster=auto, ControlPath, ControlPersist=120
+//                                       every Docker API call is its own `ssh ... dial-stdio`;
+//                                       about 15 resources per host run in parallel, more than
+//                                       sshd's default MaxStartups 10:30:100 lets through, so
+//                                       connections were dropped at random (kreuzwerker/
+//                                       terraform-provider-docker#262, docker/compose#10117).
+//                                       One multiplexed connection carries them all; cloud-init
+//                                       also raises MaxStartups and MaxSessions (render.ts).
+// ssh expands the "~" and %C in those paths itself (the provider runs no shell), so the values are
+// the same on every operator's machine and do not churn the provider's config. A replaced VM keeps
+// its static address but has new host keys, so a command re-run whenever the machine id changes
+// forgets the old ones.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as tls from "@pulumi/tls";
 import { REBOOT_REQUIRED_MARKER, shellQuote } from "../../cloud-init/render";
-import { HostCommandArgs, HostRunner } from "./gpuHost";
+import { HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
 import { READINESS_DEFAULTS, READINESS_REBOOTING_EXIT_CODE, readinessScript } from "./readiness";
 
 export interface ConnectHostArgs {
@@ -37,8 +50,14 @@ export interface ConnectHostArgs {
     readonly user: string;
     /** The stack's private key (OpenSSH format); made a secret here whatever the caller passes. */
     readonly privateKey: pulumi.Input<string>;
-    /** The cloud's id for this VM; a new one (a replaced VM) re-runs the gates and forgets its old host keys. */
+    /**
+     * The cloud's id for this VM. Everything that lives on the VM is replaced when it changes (a
+     * replaced VM, or one recreated after a spot interruption), in order: gates, then the Docker
+     * objects built on them.
+     */
     readonly machineId: pulumi.Input<string>;
+    /** The VM resource: what lives on it is deleted with it, so a destroy never dials a dead engine. */
+    readonly machine: pulumi.Resource;
     /** Image the readiness gate runs with `--gpus all`. Defaults to "ubuntu:24.04". */
     readonly gpuCheckImage?: string;
     /** Seconds the readiness gate waits for cloud-init. Defaults to 1800. */
@@ -70,8 +89,12 @@ export interface HostConnection {
     readonly knownHostsPath: string;
     /** OpenSSH client options the Docker provider and the SSH gate use. */
     readonly sshOptions: readonly string[];
-    /** Writes the key file; deletes it on destroy. */
-    readonly keyFile: command.local.Command;
+    /** Deletes the key and known_hosts files on destroy. */
+    readonly sshFiles: command.local.Command;
+    /** Forgets the host keys of a replaced VM. */
+    readonly knownHosts: command.local.Command;
+    /** Options for every resource that lives on the VM (see GpuHost.onHost). */
+    readonly onHost: HostResourceOptions;
     /** Waits until the VM answers over SSH and has finished its first boot (including a driver reboot). */
     readonly sshGate: command.local.Command;
 }
@@ -91,8 +114,14 @@ export function keyFileName(host: string): string {
     return `${pulumi.getProject()}-${pulumi.getStack()}-${host}`.replace(/[^A-Za-z0-9._-]/g, "_");
 }
 
+/** Seconds an idle multiplexed SSH connection stays open after its last Docker call. */
+export const CONTROL_PERSIST_SECONDS = 120;
+
 /** OpenSSH client options for the Docker provider (see the file comment for why each). */
 export function sshClientOptions(keyPath: string, knownHostsPath: string): string[] {
+    // %C is a hash of the connection (local host, remote host, port, user): short, so the socket path
+    // stays under the 104-byte limit of a unix socket, and distinct per host.
+    const controlPath = `${path.posix.dirname(keyPath)}/cm-%C`;
     return [
         "-i", keyPath,
         "-o", "IdentitiesOnly=yes",
@@ -100,7 +129,38 @@ export function sshClientOptions(keyPath: string, knownHostsPath: string): strin
         "-o", `UserKnownHostsFile=${knownHostsPath}`,
         "-o", "BatchMode=yes",
         "-o", "ServerAliveInterval=15",
+        "-o", "ControlMaster=auto",
+        "-o", `ControlPath=${controlPath}`,
+        "-o", `ControlPersist=${CONTROL_PERSIST_SECONDS}`,
     ];
+}
+
+/** A "~/..." path as this machine's absolute path. */
+export function expandHome(p: string, home: string = os.homedir()): string {
+    return p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p;
+}
+
+/**
+ * Writes `key` to `keyPath` ("~/..." or absolute) with mode 0600, in a 0700 directory, atomically
+ * (a reader never sees half a key), and only when the content differs. Idempotent: safe on every run.
+ */
+export function writeKeyFile(keyPath: string, key: string, home: string = os.homedir()): void {
+    const file = expandHome(keyPath, home);
+    const content = key.endsWith("\n") ? key : `${key}\n`;
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    try {
+        if (fs.readFileSync(file, "utf8") === content && (fs.statSync(file).mode & 0o777) === 0o600) return;
+    } catch {
+        // absent or unreadable: write it
+    }
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+        fs.writeFileSync(tmp, content, { mode: 0o600 });
+        fs.chmodSync(tmp, 0o600);
+        fs.renameSync(tmp, file);
+    } finally {
+        fs.rmSync(tmp, { force: true });
+    }
 }
 
 /** A path as a shell word: "~/x" becomes "$HOME"/x, the rest is quoted. */
@@ -108,25 +168,9 @@ export function shellPath(p: string): string {
     return p.startsWith("~/") ? `"$HOME"/${shellQuote(p.slice(2))}` : shellQuote(p);
 }
 
-/** POSIX sh that writes stdin to the key file (mode 0600) and forgets the host's known keys. */
-export function keyFileScript(keyPath: string, knownHostsPath: string): string {
-    return [
-        "set -eu",
-        "umask 077",
-        `key=${shellPath(keyPath)}`,
-        `known_hosts=${shellPath(knownHostsPath)}`,
-        'mkdir -p "$(dirname "$key")"',
-        'tmp="$(mktemp "$key.XXXXXX")"',
-        "trap 'rm -f \"$tmp\"' EXIT",
-        "# The key arrives on stdin, never in argv.",
-        'cat >"$tmp"',
-        'chmod 600 "$tmp"',
-        'mv -f "$tmp" "$key"',
-        "trap - EXIT",
-        "# A new VM behind the same static address has new host keys.",
-        'rm -f "$known_hosts"',
-        'echo "gpu-hosts: wrote $key"',
-    ].join("\n") + "\n";
+/** POSIX sh that forgets a host's known keys: a new VM behind the same static address has new ones. */
+export function forgetHostKeysScript(knownHostsPath: string): string {
+    return `rm -f ${shellPath(knownHostsPath)}\n`;
 }
 
 /** POSIX sh that removes the key and known_hosts files. */
@@ -213,35 +257,53 @@ export function connectHost(parent: pulumi.Resource, name: string, args: Connect
     const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply((k) => (k.endsWith("\n") ? k : `${k}\n`)));
     const target = pulumi.interpolate`${args.user}@${args.address}`;
 
-    const keyFile = new command.local.Command(`${name}-ssh-key`, {
-        create: keyFileScript(keyPath, knownHostsPath),
+    // Everything below lives on the VM: replaced with it, deleted with it.
+    const onHost: HostResourceOptions = { replacementTrigger: args.machineId, deletedWith: args.machine };
+
+    // The key file, written by the program on every run (see the file comment); the options that
+    // name it resolve only once it is written.
+    const sshOptionsOutput = pulumi.unsecret(privateKey.apply((k) => {
+        writeKeyFile(keyPath, k);
+        return sshOptions;
+    }));
+
+    // Removes the key and known_hosts files on destroy, and only then: it is never replaced.
+    const sshFiles = new command.local.Command(`${name}-ssh-files`, {
+        create: "true\n",
         delete: keyFileDeleteScript(keyPath, knownHostsPath),
-        stdin: privateKey,
         interpreter: ["/bin/sh", "-c"],
-        triggers: [args.machineId],
-    }, {
-        parent,
-        // Replacing must not end with the old command's delete removing the file just written.
-        deleteBeforeReplace: true,
-    });
+        addPreviousOutputInEnv: false,
+    }, { parent });
+    // A new VM behind the same static address has new host keys: forget the old ones.
+    const knownHosts = new command.local.Command(`${name}-known-hosts`, {
+        create: forgetHostKeysScript(knownHostsPath),
+        interpreter: ["/bin/sh", "-c"],
+        addPreviousOutputInEnv: false,
+    }, { parent, replacementTrigger: args.machineId, dependsOn: [sshFiles] });
 
     const sshGate = new command.local.Command(`${name}-ssh-gate`, {
-        create: target.apply((t) => sshGateScript({
+        create: pulumi.all([target, sshOptionsOutput]).apply(([t, o]) => sshGateScript({
             target: t,
-            sshOptions,
+            sshOptions: o,
             timeoutSeconds: args.bootTimeoutSeconds ?? SSH_DEFAULTS.bootTimeoutSeconds,
         })),
         interpreter: ["/bin/sh", "-c"],
-        triggers: [args.machineId],
-    }, { parent, dependsOn: [keyFile, ...(args.networkDependsOn ?? [])] });
+        addPreviousOutputInEnv: false,
+    }, {
+        parent,
+        replacementTrigger: args.machineId,
+        // After the machine itself: a recovered or replaced VM is waited for before anything dials it.
+        dependsOn: [knownHosts, args.machine, ...(args.networkDependsOn ?? [])],
+    });
 
-    // The installed @pulumi/command (4.5.0, an old 0.x build) has no dialErrorLimit or
-    // perDialTimeout; the SSH gate above does the waiting instead.
+    // The SSH gate has waited for sshd already; these bound each remote command's own dialling.
     const connection: command.types.input.remote.ConnectionArgs = {
         host: args.address,
         user: args.user,
         privateKey,
         port: 22,
+        dialErrorLimit: 20,
+        perDialTimeout: 15,
     };
     const remote = (cmdName: string, cmd: HostCommandArgs, opts?: pulumi.CustomResourceOptions) => new command.remote.Command(cmdName, {
         connection,
@@ -249,24 +311,32 @@ export function connectHost(parent: pulumi.Resource, name: string, args: Connect
         delete: cmd.delete,
         stdin: cmd.stdin,
         triggers: cmd.triggers,
-    }, { parent, ...opts });
+        // The provider would pass the previous output in PULUMI_COMMAND_STDOUT/STDERR; Ubuntu's sshd
+        // accepts no such variable (AcceptEnv LANG LC_*), and every run warns.
+        addPreviousOutputInEnv: false,
+    }, { parent, ...onHost, ...opts });
 
     const ready = remote(`${name}-ready`, {
         create: readinessScript({
             image: args.gpuCheckImage ?? READINESS_DEFAULTS.image,
             timeoutSeconds: args.readinessTimeoutSeconds ?? READINESS_DEFAULTS.timeoutSeconds,
         }),
-        triggers: [args.machineId, args.address],
+        triggers: [args.address],
     }, { dependsOn: [sshGate] });
 
     const run: HostRunner = (cmdName, cmd, opts) =>
         remote(cmdName, cmd, { ...opts, dependsOn: withDependency(opts?.dependsOn, ready) });
 
+    // A new VM means a new engine: the provider is replaced with it, so nothing created through the
+    // old one is assumed to exist on the new one.
+    // Its check that the engine answers would dial a dead spot VM during a destroy; the readiness
+    // gate above has proved the engine before anything is created.
     const provider = new docker.Provider(`${name}-docker`, {
         host: pulumi.interpolate`ssh://${target}`,
-        sshOpts: sshOptions,
-    }, { parent, dependsOn: [ready] });
+        sshOpts: sshOptionsOutput,
+        disableDockerDaemonCheck: true,
+    }, { parent, dependsOn: [ready], replacementTrigger: args.machineId });
 
     const sshCommand = pulumi.interpolate`ssh -i ${keyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHostsPath} ${target}`;
-    return { run, ready, provider, sshCommand, keyPath, knownHostsPath, sshOptions, keyFile, sshGate };
+    return { run, ready, provider, sshCommand, keyPath, knownHostsPath, sshOptions, sshFiles, knownHosts, sshGate, onHost };
 }

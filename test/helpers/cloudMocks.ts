@@ -139,7 +139,7 @@ const AWS_RESOURCES: Record<string, ResourceMock> = {
         if ((a.inputs.instanceId === undefined) === (a.inputs.networkInterfaceId === undefined)) fail(a, "needs exactly one of instanceId or networkInterfaceId");
         return { id: awsId("eipassoc", a), state: { associationId: awsId("eipassoc", a) } };
     },
-    "aws:ec2/instance:Instance": (a) => {
+    "aws:ec2/instance:Instance": (a, world) => {
         const { region } = providerOf(a, "aws");
         need(a, "ami", "instanceType");
         if (!/^ami-[0-9a-f]{8,17}$/.test(a.inputs.ami)) fail(a, `ami ${a.inputs.ami} is not an AMI id`);
@@ -150,7 +150,8 @@ const AWS_RESOURCES: Record<string, ResourceMock> = {
         if (spot && spot.spotInstanceType !== "persistent" && ["stop", "hibernate"].includes(spot.instanceInterruptionBehavior)) {
             fail(a, "stop/hibernate interruption behavior needs a persistent spot request");
         }
-        const id = `i-0${hex(`instance:${a.name}`, 16)}`;
+        // A new incarnation of the VM (replaced, or recreated after a spot interruption) gets a new id.
+        const id = `i-0${hex(`instance:${a.name}:${world.machineGeneration ?? 0}`, 16)}`;
         return {
             id,
             state: {
@@ -234,7 +235,7 @@ const GCP_RESOURCES: Record<string, ResourceMock> = {
         address: docIp(a.name!), addressType: a.inputs.addressType ?? "EXTERNAL", networkTier: a.inputs.networkTier ?? "PREMIUM",
         status: "RESERVED", users: [],
     })),
-    "gcp:compute/instance:Instance": (a) => {
+    "gcp:compute/instance:Instance": (a, world) => {
         const p = providerOf(a, "gcp");
         need(a, "machineType", "bootDisk", "networkInterfaces");
         const zone = a.inputs.zone ?? p.zone;
@@ -251,7 +252,7 @@ const GCP_RESOURCES: Record<string, ResourceMock> = {
         if (s.instanceTerminationAction && s.provisioningModel !== "SPOT") fail(a, "instanceTerminationAction is for SPOT instances only");
         const name = autoName(a, a.inputs.name);
         const id = `projects/${p.project}/zones/${zone}/instances/${name}`;
-        const instanceId = String(BigInt(`0x${hex(`gce:${a.name}`, 15)}`));
+        const instanceId = String(BigInt(`0x${hex(`gce:${a.name}:${world.machineGeneration ?? 0}`, 15)}`));
         return {
             id,
             state: {
@@ -340,7 +341,7 @@ const AZURE_RESOURCES: Record<string, ResourceMock> = {
         ipConfigurations: (a.inputs.ipConfigurations as any[]).map((c) => ({ ...c, privateIPAddress: "10.42.1.4" })),
         resourceGuid: guid(`nic:${a.name}`),
     })),
-    "azure-native:compute:VirtualMachine": azureResource("Microsoft.Compute/virtualMachines", "vmName", ["hardwareProfile", "storageProfile", "osProfile", "networkProfile"], (a) => {
+    "azure-native:compute:VirtualMachine": (a, world) => azureResource("Microsoft.Compute/virtualMachines", "vmName", ["hardwareProfile", "storageProfile", "osProfile", "networkProfile"], (a) => {
         const i = a.inputs;
         if (i.priority === "Spot" && !i.evictionPolicy) fail(a, "a Spot VM needs an evictionPolicy");
         if (i.priority !== "Spot" && (i.evictionPolicy !== undefined || i.billingProfile !== undefined)) {
@@ -350,8 +351,8 @@ const AZURE_RESOURCES: Record<string, ResourceMock> = {
         if (linux?.disablePasswordAuthentication && !linux.ssh?.publicKeys?.length) fail(a, "password login is disabled but no SSH public key is given");
         if (i.osProfile.customData !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(i.osProfile.customData)) fail(a, "customData must be base64");
         if (i.osProfile.customData !== undefined && i.osProfile.customData.length > 87380) fail(a, "customData is over 64 KiB");
-        return { vmId: guid(`vm:${a.name}`), timeCreated: "2025-06-12T16:00:00.0000000+00:00" };
-    }),
+        return { vmId: guid(`vm:${a.name}:${world.machineGeneration ?? 0}`), timeCreated: "2025-06-12T16:00:00.0000000+00:00" };
+    })(a, world),
 };
 
 export const CLOUD_RESOURCES: Record<string, ResourceMock> = { ...AWS_RESOURCES, ...GCP_RESOURCES, ...AZURE_RESOURCES };

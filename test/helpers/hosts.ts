@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, loadConfig, namespaced } from "../../components/config";
 import { CloudHostArgs, NEVER_EXPOSED_PORTS, cloudHostArgs } from "../../components/hosts/cloud";
 import { createStackKey } from "../../components/hosts/ssh";
-import { Recorded, StrictMocks } from "./mocks";
+import { MockWorld, Recorded, StrictMocks } from "./mocks";
 import { isSecretInput, plainStrings } from "./secrets";
 import { resolve, stackConfig } from "./stack";
 
@@ -42,9 +42,11 @@ export async function buildHost<T>(
     stack: "dev" | "prod",
     build: (cfg: StackConfig, args: CloudHostArgs) => T,
     overrides: Record<string, unknown> = {},
+    world: MockWorld = {},
 ): Promise<HostRun & { host: T }> {
-    const mocks = new StrictMocks();
+    const mocks = new StrictMocks(world);
     await pulumi.runtime.setMocks(mocks, "gpu-hosts", stack, false);
+    mocks.recordOptions("gpu-hosts", stack);
     const regs = new Map<string, Registration>();
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
@@ -77,7 +79,8 @@ export async function buildHost<T>(
 export async function resolveFields(obj: object): Promise<Record<string, { value: unknown; secret: boolean }>> {
     const out: Record<string, { value: unknown; secret: boolean }> = {};
     for (const [k, v] of Object.entries(obj)) {
-        if (k.startsWith("__") || k === "urn" || typeof v === "function" || pulumi.Resource.isInstance(v)) continue;
+        // onHost holds resource options (the machine resource itself), not values.
+        if (k.startsWith("__") || k === "urn" || k === "onHost" || typeof v === "function" || pulumi.Resource.isInstance(v)) continue;
         if (k === "details" && v && typeof v === "object") {
             for (const [dk, dv] of Object.entries(v)) out[`details.${dk}`] = await resolve(dv);
             continue;
@@ -176,13 +179,13 @@ export function assertExactIngress(run: HostRun, stack: "dev" | "prod"): void {
 }
 
 /**
- * Asserts the stack's SSH private key is secret where the `<prefix>-ready` gate and the
- * `<prefix>-ssh-key` file get it, appears in no plain input, and in none of the host's fields.
+ * Asserts the stack's SSH private key is secret where the `<prefix>-ready` gate gets it, reaches
+ * no command's stdin or argv, appears in no plain input, and in none of the host's fields.
  */
 export async function assertPrivateKeyKeptSecret(run: HostRun & { host: object }, prefix: string): Promise<void> {
     const key = ((await resolve(run.privateKey)).value as string).trim();
     assert.ok(isSecretInput(run.get(`${prefix}-ready`).inputs.connection));
-    assert.ok(isSecretInput(run.get(`${prefix}-ssh-key`).inputs.stdin));
+    for (const r of run.mocks.resources) assert.ok(!JSON.stringify(r.inputs.stdin ?? "").includes("PRIVATE KEY"), `${r.name} gets the key on stdin`);
     for (const r of run.mocks.resources) assert.ok(!plainStrings(r.inputs).some((s) => s.includes(key)), `${r.name} leaks the key`);
     for (const [k, v] of Object.entries(await resolveFields(run.host))) {
         assert.ok(!JSON.stringify(v.value ?? "").includes("PRIVATE KEY"), `${k} exposes the key`);

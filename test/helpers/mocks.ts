@@ -4,6 +4,21 @@ import * as pulumi from "@pulumi/pulumi";
 import { CLOUD_CALLS, CLOUD_RESOURCES } from "./cloudMocks";
 import { hex } from "./ids";
 
+/** The resource options the program sent the engine, as the engine's RegisterResource request carries them. */
+export interface RecordedOptions {
+    /** JSON of the replacementTrigger value, or undefined when none was set. */
+    readonly replacementTrigger?: string;
+    readonly deleteBeforeReplace: boolean;
+    /** URN of the deletedWith resource, or "" when none. */
+    readonly deletedWith: string;
+    /** URNs this resource depends on (explicit dependsOn plus the resources its inputs come from). */
+    readonly dependencies: readonly string[];
+    readonly replaceWith: readonly string[];
+    readonly ignoreChanges: readonly string[];
+    readonly replaceOnChanges: readonly string[];
+    readonly retainOnDelete: boolean;
+}
+
 export interface Recorded {
     readonly type: string;
     readonly name: string;
@@ -11,12 +26,23 @@ export interface Recorded {
     readonly inputs: Record<string, any>;
     readonly provider?: string;
     readonly id: string;
+    readonly urn: string;
+    readonly options: RecordedOptions;
 }
 
-export type ResourceMock = (a: pulumi.runtime.MockResourceArgs) => { id?: string; state?: Record<string, any> };
+export type ResourceMock = (a: pulumi.runtime.MockResourceArgs, world: MockWorld) => { id?: string; state?: Record<string, any> };
 export type CallMock = (a: pulumi.runtime.MockCallArgs) => Record<string, any>;
 
 const FAKE_ED25519_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMo gpu-hosts";
+
+function commandStdout(a: pulumi.runtime.MockResourceArgs, world: MockWorld, otherwise: string): string {
+    const create = String(a.inputs.create ?? "");
+    if (create.includes("docker version --format '{{.Server.Os}}/{{.Server.Arch}}'")) return `${world.localEnginePlatform ?? "linux/amd64"}\n`;
+    const inspect = /^docker image inspect --format '\{\{\.Id\}\}' '?([^'\s]+)'?\n$/.exec(create);
+    // A rebuilt image (a new VM) is a new image: its id follows the machine generation too.
+    if (inspect) return `sha256:${hex(`image:${inspect[1]}:${world.machineGeneration ?? 0}`, 64)}\n`;
+    return otherwise;
+}
 
 /** Resource types shared by every stack: providers, Docker objects, commands, generated secrets. */
 const CORE_RESOURCES: Record<string, ResourceMock> = {
@@ -33,8 +59,10 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
         state: { imageId: `sha256:${hex(a.inputs.name, 64)}`, repoDigest: `${a.inputs.name}@sha256:${hex(a.inputs.name, 64)}` },
     }),
     "docker:index/container:Container": (a) => ({ id: hex(a.name, 64), state: { exitCode: 0, networkDatas: [] } }),
-    "command:local:Command": (a) => ({ state: { stdout: `stdout of ${a.name}`, stderr: "" } }),
-    "command:remote:Command": (a) => ({ state: { stdout: `GPU: NVIDIA T4, driver 570.172.08 (${a.name})`, stderr: "" } }),
+    // What the engine prints for the commands whose output the program uses: the local ready command
+    // prints the engine's platform (components/hosts/local.ts), an image-id command the image's id.
+    "command:local:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `stdout of ${a.name}`), stderr: "" } }),
+    "command:remote:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `GPU: NVIDIA T4, driver 570.172.08 (${a.name})`), stderr: "" } }),
     "random:index/randomPassword:RandomPassword": (a) => ({ state: { result: hex(`password:${a.name}`, a.inputs.length ?? 16) } }),
     "tls:index/privateKey:PrivateKey": (a) => ({
         state: {
@@ -46,21 +74,88 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
     }),
 };
 
+/** Knobs for behaviour a test varies between runs. */
+export interface MockWorld {
+    /**
+     * Which incarnation of each VM the clouds hand out. A VM replaced (or recreated after a spot
+     * interruption) comes back with a new id; a test bumps this to model that. Defaults to 0.
+     */
+    readonly machineGeneration?: number;
+    /** What `docker version --format '{{.Server.Os}}/{{.Server.Arch}}'` prints for the local engine. Defaults to "linux/amd64". */
+    readonly localEnginePlatform?: string;
+}
+
+/** RegisterResource request fields the stock MockMonitor drops (it hands mocks only type, name, inputs). */
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    hasReplacementTrigger(): boolean;
+    getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
+    getDeletebeforereplace(): boolean;
+    getDeletedwith(): string;
+    getDependenciesList(): string[];
+    getReplaceWithList(): string[];
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
+    getRetainondelete(): boolean;
+}
+
 export class StrictMocks implements pulumi.runtime.Mocks {
     readonly resources: Recorded[] = [];
     readonly calls: { token: string; inputs: Record<string, any> }[] = [];
+    private readonly pending = new Map<string, { urn: string; options: RecordedOptions }>();
+
+    constructor(readonly world: MockWorld = {}) {}
+
+    /**
+     * Wraps the installed mock monitor so every resource also records the options the program set
+     * (replacementTrigger, deleteBeforeReplace, deletedWith, dependencies...), which the engine acts on
+     * and the stock MockMonitor never shows. Call right after pulumi.runtime.setMocks.
+     */
+    recordOptions(project: string, stack: string): void {
+        const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): Promise<void> };
+        const original = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: RegisterRequest, cb: unknown) => {
+            const parent = req.getParent();
+            const parentType = parent ? parent.split("::")[2] : "";
+            const urn = `urn:pulumi:${stack}::${project}::${parentType ? `${parentType}$` : ""}${req.getType()}::${req.getName()}`;
+            const trigger = req.hasReplacementTrigger() ? req.getReplacementTrigger()?.toJavaScript() : undefined;
+            this.pending.set(`${req.getType()}::${req.getName()}`, {
+                urn,
+                options: {
+                    replacementTrigger: trigger === undefined ? undefined : JSON.stringify(trigger),
+                    deleteBeforeReplace: req.getDeletebeforereplace(),
+                    deletedWith: req.getDeletedwith(),
+                    dependencies: req.getDependenciesList(),
+                    replaceWith: req.getReplaceWithList(),
+                    ignoreChanges: req.getIgnorechangesList(),
+                    replaceOnChanges: req.getReplaceonchangesList(),
+                    retainOnDelete: req.getRetainondelete(),
+                },
+            });
+            return original(req, cb);
+        };
+    }
+
+    private optionsOf(type: string, name: string): { urn: string; options: RecordedOptions } {
+        const found = this.pending.get(`${type}::${name}`);
+        if (!found) throw new Error(`strict mocks: ${type} ${name} was registered without recordOptions()`);
+        return found;
+    }
 
     newResource(a: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+        const { urn, options } = this.optionsOf(a.type, a.name);
         if (!a.custom) {
             if (!a.type.startsWith("gpu-hosts:")) throw new Error(`strict mocks: unexpected component type ${a.type} (${a.name})`);
-            this.resources.push({ type: a.type, name: a.name, custom: false, inputs: a.inputs, id: "" });
+            this.resources.push({ type: a.type, name: a.name, custom: false, inputs: a.inputs, id: "", urn, options });
             return { id: undefined, state: {} };
         }
         const mock = CORE_RESOURCES[a.type] ?? CLOUD_RESOURCES[a.type];
         if (!mock) throw new Error(`strict mocks: unknown resource type ${a.type} (${a.name})`);
-        const r = mock(a);
+        const r = mock(a, this.world);
         const id = r.id ?? `${a.name}-${hex(a.type + a.name, 8)}`;
-        this.resources.push({ type: a.type, name: a.name, custom: true, inputs: a.inputs, provider: a.provider, id });
+        this.resources.push({ type: a.type, name: a.name, custom: true, inputs: a.inputs, provider: a.provider, id, urn, options });
         return { id, state: { ...a.inputs, ...r.state } };
     }
 

@@ -1,30 +1,99 @@
-// Runs the real index.ts under strict mocks with a stack's real YAML config:
-// Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then per-test overrides (as `pulumi config set` would).
+// Runs the real index.ts under strict mocks with a stack's real YAML config, merged by the engine's
+// own rules: Pulumi.yaml declarations, then Pulumi.<stack>.yaml, then per-test overrides (as
+// `pulumi config set` would).
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { Recorded, StrictMocks } from "./mocks";
+import { MockWorld, Recorded, StrictMocks } from "./mocks";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 const PROJECT = "gpu-hosts";
 
 const encode = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
 
-/** The config map the Pulumi CLI would hand the program for `stack`. */
-export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
-    const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
-    const out: Record<string, string> = {};
-    for (const [k, decl] of Object.entries<any>(project.config ?? {})) {
-        if (decl && decl.default !== undefined) out[`${PROJECT}:${k}`] = encode(decl.default);
+/** A config key as the engine names it: keys declared in Pulumi.yaml without a namespace get the project's. */
+const fullKey = (k: string): string => (k.includes(":") ? k : `${PROJECT}:${k}`);
+
+/** The type name the engine prints for a declared type (InferFullTypeName): "string", "array<string>"... */
+function typeName(decl: { type?: string; items?: { type?: string } }): string {
+    return decl.type === "array" ? `array<${decl.items?.type ?? "string"}>` : String(decl.type);
+}
+
+/** Whether a stack value has a declared type, as the engine checks it (ValidateConfigValue). */
+function hasType(type: string | undefined, items: { type?: string } | undefined, v: unknown): boolean {
+    switch (type) {
+        case "string":
+            return typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+        case "integer":
+            return (typeof v === "number" && Number.isInteger(v)) || (typeof v === "string" && /^-?\d+$/.test(v));
+        case "boolean":
+            return typeof v === "boolean" || v === "true" || v === "false";
+        case "array":
+            return Array.isArray(v) && v.every((x) => hasType(items?.type ?? "string", undefined, x));
+        default:
+            return true;
     }
-    const stackFile = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) ?? {};
-    for (const [k, v] of Object.entries<unknown>(stackFile.config ?? {})) out[k.includes(":") ? k : `${PROJECT}:${k}`] = encode(v);
+}
+
+/**
+ * The config map the Pulumi CLI would hand the program for `stack`, or the error the engine would
+ * stop with before the program runs. It applies the engine's rules for project-declared config
+ * (pulumi/pulumi sdk/go/common/workspace: ValidateStackConfigAndApplyProjectConfig):
+ * - a declared key the stack does not set takes its default; with no default it is required, and
+ *   the engine refuses the stack: "Stack 'local' is missing configuration value 'sshPublicKey'";
+ * - a stack value of a typed key must have that type:
+ *   "Stack 'dev' with configuration key 'apiPort' must be of type 'integer'";
+ * and, beyond the engine, an undeclared `gpu-hosts:` key is an error, since the program would
+ * refuse it anyway.
+ */
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, files: StackFiles = {}): Record<string, string> {
+    const project = YAML.parse(files.project ?? fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
+    const stackFile = YAML.parse(files.stack ?? fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) ?? {};
+    const values = new Map<string, unknown>();
+    for (const [k, v] of Object.entries<unknown>(stackFile.config ?? {})) values.set(fullKey(k), v);
     for (const [k, v] of Object.entries(overrides)) {
-        if (v === undefined) delete out[`${PROJECT}:${k}`];
-        else out[`${PROJECT}:${k}`] = encode(v);
+        if (v === undefined) values.delete(fullKey(k));
+        else values.set(fullKey(k), v);
     }
+
+    const declared = new Map(Object.entries<any>(project.config ?? {}).map(([k, decl]) => [fullKey(k), { key: k, decl: decl ?? {} }]));
+    const missing: string[] = [];
+    const problems: string[] = [];
+    const out: Record<string, string> = {};
+    for (const [full, { key, decl }] of declared) {
+        if (values.has(full)) {
+            if (decl.type !== undefined && !hasType(decl.type, decl.items, values.get(full))) {
+                problems.push(`Stack '${stack}' with configuration key '${key}' must be of type '${typeName(decl)}'`);
+            }
+        } else if (decl.default !== undefined) {
+            out[full] = encode(decl.default);
+        } else if (decl.value === undefined) {
+            missing.push(key);
+        }
+    }
+    if (missing.length === 1) problems.unshift(`Stack '${stack}' is missing configuration value '${missing[0]}'`);
+    else if (missing.length > 1) problems.unshift(`Stack '${stack}' is missing configuration values ${missing.sort().join(", ")}`);
+    for (const full of values.keys()) {
+        if (full.startsWith(`${PROJECT}:`) && !declared.has(full)) problems.push(`Stack '${stack}' sets ${full}, which Pulumi.yaml does not declare`);
+    }
+    if (problems.length > 0) throw new EngineConfigError(problems);
+    for (const [k, v] of values) out[k] = encode(v);
     return out;
+}
+
+/** Text to use instead of the project's real Pulumi.yaml / Pulumi.<stack>.yaml (for tests of the loader itself). */
+export interface StackFiles {
+    readonly project?: string;
+    readonly stack?: string;
+}
+
+/** What the engine reports when it refuses a stack's config before running the program. */
+export class EngineConfigError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(problems.join("\n"));
+        this.name = "EngineConfigError";
+    }
 }
 
 export interface Resolved {
@@ -51,11 +120,17 @@ export interface ProgramRun {
     get(name: string): Recorded;
 }
 
-/** Loads index.ts afresh under mocks for `stack`; rejects with the program's error (e.g. ConfigError). */
-export async function runProgram(stack: string, overrides: Record<string, unknown> = {}): Promise<ProgramRun> {
-    const mocks = new StrictMocks();
+/**
+ * Loads index.ts afresh under mocks for `stack`; rejects with the engine's config error
+ * (EngineConfigError) or the program's (e.g. ConfigError). `world` varies what the mocked clouds and
+ * engines answer (a VM's new id, the local engine's platform).
+ */
+export async function runProgram(stack: string, overrides: Record<string, unknown> = {}, world: MockWorld = {}): Promise<ProgramRun> {
+    const config = stackConfig(stack, overrides);
+    const mocks = new StrictMocks(world);
     await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
-    pulumi.runtime.setAllConfig(stackConfig(stack, overrides), []);
+    mocks.recordOptions(PROJECT, stack);
+    pulumi.runtime.setAllConfig(config, []);
     for (const id of Object.keys(require.cache)) {
         if (id.startsWith(ROOT) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}test${path.sep}`)) {
             delete require.cache[id];
