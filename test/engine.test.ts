@@ -251,19 +251,24 @@ describe("the real Pulumi engine", function () {
         it("reports a concurrent update from a second process clearly, and puts liveColor back", async () => {
             await deployed("busy");
             const stack = await open("busy");
-            // A second process's `pulumi up`, whose program holds the stack lock for a while.
-            const other = cli(["up", "--yes", "--stack", "busy"], { GPU_HOSTS_TEST_HOLD_MS: "8000" });
+            // A second process's `pulumi up`, whose program holds the stack lock until `release` exists.
+            const releaseFile = path.join(tmp, "release-busy");
+            const other = cli(["up", "--yes", "--stack", "busy"], { GPU_HOSTS_TEST_HOLD_UNTIL: releaseFile });
             const locks = path.join(tmp, "state", ".pulumi", "locks", "organization", "gpu-hosts", "busy");
-            const deadline = Date.now() + 20_000;
-            while (!(fs.existsSync(locks) && fs.readdirSync(locks).length > 0)) {
-                assert.ok(Date.now() < deadline, "the second process never took the stack lock");
-                await new Promise((r) => setTimeout(r, 100));
+            try {
+                const deadline = Date.now() + 20_000;
+                while (!(fs.existsSync(locks) && fs.readdirSync(locks).length > 0)) {
+                    assert.ok(Date.now() < deadline, "the second process never took the stack lock");
+                    await new Promise((r) => setTimeout(r, 100));
+                }
+                const e = await rejects(promote(deps(stack)), "concurrent-update");
+                assert.match(e.message, /stack busy has another update in progress/);
+                assert.match(e.message, /pulumi cancel --stack busy/);
+                assert.match(e.message, /liveColor set back to blue; nothing was deployed/);
+                assert.equal(await stack.getConfig("liveColor"), "blue");
+            } finally {
+                fs.writeFileSync(releaseFile, "");
             }
-            const e = await rejects(promote(deps(stack)), "concurrent-update");
-            assert.match(e.message, /stack busy has another update in progress/);
-            assert.match(e.message, /pulumi cancel --stack busy/);
-            assert.match(e.message, /liveColor set back to blue; nothing was deployed/);
-            assert.equal(await stack.getConfig("liveColor"), "blue");
             const r = await other;
             assert.equal(r.code, 0, report(r));
         });

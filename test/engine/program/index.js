@@ -18,10 +18,11 @@ module.exports = async () => {
     }
     const standIn = cfg.requireObject("standIn");
 
-    // A second process's update holds the stack lock while this sleeps (the concurrent-update test).
-    const holdMs = Number(process.env.GPU_HOSTS_TEST_HOLD_MS || 0);
-    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
-    if (process.env.GPU_HOSTS_TEST_FAIL) throw new Error(process.env.GPU_HOSTS_TEST_FAIL);
+    // The concurrent-update test: this (second) process's update holds the stack lock until the test
+    // creates the file named here (at most 60 s).
+    const holdUntil = process.env.GPU_HOSTS_TEST_HOLD_UNTIL;
+    const deadline = Date.now() + 60_000;
+    while (holdUntil && !fs.existsSync(holdUntil) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 
     if (!pulumi.runtime.isDryRun()) {
         fs.writeFileSync(standIn.routeFile, JSON.stringify({ liveColor, slots }));
