@@ -5,7 +5,7 @@ import { OllamaBreaker } from "./breaker";
 import { startHeartbeat } from "./heartbeat";
 import { AnalysisJobData, AnalysisResult, bullConnection } from "./jobs";
 import { createProcessor } from "./processor";
-import { createProbeClient, pingRedis } from "./redis";
+import { checkRedisWritable, createProbeClient, pingRedis, redisErrorState } from "./redis";
 
 export interface WorkerHandle {
     readonly worker: Worker<AnalysisJobData, AnalysisResult>;
@@ -47,7 +47,46 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
         );
     });
     worker.on("stalled", (jobId) => logger.warn({ jobId }, "stalled job moved back to waiting"));
-    worker.on("error", (err) => logger.error({ err: err.message }, "worker error"));
+    // Errors are logged at most once per 5 s (with a count), so a failing Redis cannot flood the log.
+    let lastErrorLog = 0;
+    let suppressed = 0;
+    worker.on("error", (err) => {
+        const now = Date.now();
+        if (now - lastErrorLog >= 5000) {
+            logger.error({ err: err.message, suppressed }, "worker error");
+            lastErrorLog = now;
+            suppressed = 0;
+        } else {
+            suppressed++;
+        }
+        const state = redisErrorState(err);
+        if (state === "oom" || state === "readonly") void backOffFromRedis(state);
+    });
+
+    // Redis refuses writes (maxmemory with noeviction, a read-only replica): BullMQ would retry
+    // taking a job at once, forever. Stop taking jobs instead, probe with a small write at a growing
+    // interval, and resume by itself once Redis takes writes again.
+    let backingOff = false;
+    let closed = false;
+    const backOffFromRedis = async (state: string) => {
+        if (backingOff || closed) return;
+        backingOff = true;
+        logger.warn({ redis: state }, "Redis refuses writes: worker paused until it accepts them again");
+        try {
+            await worker.pause(true);
+            for (let delay = 250; !closed; delay = Math.min(delay * 2, 15_000)) {
+                await new Promise((r) => setTimeout(r, delay).unref());
+                if (closed) return;
+                if ((await checkRedisWritable(probe, `gpu-hosts:worker-write:${config.queueName}`, config.redisTimeoutMs)) === "ok") break;
+            }
+            if (!closed) {
+                worker.resume();
+                logger.info("Redis accepts writes again: worker resumed");
+            }
+        } finally {
+            backingOff = false;
+        }
+    };
 
     const heartbeat = startHeartbeat(
         config.heartbeatFile,
@@ -60,6 +99,7 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
         worker,
         close() {
             closing ??= (async () => {
+                closed = true;
                 await worker.close();
                 await heartbeat.stop();
                 probe.disconnect();
