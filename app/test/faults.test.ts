@@ -229,6 +229,34 @@ describe("faults and abuse", () => {
         });
     });
 
+    describe("health tells the truth", () => {
+        it("after a Redis restart, /health turns 200 only once POST /jobs works again", async () => {
+            const own = await startRedis();
+            const a = await startApi(testConfig(own.url, ollama.url));
+            try {
+                assert.equal((await a.app.inject({ method: "GET", url: "/health" })).statusCode, 200);
+                await own.restart({ downMs: 2500, kill: true });
+                const lies: string[] = [];
+                const deadline = Date.now() + 8000;
+                let healthyAndAccepting = false;
+                while (!healthyAndAccepting && Date.now() < deadline) {
+                    const h = await a.app.inject({ method: "GET", url: "/health" });
+                    if (h.statusCode === 200) {
+                        const p = await post(a, { ticker: "NVDA", date: "2024-05-10" });
+                        if (p.statusCode === 202) healthyAndAccepting = true;
+                        else lies.push(`health 200 but POST ${p.statusCode}`);
+                    }
+                    await new Promise((r) => setTimeout(r, 20));
+                }
+                assert.ok(healthyAndAccepting, "never recovered");
+                assert.deepEqual(lies, []);
+            } finally {
+                await a.close();
+                await own.stop();
+            }
+        });
+    });
+
     describe("rate limit", () => {
         it("limits each client across api processes through Redis, with a 429 JSON answer, and never limits /health", async () => {
             const suffix = Math.random().toString(36).slice(2, 8);

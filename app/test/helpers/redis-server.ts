@@ -14,6 +14,18 @@ export interface RedisHandle {
     readonly url: string;
     readonly port: number;
     stop(): Promise<void>;
+    /**
+     * Stops redis-server (SIGTERM, or SIGKILL when `kill`), waits `downMs`, and starts it again on
+     * the same port with the same password and data dir. With `appendonly` the data survives.
+     */
+    restart(opts?: { downMs?: number; kill?: boolean }): Promise<void>;
+}
+
+export interface RedisOptions {
+    /** Append-only file, fsync'd every write, as the deployed Redis runs. Default off (faster). */
+    readonly appendonly?: boolean;
+    /** maxmemory in bytes (noeviction, as deployed); default none. */
+    readonly maxmemory?: number;
 }
 
 /** Servers still running; killed if the test process exits early (mocha --exit, a crash). */
@@ -49,31 +61,49 @@ export function freePort(): Promise<number> {
     });
 }
 
-export async function startRedis(): Promise<RedisHandle> {
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
     const bin = redisServerBinary();
     const password = randomBytes(12).toString("hex");
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
         const port = await freePort();
         const dir = mkdtempSync(join(tmpdir(), "app-test-redis-"));
-        const child = spawn(
-            bin,
-            ["--port", String(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no",
-                "--dir", dir, "--daemonize", "no", "--loglevel", "warning"],
-            { stdio: ["ignore", "pipe", "pipe"] },
-        );
-        live.add(child);
-        child.once("exit", () => live.delete(child));
-        let output = "";
-        child.stdout?.on("data", (d) => (output += d));
-        child.stderr?.on("data", (d) => (output += d));
         const url = `redis://:${password}@127.0.0.1:${port}/0`;
+        const spawnServer = () => {
+            const child = spawn(
+                bin,
+                ["--port", String(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "",
+                    "--appendonly", opts.appendonly ? "yes" : "no", "--appendfsync", "always",
+                    ...(opts.maxmemory ? ["--maxmemory", String(opts.maxmemory), "--maxmemory-policy", "noeviction"] : []),
+                    "--dir", dir, "--daemonize", "no", "--loglevel", "warning"],
+                { stdio: ["ignore", "pipe", "pipe"] },
+            );
+            live.add(child);
+            child.once("exit", () => live.delete(child));
+            let output = "";
+            child.stdout?.on("data", (d) => (output += d));
+            child.stderr?.on("data", (d) => (output += d));
+            return { child, output: () => output };
+        };
+        let current = spawnServer();
         try {
-            await waitForPing(url, child, 5000);
-            return { url, port, stop: () => stopChild(child).finally(() => rmSync(dir, { recursive: true, force: true })) };
+            await waitForPing(url, current.child, 5000);
+            return {
+                url,
+                port,
+                stop: () => stopChild(current.child).finally(() => rmSync(dir, { recursive: true, force: true })),
+                async restart({ downMs = 0, kill = false } = {}) {
+                    await stopChild(current.child, kill ? "SIGKILL" : "SIGTERM");
+                    await new Promise((r) => setTimeout(r, downMs));
+                    current = spawnServer();
+                    await waitForPing(url, current.child, 10_000).catch((err) => {
+                        throw new Error(`${(err as Error).message}\n${current.output()}`);
+                    });
+                },
+            };
         } catch (err) {
-            lastError = new Error(`${(err as Error).message}\n${output}`);
-            await stopChild(child);
+            lastError = new Error(`${(err as Error).message}\n${current.output()}`);
+            await stopChild(current.child);
             rmSync(dir, { recursive: true, force: true });
         }
     }
@@ -99,10 +129,10 @@ async function waitForPing(url: string, child: ChildProcess, ms: number): Promis
     throw new Error("redis-server did not answer PING in time");
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     return new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
-        child.kill("SIGKILL");
+        child.kill(signal);
     });
 }
