@@ -178,7 +178,7 @@ describe("the real Pulumi engine", function () {
             const init = await cli(["stack", "init", stack, "--secrets-provider", "passphrase"]);
             assert.equal(init.code, 0, report(init));
             if (o.up !== false) {
-                const up = await cli(["up", "--yes", "--stack", stack]);
+                const up = await cli(["up", "--yes", "--skip-preview", "--stack", stack]);
                 assert.equal(up.code, 0, report(up));
             }
             return { hosts, routeFile };
@@ -297,7 +297,7 @@ describe("the real Pulumi engine", function () {
             fs.writeFileSync(path.join(workDir, "Pulumi.local.yaml"), YAML.stringify({ config: { "gpu-hosts:standIn": { routeFile, hosts: { local: url } } } }));
             let r = await cli(["stack", "select", "local", "--create", "--secrets-provider", "passphrase"], localEnv);
             assert.equal(r.code, 0, report(r));
-            r = await cli(["up", "--stack", "local", "--yes"], localEnv);
+            r = await cli(["up", "--stack", "local", "--yes", "--skip-preview"], localEnv);
             assert.equal(r.code, 0, report(r));
 
             assert.deepEqual(stackEnv("local", workDir, {}), {
