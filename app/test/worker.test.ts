@@ -91,6 +91,24 @@ describe("worker", () => {
         assert.equal(ollama.generateCalls().length, 8);
     });
 
+    it("stops taking jobs while Ollama answers 500s (no attempt burnt, no spinning), and drains the backlog after", async () => {
+        const { api } = await stack({ JOB_ATTEMPTS: "3", OLLAMA_RETRY_BASE_MS: "100", OLLAMA_RETRY_MAX_MS: "400" });
+        ollama.failNext = 1_000_000;
+        const ids: string[] = [];
+        for (let i = 0; i < 20; i++) ids.push(await submit(api, `Q${i}`));
+        await new Promise((r) => setTimeout(r, 2000));
+        // Without the breaker: 20 jobs x 3 attempts in well under 2 s, then 20 failed jobs.
+        // With it: a probe round (at most WORKER_CONCURRENCY = 2 calls) per pause of 100, 200, 400, 400... ms.
+        const during = ollama.generateCalls().length;
+        assert.ok(during <= 20, `${during} generate calls during a 2 s outage`);
+        ollama.failNext = 0;
+        for (const id of ids) {
+            const job = await finished(api, id);
+            assert.equal(job.status, "completed", JSON.stringify(job));
+            assert.equal(job.attempts_made, 1);
+        }
+    });
+
     it("fails no job while Ollama refuses connections, and resumes by itself", async () => {
         const { api } = await stack({ JOB_ATTEMPTS: "2" });
         await ollama.refuse();
