@@ -13,6 +13,8 @@ export interface RecordedCall {
     readonly body: Record<string, unknown>;
     /** True once the client went away before an answer was sent (an aborted request). */
     aborted: boolean;
+    /** HTTP status of the answer, once one was sent. */
+    status?: number;
 }
 
 export class OllamaStandIn {
@@ -107,6 +109,7 @@ export class OllamaStandIn {
             this.pending.add(res);
             res.on("close", () => {
                 if (!res.writableFinished) call.aborted = true;
+                else call.status = res.statusCode;
                 this.pending.delete(res);
             });
             return this.generate(path, body, res);
