@@ -59,6 +59,27 @@ export const SETUP_DONE_MARKER = `${STATE_DIR}/setup-done`;
 export const REBOOT_REQUIRED_MARKER = `${STATE_DIR}/reboot-required`;
 export const DOCKER_DAEMON_JSON_PATH = "/etc/docker/daemon.json";
 export const NVIDIA_DEV_CHAR_RULES_PATH = "/etc/udev/rules.d/71-nvidia-dev-char.rules";
+/** sshd drop-in; Ubuntu's sshd_config includes sshd_config.d/*.conf first, and the first value wins. */
+export const SSHD_DROP_IN_PATH = "/etc/ssh/sshd_config.d/10-gpu-hosts.conf";
+
+/**
+ * Every Docker API call over ssh:// is one SSH session (`ssh ... docker system dial-stdio`,
+ * docker/cli connhelper), and about 15 resources per host run at once. The operator's side
+ * multiplexes them over one connection (ControlMaster, components/hosts/ssh.ts); these limits let
+ * that connection carry them (MaxSessions, default 10) and let unmultiplexed clients in
+ * (MaxStartups, default 10:30:100, drops connections at random past 10 unauthenticated ones:
+ * kreuzwerker/terraform-provider-docker#262, docker/compose#10117).
+ */
+export const SSHD_LIMITS = { MaxStartups: "64:30:128", MaxSessions: 64 } as const;
+
+/** The sshd drop-in's text. */
+export function sshdDropIn(): string {
+    return [
+        "# gpu-hosts: room for the Docker provider's parallel SSH sessions (see cloud-init/render.ts).",
+        ...Object.entries(SSHD_LIMITS).map(([k, v]) => `${k} ${v}`),
+        "",
+    ].join("\n");
+}
 
 /** An apt repository the setup script adds: its signing key is fetched first, then the source. */
 export interface AptRepo {
@@ -233,6 +254,11 @@ export function renderCloudInit(opts: CloudInitOptions): string {
             content: nvidiaDevCharUdevRule(),
         },
         {
+            path: SSHD_DROP_IN_PATH,
+            permissions: "0644",
+            content: sshdDropIn(),
+        },
+        {
             path: SETUP_SCRIPT_PATH,
             permissions: "0755",
             content: setupScript(o),
@@ -404,6 +430,10 @@ export function setupScript(o: ResolvedCloudInitOptions): string {
         "fi",
         "",
         'usermod -aG docker "$SSH_USER"',
+        "",
+        "# sshd may have started before write_files put its drop-in in place: make it read it.",
+        "sshd -t",
+        "systemctl reload ssh.service || systemctl restart ssh.service",
         "",
         'touch "$DONE_MARKER"',
         'log "done"',

@@ -16,7 +16,9 @@ command -v docker >/dev/null || { echo "the docker CLI is not installed; the loc
 mkdir -p .pulumi/state
 export PULUMI_BACKEND_URL="file://$PWD/.pulumi/state"
 # Only generated secrets (the Redis password) live in this stack's state, on this machine; an empty
-# passphrase keeps `npm run up` prompt-free. Set PULUMI_CONFIG_PASSPHRASE to use a real one.
+# passphrase keeps `npm run up` prompt-free. Pulumi.local.yaml carries the salt for it, so the CLI
+# writes nothing to that tracked file. To use a real passphrase, remove that encryptionsalt line and
+# set PULUMI_CONFIG_PASSPHRASE.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 pulumi=node_modules/.bin/pulumi
@@ -35,10 +37,18 @@ case "$action" in
     "$pulumi" preview --stack local --non-interactive "$@"
     ;;
   destroy)
+    # The images the stack put on the engine, read before the outputs are gone. pulumi-docker's
+    # Image never deletes what it built, and pulled pins are kept, so name exactly those: never
+    # `docker image prune -a`, which would delete the operator's unrelated images too.
+    images="$("$pulumi" stack output hostImages --json --stack local 2>/dev/null \
+      | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).join(" "))}catch{}})' || true)"
     "$pulumi" destroy --stack local --yes --non-interactive "$@"
     echo
     echo "Kept: the Docker volume local-app-ollama-models (downloaded models, kept so the next up skips the download)."
     echo "Remove it with: docker volume rm local-app-ollama-models"
-    echo "Kept: the pulled images (redis, ollama, caddy). Remove them with: docker image prune -a"
+    if [ -n "$images" ]; then
+      echo "Kept: the images this stack pulled and built. Remove exactly those with:"
+      echo "  docker image rm $images"
+    fi
     ;;
 esac

@@ -5,7 +5,7 @@ import { DEFAULTS } from "../components/config";
 import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile, switchScript } from "../components/app/caddy";
 import { Recorded } from "./helpers/mocks";
 import { isSecretInput, plain, plainStrings } from "./helpers/secrets";
-import { ProgramRun, changedInputs, runProgram } from "./helpers/stack";
+import { ProgramRun, changedInputs, runProgram, runProgramFresh } from "./helpers/stack";
 
 const CONTAINER = "docker:index/container:Container";
 
@@ -183,7 +183,7 @@ describe("local stack: the services on a Docker engine", () => {
     });
 
     it("is idempotent: the same config twice gives identical inputs, with no timestamps or random names", async () => {
-        const again = await runProgram("local");
+        const again = await runProgramFresh("local");
         assert.deepStrictEqual(changedInputs(run, again), []);
         const text = JSON.stringify(run.resources.map((r) => plain(r.inputs)));
         assert.ok(!/20\d\d-\d\d-\d\dT/.test(text), "no timestamps in inputs");

@@ -4,6 +4,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import {
@@ -15,6 +16,7 @@ import {
     resolveCloudInitOptions,
     SETUP_DONE_MARKER,
     SETUP_SCRIPT_PATH,
+    SSHD_DROP_IN_PATH,
     validateCloudInitOptions,
 } from "../cloud-init/render";
 import { assertShellcheckClean, assertValidCloudConfig, extractShellSnippets } from "./helpers/cloudInitChecks";
@@ -87,6 +89,30 @@ describe("cloud-init renderer", () => {
 
         it("starts with the #cloud-config header", () => {
             assert.ok(text.startsWith("#cloud-config\n"));
+        });
+
+        it("raises sshd's MaxStartups and MaxSessions for the Docker provider's parallel SSH sessions, and makes sshd read them", function () {
+            const dropIn = writeFile(text, SSHD_DROP_IN_PATH);
+            assert.strictEqual(dropIn.permissions, "0644");
+            assert.deepStrictEqual(dropIn.content.split("\n").filter((l) => l && !l.startsWith("#")), ["MaxStartups 64:30:128", "MaxSessions 64"]);
+            const cmds = commands(script);
+            const reload = cmds.indexOf("systemctl reload ssh.service || systemctl restart ssh.service");
+            assert.ok(reload > 0 && cmds[reload - 1] === "sshd -t", "the config is checked, then sshd reloaded");
+            // The real sshd (Debian's openssh-server) reads the drop-in as intended.
+            const sshd = requireTool("sshd", this);
+            const keygen = requireTool("ssh-keygen", this);
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-sshd-"));
+            try {
+                fs.writeFileSync(path.join(dir, "sshd_config"), dropIn.content);
+                assert.strictEqual(spawnSync(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]).status, 0);
+                fs.mkdirSync("/run/sshd", { recursive: true });
+                const res = spawnSync(sshd, ["-T", "-f", path.join(dir, "sshd_config"), "-h", path.join(dir, "host_key")], { encoding: "utf8" });
+                assert.strictEqual(res.status, 0, res.stderr);
+                assert.match(res.stdout, /^maxstartups 64:30:128$/m);
+                assert.match(res.stdout, /^maxsessions 64$/m);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("is deterministic and does not mutate its options", () => {

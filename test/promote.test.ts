@@ -65,6 +65,11 @@ class StandInStack implements StackOps {
         this.config[key] = v;
     }
 
+    // Promotion never touches the state or refreshes; recover.test.ts covers those.
+    async exportState(): Promise<never> { throw new Error("promote must not export the state"); }
+    async importState(): Promise<never> { throw new Error("promote must not import a state"); }
+    async refresh(): Promise<never> { throw new Error("promote must not refresh"); }
+
     async up(): Promise<UpSummary> {
         this.calls.push("up");
         this.ups++;

@@ -116,21 +116,22 @@ describe("StackOps over the Automation API (stand-in pulumi executable)", functi
         assert.ok(state().calls.some((c) => /^up --yes --skip-preview .*--stack dev/.test(c)), state().calls.join("\n"));
     });
 
-    it("runs the local stack against the project's file backend, like npm run up", async () => {
+    it("runs the local stack against the project's file backend, like npm run up, even with PULUMI_BACKEND_URL exported", async () => {
         write({ stacks: ["local"] });
         const saved = process.env.PULUMI_BACKEND_URL;
-        delete process.env.PULUMI_BACKEND_URL;
+        process.env.PULUMI_BACKEND_URL = "s3://team-bucket/pulumi";
         try {
             await (await open("local")).outputs();
         } finally {
             if (saved !== undefined) process.env.PULUMI_BACKEND_URL = saved;
+            else delete process.env.PULUMI_BACKEND_URL;
         }
         const st = state();
         const selects = st.calls.map((c, i) => [c, st.backends[i]]).filter(([c]) => c !== "version");
         assert.ok(selects.length > 0);
         for (const [, backend] of selects) assert.equal(backend, `file://${workDir}/.pulumi/state`);
         assert.deepEqual(stackEnv("dev", workDir, {}), {});
-        assert.deepEqual(stackEnv("local", workDir, { PULUMI_BACKEND_URL: "s3://bucket" }), {});
+        assert.deepEqual(stackEnv("local", "/p", { PULUMI_BACKEND_URL: "s3://bucket" }), { PULUMI_BACKEND_URL: "file:///p/.pulumi/state", PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" });
         assert.deepEqual(stackEnv("local", "/p", {}), { PULUMI_BACKEND_URL: "file:///p/.pulumi/state", PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" });
     });
 

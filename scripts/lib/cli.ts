@@ -87,6 +87,16 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
             outputs: () => opened.outputs(),
             getConfig: (k) => opened.getConfig(k),
             setConfig: (k, v) => opened.setConfig(k, v),
+            exportState: () => opened.exportState(),
+            importState: (s) => opened.importState(s),
+            refresh: async (targets) => {
+                upRunning = true;
+                try {
+                    return await opened.refresh(targets);
+                } finally {
+                    upRunning = false;
+                }
+            },
             up: async () => {
                 upRunning = true;
                 try {

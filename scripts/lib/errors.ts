@@ -15,7 +15,8 @@ export type OpsErrorKind =
     | "rolled-back"
     | "rollback-failed"
     | "smoke-failed"
-    | "git";
+    | "git"
+    | "no-machines";
 
 export class OpsError extends Error {
     constructor(readonly kind: OpsErrorKind, message: string) {

@@ -5,6 +5,7 @@ import {
     ConcurrentUpdateError, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import { OpsError } from "./errors";
+import { RecoverOps, StackState } from "./recover";
 
 /** Config namespace of every key the scripts read or write. */
 export const PROJECT = "gpu-hosts";
@@ -16,7 +17,7 @@ export interface UpSummary {
     readonly changes: Readonly<Record<string, number>>;
 }
 
-export interface StackOps {
+export interface StackOps extends RecoverOps {
     /** Stack name, for messages. */
     readonly name: string;
     /** The stack's outputs as plain values (secrets included, unmasked). */
@@ -86,10 +87,11 @@ export interface OpenStackOptions {
 
 /**
  * Environment for the stack's CLI calls: the `local` stack lives in a file backend inside the
- * project with an empty default passphrase, as scripts/local.sh (npm run up) sets it up.
+ * project with an empty default passphrase, exactly as scripts/local.sh (npm run up) sets it up,
+ * whatever PULUMI_BACKEND_URL the shell exports (that one is for the cloud stacks).
  */
 export function stackEnv(stackName: string, workDir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-    if (stackName !== "local" || env.PULUMI_BACKEND_URL) return {};
+    if (stackName !== "local") return {};
     return {
         PULUMI_BACKEND_URL: `file://${path.join(workDir, ".pulumi", "state")}`,
         PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE ?? "",
@@ -154,6 +156,30 @@ class AutomationStackOps implements StackOps {
             return { changes: { ...(r.summary?.resourceChanges ?? {}) } };
         } catch (e) {
             throw mapStackError(e, this.name, "pulumi up");
+        }
+    }
+
+    async exportState(): Promise<StackState> {
+        try {
+            return (await this.stack.exportStack()) as unknown as StackState;
+        } catch (e) {
+            throw mapStackError(e, this.name, "exporting the state");
+        }
+    }
+
+    async importState(state: StackState): Promise<void> {
+        try {
+            await this.stack.importStack(state as unknown as Parameters<Stack["importStack"]>[0]);
+        } catch (e) {
+            throw mapStackError(e, this.name, "importing the state");
+        }
+    }
+
+    async refresh(targets: readonly string[]): Promise<void> {
+        try {
+            await this.stack.refresh({ target: [...targets], onOutput: this.onOutput, onError: this.onOutput, signal: this.signal });
+        } catch (e) {
+            throw mapStackError(e, this.name, "pulumi refresh");
         }
     }
 }

@@ -17,6 +17,8 @@ export interface RecordedOptions {
     readonly ignoreChanges: readonly string[];
     readonly replaceOnChanges: readonly string[];
     readonly retainOnDelete: boolean;
+    /** URN of the parent, or "" for the stack. */
+    readonly parent: string;
 }
 
 export interface Recorded {
@@ -118,7 +120,9 @@ export class StrictMocks implements pulumi.runtime.Mocks {
         const original = monitor.registerResource.bind(monitor);
         monitor.registerResource = (req: RegisterRequest, cb: unknown) => {
             const parent = req.getParent();
-            const parentType = parent ? parent.split("::")[2] : "";
+            // The URN the MockMonitor hands back (its newUrn: the parent's last type only), so it matches
+            // the URNs the SDK puts in dependencies and deletedWith.
+            const parentType = parent ? parent.split("::")[2].split("$").pop() : "";
             const urn = `urn:pulumi:${stack}::${project}::${parentType ? `${parentType}$` : ""}${req.getType()}::${req.getName()}`;
             const trigger = req.hasReplacementTrigger() ? req.getReplacementTrigger()?.toJavaScript() : undefined;
             this.pending.set(`${req.getType()}::${req.getName()}`, {
@@ -132,6 +136,7 @@ export class StrictMocks implements pulumi.runtime.Mocks {
                     ignoreChanges: req.getIgnorechangesList(),
                     replaceOnChanges: req.getReplaceonchangesList(),
                     retainOnDelete: req.getRetainondelete(),
+                    parent,
                 },
             });
             return original(req, cb);

@@ -72,8 +72,12 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
             missing.push(key);
         }
     }
-    if (missing.length === 1) problems.unshift(`Stack '${stack}' is missing configuration value '${missing[0]}'`);
-    else if (missing.length > 1) problems.unshift(`Stack '${stack}' is missing configuration values ${missing.sort().join(", ")}`);
+    if (missing.length > 0) {
+        // formatMissingKeys: 'a', 'a' and 'b', 'a', 'b' and 'c'.
+        const quoted = missing.sort().map((k) => `'${k}'`);
+        const keys = quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(", ")} and ${quoted[quoted.length - 1]}`;
+        problems.unshift(`Stack '${stack}' is missing configuration ${missing.length === 1 ? "value" : "values"} ${keys}`);
+    }
     for (const full of values.keys()) {
         if (full.startsWith(`${PROJECT}:`) && !declared.has(full)) problems.push(`Stack '${stack}' sets ${full}, which Pulumi.yaml does not declare`);
     }
@@ -126,6 +130,22 @@ export interface ProgramRun {
  * engines answer (a VM's new id, the local engine's platform).
  */
 export async function runProgram(stack: string, overrides: Record<string, unknown> = {}, world: MockWorld = {}): Promise<ProgramRun> {
+    // A run is 1-5 s; suites that only read a run share it. Runs are frozen so no test can change
+    // what another sees; tests that compare two runs of the same config use runProgramFresh.
+    const key = JSON.stringify([stack, overrides, world, process.env.DOCKER_HOST, process.env.DOCKER_CONTEXT]);
+    let run = runs.get(key);
+    if (!run) {
+        run = runProgramFresh(stack, overrides, world);
+        runs.set(key, run);
+        run.catch(() => runs.delete(key));
+    }
+    return run;
+}
+
+const runs = new Map<string, Promise<ProgramRun>>();
+
+/** Like runProgram, but always runs the program again (for "the same config twice" comparisons). */
+export async function runProgramFresh(stack: string, overrides: Record<string, unknown> = {}, world: MockWorld = {}): Promise<ProgramRun> {
     const config = stackConfig(stack, overrides);
     const mocks = new StrictMocks(world);
     await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
@@ -140,6 +160,8 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
     const outputs: Record<string, Resolved> = {};
     for (const [k, v] of Object.entries<unknown>(program)) outputs[k] = await resolve(v);
     await mocks.settle();
+    deepFreeze(mocks.resources);
+    deepFreeze(outputs);
     return {
         mocks,
         resources: mocks.resources,
@@ -147,6 +169,13 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
         byType: (type) => mocks.byType(type),
         get: (name) => mocks.get(name),
     };
+}
+
+function deepFreeze(v: unknown): void {
+    if (v && typeof v === "object" && !Object.isFrozen(v)) {
+        Object.freeze(v);
+        for (const x of Object.values(v)) deepFreeze(x);
+    }
 }
 
 /** Custom resources ("type::name") whose inputs differ between two runs; both runs must create the same set. */

@@ -7,6 +7,8 @@ const INSTALL_HINTS: Record<string, string> = {
     "cloud-init": "apt-get install -y cloud-init",
     shellcheck: "apt-get install -y shellcheck",
     caddy: "apt-get install -y caddy",
+    sshd: "apt-get install -y openssh-server",
+    "ssh-keygen": "apt-get install -y openssh-client",
 };
 
 /** Absolute path of `name` on PATH, or undefined. */
