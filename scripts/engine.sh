@@ -71,7 +71,7 @@ build="${XDG_CACHE_HOME:-$HOME/.cache}/gpu-hosts/engine-build/v$version"
 mkdir -p "$build/bin"
 cd "$build"
 start=$SECONDS
-say "building pulumi v$version from the Go module proxy in $build (cold: ~5 min on 2 cores)"
+say "building pulumi v$version from the Go module proxy in $build (cold: 5-7 min on 2 cores; warm Go caches: ~15 s)"
 
 langhost=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
 have_langhost=""
