@@ -2,6 +2,7 @@
 // Pure: takes the raw key/value strings Pulumi hands the program, returns StackConfig or throws
 // ConfigError listing every problem at once.
 import * as net from "net";
+import * as ipaddr from "ipaddr.js";
 import {
     AWS_ALLOWED, AWS_REGION, AZURE_ALLOWED, AZURE_LOCATION, CloudName, GCP_ALLOWED, GCP_ZONE,
     awsGpu, azureGpu, gcpGpu, isAzureGridSize,
@@ -58,6 +59,8 @@ export interface StackConfig {
     /** Host port serving the idle slot; only operatorCidrs reach it. */
     readonly idlePort: number;
     readonly workerConcurrency: number;
+    /** Abuse limits the api enforces (per client; Redis-backed, so shared by both slots' apis). */
+    readonly limits: { readonly requestsPerMinute: number; readonly queueMaxDepth: number };
     readonly ollama: { readonly keepAlive: string; readonly numParallel: number; readonly maxLoadedModels: number };
     readonly memoryMb: { readonly api: number; readonly worker: number; readonly redis: number; readonly proxy: number };
     /** Who may reach SSH and the idle slot. */
@@ -65,6 +68,8 @@ export interface StackConfig {
     /** Who may reach the live API port. */
     readonly apiCidrs: readonly string[];
     readonly spot: boolean;
+    /** A production stack: SSH and the idle slot may only open to narrow operator CIDRs. */
+    readonly production: boolean;
     readonly sshUser: string;
     /** An operator's own public key, authorised beside the stack's generated one; "" for none. */
     readonly sshPublicKey: string;
@@ -103,11 +108,13 @@ export const DEFAULTS: Defaults = {
     apiPort: 8000,
     idlePort: 8001,
     workerConcurrency: 2,
+    limits: { requestsPerMinute: 600, queueMaxDepth: 10000 },
     ollama: { keepAlive: "24h", numParallel: 2, maxLoadedModels: 1 },
     memoryMb: { api: 512, worker: 512, redis: 512, proxy: 128 },
     operatorCidrs: [],
     apiCidrs: ["0.0.0.0/0"],
     spot: false,
+    production: false,
     sshUser: "ubuntu",
     // Optional keys default to "" (unset): a key Pulumi.yaml declares without a default is required
     // on every stack by the engine.
@@ -243,16 +250,37 @@ const DURATION = /^(-1|0|\d+(s|m|h))$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const DOCKER_HOST = /^(|unix:\/\/\/[^\s]+|tcp:\/\/[^\s]+|ssh:\/\/[^\s]+|npipe:\/\/[^\s]+)$/;
 
+/** A CIDR block in canonical notation: a valid address (no octal-looking parts) and a plain prefix length. */
 export function isCidr(v: unknown): v is string {
     if (typeof v !== "string") return false;
-    const m = /^([^/]+)\/(\d{1,3})$/.exec(v);
+    const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(v);
     if (!m) return false;
     const bits = Number(m[2]);
     if (net.isIPv4(m[1])) return bits <= 32;
     if (net.isIPv6(m[1])) return bits <= 128;
     return false;
 }
-const WORLD = ["0.0.0.0/0", "::/0"];
+
+/** The block's network address when `cidr` has host bits set ("10.0.0.1/8" -> "10.0.0.0/8"), else undefined. */
+export function withoutHostBits(cidr: string): string | undefined {
+    const [addr, bits] = ipaddr.parseCIDR(cidr);
+    const network = addr.kind() === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+    return network.toString() === addr.toString() ? undefined : `${network.toString()}/${bits}`;
+}
+
+/**
+ * The widest blocks a production stack may open SSH and the idle slot to: an IPv4 /16 (65,536
+ * addresses) and an IPv6 /32. Anything wider counts as open to the world, however it is spelled
+ * ("0.0.0.0/1" + "128.0.0.0/1", "0::/0", an IPv4-mapped ::ffff:0:0/96).
+ */
+export const WIDEST_PRODUCTION_PREFIX = { ipv4: 16, ipv6: 32 } as const;
+
+/** Whether a CIDR covers more addresses than a production stack allows for SSH. */
+export function isWorldOpen(cidr: string): boolean {
+    const [addr, bits] = ipaddr.parseCIDR(cidr);
+    if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) return bits - 96 < WIDEST_PRODUCTION_PREFIX.ipv4;
+    return bits < (addr.kind() === "ipv4" ? WIDEST_PRODUCTION_PREFIX.ipv4 : WIDEST_PRODUCTION_PREFIX.ipv6);
+}
 const RESERVED_PORTS = [22, 6379, 11434];
 
 /**
@@ -299,14 +327,26 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         if (RESERVED_PORTS.includes(port)) r.fail(key, "a port other than 22 (SSH), 6379 (Redis) and 11434 (Ollama)", port);
     }
 
-    const operatorCidrs = r.list("operatorCidrs", r.value("operatorCidrs"), d.operatorCidrs, isCidr, "CIDR blocks, e.g. \"203.0.113.0/24\"", false);
-    const apiCidrs = r.list("apiCidrs", r.value("apiCidrs"), d.apiCidrs, isCidr, "CIDR blocks, e.g. \"0.0.0.0/0\"", false);
+    const cidrList = (key: string, example: string, fallback: readonly string[]) => {
+        const list = r.list(key, r.value(key), fallback, isCidr, `CIDR blocks, e.g. "${example}"`, false);
+        for (const c of list) {
+            const network = withoutHostBits(c);
+            if (network) r.fail(key, `a list of CIDR blocks without host bits set (did you mean "${network}"?)`, c);
+        }
+        return list;
+    };
+    const operatorCidrs = cidrList("operatorCidrs", "203.0.113.0/24", d.operatorCidrs);
+    const apiCidrs = cidrList("apiCidrs", "0.0.0.0/0", d.apiCidrs);
+    const production = r.bool("production", r.value("production"), d.production);
     if (anyCloud) {
         if (operatorCidrs.length === 0) r.fail("operatorCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens SSH and the idle slot)", operatorCidrs);
         if (apiCidrs.length === 0) r.fail("apiCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens the live API port)", apiCidrs);
-        if (stack === "prod") {
-            const open = operatorCidrs.filter((c) => WORLD.includes(c));
-            if (open.length > 0) r.fail("operatorCidrs", "a list without 0.0.0.0/0 or ::/0 in the prod stack (SSH and the idle slot are never open to the world in prod)", open[0]);
+        if (production) {
+            const open = operatorCidrs.filter(isWorldOpen);
+            if (open.length > 0) {
+                r.fail("operatorCidrs", `a list of CIDR blocks no wider than /${WIDEST_PRODUCTION_PREFIX.ipv4} (IPv4) or /${WIDEST_PRODUCTION_PREFIX.ipv6} (IPv6) ` +
+                    "when gpu-hosts:production is true (SSH and the idle slot are never open to the world in production)", open.length === 1 ? open[0] : open);
+            }
         }
     }
 
@@ -354,6 +394,11 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         apiPort,
         idlePort,
         workerConcurrency: r.int("workerConcurrency", r.value("workerConcurrency"), d.workerConcurrency, 1, 64),
+        limits: r.object("limits", r.value("limits"), d.limits, {
+            // 0 turns the per-client rate limit off.
+            requestsPerMinute: int(0, 1_000_000),
+            queueMaxDepth: int(1, 10_000_000),
+        }),
         ollama: r.object("ollama", r.value("ollama"), d.ollama, {
             keepAlive: str(DURATION, "a duration such as \"24h\", \"30m\", \"0\" or \"-1\""),
             numParallel: int(1, 16),
@@ -365,6 +410,7 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         operatorCidrs,
         apiCidrs,
         spot: r.bool("spot", r.value("spot"), d.spot),
+        production,
         sshUser: r.string("sshUser", r.text("sshUser"), d.sshUser, USER, "a Linux user name other than root, e.g. \"ubuntu\""),
         sshPublicKey: raw.sshPublicKey === undefined || raw.sshPublicKey === "" ? ""
             : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_KEY, "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*), or \"\" for none"),

@@ -125,7 +125,10 @@ describe("local stack: the services on a Docker engine", () => {
     it("hands the app its env, with REDIS_URL the only way to Redis", () => {
         const envs: string[] = plain(run.get("local-app-green-worker").inputs.envs);
         assert.deepStrictEqual(envs.map((e) => e.split("=")[0]).sort(),
-            ["APP_RELEASE", "APP_SLOT", "LOOKUP_QUEUES", "OLLAMA_BASE_URL", "OLLAMA_MODEL", "PORT", "QUEUE_NAME", "REDIS_URL", "WORKER_CONCURRENCY"]);
+            ["APP_RELEASE", "APP_SLOT", "LOOKUP_QUEUES", "OLLAMA_BASE_URL", "OLLAMA_MODEL", "PORT", "QUEUE_MAX_DEPTH", "QUEUE_NAME",
+                "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW_MS", "REDIS_URL", "WORKER_CONCURRENCY"]);
+        assert.ok(envs.includes(`RATE_LIMIT_MAX=${DEFAULTS.limits.requestsPerMinute}`) && envs.includes("RATE_LIMIT_WINDOW_MS=60000"), "gpu-hosts:limits reaches the api");
+        assert.ok(envs.includes(`QUEUE_MAX_DEPTH=${DEFAULTS.limits.queueMaxDepth}`));
         assert.ok(envs.includes("APP_SLOT=green"));
         assert.ok(envs.includes("QUEUE_NAME=jobs-green"), "the green slot's work goes through its own queue");
         assert.ok(envs.includes("LOOKUP_QUEUES=jobs-blue,jobs-green"), "a job is readable through either slot");

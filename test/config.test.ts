@@ -77,8 +77,22 @@ describe("config", () => {
             "gpu-hosts:operatorCidrs must be a non-empty list of CIDR blocks when a cloud host is enabled (it opens SSH and the idle slot), got []"],
         ["empty api cidrs", "dev", { ...CLOUD_OK, apiCidrs: [] },
             "gpu-hosts:apiCidrs must be a non-empty list of CIDR blocks when a cloud host is enabled (it opens the live API port), got []"],
-        ["prod ssh open to the world", "prod", { ...CLOUD_OK, operatorCidrs: ["203.0.113.0/24", "0.0.0.0/0"] },
-            'gpu-hosts:operatorCidrs must be a list without 0.0.0.0/0 or ::/0 in the prod stack (SSH and the idle slot are never open to the world in prod), got "0.0.0.0/0"'],
+        ["production ssh open to the world", "prod", { ...CLOUD_OK, production: true, operatorCidrs: ["203.0.113.0/24", "0.0.0.0/0"] },
+            'gpu-hosts:operatorCidrs must be a list of CIDR blocks no wider than /16 (IPv4) or /32 (IPv6) when gpu-hosts:production is true (SSH and the idle slot are never open to the world in production), got "0.0.0.0/0"'],
+        ["production ssh open to the world in two halves", "x", { ...CLOUD_OK, production: true, operatorCidrs: ["0.0.0.0/1", "128.0.0.0/1"] },
+            'gpu-hosts:operatorCidrs must be a list of CIDR blocks no wider than /16 (IPv4) or /32 (IPv6) when gpu-hosts:production is true (SSH and the idle slot are never open to the world in production), got ["0.0.0.0/1","128.0.0.0/1"]'],
+        ["production ssh open to the IPv6 world", "x", { ...CLOUD_OK, production: true, operatorCidrs: ["0::/0"] },
+            'gpu-hosts:operatorCidrs must be a list of CIDR blocks no wider than /16 (IPv4) or /32 (IPv6) when gpu-hosts:production is true (SSH and the idle slot are never open to the world in production), got "0::/0"'],
+        ["production ssh open through IPv4-mapped IPv6", "x", { ...CLOUD_OK, production: true, operatorCidrs: ["::ffff:0.0.0.0/96"] },
+            'gpu-hosts:operatorCidrs must be a list of CIDR blocks no wider than /16 (IPv4) or /32 (IPv6) when gpu-hosts:production is true (SSH and the idle slot are never open to the world in production), got "::ffff:0.0.0.0/96"'],
+        ["a prefix written with a leading zero", "local", { operatorCidrs: ["0.0.0.0/00"] },
+            'gpu-hosts:operatorCidrs must be a list of CIDR blocks, e.g. "203.0.113.0/24", got "0.0.0.0/00"'],
+        ["an octal-looking address", "dev", { ...CLOUD_OK, apiCidrs: ["010.0.0.0/8"] },
+            'gpu-hosts:apiCidrs must be a list of CIDR blocks, e.g. "0.0.0.0/0", got "010.0.0.0/8"'],
+        ["host bits set", "dev", { ...CLOUD_OK, operatorCidrs: ["203.0.113.7/24"] },
+            'gpu-hosts:operatorCidrs must be a list of CIDR blocks without host bits set (did you mean "203.0.113.0/24"?), got "203.0.113.7/24"'],
+        ["host bits set in IPv6", "dev", { ...CLOUD_OK, apiCidrs: ["2001:db8::1/32"] },
+            'gpu-hosts:apiCidrs must be a list of CIDR blocks without host bits set (did you mean "2001:db8::/32"?), got "2001:db8::1/32"'],
         ["aws region", "dev", { ...CLOUD_OK, aws: { region: "eastus", instanceType: "g4dn.xlarge" } },
             'gpu-hosts:aws.region must be an AWS region, e.g. "us-east-1", got "eastus"'],
         ["aws non-GPU type", "dev", { ...CLOUD_OK, aws: { region: "us-east-1", instanceType: "t3.large" } },
@@ -102,13 +116,17 @@ describe("config", () => {
         });
     }
 
-    it("allows 0.0.0.0/0 for SSH outside prod", () => {
+    it("allows 0.0.0.0/0 for SSH outside a production stack, and narrow blocks in one; the prod stack is marked production", () => {
         assert.doesNotThrow(() => loadConfig("dev", raw({ ...CLOUD_OK, operatorCidrs: ["0.0.0.0/0"] })));
+        assert.doesNotThrow(() => loadConfig("prod", raw({ ...CLOUD_OK, operatorCidrs: ["0.0.0.0/0"] })), "the guard follows gpu-hosts:production, not the stack's name");
+        assert.doesNotThrow(() => loadConfig("any", raw({ ...CLOUD_OK, production: true, operatorCidrs: ["10.1.0.0/16", "2001:db8::/32", "203.0.113.9/32"] })));
+        const prodFile = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+        assert.strictEqual(prodFile.config["gpu-hosts:production"], true);
     });
 
     it("reports every problem at once, in one error", () => {
         try {
-            loadConfig("prod", raw({ liveColor: "red", clouds: ["aws", "mars"], diskGb: 10, operatorCidrs: ["0.0.0.0/0"], aws: { instanceType: "t3.micro" } }));
+            loadConfig("prod", raw({ liveColor: "red", clouds: ["aws", "mars"], diskGb: 10, production: true, operatorCidrs: ["0.0.0.0/0"], aws: { instanceType: "t3.micro" } }));
             assert.fail("expected a ConfigError");
         } catch (e) {
             assert.ok(e instanceof ConfigError);

@@ -2,6 +2,7 @@
 // are the app's real processes (app/src/api.ts and app/src/worker.ts through the app's ts-node),
 // started with exactly the KEY=value lines slotEnvironment() gives that slot's containers, against a
 // real redis-server and the app's Ollama stand-in. Needs Debian's redis-server and `npm ci` in app/.
+import { DEFAULTS } from "../components/config";
 import * as assert from "assert";
 import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
@@ -32,6 +33,8 @@ describe("slots: the app's processes with the program's slot environment", funct
                 ollamaUrl: ollama.url,
                 model: "stand-in",
                 workerConcurrency: 2,
+                // The program's own defaults (Pulumi.yaml), limits included.
+                limits: DEFAULTS.limits,
             });
             // Test-only timers and files; startSlot refuses to override any key the program sets.
             slots.push(await startSlot(lines, { HEARTBEAT_FILE: join(dir, `hb-${color}`), JOB_BACKOFF_MS: "50", LOG_LEVEL: "info" }));
@@ -45,7 +48,7 @@ describe("slots: the app's processes with the program's slot environment", funct
 
     it("gives each slot its own queue and both queues for lookups", () => {
         for (const color of ["blue", "green"] as const) {
-            const env = envRecord(slotEnvironment({ color, release: "r", redisUrl: "redis://x", port: 8000, ollamaUrl: "http://o", model: "m", workerConcurrency: 1 }));
+            const env = envRecord(slotEnvironment({ color, release: "r", redisUrl: "redis://x", port: 8000, ollamaUrl: "http://o", model: "m", workerConcurrency: 1, limits: DEFAULTS.limits }));
             assert.strictEqual(env.QUEUE_NAME, slotQueue(color));
             assert.strictEqual(env.LOOKUP_QUEUES, LOOKUP_QUEUES.join(","));
             assert.strictEqual(env.APP_SLOT, color);
@@ -53,7 +56,7 @@ describe("slots: the app's processes with the program's slot environment", funct
     });
 
     it("matches the app tests' copy of the slot environment (app/test/helpers/slots.ts slotEnvLines)", () => {
-        const args = { color: "green" as const, release: "r9", redisUrl: "redis://:p@h:6379/0", port: 8123, ollamaUrl: "http://ollama:11434", model: "m", workerConcurrency: 3 };
+        const args = { color: "green" as const, release: "r9", redisUrl: "redis://:p@h:6379/0", port: 8123, ollamaUrl: "http://ollama:11434", model: "m", workerConcurrency: 3, limits: { requestsPerMinute: 7, queueMaxDepth: 11 } };
         assert.deepStrictEqual(envRecord(slotEnvLines(args)), envRecord(slotEnvironment(args)));
     });
 

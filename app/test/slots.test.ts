@@ -24,7 +24,7 @@ describe("blue/green slots (processes)", function () {
         [redis] = await Promise.all([startRedis(), ollama.start()]);
         dir = mkdtempSync(join(tmpdir(), "app-test-slots-"));
         const lines = async (color: "blue" | "green") =>
-            slotEnvLines({ color, release: releases[color], redisUrl: redis.url, port: await freePort(), ollamaUrl: ollama.url, model: "stand-in", workerConcurrency: 2 });
+            slotEnvLines({ color, release: releases[color], redisUrl: redis.url, port: await freePort(), ollamaUrl: ollama.url, model: "stand-in", workerConcurrency: 2, limits: { requestsPerMinute: 600, queueMaxDepth: 10000 } });
         const extra = (color: string) => ({ HEARTBEAT_FILE: join(dir, `hb-${color}`), JOB_BACKOFF_MS: "50", LOG_LEVEL: "info" });
         slots.push(...(await Promise.all([startSlot(await lines("blue"), extra("blue")), startSlot(await lines("green"), extra("green"))])));
     });
@@ -35,7 +35,7 @@ describe("blue/green slots (processes)", function () {
     });
 
     it("the env names a queue per slot and both queues for lookups", () => {
-        const env = envRecord(slotEnvLines({ color: "green", release: "r", redisUrl: "redis://x", port: 1, ollamaUrl: "http://o", model: "m", workerConcurrency: 1 }));
+        const env = envRecord(slotEnvLines({ color: "green", release: "r", redisUrl: "redis://x", port: 1, ollamaUrl: "http://o", model: "m", workerConcurrency: 1, limits: { requestsPerMinute: 600, queueMaxDepth: 10000 } }));
         assert.equal(env.QUEUE_NAME, "jobs-green");
         assert.equal(env.LOOKUP_QUEUES, "jobs-blue,jobs-green");
     });

@@ -12,7 +12,7 @@ import { Slot } from "./slot";
 
 /** The part of the stack config an AppStack needs. */
 export type AppSettings = Pick<StackConfig,
-    "model" | "liveColor" | "slots" | "images" | "app" | "apiPort" | "idlePort" | "workerConcurrency" | "ollama" | "memoryMb">;
+    "model" | "liveColor" | "slots" | "images" | "app" | "apiPort" | "idlePort" | "workerConcurrency" | "limits" | "ollama" | "memoryMb">;
 
 export interface AppStackArgs {
     /** Where to run. */
@@ -152,6 +152,7 @@ export class AppStack extends pulumi.ComponentResource {
             ollamaUrl: "http://ollama:11434",
             model: s.model,
             workerConcurrency: s.workerConcurrency,
+            limits: s.limits,
             memoryMb: s.memoryMb,
             // A component's dependsOn does not order its children (pulumi/pulumi#8721): name the
             // containers' dependencies on them directly.

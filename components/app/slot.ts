@@ -31,6 +31,8 @@ export interface SlotArgs {
     readonly model: string;
     /** Jobs per worker. */
     readonly workerConcurrency: number;
+    /** The api's abuse limits. */
+    readonly limits: { readonly requestsPerMinute: number; readonly queueMaxDepth: number };
     /** Memory limits, MiB. */
     readonly memoryMb: { readonly api: number; readonly worker: number };
     /** Resources the api must wait for (Redis). Defaults to none. */
@@ -131,6 +133,7 @@ export class Slot extends pulumi.ComponentResource {
             ollamaUrl: args.ollamaUrl,
             model: args.model,
             workerConcurrency: args.workerConcurrency,
+            limits: args.limits,
         }));
         const common = {
             image: this.imageId,

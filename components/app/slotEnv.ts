@@ -29,6 +29,8 @@ export interface SlotEnvArgs {
     readonly model: string;
     /** Jobs per worker. */
     readonly workerConcurrency: number;
+    /** Requests per client per minute (0 = off) and unfinished jobs per queue. */
+    readonly limits: { readonly requestsPerMinute: number; readonly queueMaxDepth: number };
 }
 
 /** `KEY=value` lines for both of a slot's containers (one image, two commands). */
@@ -43,5 +45,8 @@ export function slotEnvironment(a: SlotEnvArgs): string[] {
         `APP_RELEASE=${a.release}`,
         `QUEUE_NAME=${slotQueue(a.color)}`,
         `LOOKUP_QUEUES=${LOOKUP_QUEUES.join(",")}`,
+        `RATE_LIMIT_MAX=${a.limits.requestsPerMinute}`,
+        "RATE_LIMIT_WINDOW_MS=60000",
+        `QUEUE_MAX_DEPTH=${a.limits.queueMaxDepth}`,
     ];
 }

@@ -25,6 +25,7 @@ export function slotEnvLines(a: {
     ollamaUrl: string;
     model: string;
     workerConcurrency: number;
+    limits: { requestsPerMinute: number; queueMaxDepth: number };
 }): string[] {
     return [
         `REDIS_URL=${a.redisUrl}`,
@@ -36,6 +37,9 @@ export function slotEnvLines(a: {
         `APP_RELEASE=${a.release}`,
         `QUEUE_NAME=jobs-${a.color}`,
         `LOOKUP_QUEUES=jobs-blue,jobs-green`,
+        `RATE_LIMIT_MAX=${a.limits.requestsPerMinute}`,
+        "RATE_LIMIT_WINDOW_MS=60000",
+        `QUEUE_MAX_DEPTH=${a.limits.queueMaxDepth}`,
     ];
 }
 
