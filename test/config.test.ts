@@ -173,8 +173,12 @@ describe("Pulumi.yaml", () => {
         }
     });
 
-    it("is matched by the README's config table", () => {
+    it("is matched by the README's config table: every key, with its default", () => {
         const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-        for (const k of KNOWN_KEYS) assert.match(readme, new RegExp(`^\\| \`${k}\` \\|`, "m"), `README has no row for ${k}`);
+        for (const k of KNOWN_KEYS) {
+            const row = new RegExp(`^\\| \`${k}\` \\| [^|]+ \\| \`([^\`]*)\` \\|`, "m").exec(readme);
+            assert.ok(row, `README has no row for ${k}`);
+            assert.deepStrictEqual(JSON.parse(row[1]), project.config[k].default, `README default of ${k}`);
+        }
     });
 });
