@@ -26,15 +26,35 @@ describe("caddy routing", () => {
             const [live, idle] = text.split(/\n(?=:\d+ \{)/).slice(1);
             assert.match(live, /^:8080 \{/);
             assert.match(idle, /^:8081 \{/);
-            const unrouted = '\t@unrouted not file {\n\t\troot /routes\n\t\ttry_files /routed\n\t}\n\thandle @unrouted {\n\t\trespond "no live slot selected yet" 503\n\t}\n';
-            const green = "\t@green_live file {\n\t\troot /routes\n\t\ttry_files /live-green\n\t}\n\thandle @green_live {\n\t\treverse_proxy ";
+            const unrouted = '\t@unrouted not file {\n\t\troot /routes\n\t\ttry_files /routed\n\t}\n\thandle @unrouted {\n\t\theader Content-Type application/json\n' +
+                '\t\trespond `{"error":"Service Unavailable","message":"no live slot selected yet"}` 503\n\t}\n';
+            const green = "\t@green_live file {\n\t\troot /routes\n\t\ttry_files /live-green\n\t}\n\trequest_header -X-Api-Key-Id\n\thandle @green_live {\n\t\treverse_proxy ";
             // In order: 503 until routed; live-green present -> green (idle: blue); otherwise blue (idle: green).
             assert.ok(live.startsWith(`:8080 {\n${unrouted}${green}api-green:8000 {`), live);
             assert.ok(idle.startsWith(`:8081 {\n${unrouted}${green}api-blue:8000 {`), idle);
             assert.match(live, /\n\thandle \{\n\t\treverse_proxy api-blue:8000 \{/);
             assert.match(idle, /\n\thandle \{\n\t\treverse_proxy api-green:8000 \{/);
-            for (const site of [live, idle]) assert.strictEqual(site.match(/health_uri \/health\n/g)?.length, 2);
+            for (const site of [live, idle]) {
+                assert.strictEqual(site.match(/health_uri \/health\n/g)?.length, 2);
+                // Fail fast into handle_errors: nothing holds a request while a slot is down.
+                assert.ok(!/lb_try_duration|lb_try_interval/.test(site), site);
+            }
             assert.match(text, /^\{\n\tadmin localhost:2019\n\tauto_https off\n\}/);
+            assert.ok(!/forward_auth|tls /.test(text), "no key check and no TLS unless asked");
+        });
+
+        it("answers Caddy's own errors as JSON naming the slot and port, and leaves upstream answers alone", () => {
+            const text = renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health" });
+            const [live, idle] = text.split(/\n(?=:\d+ \{)/).slice(1);
+            const errors = (site: string) => site.slice(site.indexOf("\thandle_errors {"));
+            assert.match(errors(live), /@no_healthy_slot expression `\{err.status_code\} == 503`/);
+            assert.match(errors(live), /handle @green_live \{\n\t+respond `\{"error":"Service Unavailable","message":"no healthy green slot behind the live port"\}` 503/);
+            assert.match(errors(live), /handle \{\n\t+respond `\{"error":"Service Unavailable","message":"no healthy blue slot behind the live port"\}` 503/);
+            assert.match(errors(idle), /handle @green_live \{\n\t+respond `\{"error":"Service Unavailable","message":"no healthy blue slot behind the idle port"\}` 503/);
+            assert.match(errors(live), /"the green slot behind the live port did not answer"\}` 502/);
+            assert.match(errors(live), /\theader Content-Type application\/json\n/);
+            // No handle_response / intercept: reverse_proxy copies the api's own responses, errors included.
+            assert.ok(!/handle_response|intercept/.test(text));
         });
 
         it("rejects upstreams, paths and dirs that would break the file", () => {
@@ -141,7 +161,8 @@ exit 99
                 const r = run("green", 3);
                 assert.strictEqual(r.status, 0, r.stderr);
                 assert.deepStrictEqual(r.markers, ["live-green", "routed"]);
-                assert.strictEqual(r.calls.filter((c) => c.includes(" wget ")).length, 4);
+                // Three failures, then a success confirmed after one probe cycle (HEALTH_SETTLE_S).
+                assert.strictEqual(r.calls.filter((c) => c.includes(" wget ")).length, 5);
                 assert.match(r.calls[r.calls.length - 1], /^docker exec local-app-proxy sh -c /);
                 assert.match(r.stdout, /live traffic now served by green \(api-green:8000\)/);
             });
@@ -171,19 +192,38 @@ exit 99
         let live = 0;
         let idle = 0;
 
+        // Stand-in slots: /health answers 503 while `sick` holds the color; /queue-down answers the api's
+        // own 503 JSON; anything else names the slot.
+        const sick = new Set<Color>();
+        const QUEUE_DOWN = { error: "Service Unavailable", message: "job queue is unavailable, try again" };
         const backend = async (color: Color) => {
-            const server = http.createServer((req, res) => res.end(req.url === "/health" ? "ok" : color));
+            const server = http.createServer((req, res) => {
+                if (req.url === "/health") {
+                    res.writeHead(sick.has(color) ? 503 : 200, { "content-type": "application/json" });
+                    return res.end(JSON.stringify({ status: sick.has(color) ? "unhealthy" : "healthy", slot: color }));
+                }
+                if (req.url === "/queue-down") {
+                    res.writeHead(503, { "content-type": "application/json; charset=utf-8", "retry-after": "5" });
+                    return res.end(JSON.stringify(QUEUE_DOWN));
+                }
+                return void res.end(color);
+            });
             await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
             servers.push(server);
             return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
         };
-        const get = (port: number) => new Promise<string>((resolve, reject) => {
-            http.get({ host: "127.0.0.1", port, path: "/work", agent: false }, (res) => {
+        const request = (port: number, urlPath = "/work") => new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders; ms: number }>((resolve, reject) => {
+            const t0 = Date.now();
+            http.get({ host: "127.0.0.1", port, path: urlPath, agent: false }, (res) => {
                 let body = "";
                 res.on("data", (c) => (body += c));
-                res.on("end", () => resolve(`${res.statusCode} ${body}`));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, ms: Date.now() - t0 }));
             }).on("error", reject);
         });
+        const get = async (port: number) => {
+            const r = await request(port);
+            return `${r.status} ${r.body}`;
+        };
 
         before(async function () {
             const bin = requireTool("caddy", this);
@@ -219,8 +259,9 @@ exit 99
         };
 
         it("answers 503 on both ports until a slot is made live", async () => {
-            assert.strictEqual(await get(live), "503 no live slot selected yet");
-            assert.strictEqual(await get(idle), "503 no live slot selected yet");
+            const body = '503 {"error":"Service Unavailable","message":"no live slot selected yet"}';
+            assert.strictEqual(await get(live), body);
+            assert.strictEqual(await get(idle), body);
         });
 
         it("routes by the marker, switching at once on each flip, with the same caddy process", async () => {
@@ -233,6 +274,42 @@ exit 99
             assert.deepStrictEqual([await get(live), await get(idle)], ["200 blue", "200 green"]);
             assert.strictEqual(caddy!.child.pid, pid);
             assert.ok(caddy!.running(), "caddy still running");
+        });
+
+        it("passes the api's own JSON errors through unchanged", async () => {
+            flip("blue");
+            const r = await request(live, "/queue-down");
+            assert.strictEqual(r.status, 503);
+            assert.deepStrictEqual(JSON.parse(r.body), QUEUE_DOWN);
+            assert.strictEqual(r.headers["content-type"], "application/json; charset=utf-8");
+            assert.strictEqual(r.headers["retry-after"], "5");
+        });
+
+        it("answers at once with a JSON 503 naming the slot while its /health says 503, and serves it again once healthy", async () => {
+            flip("blue");
+            sick.add("blue");
+            try {
+                // The active check (every 2 s) marks blue down; until then blue still answers itself.
+                let r = await request(live);
+                for (let i = 0; r.status !== 503 && i < 60; i++) {
+                    await new Promise((res) => setTimeout(res, 100));
+                    r = await request(live);
+                }
+                r = await request(live);
+                assert.strictEqual(r.status, 503);
+                assert.deepStrictEqual(JSON.parse(r.body), { error: "Service Unavailable", message: "no healthy blue slot behind the live port" });
+                assert.strictEqual(r.headers["content-type"], "application/json");
+                assert.ok(r.ms < 500, `answered in ${r.ms} ms, not held`);
+                assert.strictEqual(await get(idle), "200 green", "the idle port's slot is unaffected");
+            } finally {
+                sick.delete("blue");
+            }
+            let back = await get(live);
+            for (let i = 0; back !== "200 blue" && i < 60; i++) {
+                await new Promise((res) => setTimeout(res, 100));
+                back = await get(live);
+            }
+            assert.strictEqual(back, "200 blue");
         });
     });
 });

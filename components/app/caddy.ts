@@ -36,10 +36,42 @@ export interface CaddyRoutes {
     readonly idleListen?: number;
     /** Caddy admin address. Defaults to ADMIN_ADDRESS. */
     readonly admin?: string;
+    /** How the ports are served. Defaults to { mode: "off" } (plain HTTP). */
+    readonly tls?: CaddyTls;
+    /** API key check in front of both ports. Defaults to none (no key asked). */
+    readonly auth?: CaddyAuth;
+}
+
+/**
+ * - off: plain HTTP (the local stack, bound to 127.0.0.1);
+ * - internal: Caddy's own CA issues for `hostname` (the host's IP); clients pin the exported root;
+ * - acme: a publicly trusted certificate for `domain` over HTTP-01, which needs port 80 open to the world.
+ */
+export type CaddyTls =
+    | { readonly mode: "off" }
+    | { readonly mode: "internal"; readonly hostname: string }
+    | { readonly mode: "acme"; readonly domain: string; readonly email?: string };
+
+export interface CaddyAuth {
+    /** host:port of the key service on the proxy's network. */
+    readonly upstream: string;
+    /** Paths served without a key (Caddy path matcher syntax; a trailing * is a prefix). */
+    readonly publicPaths: readonly string[];
+}
+
+/** The key service's check endpoint (forward_auth's uri). */
+export const AUTH_CHECK_PATH = "/check";
+/** Set by the key service on success: a non-secret id of the key (sha256 prefix), for per-key limits in the app. */
+export const KEY_ID_HEADER = "X-Api-Key-Id";
+
+/** Paths open without a key: the health check (load balancers, uptime checks; no secrets in it) and the API docs. */
+export function defaultPublicPaths(healthPath: string): string[] {
+    return [healthPath, "/docs", "/docs/*"];
 }
 
 const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 const PATH = /^\/[A-Za-z0-9._~/-]*$/;
+const PUBLIC_PATH = /^\/[A-Za-z0-9._~/-]*\*?$/;
 
 /** Exists while green is live; absent, blue is. */
 export const GREEN_MARKER = "live-green";
@@ -47,40 +79,195 @@ export const GREEN_MARKER = "live-green";
 export const ROUTED_MARKER = "routed";
 
 function fileMatcher(name: string, negate: boolean, dir: string, file: string): string[] {
-    return [`\t@${name} ${negate ? "not " : ""}file {`, `\t\troot ${dir}`, `\t\ttry_files /${file}`, "\t}"];
+    return [`@${name} ${negate ? "not " : ""}file {`, `\troot ${dir}`, `\ttry_files /${file}`, "}"];
 }
 
+/** Where to send a slot's traffic; health settings shared by both ports' handlers. */
 function proxyTo(upstream: string, healthPath: string, matcher?: string): string[] {
     return [
-        `\thandle${matcher ? ` @${matcher}` : ""} {`,
-        `\t\treverse_proxy ${upstream} {`,
-        `\t\t\thealth_uri ${healthPath}`,
-        "\t\t\thealth_interval 2s",
-        "\t\t\thealth_timeout 2s",
-        // While an upstream is briefly unavailable, hold and retry the request instead of failing it.
-        "\t\t\tlb_try_duration 10s",
-        "\t\t\tlb_try_interval 250ms",
-        "\t\t}",
+        `handle${matcher ? ` @${matcher}` : ""} {`,
+        `\treverse_proxy ${upstream} {`,
+        // Caddy's default health_status is 2xx: the app's /health answers 503 while it cannot accept
+        // or read jobs, which marks the slot down within one interval.
+        `\t\thealth_uri ${healthPath}`,
+        "\t\thealth_interval 2s",
+        "\t\thealth_timeout 2s",
+        // No lb_try_duration: with a slot marked down (or refusing connections) the request fails at
+        // once into handle_errors' JSON answer instead of being held. It used to hold requests 10 s to
+        // ride out a restarting upstream, but a swap never restarts one (it flips a marker between
+        // two running, health-gated slots: routeScript), so nothing is lost by failing fast.
         "\t}",
-    ];
-}
-
-/** One listener: `serve(c)` is the slot it serves while `c` is live. */
-function site(listen: number, dir: string, serve: (live: Color) => Color, r: CaddyRoutes): string[] {
-    return [
-        `:${listen} {`,
-        ...fileMatcher("unrouted", true, dir, ROUTED_MARKER),
-        "\thandle @unrouted {",
-        "\t\trespond \"no live slot selected yet\" 503",
-        "\t}",
-        ...fileMatcher("green_live", false, dir, GREEN_MARKER),
-        ...proxyTo(r.upstreams[serve("green")], r.healthPath, "green_live"),
-        ...proxyTo(r.upstreams[serve("blue")], r.healthPath),
         "}",
     ];
 }
 
-/** The whole Caddyfile; it depends on neither the live color nor the releases, so swaps never change it. */
+/** JSON error body as a Caddyfile backtick token; callers pass fixed text (no backtick or quote). */
+function jsonBody(error: string, message: string): string {
+    return `\`${JSON.stringify({ error, message })}\``;
+}
+
+function indent(lines: string[], depth = 1): string[] {
+    return lines.map((l) => `${"\t".repeat(depth)}${l}`);
+}
+
+/** The slot handles of one port: green while the marker exists, otherwise blue (as `serve` maps them). */
+function slotHandles(serve: (live: Color) => Color, r: CaddyRoutes): string[] {
+    return [...proxyTo(r.upstreams[serve("green")], r.healthPath, "green_live"), ...proxyTo(r.upstreams[serve("blue")], r.healthPath)];
+}
+
+/**
+ * Errors raised by Caddy itself (never the upstream's own responses, which reverse_proxy passes
+ * through untouched): answered at once as JSON naming the cause.
+ */
+function errorHandlers(port: "live" | "idle", serve: (live: Color) => Color, auth: boolean): string[] {
+    const bySlot = (status: number, text: string, message: (c: Color) => string) => [
+        "handle @green_live {",
+        `\trespond ${jsonBody(text, message(serve("green")))} ${status}`,
+        "}",
+        "handle {",
+        `\trespond ${jsonBody(text, message(serve("blue")))} ${status}`,
+        "}",
+    ];
+    return [
+        "handle_errors {",
+        "\theader Content-Type application/json",
+        ...(auth ? [
+            // Set just before forward_auth: the key service itself failed, not the slot.
+            "\t@auth_down vars proxy_stage auth",
+            "\thandle @auth_down {",
+            `\t\trespond ${jsonBody("Service Unavailable", "the API key check is unavailable, try again")} 503`,
+            "\t}",
+        ] : []),
+        // 503: every upstream of the handler is marked down by the active health check.
+        "\t@no_healthy_slot expression `{err.status_code} == 503`",
+        "\thandle @no_healthy_slot {",
+        ...indent(bySlot(503, "Service Unavailable", (c) => `no healthy ${c} slot behind the ${port} port`), 2),
+        "\t}",
+        // 502: the slot passed its last health check but refused or dropped this request.
+        "\t@slot_unreachable expression `{err.status_code} == 502`",
+        "\thandle @slot_unreachable {",
+        ...indent(bySlot(502, "Bad Gateway", (c) => `the ${c} slot behind the ${port} port did not answer`), 2),
+        "\t}",
+        "\thandle {",
+        "\t\trespond `{\"error\":\"{err.status_text}\",\"message\":\"the proxy could not complete the request\"}` {err.status_code}",
+        "\t}",
+        "}",
+    ];
+}
+
+/** One listener: `serve(c)` is the slot it serves while `c` is live. */
+function site(port: "live" | "idle", listen: number, dir: string, serve: (live: Color) => Color, r: CaddyRoutes): string[] {
+    const tls = r.tls ?? { mode: "off" };
+    const auth = r.auth;
+    const body: string[] = [
+        ...tlsDirective(tls),
+        ...fileMatcher("unrouted", true, dir, ROUTED_MARKER),
+        "handle @unrouted {",
+        "\theader Content-Type application/json",
+        `\trespond ${jsonBody("Service Unavailable", "no live slot selected yet")} 503`,
+        "}",
+        ...fileMatcher("green_live", false, dir, GREEN_MARKER),
+        // Only the key service sets this (after checking the key): a client cannot claim an identity.
+        `request_header -${KEY_ID_HEADER}`,
+    ];
+    if (auth) {
+        body.push(
+            `@public path ${auth.publicPaths.join(" ")}`,
+            "handle @public {",
+            // The slots never see a key, so they cannot log one.
+            "\trequest_header -Authorization",
+            ...indent(slotHandles(serve, r)),
+            "}",
+            "handle {",
+            // route keeps this order (a plain handle would sort request_header after forward_auth).
+            "\troute {",
+            "\t\tvars proxy_stage auth",
+            // A missing or wrong key: the key service's 401 (JSON, WWW-Authenticate) is copied to the
+            // client as is. The key set is re-read by the service, so rotation reloads nothing here.
+            `\t\tforward_auth ${auth.upstream} {`,
+            `\t\t\turi ${AUTH_CHECK_PATH}`,
+            `\t\t\tcopy_headers ${KEY_ID_HEADER}`,
+            "\t\t}",
+            "\t\trequest_header -Authorization",
+            "\t\tvars proxy_stage slot",
+            ...indent(slotHandles(serve, r), 2),
+            "\t}",
+            "}",
+        );
+    } else {
+        body.push(...slotHandles(serve, r));
+    }
+    body.push(...errorHandlers(port, serve, auth !== undefined));
+    return [`${siteAddress(tls, listen)} {`, ...indent(body), "}"];
+}
+
+function hostForUrl(host: string): string {
+    return host.includes(":") ? `[${host}]` : host;
+}
+
+function siteAddress(tls: CaddyTls, listen: number): string {
+    switch (tls.mode) {
+        case "off":
+            return `:${listen}`;
+        case "internal":
+            // The named address makes Caddy issue for the host's IP; the catch-all drops the Host
+            // matcher, so a client that reaches the host by another name is still served.
+            return `https://${hostForUrl(tls.hostname)}:${listen}, https://:${listen}`;
+        case "acme":
+            return `https://${tls.domain}:${listen}, https://:${listen}`;
+        default: {
+            const never: never = tls;
+            throw new Error(`unknown tls mode ${JSON.stringify(never)}`);
+        }
+    }
+}
+
+function tlsDirective(tls: CaddyTls): string[] {
+    switch (tls.mode) {
+        case "off":
+            return [];
+        case "internal":
+            return ["tls internal"];
+        case "acme":
+            return [
+                "tls {",
+                "\tissuer acme {",
+                ...(tls.email ? [`\t\temail ${tls.email}`] : []),
+                // HTTP-01 on port 80 only: TLS-ALPN-01 needs the CA to reach port 443, which the
+                // proxy does not serve (the live port is apiPort).
+                "\t\tdisable_tlsalpn_challenge",
+                "\t}",
+                "}",
+            ];
+        default: {
+            const never: never = tls;
+            throw new Error(`unknown tls mode ${JSON.stringify(never)}`);
+        }
+    }
+}
+
+function globalOptions(r: CaddyRoutes): string[] {
+    const tls = r.tls ?? { mode: "off" };
+    const lines = [`admin ${r.admin ?? ADMIN_ADDRESS}`];
+    if (tls.mode === "off") {
+        lines.push("auto_https off");
+    } else {
+        // Plain HTTP on an HTTPS port is refused, not redirected: Go answers it with
+        // "400 Client sent an HTTP request to an HTTPS server." A redirect could only come from another
+        // port, and it would hide a client that sends its key in clear text.
+        lines.push("auto_https disable_redirects");
+        // Clients reach the host by IP without SNI, and inside the container the local address is the
+        // bridge IP, not the public one: serve the host's certificate to them.
+        lines.push(`default_sni ${tls.mode === "internal" ? tls.hostname : tls.domain}`);
+        // The container has no trust store to install the internal root into; it is exported instead.
+        if (tls.mode === "internal") lines.push("skip_install_trust");
+        // Only TCP is published: no HTTP/3 advertisement that clients would try over UDP.
+        lines.push("servers {", "\tprotocols h1 h2", "}");
+    }
+    return ["{", ...indent(lines), "}"];
+}
+
+/** The whole Caddyfile; it depends on neither the live color nor the releases nor the keys, so swaps and rotations never change it. */
 export function renderCaddyfile(r: CaddyRoutes): string {
     for (const c of COLORS) {
         if (!UPSTREAM.test(r.upstreams[c])) throw new Error(`caddy ${c} upstream must be host:port, got ${JSON.stringify(r.upstreams[c])}`);
@@ -88,17 +275,47 @@ export function renderCaddyfile(r: CaddyRoutes): string {
     if (!PATH.test(r.healthPath)) throw new Error(`caddy health path must be an absolute URL path, got ${JSON.stringify(r.healthPath)}`);
     const dir = r.routesDir ?? ROUTES_DIR;
     if (!PATH.test(dir)) throw new Error(`caddy routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
+    validateTls(r.tls ?? { mode: "off" });
+    if (r.auth) {
+        if (!UPSTREAM.test(r.auth.upstream)) throw new Error(`caddy auth upstream must be host:port, got ${JSON.stringify(r.auth.upstream)}`);
+        if (r.auth.publicPaths.length === 0) throw new Error("caddy auth public paths must name at least one path (the health path)");
+        for (const p of r.auth.publicPaths) {
+            if (!PUBLIC_PATH.test(p)) throw new Error(`caddy auth public path must be an absolute URL path, optionally ending in *, got ${JSON.stringify(p)}`);
+        }
+    }
     return [
-        "{",
-        `\tadmin ${r.admin ?? ADMIN_ADDRESS}`,
-        "\tauto_https off",
-        "}",
+        ...globalOptions(r),
         "",
-        ...site(r.liveListen ?? LIVE_LISTEN, dir, (live) => live, r),
+        ...site("live", r.liveListen ?? LIVE_LISTEN, dir, (live) => live, r),
         "",
-        ...site(r.idleListen ?? IDLE_LISTEN, dir, otherColor, r),
+        ...site("idle", r.idleListen ?? IDLE_LISTEN, dir, otherColor, r),
         "",
     ].join("\n");
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*$/;
+const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+const EMAIL = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$/;
+
+function validateTls(tls: CaddyTls): void {
+    switch (tls.mode) {
+        case "off":
+            return;
+        case "internal":
+            if (!IPV4.test(tls.hostname) && !IPV6.test(tls.hostname) && !DNS_NAME.test(tls.hostname)) {
+                throw new Error(`caddy tls hostname must be an IP address or a DNS name, got ${JSON.stringify(tls.hostname)}`);
+            }
+            return;
+        case "acme":
+            if (!DNS_NAME.test(tls.domain)) throw new Error(`caddy tls domain must be a DNS name, got ${JSON.stringify(tls.domain)}`);
+            if (tls.email !== undefined && !EMAIL.test(tls.email)) throw new Error(`caddy tls email must be an e-mail address, got ${JSON.stringify(tls.email)}`);
+            return;
+        default: {
+            const never: never = tls;
+            throw new Error(`unknown tls mode ${JSON.stringify(never)}`);
+        }
+    }
 }
 
 /** Runs Caddy with a config file; the proxy container's command. */
@@ -118,6 +335,8 @@ export function switchScript(live: Color, dir: string = ROUTES_DIR): string {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Seconds a slot must stay healthy before a switch: one health_interval plus one health_timeout. */
+export const HEALTH_SETTLE_S = 4;
 
 /**
  * The host-side script that switches routes: refuse unless the new live upstream answers its health
@@ -128,9 +347,13 @@ export function routeScript(proxyContainer: string, live: Color, liveHealthUrl: 
     if (!/^http:\/\/[A-Za-z0-9.-]+:\d{1,5}\/[A-Za-z0-9._~/-]*$/.test(liveHealthUrl)) throw new Error(`live health URL must be http://host:port/path, got ${JSON.stringify(liveHealthUrl)}`);
     return [
         "set -euo pipefail",
-        // A slot that just turned healthy in Docker may need a moment on the proxy's network.
+        // A slot that just turned healthy in Docker may need a moment on the proxy's network. Caddy
+        // fails requests at once while it holds a slot down, and it marks a slot up on its next probe
+        // (health_interval 2s, health_timeout 2s): require the slot to stay healthy for one full probe
+        // cycle, so the proxy has seen it up before live traffic goes there.
         "for attempt in $(seq 1 15); do",
-        `  if docker exec ${proxyContainer} wget -q -T 5 -O /dev/null ${liveHealthUrl}; then break; fi`,
+        `  if docker exec ${proxyContainer} wget -q -T 5 -O /dev/null ${liveHealthUrl} && sleep ${HEALTH_SETTLE_S} \\`,
+        `    && docker exec ${proxyContainer} wget -q -T 5 -O /dev/null ${liveHealthUrl}; then break; fi`,
         "  if [ \"$attempt\" -eq 15 ]; then",
         `    echo "refusing to switch live traffic to ${live}: health check ${liveHealthUrl} failed; routes unchanged" >&2`,
         "    exit 1",
