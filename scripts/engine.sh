@@ -49,7 +49,7 @@ dest="$dest_dir/pulumi"
 # 1. An installed CLI wins (operators, CI runners with Pulumi's setup).
 IFS=: read -r -a path_dirs <<<"${PATH:-}"
 for d in "${path_dirs[@]}"; do
-  [ -n "$d" ] && [ -x "$d/pulumi" ] && [ -f "$d/pulumi" ] || continue
+  if [ -z "$d" ] || [ ! -x "$d/pulumi" ] || [ ! -f "$d/pulumi" ]; then continue; fi
   if is_launcher "$d/pulumi" || [ "$(readlink -f "$d/pulumi")" = "$(readlink -f "$dest" 2>/dev/null)" ]; then
     continue
   fi
