@@ -1,12 +1,12 @@
 // Fault drills: the app's real api and worker processes (app/src through ts-node), a real
 // redis-server (append-only, fsync always, as deployed), the app's Ollama stand-in answering in
 // --delay ms. Each drill submits --rate jobs/s (unique tickers) straight to the api for
-// --seconds, injects its fault for the middle of that time, then waits for every accepted job to
+// --seconds, injects its fault after 20 s (a lasting one for --fault s), then waits for every accepted job to
 // finish and counts jobs lost (accepted, then gone), failed, duplicated (answered by Ollama twice)
 // and stuck (not finished --settle s after the load). The worker runs with the app's defaults
 // (JOB_ATTEMPTS 3, JOB_BACKOFF_MS 5000, OLLAMA_RETRY_* 1-30 s, lock 30 s) unless a drill says.
 // Run (from the repository root, after `npm ci` in app/):
-//   app/node_modules/.bin/ts-node --transpile-only bench/drills.ts [-- --seconds 60 --rate 10 --delay 50 --settle 180] [--only ollama-500,...]
+//   app/node_modules/.bin/ts-node --transpile-only bench/drills.ts [-- --seconds 100 --fault 60 --rate 10 --delay 50 --settle 180] [--only ollama-500,...]
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
@@ -16,19 +16,19 @@ import { OllamaStandIn } from "../app/test/helpers/ollama-stand-in";
 import { freePort, RedisHandle, startRedis } from "../app/test/helpers/redis-server";
 import { AppProcess, spawnRole, waitHealthy, waitWorkerReady } from "../app/test/helpers/slots";
 
-interface Options { seconds: number; rate: number; delayMs: number; settleS: number; only: string[] }
+interface Options { seconds: number; faultS: number; rate: number; delayMs: number; settleS: number; only: string[] }
 
 function parseOptions(argv: string[]): Options {
-    const o: Options = { seconds: 60, rate: 10, delayMs: 50, settleS: 180, only: [] };
+    const o: Options = { seconds: 100, faultS: 60, rate: 10, delayMs: 50, settleS: 180, only: [] };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--") continue;
         if (a === "--only" && argv[i + 1]) { o.only = argv[++i].split(","); continue; }
-        const k = ({ "--seconds": "seconds", "--rate": "rate", "--delay": "delayMs", "--settle": "settleS" } as Record<string, keyof Options>)[a];
+        const k = ({ "--seconds": "seconds", "--fault": "faultS", "--rate": "rate", "--delay": "delayMs", "--settle": "settleS" } as Record<string, keyof Options>)[a];
         if (!k || !/^\d+$/.test(argv[i + 1] ?? "")) throw new Error(`unknown or incomplete argument ${JSON.stringify(a)}; see the header of bench/drills.ts`);
         (o as any)[k] = Number(argv[++i]);
     }
-    if (o.seconds > 900 || o.rate > 500 || o.settleS > 1800) throw new Error("bounded: seconds <= 900, rate <= 500, settle <= 1800");
+    if (o.seconds > 900 || o.faultS > 900 || o.rate > 500 || o.settleS > 1800) throw new Error("bounded: seconds, fault <= 900, rate <= 500, settle <= 1800");
     return o;
 }
 
@@ -66,7 +66,7 @@ interface Drill {
     readonly name: string;
     readonly what: string;
     readonly env?: Record<string, string>;
-    /** Runs during the middle third of the load. */
+    /** Runs after faultStart ms of load; `ms` is how long a lasting fault lasts (--fault). */
     fault(ctx: Ctx, ms: number): Promise<void>;
     /** Jobs re-run after a SIGKILL are the documented at-least-once exception. */
     readonly rerunsExpected?: boolean;
@@ -147,7 +147,11 @@ async function runDrill(d: Drill, o: Options, tmp: string): Promise<Record<strin
         const refused = new Map<string, number>();
         let seq = 0;
         const t0 = performance.now();
-        const end = t0 + o.seconds * 1000;
+        // The fault starts after 20 s of normal load (or a third of a short run) and lasts --fault s;
+        // the load goes on at least 20 s past it.
+        const faultStart = Math.min(20_000, (o.seconds * 1000) / 3);
+        const faultMs = o.faultS * 1000;
+        const end = t0 + Math.max(o.seconds * 1000, faultStart + faultMs + 20_000);
         const every = 1000 / o.rate;
         let holdUntil = 0; // Retry-After honoured by the clients
         const submitter = async () => {
@@ -172,9 +176,8 @@ async function runDrill(d: Drill, o: Options, tmp: string): Promise<Record<strin
             }
             await Promise.all(inflight);
         };
-        const faultMs = Math.round((o.seconds * 1000) / 3);
         const faulter = async () => {
-            await sleep(faultMs);
+            await sleep(faultStart);
             await d.fault(ctx, faultMs);
         };
         await Promise.all([submitter(), faulter()]);
@@ -237,7 +240,7 @@ async function main(): Promise<number> {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-drills-"));
     let bad = 0;
     try {
-        console.log(`drills: ${o.rate} jobs/s for ${o.seconds} s each, fault during the middle third (${Math.round(o.seconds / 3)} s); Ollama stand-in ${o.delayMs} ms; settle up to ${o.settleS} s`);
+        console.log(`drills: ${o.rate} jobs/s for at least ${o.seconds} s each; a lasting fault starts after 20 s and lasts ${o.faultS} s, then 20 s more load; Ollama stand-in ${o.delayMs} ms; settle up to ${o.settleS} s`);
         for (const d of DRILLS.filter((x) => o.only.length === 0 || o.only.includes(x.name))) {
             const t = performance.now();
             const r = await runDrill(d, o, tmp);

@@ -105,9 +105,10 @@ async function main(): Promise<number> {
         for (const color of ["blue", "green"] as const) {
             const lines = slotEnvironment({
                 color, release: releases[color], redisUrl: redis.url, port: await freePort(), ollamaUrl: ollama.url, model: "stand-in", workerConcurrency: o.concurrency,
+                // All load comes from one address (caddy's loopback): no per-client rate limit.
+                limits: { requestsPerMinute: 0, queueMaxDepth: 10_000 },
             });
-            // All load comes from one address (caddy's loopback): lift the per-client rate limit.
-            slots[color] = await startSlot(lines, { HEARTBEAT_FILE: path.join(tmp, `hb-${color}`), LOG_LEVEL: "info", RATE_LIMIT_MAX: "0" });
+            slots[color] = await startSlot(lines, { HEARTBEAT_FILE: path.join(tmp, `hb-${color}`), LOG_LEVEL: "info" });
         }
         const port = (c: Color) => new URL(slots[c]!.url).port;
         const [liveListen, idleListen, adminPort] = [await freePort(), await freePort(), await freePort()];
@@ -181,8 +182,8 @@ async function main(): Promise<number> {
                 await Promise.all(todo.slice(i, i + 32).map(async (j) => {
                     try {
                         const r = await call(agent, "GET", `${live}/jobs/${j.id}`);
-                        if (r.status !== 200) return fail(`GET HTTP ${r.status}`);
-                        if (r.json.status === "completed" || r.json.status === "failed") views.set(j.id, r.json);
+                        if (r.status !== 200) fail(`GET HTTP ${r.status}`);
+                        else if (r.json.status === "completed" || r.json.status === "failed") views.set(j.id, r.json);
                     } catch (e) {
                         fail(`GET ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
                     }

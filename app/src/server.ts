@@ -196,7 +196,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             // The client's address (X-Forwarded-For from a TRUST_PROXY proxy, else the peer).
             keyGenerator: (request) => request.ip,
             // Health checks (docker, the proxy) are never limited.
-            allowList: (request) => request.url === "/health",
+            allowList: (request) => request.url === "/health" || request.url === "/live",
             errorResponseBuilder: (_request, ctx) => ({
                 statusCode: 429,
                 rateLimited: true,
@@ -376,6 +376,21 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
                 slot: config.slot,
             });
         },
+    );
+
+    app.get(
+        "/live",
+        {
+            logLevel: "warn",
+            schema: {
+                summary: "Liveness of the api process only",
+                description:
+                    "200 while the process serves HTTP, whatever Redis and Ollama do. For a proxy that must keep routing to the slot " +
+                    "during a Redis outage, so that clients get the api's own JSON 503 instead of the proxy's empty one.",
+                response: { 200: { type: "object", properties: { status: { type: "string", enum: ["alive"] }, slot: { type: "string", nullable: true }, release: { type: "string", nullable: true } } } },
+            },
+        },
+        async (_request, reply) => reply.send({ status: "alive", slot: config.slot, release: config.release }),
     );
 
     return app;

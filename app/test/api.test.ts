@@ -229,6 +229,11 @@ describe("api", () => {
                     method: "POST", url: "/jobs", headers: { "content-type": "application/json" }, payload: { ticker: "NVDA", date: "2024-05-10" },
                 });
                 assert.equal(posted.statusCode, 503, posted.body);
+                assert.deepEqual(Object.keys(posted.json()).sort(), ["error", "errors", "message"]);
+                // /live only says the process serves: a proxy routing on it lets this JSON 503 through.
+                const live = await other.app.inject({ method: "GET", url: "/live" });
+                assert.equal(live.statusCode, 200);
+                assert.deepEqual(live.json(), { status: "alive", slot: "blue", release: "r-test" });
             } finally {
                 await other.close();
                 await doomed.stop();

@@ -27,6 +27,16 @@ describe("config", () => {
         assert.equal(c.release, null);
         assert.equal(c.slot, null);
         assert.deepEqual(c.lookupQueues, ["jobs"]);
+        assert.equal(c.queueMaxDepth, 10_000);
+        assert.equal(c.jobKeepCompleted, 5000);
+        assert.equal(c.jobKeepFailed, 5000);
+        assert.equal(c.rateLimitMax, 600);
+        assert.equal(c.rateLimitWindowMs, 60_000);
+        assert.equal(c.requestTimeoutMs, 10_000);
+        assert.equal(c.keepAliveTimeoutMs, 130_000);
+        assert.equal(c.ollamaRetryBaseMs, 1000);
+        assert.equal(c.ollamaRetryMaxMs, 30_000);
+        assert.equal(c.jobMaxDeferrals, 1000);
     });
 
     it("looks jobs up in LOOKUP_QUEUES, own queue first and always included", () => {
