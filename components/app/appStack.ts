@@ -6,7 +6,7 @@ import * as random from "@pulumi/random";
 import { Color, StackConfig } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
 import { healthcheck, logOpts } from "./containerDefaults";
-import { Proxy } from "./proxy";
+import { Proxy, ProxyAuth, ProxyTls } from "./proxy";
 import { BuildSource } from "./release";
 import { Slot } from "./slot";
 
@@ -21,6 +21,10 @@ export interface AppStackArgs {
     readonly settings: AppSettings;
     /** Build source of each slot's release. */
     readonly sources: { readonly blue: BuildSource; readonly green: BuildSource };
+    /** API keys checked by the proxy on both ports. Defaults to { enabled: false }. */
+    readonly auth?: ProxyAuth;
+    /** TLS on the live and idle ports. Defaults to { mode: "off" }. */
+    readonly tls?: ProxyTls;
 }
 
 export interface SlotInfo {
@@ -66,6 +70,8 @@ export class AppStack extends pulumi.ComponentResource {
     public readonly modelPull: pulumi.CustomResource;
     /** The proxy. */
     public readonly proxy: Proxy;
+    /** PEM of the proxy's internal root CA (tls mode "internal"), for clients to pin; undefined otherwise. */
+    public readonly caRootCert: pulumi.Output<string | undefined>;
     /** Volume holding the models; kept on destroy. */
     public readonly modelVolume: docker.Volume;
     /** Every image this stack puts on the host (pulled pins and the slots' builds), for clean-up advice. */
@@ -180,10 +186,13 @@ export class AppStack extends pulumi.ComponentResource {
             upstreams: { blue: blue.upstream, green: green.upstream },
             healthPath: s.app.healthPath,
             routesDependOn: [blue.api, green.api],
+            auth: args.auth,
+            tls: args.tls,
         }, { parent: this });
+        this.caRootCert = this.proxy.caRootCert;
 
-        this.liveUrl = pulumi.interpolate`http://${host.address}:${s.apiPort}`;
-        this.idleUrl = pulumi.interpolate`http://${host.address}:${s.idlePort}`;
+        this.liveUrl = pulumi.interpolate`${this.proxy.scheme}://${this.proxy.publicHost}:${s.apiPort}`;
+        this.idleUrl = pulumi.interpolate`${this.proxy.scheme}://${this.proxy.publicHost}:${s.idlePort}`;
         this.docsUrl = pulumi.interpolate`${this.liveUrl}/docs`;
         this.healthUrl = pulumi.interpolate`${this.liveUrl}${s.app.healthPath}`;
         this.registerOutputs({ liveUrl: this.liveUrl, idleUrl: this.idleUrl, docsUrl: this.docsUrl, healthUrl: this.healthUrl });

@@ -1,12 +1,44 @@
 // The only published container: Caddy serves the live slot on the API port and the idle slot on a
 // second port. Its Caddyfile is static; which slot is live is a marker file that a host command
 // flips (see caddy.ts), so a swap replaces no container and neither restarts nor reloads the proxy.
+//
+// With auth on, Caddy asks a small key service (auth/server.js, built here from this repository) on
+// the private network about every request but the public paths. The service reads the key file
+// (sha256 digests) from its volume per request, so rotating keys rewrites that file and reloads
+// nothing. With TLS on, Caddy's certificates and internal CA live on a volume at /data.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { Color } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
-import { IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, renderCaddyfile, routeScript } from "./caddy";
+import { AUTH_PORT, KEYS_DIR, caRootScript, renderKeysFile, writeKeysScript } from "./apiKeys";
+import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, defaultPublicPaths, renderCaddyfile, routeScript } from "./caddy";
 import { logOpts } from "./containerDefaults";
+import { contextDigest } from "./release";
+
+/** API keys checked by the proxy. */
+export interface ProxyAuth {
+    /** Ask every request but the public paths for `Authorization: Bearer <key>`. Defaults to false. */
+    readonly enabled: boolean;
+    /** Valid keys; a secret. Only sha256 digests of them reach the host, on a command's stdin. Defaults to none. */
+    readonly keys: pulumi.Output<string[]>;
+    /** Paths served without a key. Defaults to the health path, /docs and /docs/*. */
+    readonly publicPaths?: readonly string[];
+    /** Build context of the key service, relative to the project root. Defaults to "auth". */
+    readonly context?: string;
+}
+
+/**
+ * How the live and idle ports are served:
+ * - off: plain HTTP (the local stack, bound to 127.0.0.1);
+ * - internal: HTTPS with a certificate from Caddy's own CA for `hostname` (the host's IP); the root
+ *   is exported as `caRootCert` for clients to pin;
+ * - acme: HTTPS with a publicly trusted certificate for `domain` (HTTP-01: host port 80 published,
+ *   and the firewall must open 80/tcp to 0.0.0.0/0 and ::/0).
+ */
+export type ProxyTls =
+    | { readonly mode: "off" }
+    | { readonly mode: "internal"; readonly hostname: pulumi.Input<string> }
+    | { readonly mode: "acme"; readonly domain: string; readonly email?: string };
 
 export interface ProxyArgs {
     /** Host to run on. */
@@ -31,36 +63,123 @@ export interface ProxyArgs {
     readonly healthPath: string;
     /** Resources that must exist before routes are loaded (the slots' api containers). */
     readonly routesDependOn: pulumi.Resource[];
+    /** API key check. Defaults to { enabled: false } (no key asked). */
+    readonly auth?: ProxyAuth;
+    /** TLS on the live and idle ports. Defaults to { mode: "off" }. */
+    readonly tls?: ProxyTls;
 }
 
 const CADDYFILE_PATH = "/etc/caddy/Caddyfile";
+/** The caddy image's XDG_DATA_HOME: certificates, keys and the internal CA. */
+const CADDY_DATA = "/data";
+/** Caddy's internal root CA certificate inside the proxy container. */
+export const CA_ROOT_PATH = `${CADDY_DATA}/caddy/pki/authorities/local/root.crt`;
+/** Where the ACME HTTP-01 challenge is answered: the CA connects to port 80 of the domain. */
+export const ACME_HTTP_PORT = 80;
+/** Key service memory limit, MiB: one small Node process. */
+const AUTH_MEMORY_MB = 96;
 
 export class Proxy extends pulumi.ComponentResource {
     /** The Caddy container. */
     public readonly container: docker.Container;
     /** The command that makes `liveColor` the live slot. */
     public readonly routes: pulumi.CustomResource;
-    /** The proxy's Caddyfile. */
-    public readonly caddyfile: string;
+    /** The proxy's Caddyfile (resolved once the TLS hostname is known). */
+    public readonly caddyfile: pulumi.Output<string>;
+    /** "https" when TLS is on, else "http". */
+    public readonly scheme: "http" | "https";
+    /** Host name clients should use in URLs: the ACME domain, else the host's address. */
+    public readonly publicHost: pulumi.Output<string>;
+    /** PEM of Caddy's internal root CA, for clients to pin (tls mode "internal"); undefined otherwise. Not secret. */
+    public readonly caRootCert: pulumi.Output<string | undefined>;
+    /** The key service container, when auth is on. */
+    public readonly auth?: docker.Container;
+    /** The command that installs the key file, when auth is on. */
+    public readonly keys?: pulumi.CustomResource;
 
     constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gpu-hosts:app:Proxy", name, {}, opts);
+        const tls: ProxyTls = args.tls ?? { mode: "off" };
+        const auth = args.auth?.enabled ? args.auth : undefined;
         // Lives on the host: replaced with its machine, deleted with it.
         const child = { parent: this, provider: args.host.provider, ...args.host.onHost };
+        const named = { ...child, deleteBeforeReplace: true };
         const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, child);
 
-        this.caddyfile = renderCaddyfile({ upstreams: args.upstreams, healthPath: args.healthPath });
+        let keysInstalled: pulumi.Resource[] = [];
+        const authAlias = "auth";
+        if (auth) {
+            const context = auth.context ?? "auth";
+            // Tagged by content: a changed server.js builds a new image and replaces the container.
+            const authImage = new docker.Image(`${name}-auth-image`, {
+                imageName: `${name}-auth:${contextDigest(context).slice(0, 20)}`,
+                build: { context, dockerfile: `${context}/Dockerfile`, platform: args.host.platform },
+                skipPush: true,
+            }, child);
+            const keysVolume = new docker.Volume(`${name}-auth-keys`, { name: `${name}-auth-keys` }, named);
+            this.auth = new docker.Container(`${name}-auth`, {
+                name: `${name}-auth`,
+                image: authImage.imageName,
+                volumes: [{ volumeName: keysVolume.name, containerPath: KEYS_DIR }],
+                // Never published: only Caddy, on the private network, asks it.
+                networksAdvanced: [{ name: args.network.name, aliases: [authAlias] }],
+                init: true,
+                memory: AUTH_MEMORY_MB,
+                memorySwap: AUTH_MEMORY_MB,
+                restart: "unless-stopped",
+                logDriver: "json-file",
+                logOpts,
+                wait: true,
+                waitTimeout: 60,
+            }, named);
+            // Only digests, and only on stdin: no key in argv, state triggers in plain text, or logs.
+            const keysFile = pulumi.secret(auth.keys.apply((keys) => renderKeysFile(keys)));
+            this.keys = args.host.run(`${name}-auth-keys`, {
+                create: writeKeysScript(`${name}-auth`),
+                stdin: keysFile,
+                // A new key set, or a new container (and maybe a fresh volume), rewrites the file.
+                triggers: [this.auth.id, keysFile],
+            }, { parent: this, dependsOn: [this.auth] });
+            keysInstalled = [this.keys];
+        }
+
+        const dataVolume = tls.mode === "off"
+            ? undefined
+            // Certificates and the internal CA persist across proxy restarts and replacements: no
+            // re-issue (ACME rate limits) and a stable root for clients that pinned it.
+            : new docker.Volume(`${name}-data`, { name: `${name}-data` }, named);
+
+        const hostname: pulumi.Output<string> = tls.mode === "internal" ? pulumi.output(tls.hostname) : pulumi.output(tls.mode === "acme" ? tls.domain : "");
+        this.caddyfile = hostname.apply((h) => {
+            const caddyTls: CaddyTls = tls.mode === "internal" ? { mode: "internal", hostname: h } : tls;
+            return renderCaddyfile({
+                upstreams: args.upstreams,
+                healthPath: args.healthPath,
+                tls: caddyTls,
+                auth: auth ? { upstream: `${authAlias}:${AUTH_PORT}`, publicPaths: auth.publicPaths ?? defaultPublicPaths(args.healthPath) } : undefined,
+            });
+        });
+        this.scheme = tls.mode === "off" ? "http" : "https";
+        this.publicHost = tls.mode === "acme" ? pulumi.output(tls.domain) : args.host.address;
+
+        const port = (internal: number, external: number) => ({ internal, external, ip: args.host.bindAddress, protocol: "tcp" });
         this.container = new docker.Container(name, {
             name,
             image: image.imageId,
             command: caddyRun(CADDYFILE_PATH),
             uploads: [{ file: CADDYFILE_PATH, content: this.caddyfile }],
             ports: [
-                { internal: LIVE_LISTEN, external: args.apiPort, ip: args.host.bindAddress, protocol: "tcp" },
-                { internal: IDLE_LISTEN, external: args.idlePort, ip: args.host.bindAddress, protocol: "tcp" },
+                port(LIVE_LISTEN, args.apiPort),
+                port(IDLE_LISTEN, args.idlePort),
+                // Caddy answers the ACME HTTP-01 challenge on port 80 (plain HTTP, challenges only: no
+                // redirect, see caddy.ts); renewals need it too, so it stays published.
+                ...(tls.mode === "acme" ? [port(ACME_HTTP_PORT, ACME_HTTP_PORT)] : []),
             ],
             networksAdvanced: [{ name: args.network.name }],
-            volumes: [{ volumeName: args.routesVolume.name, containerPath: ROUTES_DIR }],
+            volumes: [
+                { volumeName: args.routesVolume.name, containerPath: ROUTES_DIR },
+                ...(dataVolume ? [{ volumeName: dataVolume.name, containerPath: CADDY_DATA }] : []),
+            ],
             healthcheck: {
                 tests: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:2019/config/"],
                 interval: "10s", timeout: "5s", retries: 3, startPeriod: "5s",
@@ -72,15 +191,27 @@ export class Proxy extends pulumi.ComponentResource {
             logOpts,
             wait: true,
             waitTimeout: 60,
-        }, { ...child, deleteBeforeReplace: true });
+        }, named);
+
+        if (tls.mode === "internal") {
+            const root = args.host.run(`${name}-ca-root`, {
+                create: caRootScript(name, CA_ROOT_PATH),
+                // A new container may come with a fresh volume (a replaced host), hence a new CA.
+                triggers: [this.container.id],
+            }, { parent: this, dependsOn: [this.container] });
+            this.caRootCert = root.stdout;
+        } else {
+            this.caRootCert = pulumi.output(undefined);
+        }
 
         const liveHealth = `http://${args.upstreams[args.liveColor]}${args.healthPath}`;
         this.routes = args.host.run(`${name}-routes`, {
             create: routeScript(name, args.liveColor, liveHealth),
             // The marker outlives the container, but a new container (or a fresh volume) is re-checked.
             triggers: [this.container.id],
-        }, { dependsOn: [this.container, ...args.routesDependOn], parent: this });
+            // Keys are in place before the first slot is routed.
+        }, { dependsOn: [this.container, ...keysInstalled, ...args.routesDependOn], parent: this });
 
-        this.registerOutputs({ caddyfile: this.caddyfile });
+        this.registerOutputs({ caddyfile: this.caddyfile, scheme: this.scheme, publicHost: this.publicHost, caRootCert: this.caRootCert });
     }
 }
