@@ -1,6 +1,6 @@
 // Debian's caddy beside the tests and the swap benchmark: free loopback ports, and a caddy process
 // run with the program's command line whose HOME, XDG dirs and log all live in one scratch dir.
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -54,3 +54,49 @@ export function startCaddy(bin: string, configPath: string, dir: string): CaddyP
         },
     };
 }
+
+export interface AuthProcess {
+    readonly child: ChildProcess;
+    readonly port: number;
+    /** Its stdout and stderr so far. */
+    log(): string;
+    stop(graceMs: number): Promise<void>;
+}
+
+/** Runs the key service (auth/server.js) with plain node on a loopback port, reading `keysFile`. */
+export async function startAuthService(keysFile: string): Promise<AuthProcess> {
+    const port = await freePort();
+    const script = path.join(__dirname, "..", "..", "auth", "server.js");
+    const child = spawn(process.execPath, [script], {
+        env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), KEYS_FILE: keysFile },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (c) => (out += c));
+    child.stderr!.on("data", (c) => (out += c));
+    const running = () => child.exitCode === null && child.signalCode === null;
+    for (let i = 0; !out.includes("listening"); i++) {
+        if (!running() || i > 100) throw new Error(`auth service did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+        child,
+        port,
+        log: () => out,
+        stop: async (graceMs) => {
+            if (!running()) return;
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGTERM");
+            await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+            if (running()) child.kill("SIGKILL");
+        },
+    };
+}
+
+/** Installs `text` as the key file exactly as the host command does: `server.js write-keys`, fed on stdin. */
+export function writeKeys(keysFile: string, text: string): { status: number | null; stdout: string; stderr: string } {
+    const script = path.join(__dirname, "..", "..", "auth", "server.js");
+    const r = spawnSync(process.execPath, [script, "write-keys"], { input: text, encoding: "utf8", env: { PATH: process.env.PATH ?? "", KEYS_FILE: keysFile } });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
