@@ -79,6 +79,32 @@ export interface StackConfig {
     readonly gcp: { readonly project: string; readonly zone: string; readonly machineType: string; readonly gpuType: string };
     readonly azure: { readonly location: string; readonly vmSize: string };
     readonly local: { readonly dockerHost: string; readonly gpu: boolean; readonly bindAddress: string };
+    /** API keys: checked by the proxy on the live and idle port of every host. */
+    readonly auth: { readonly enabled: boolean };
+    /**
+     * Operators' own API keys, beside the one the stack generates (config secret, comma-separated).
+     * Plain here, as Pulumi hands config to the program; index.ts wraps them in a secret at once.
+     */
+    readonly apiKeys: readonly string[];
+    /** HTTPS on cloud hosts (the local stack serves plain HTTP on loopback). */
+    readonly tls: TlsConfig;
+}
+
+export type TlsMode = "internal" | "acme" | "off";
+export const TLS_MODES: readonly TlsMode[] = ["internal", "acme", "off"];
+
+export interface TlsConfig {
+    /**
+     * "internal": Caddy's own CA issues a certificate for the host's IP (zero configuration; the
+     * root is the stack output caRootCert, for clients to pin). "acme": a publicly trusted
+     * certificate for the cloud's domain in `domains` (needs DNS pointing at the host and port 80
+     * open for the HTTP-01 challenge). "off": plain HTTP.
+     */
+    readonly mode: TlsMode;
+    /** The operator's DNS name of each cloud's host, for "acme". */
+    readonly domains: { readonly aws: string; readonly gcp: string; readonly azure: string };
+    /** Contact address for the ACME account. "" for none. */
+    readonly email: string;
 }
 
 type Defaults = Omit<StackConfig, "stack">;
@@ -126,6 +152,9 @@ export const DEFAULTS: Defaults = {
     azure: { location: "eastus", vmSize: "Standard_NC4as_T4_v3" },
     // "" = the engine the operator's docker CLI uses (DOCKER_HOST, else the current context).
     local: { dockerHost: "", gpu: false, bindAddress: "127.0.0.1" },
+    auth: { enabled: true },
+    apiKeys: [],
+    tls: { mode: "internal", domains: { aws: "", gcp: "", azure: "" }, email: "" },
 };
 
 export const KNOWN_KEYS: readonly string[] = Object.keys(DEFAULTS).sort();
@@ -287,7 +316,11 @@ const RESERVED_PORTS = [22, 6379, 11434];
  * Validates the raw config of `stack` (keys without the "gpu-hosts:" prefix) and returns the typed
  * config, or throws ConfigError naming every bad key, its value and what is allowed.
  */
-export function loadConfig(stack: string, raw: Readonly<Record<string, string | undefined>>): StackConfig {
+export function loadConfig(
+    stack: string,
+    raw: Readonly<Record<string, string | undefined>>,
+    isSecret: (key: string) => boolean = () => false,
+): StackConfig {
     const r = new Reader(raw);
     const d = DEFAULTS;
 
@@ -383,6 +416,21 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
         },
     });
 
+    const apiKeys = readApiKeys(r, raw.apiKeys, isSecret("apiKeys"));
+    const domain = str(/^$|^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name such as \"api.example.com\", or \"\"");
+    const tls = r.object("tls", r.value("tls"), d.tls, {
+        mode: (k, v, fb) => r.oneOf(k, v, fb, TLS_MODES),
+        domains: (k, v, fb) => r.object(k, v, fb, { aws: domain, gcp: domain, azure: domain }),
+        email: str(/^$|^[^\s@]+@[^\s@]+\.[^\s@]+$/, "an email address, or \"\""),
+    });
+    if (tls.mode === "acme") {
+        for (const c of clouds) {
+            if (c !== "local" && tls.domains[c as CloudName] === "") {
+                r.fail(`tls.domains.${c}`, `the DNS name of the ${c} host when gpu-hosts:tls.mode is "acme" (a public CA issues only for a name)`, "");
+            }
+        }
+    }
+
     const cfg: StackConfig = {
         stack,
         clouds,
@@ -430,11 +478,31 @@ export function loadConfig(stack: string, raw: Readonly<Record<string, string | 
                 return fb;
             },
         }),
+        auth: r.object("auth", r.value("auth"), d.auth, { enabled: (k, v, fb) => r.bool(k, v, fb) }),
+        apiKeys,
+        tls,
     };
     if (cfg.sshUser === "root") r.fail("sshUser", "a Linux user name other than root, e.g. \"ubuntu\"", cfg.sshUser);
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return cfg;
+}
+
+/** Characters of an API key; at least 32 of them, so a key cannot be guessed. */
+const API_KEY = /^[A-Za-z0-9._~+/=-]{32,256}$/;
+export const API_KEY_ALLOWED = "a comma-separated list of API keys, each 32 to 256 characters of letters, digits and \"._~+/=-\"";
+
+/** Operators' API keys from the config text; never echoes a value in a message. */
+function readApiKeys(r: Reader, text: string | undefined, secret: boolean): readonly string[] {
+    if (text === undefined || text.trim() === "") return [];
+    const keys = text.split(",").map((k) => k.trim()).filter((k) => k !== "");
+    const problems: string[] = [];
+    if (!secret) problems.push(`${NAMESPACE}:apiKeys must be set as a secret (pulumi config set --secret ${NAMESPACE}:apiKeys ...), got a plain-text value (not shown)`);
+    const bad = keys.filter((k) => !API_KEY.test(k)).length;
+    if (bad > 0) problems.push(`${NAMESPACE}:apiKeys must be ${API_KEY_ALLOWED}, got ${bad} of ${keys.length} key${keys.length === 1 ? "" : "s"} that ${bad === 1 ? "is" : "are"} not (values not shown: they are secrets)`);
+    if (new Set(keys).size !== keys.length) problems.push(`${NAMESPACE}:apiKeys must be a list without repeats (values not shown: they are secrets)`);
+    r.problems.push(...problems);
+    return problems.length > 0 ? [] : keys;
 }
 
 /** The raw config of this program's namespace, keys stripped of "gpu-hosts:". */

@@ -116,6 +116,48 @@ describe("config", () => {
         });
     }
 
+    describe("API keys and HTTPS", () => {
+        const KEY_A = "k".repeat(40);
+        const KEY_B = "Zz0-._~+/=".repeat(4);
+        const secretProblems = (o: Record<string, unknown>, secret = true) => {
+            try {
+                loadConfig("dev", raw({ ...CLOUD_OK, ...o }), (k) => secret && k === "apiKeys");
+                return [];
+            } catch (e) {
+                assert.ok(e instanceof ConfigError);
+                return e.problems;
+            }
+        };
+
+        it("reads the operators' keys from a secret, comma-separated", () => {
+            assert.deepStrictEqual(loadConfig("dev", raw({ ...CLOUD_OK, apiKeys: ` ${KEY_A}, ${KEY_B} ` }), (k) => k === "apiKeys").apiKeys, [KEY_A, KEY_B]);
+            assert.deepStrictEqual(loadConfig("dev", raw(CLOUD_OK)).apiKeys, []);
+            assert.deepStrictEqual(loadConfig("dev", raw(CLOUD_OK)).auth, { enabled: true });
+        });
+
+        it("refuses keys in plain text, short keys and repeats, never echoing a key", () => {
+            const plainText = secretProblems({ apiKeys: KEY_A }, false);
+            assert.deepStrictEqual(plainText, ["gpu-hosts:apiKeys must be set as a secret (pulumi config set --secret gpu-hosts:apiKeys ...), got a plain-text value (not shown)"]);
+            const short = secretProblems({ apiKeys: `${KEY_A},short-key` });
+            assert.deepStrictEqual(short, ['gpu-hosts:apiKeys must be a comma-separated list of API keys, each 32 to 256 characters of letters, digits and "._~+/=-", got 1 of 2 keys that is not (values not shown: they are secrets)']);
+            const twice = secretProblems({ apiKeys: `${KEY_A},${KEY_A}` });
+            assert.deepStrictEqual(twice, ["gpu-hosts:apiKeys must be a list without repeats (values not shown: they are secrets)"]);
+            for (const p of [...plainText, ...short, ...twice]) assert.ok(!p.includes(KEY_A) && !p.includes("short-key"), p);
+        });
+
+        it("names the TLS mode, the missing domain for acme, a bad domain and a bad email", () => {
+            assert.deepStrictEqual(secretProblems({ tls: { mode: "letsencrypt" } }), ['gpu-hosts:tls.mode must be "internal" or "acme" or "off", got "letsencrypt"']);
+            assert.deepStrictEqual(secretProblems({ tls: { mode: "acme" } }),
+                ['gpu-hosts:tls.domains.aws must be the DNS name of the aws host when gpu-hosts:tls.mode is "acme" (a public CA issues only for a name), got ""']);
+            assert.deepStrictEqual(secretProblems({ tls: { mode: "acme", domains: { aws: "Not A Name" } } }),
+                ['gpu-hosts:tls.domains.aws must be a DNS name such as "api.example.com", or "", got "Not A Name"',
+                    'gpu-hosts:tls.domains.aws must be the DNS name of the aws host when gpu-hosts:tls.mode is "acme" (a public CA issues only for a name), got ""']);
+            assert.deepStrictEqual(secretProblems({ tls: { mode: "acme", domains: { aws: "gpu.example.com" }, email: "ops" } }),
+                ['gpu-hosts:tls.email must be an email address, or "", got "ops"']);
+            assert.deepStrictEqual(secretProblems({ tls: { mode: "acme", domains: { aws: "gpu.example.com" }, email: "ops@example.com" } }), []);
+        });
+    });
+
     it("allows 0.0.0.0/0 for SSH outside a production stack, and narrow blocks in one; the prod stack is marked production", () => {
         assert.doesNotThrow(() => loadConfig("dev", raw({ ...CLOUD_OK, operatorCidrs: ["0.0.0.0/0"] })));
         assert.doesNotThrow(() => loadConfig("prod", raw({ ...CLOUD_OK, operatorCidrs: ["0.0.0.0/0"] })), "the guard follows gpu-hosts:production, not the stack's name");
@@ -169,7 +211,9 @@ describe("Pulumi.yaml", () => {
 
     it("declares the same defaults the program resolves", () => {
         for (const [k, value] of Object.entries(DEFAULTS)) {
-            assert.deepStrictEqual(project.config[k].default, value, k);
+            // apiKeys is one secret string in config (comma-separated), a list once read.
+            const declared = k === "apiKeys" ? (project.config[k].default === "" ? [] : project.config[k].default.split(",")) : project.config[k].default;
+            assert.deepStrictEqual(declared, value, k);
         }
     });
 
@@ -179,6 +223,7 @@ describe("Pulumi.yaml", () => {
             const row = new RegExp(`^\\| \`${k}\` \\| [^|]+ \\| \`([^\`]*)\` \\|`, "m").exec(readme);
             assert.ok(row, `README has no row for ${k}`);
             assert.deepStrictEqual(JSON.parse(row[1]), project.config[k].default, `README default of ${k}`);
+            assert.ok(!/^\s*$/.test(project.config[k].description ?? ""), k);
         }
     });
 });

@@ -25,7 +25,7 @@ import {
 
 const STACKS = ["local", "dev", "prod"] as const;
 /** What a stack's program needs beside Pulumi.yaml and the stack file (linked, never copied). */
-const PROGRAM_FILES = ["index.ts", "components", "cloud-init", "app", "package.json", "tsconfig.json", "node_modules"];
+const PROGRAM_FILES = ["index.ts", "components", "cloud-init", "app", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "node_modules"];
 const TEST_PROGRAM = path.join(__dirname, "engine", "program");
 
 const sha = (f: string) => createHash("sha256").update(fs.readFileSync(f)).digest("hex");
