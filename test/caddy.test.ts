@@ -4,12 +4,15 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { renderCaddyfile, routeScript, switchScript } from "../components/app/caddy";
+import * as tls from "tls";
+import { keyId, renderKeysFile } from "../components/app/apiKeys";
+import { defaultPublicPaths, renderCaddyfile, routeScript, switchScript } from "../components/app/caddy";
 import { Color } from "../components/config";
-import { CaddyProcess, freePort, startCaddy } from "./helpers/caddy";
+import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "./helpers/caddy";
 import { requireTool } from "./helpers/tools";
 
 const UPSTREAMS = { blue: "api-blue:8000", green: "api-green:8000" };
@@ -310,6 +313,181 @@ exit 99
                 back = await get(live);
             }
             assert.strictEqual(back, "200 blue");
+        });
+    });
+    describe("over HTTPS with API keys, in the real caddy binary", function () {
+        this.timeout(30_000);
+        // A public address the test machine does not have: Caddy must serve its certificate to
+        // clients that send no SNI (default_sni), as in the container, where the local address is the
+        // bridge IP.
+        const HOST_IP = "198.51.100.7";
+        const KEY = "k1-0123456789abcdefghij";
+        const NEW_KEY = "k2-zyxwvutsrqponmlkjihg";
+        const UNAUTHORIZED = { error: "Unauthorized", message: "missing or invalid API key" };
+        let dir: string;
+        let caddy: CaddyProcess | undefined;
+        let authService: AuthProcess | undefined;
+        let keysFile: string;
+        const servers: http.Server[] = [];
+        let live = 0;
+        let idle = 0;
+        /** Requests each slot received, other than the proxy's health probes. */
+        const served: Record<Color, number> = { blue: 0, green: 0 };
+
+        const backend = async (color: Color) => {
+            const server = http.createServer((req, res) => {
+                let body = "";
+                req.on("data", (c) => (body += c));
+                req.on("end", () => {
+                    if (req.headers["user-agent"] !== "Go-http-client/1.1" || req.url !== "/health") served[color]++;
+                    const status = req.method === "POST" && req.url === "/jobs" ? 202 : 200;
+                    res.writeHead(status, { "content-type": "application/json" });
+                    // Echo what a slot would see of the caller's credentials.
+                    res.end(JSON.stringify({ slot: color, path: req.url, body, keyId: req.headers["x-api-key-id"] ?? null, authorization: req.headers.authorization ?? null }));
+                });
+            });
+            await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+            servers.push(server);
+            return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+        };
+        const rootCa = () => fs.readFileSync(path.join(dir, "data", "caddy", "pki", "authorities", "local", "root.crt"));
+        interface Answer { status: number; body: string; headers: http.IncomingHttpHeaders; cert?: tls.PeerCertificate }
+        const call = (port: number, o: { method?: string; path?: string; key?: string; headers?: http.OutgoingHttpHeaders; body?: string } = {}) =>
+            new Promise<Answer>((resolve, reject) => {
+                const headers: http.OutgoingHttpHeaders = { ...(o.key ? { authorization: `Bearer ${o.key}` } : {}), ...o.headers };
+                const req = https.request({
+                    host: "127.0.0.1", port, method: o.method ?? "GET", path: o.path ?? "/jobs/1", headers, agent: false, ca: rootCa(),
+                    // Clients reach the host by IP: verify the certificate names that IP.
+                    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(HOST_IP, cert),
+                }, (res) => {
+                    let body = "";
+                    res.on("data", (c) => (body += c));
+                    res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, cert: (res.socket as tls.TLSSocket).getPeerCertificate() }));
+                });
+                req.on("error", reject);
+                req.end(o.body);
+            });
+        const flip = (color: Color) => {
+            const r = spawnSync("sh", ["-c", switchScript(color, path.join(dir, "routes"))], { encoding: "utf8" });
+            assert.strictEqual(r.status, 0, r.stderr);
+        };
+
+        before(async function () {
+            const bin = requireTool("caddy", this);
+            dir = tmpdir();
+            keysFile = path.join(dir, "api-keys");
+            const w = writeKeys(keysFile, renderKeysFile([KEY]));
+            assert.strictEqual(w.status, 0, w.stderr);
+            authService = await startAuthService(keysFile);
+            [live, idle] = [await freePort(), await freePort()];
+            const caddyfile = renderCaddyfile({
+                upstreams: { blue: await backend("blue"), green: await backend("green") },
+                healthPath: "/health", routesDir: path.join(dir, "routes"), liveListen: live, idleListen: idle,
+                admin: `localhost:${await freePort()}`,
+                tls: { mode: "internal", hostname: HOST_IP },
+                auth: { upstream: `127.0.0.1:${authService.port}`, publicPaths: defaultPublicPaths("/health") },
+            });
+            fs.writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
+            caddy = startCaddy(bin, path.join(dir, "Caddyfile"), dir);
+            for (let i = 0; ; i++) {
+                try {
+                    await call(live);
+                    break;
+                } catch (e) {
+                    if (i > 100 || !caddy.running()) throw new Error(`caddy did not start: ${(e as Error).message}\n${caddy.log(20)}`);
+                    await new Promise((r) => setTimeout(r, 100));
+                }
+            }
+        });
+
+        after(async () => {
+            await caddy?.stop(2000);
+            await authService?.stop(2000);
+            for (const s of servers) s.close();
+            if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("serves HTTPS on both ports with a certificate for the host's IP from its internal CA, and refuses plain HTTP", async () => {
+            for (const port of [live, idle]) {
+                const r = await call(port, { key: KEY });
+                assert.strictEqual(r.status, 503, "not routed yet");
+                assert.strictEqual(r.cert?.subjectaltname, `IP Address:${HOST_IP}`);
+                assert.match(String(r.cert?.issuer.CN), /Caddy Local Authority/);
+                const plain = await new Promise<string>((resolve, reject) => {
+                    http.get({ host: "127.0.0.1", port, path: "/health", agent: false }, (res) => {
+                        let body = "";
+                        res.on("data", (c) => (body += c));
+                        res.on("end", () => resolve(`${res.statusCode} ${body.trim()}`));
+                    }).on("error", reject);
+                });
+                assert.strictEqual(plain, "400 Client sent an HTTP request to an HTTPS server.");
+            }
+        });
+
+        it("answers 401 JSON with WWW-Authenticate without a key or with a wrong one, on both ports", async () => {
+            flip("blue");
+            for (const port of [live, idle]) {
+                for (const [key, challenge] of [[undefined, 'Bearer realm="gpu-hosts"'], ["not-the-key-0123456789", 'Bearer realm="gpu-hosts", error="invalid_token"']]) {
+                    const r = await call(port, { method: "POST", path: "/jobs", key, body: "{}" });
+                    assert.strictEqual(r.status, 401, `port ${port} key ${key}`);
+                    assert.deepStrictEqual(JSON.parse(r.body), UNAUTHORIZED);
+                    assert.strictEqual(r.headers["www-authenticate"], challenge);
+                    assert.strictEqual(r.headers["content-type"], "application/json");
+                }
+            }
+            assert.deepStrictEqual(served, { blue: 0, green: 0 }, "no unauthenticated request reached a slot");
+        });
+
+        it("passes a valid key (202 on POST, body intact); the slot sees the key's id, never the key or a client-sent id", async () => {
+            const r = await call(live, { method: "POST", path: "/jobs", key: KEY, body: '{"ticker":"ACME"}', headers: { "content-type": "application/json", "x-api-key-id": "spoofed" } });
+            assert.strictEqual(r.status, 202, r.body);
+            assert.deepStrictEqual(JSON.parse(r.body), { slot: "blue", path: "/jobs", body: '{"ticker":"ACME"}', keyId: keyId(KEY), authorization: null });
+            const idleR = await call(idle, { key: KEY });
+            assert.deepStrictEqual([idleR.status, JSON.parse(idleR.body).slot], [200, "green"]);
+        });
+
+        it("serves /health and /docs without a key, and strips a client-sent key id there too", async () => {
+            for (const p of ["/health", "/docs", "/docs/json"]) {
+                const r = await call(live, { path: p, headers: { "x-api-key-id": "spoofed" } });
+                assert.strictEqual(r.status, 200, p);
+                assert.deepStrictEqual([JSON.parse(r.body).path, JSON.parse(r.body).keyId], [p, null]);
+            }
+            assert.strictEqual((await call(live, { path: "/docsecret" })).status, 401);
+        });
+
+        it("rotates keys by rewriting the key file: the new key works and the removed one is refused at once, with the same caddy pid", async () => {
+            const pid = caddy!.child.pid;
+            assert.strictEqual(writeKeys(keysFile, renderKeysFile([KEY, NEW_KEY])).status, 0);
+            assert.strictEqual((await call(live, { key: NEW_KEY })).status, 200);
+            assert.strictEqual(writeKeys(keysFile, renderKeysFile([NEW_KEY])).status, 0);
+            assert.strictEqual((await call(live, { key: KEY })).status, 401);
+            assert.strictEqual((await call(live, { key: NEW_KEY })).status, 200);
+            assert.strictEqual(writeKeys(keysFile, renderKeysFile([KEY])).status, 0);
+            assert.strictEqual(caddy!.child.pid, pid);
+            assert.ok(caddy!.running());
+        });
+
+        it("swaps live and idle over HTTPS by the marker alone, with the same caddy process", async () => {
+            const pid = caddy!.child.pid;
+            const slots = async () => [JSON.parse((await call(live, { key: KEY })).body).slot, JSON.parse((await call(idle, { key: KEY })).body).slot];
+            flip("blue");
+            assert.deepStrictEqual(await slots(), ["blue", "green"]);
+            flip("green");
+            assert.deepStrictEqual(await slots(), ["green", "blue"]);
+            flip("blue");
+            assert.deepStrictEqual(await slots(), ["blue", "green"]);
+            assert.strictEqual(caddy!.child.pid, pid);
+            assert.ok(caddy!.running());
+        });
+
+        it("answers at once with a JSON 503 when the key service is down, and keeps /health open", async () => {
+            await authService!.stop(2000);
+            const t0 = Date.now();
+            const r = await call(live, { key: KEY });
+            assert.strictEqual(r.status, 503);
+            assert.deepStrictEqual(JSON.parse(r.body), { error: "Service Unavailable", message: "the API key check is unavailable, try again" });
+            assert.ok(Date.now() - t0 < 1000, "not held");
+            assert.strictEqual((await call(live, { path: "/health" })).status, 200);
         });
     });
 });
