@@ -68,6 +68,73 @@ describe("caddy routing", () => {
         });
     });
 
+    describe("renderCaddyfile with TLS and API keys", () => {
+        const AUTH = { upstream: "auth:9000", publicPaths: defaultPublicPaths("/health") };
+        const sites = (text: string) => text.split(/\n(?=\S.*\{$)/m).slice(1);
+
+        it("internal: HTTPS for the host's IP and any name, no redirect listener, no HTTP/3, served without SNI", () => {
+            const text = renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname: "203.0.113.9" } });
+            assert.ok(text.startsWith("{\n\tadmin localhost:2019\n\tauto_https disable_redirects\n\tdefault_sni 203.0.113.9\n\tskip_install_trust\n\tservers {\n\t\tprotocols h1 h2\n\t}\n}\n"), text);
+            const [live, idle] = sites(text);
+            assert.ok(live.startsWith("https://203.0.113.9:8080, https://:8080 {\n\ttls internal\n"), live);
+            assert.ok(idle.startsWith("https://203.0.113.9:8081, https://:8081 {\n\ttls internal\n"), idle);
+            assert.ok(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname: "2001:db8::7" } }).includes("https://[2001:db8::7]:8080, https://:8080 {"));
+        });
+
+        it("acme: a public certificate for the domain over HTTP-01 only", () => {
+            const text = renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "acme", domain: "api.example.com", email: "ops@example.com" } });
+            assert.match(text, /\tdefault_sni api.example.com\n/);
+            assert.ok(!text.includes("skip_install_trust"));
+            assert.ok(sites(text)[0].startsWith("https://api.example.com:8080, https://:8080 {\n\ttls {\n\t\tissuer acme {\n\t\t\temail ops@example.com\n\t\t\tdisable_tlsalpn_challenge\n\t\t}\n\t}\n"));
+            assert.ok(!renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "acme", domain: "api.example.com" } }).includes("email"));
+        });
+
+        it("auth: public paths go straight to the slot; everything else through forward_auth first, without the key afterwards", () => {
+            const [live] = sites(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", auth: AUTH }));
+            assert.match(live, /\n\trequest_header -X-Api-Key-Id\n\t@public path \/health \/docs \/docs\/\*\n\thandle @public \{\n\t\trequest_header -Authorization\n\t\thandle @green_live \{/);
+            assert.ok(live.includes("\thandle {\n\t\troute {\n\t\t\tvars proxy_stage auth\n\t\t\tforward_auth auth:9000 {\n\t\t\t\turi /check\n\t\t\t\tcopy_headers X-Api-Key-Id\n\t\t\t}\n" +
+                "\t\t\trequest_header -Authorization\n\t\t\tvars proxy_stage slot\n\t\t\thandle @green_live {\n\t\t\t\treverse_proxy api-green:8000 {"), live);
+            assert.match(live, /@auth_down vars proxy_stage auth\n\t\thandle @auth_down \{\n\t\t\trespond `\{"error":"Service Unavailable","message":"the API key check is unavailable, try again"\}` 503/);
+            // The key set is not in the file: rotation never changes (or reloads) it.
+            assert.strictEqual(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", auth: AUTH }), renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", auth: { ...AUTH } }));
+        });
+
+        it("rejects hostnames, domains, e-mails, auth upstreams and public paths that would break the file", () => {
+            const r = (x: object) => () => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", ...x });
+            assert.throws(r({ tls: { mode: "internal", hostname: "1.2.3.4 {" } }), /caddy tls hostname must be an IP address or a DNS name, got "1.2.3.4 \{"/);
+            assert.throws(r({ tls: { mode: "acme", domain: "localhost" } }), /caddy tls domain must be a DNS name, got "localhost"/);
+            assert.throws(r({ tls: { mode: "acme", domain: "a.example.com", email: "x y@z" } }), /caddy tls email must be an e-mail address, got "x y@z"/);
+            assert.throws(r({ auth: { upstream: "auth", publicPaths: ["/health"] } }), /caddy auth upstream must be host:port, got "auth"/);
+            assert.throws(r({ auth: { upstream: "auth:9000", publicPaths: [] } }), /caddy auth public paths must name at least one path/);
+            assert.throws(r({ auth: { upstream: "auth:9000", publicPaths: ["/a b"] } }), /caddy auth public path must be an absolute URL path, optionally ending in \*, got "\/a b"/);
+        });
+
+        it("every mode adapts and validates in the real caddy", function () {
+            const bin = requireTool("caddy", this);
+            const dir = tmpdir();
+            try {
+                const modes = [
+                    { mode: "off" as const },
+                    { mode: "internal" as const, hostname: "203.0.113.9" },
+                    { mode: "acme" as const, domain: "api.example.com", email: "ops@example.com" },
+                ];
+                for (const tls of modes) {
+                    for (const auth of [undefined, AUTH]) {
+                        const file = path.join(dir, "Caddyfile");
+                        fs.writeFileSync(file, renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", routesDir: path.join(dir, "routes"), tls, auth }));
+                        const v = spawnSync(bin, ["validate", "--config", file, "--adapter", "caddyfile"], {
+                            encoding: "utf8", env: { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, "data"), XDG_CONFIG_HOME: path.join(dir, "config") },
+                        });
+                        assert.strictEqual(v.status, 0, `${tls.mode} auth=${Boolean(auth)}: ${v.stderr.split("\n").slice(-3).join("\n")}`);
+                        assert.ok(!/"level":"warn".*(unrecognized|deprecated)/i.test(v.stderr), v.stderr);
+                    }
+                }
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+    });
+
     describe("switchScript, run with sh", () => {
         const files = (dir: string) => fs.readdirSync(dir).sort();
         const sh = (script: string) => spawnSync("sh", ["-c", script], { encoding: "utf8" });
