@@ -12,8 +12,9 @@ import { Color } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
 import { AUTH_PORT, KEYS_DIR, caRootScript, renderKeysFile, writeKeysScript } from "./apiKeys";
 import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, defaultPublicPaths, renderCaddyfile, routeScript } from "./caddy";
-import { logOpts } from "./containerDefaults";
+import { healthcheck, logOpts } from "./containerDefaults";
 import { contextDigest } from "./release";
+import { imageIdScript, parseImageId, pruneImagesScript } from "./slot";
 
 /** API keys checked by the proxy. */
 export interface ProxyAuth {
@@ -96,6 +97,8 @@ export class Proxy extends pulumi.ComponentResource {
     public readonly auth?: docker.Container;
     /** The command that installs the key file, when auth is on. */
     public readonly keys?: pulumi.CustomResource;
+    /** The key service's image reference (content-tagged), when auth is on; for clean-up advice. */
+    public readonly authImageName?: string;
 
     constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gpu-hosts:app:Proxy", name, {}, opts);
@@ -111,19 +114,27 @@ export class Proxy extends pulumi.ComponentResource {
         if (auth) {
             const context = auth.context ?? "auth";
             // Tagged by content: a changed server.js builds a new image and replaces the container.
+            const repository = `${name}-auth`;
+            this.authImageName = `${repository}:${contextDigest(context).slice(0, 20)}`;
             const authImage = new docker.Image(`${name}-auth-image`, {
-                imageName: `${name}-auth:${contextDigest(context).slice(0, 20)}`,
+                imageName: this.authImageName,
                 build: { context, dockerfile: `${context}/Dockerfile`, platform: args.host.platform },
                 skipPush: true,
             }, child);
+            // By id, as the slots do (slot.ts imageIdScript): a tag would plan a replacement every `up`.
+            const authImageId = args.host.run(`${name}-auth-image-id`, {
+                create: imageIdScript(this.authImageName),
+                triggers: [this.authImageName],
+            }, { parent: this, dependsOn: [authImage] }).stdout.apply(parseImageId);
             const keysVolume = new docker.Volume(`${name}-auth-keys`, { name: `${name}-auth-keys` }, named);
             this.auth = new docker.Container(`${name}-auth`, {
                 name: `${name}-auth`,
-                image: authImage.imageName,
+                image: authImageId,
                 volumes: [{ volumeName: keysVolume.name, containerPath: KEYS_DIR }],
                 // Never published: only Caddy, on the private network, asks it.
                 networksAdvanced: [{ name: args.network.name, aliases: [authAlias] }],
                 init: true,
+                healthcheck: healthcheck(["node", "/srv/server.js", "healthcheck"], "5s"),
                 memory: AUTH_MEMORY_MB,
                 memorySwap: AUTH_MEMORY_MB,
                 restart: "unless-stopped",
@@ -134,13 +145,17 @@ export class Proxy extends pulumi.ComponentResource {
             }, named);
             // Only digests, and only on stdin: no key in argv, state triggers in plain text, or logs.
             const keysFile = pulumi.secret(auth.keys.apply((keys) => renderKeysFile(keys)));
-            this.keys = args.host.run(`${name}-auth-keys`, {
+            this.keys = args.host.run(`${name}-api-keys`, {
                 create: writeKeysScript(`${name}-auth`),
                 stdin: keysFile,
                 // A new key set, or a new container (and maybe a fresh volume), rewrites the file.
                 triggers: [this.auth.id, keysFile],
             }, { parent: this, dependsOn: [this.auth] });
             keysInstalled = [this.keys];
+            args.host.run(`${name}-auth-image-prune`, {
+                create: pruneImagesScript(repository, this.authImageName),
+                triggers: [this.authImageName],
+            }, { parent: this, dependsOn: [this.auth] });
         }
 
         const dataVolume = tls.mode === "off"
