@@ -424,6 +424,9 @@ export function loadConfig(
         email: str(/^$|^[^\s@]+@[^\s@]+\.[^\s@]+$/, "an email address, or \"\""),
     });
     if (tls.mode === "acme") {
+        for (const [key, port] of [["apiPort", apiPort], ["idlePort", idlePort]] as const) {
+            if (port === 80) r.fail(key, "a port other than 80 when gpu-hosts:tls.mode is \"acme\" (80 answers the certificate challenge)", port);
+        }
         for (const c of clouds) {
             if (c !== "local" && tls.domains[c as CloudName] === "") {
                 r.fail(`tls.domains.${c}`, `the DNS name of the ${c} host when gpu-hosts:tls.mode is "acme" (a public CA issues only for a name)`, "");

@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import { AwsGpuHost } from "../components/hosts/aws";
 import { AzureGpuHost } from "../components/hosts/azure";
-import { NEVER_EXPOSED_PORTS, SSH_PORT } from "../components/hosts/cloud";
+import { ACME_CHALLENGE_PORT, NEVER_EXPOSED_PORTS, SSH_PORT } from "../components/hosts/cloud";
 import { GcpGpuHost } from "../components/hosts/gcp";
 import { buildHost, ingressOf, isWorld } from "./helpers/hosts";
 
@@ -48,3 +48,20 @@ for (const stack of ["dev", "prod"] as const) {
         }
     });
 }
+
+describe("firewalls with publicly trusted certificates (tls mode acme)", () => {
+    it("open port 80 to everyone for the HTTP-01 challenge on every cloud, and nothing else changes", async () => {
+        const tls = { mode: "acme", domains: { aws: "aws.gpu.example.com", gcp: "gcp.gpu.example.com", azure: "az.gpu.example.com" } };
+        const build = (overrides: Record<string, unknown>) => buildHost("prod", (cfg, args) => [
+            new AwsGpuHost("aws", { ...args, aws: cfg.aws }),
+            new GcpGpuHost("gcp", { ...args, gcp: cfg.gcp }),
+            new AzureGpuHost("azure", { ...args, azure: cfg.azure }),
+        ], overrides);
+        const plain = ingressOf((await build({})).mocks.resources);
+        const acme = ingressOf((await build({ tls })).mocks.resources);
+        const key = (r: { resource: string; from: number; source: string }) => `${r.resource.split("-")[0]} ${r.from} ${r.source}`;
+        const added = acme.map(key).filter((k) => !plain.map(key).includes(k)).sort();
+        assert.deepStrictEqual(added, ["aws", "azure", "gcp"].flatMap((c) => [`${c} ${ACME_CHALLENGE_PORT} 0.0.0.0/0`, `${c} ${ACME_CHALLENGE_PORT} ::/0`]).sort());
+        assert.deepStrictEqual(plain.map(key).filter((k) => !acme.map(key).includes(k)), [], "nothing else closes");
+    });
+});

@@ -33,6 +33,11 @@ export interface CloudHostArgs {
     readonly apiPort?: number;
     /** Host port serving the idle slot. Defaults to 8001. */
     readonly idlePort?: number;
+    /**
+     * Open port 80 to everyone for a public CA's HTTP-01 challenge (tls mode "acme": the CA
+     * validates from addresses it does not publish), where Caddy also redirects to HTTPS. Defaults to false.
+     */
+    readonly acmeChallenge?: boolean;
     /** cloud-init options other than the user and its keys, e.g. nvidiaDriverBranch. Defaults to {}. */
     readonly cloudInit?: HostCloudInitOptions;
     /** Image the readiness gate runs with `--gpus all`. Defaults to "ubuntu:24.04". */
@@ -55,6 +60,7 @@ export interface ResolvedCloudHostArgs {
     readonly apiCidrs: readonly string[];
     readonly apiPort: number;
     readonly idlePort: number;
+    readonly acmeChallenge: boolean;
     readonly cloudInit: HostCloudInitOptions;
     readonly gpuCheckImage: string;
     readonly readinessTimeoutSeconds: number;
@@ -80,6 +86,8 @@ export const CLOUD_PLATFORM = "linux/amd64";
 
 export const MIN_DISK_GB = 100;
 export const SSH_PORT = 22;
+/** Where a public CA's HTTP-01 challenge connects (RFC 8555 section 8.3). */
+export const ACME_CHALLENGE_PORT = 80;
 /** Redis and Ollama: reachable only on the host's Docker network, never through a firewall. */
 export const NEVER_EXPOSED_PORTS: readonly number[] = [6379, 11434];
 
@@ -104,6 +112,7 @@ export function resolveCloudHostArgs(who: string, args: CloudHostArgs, extraProb
         apiCidrs: [...new Set(args.apiCidrs)],
         apiPort: args.apiPort ?? d.apiPort,
         idlePort: args.idlePort ?? d.idlePort,
+        acmeChallenge: args.acmeChallenge ?? false,
         cloudInit: args.cloudInit ?? {},
         gpuCheckImage: args.gpuCheckImage ?? d.gpuCheckImage,
         readinessTimeoutSeconds: args.readinessTimeoutSeconds ?? d.readinessTimeoutSeconds,
@@ -145,7 +154,7 @@ export function resolveCloudHostArgs(who: string, args: CloudHostArgs, extraProb
 /** One inbound allowance: a TCP port and who may reach it. */
 export interface IngressRule {
     /** Short name, used in child resource names. */
-    readonly name: "ssh" | "idle" | "api";
+    readonly name: "ssh" | "idle" | "api" | "acme";
     readonly port: number;
     readonly cidrs: readonly string[];
     readonly description: string;
@@ -160,6 +169,7 @@ export function ingressRules(r: ResolvedCloudHostArgs): IngressRule[] {
         { name: "ssh", port: SSH_PORT, cidrs: r.operatorCidrs, description: "SSH from the operators" },
         { name: "idle", port: r.idlePort, cidrs: r.operatorCidrs, description: "idle slot from the operators" },
         { name: "api", port: r.apiPort, cidrs: r.apiCidrs, description: "live API" },
+        ...(r.acmeChallenge ? [{ name: "acme" as const, port: ACME_CHALLENGE_PORT, cidrs: ["0.0.0.0/0", "::/0"], description: "ACME HTTP-01 challenge (public CA)" }] : []),
     ];
 }
 
@@ -226,6 +236,7 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
         apiCidrs: cfg.apiCidrs,
         apiPort: cfg.apiPort,
         idlePort: cfg.idlePort,
+        acmeChallenge: cfg.tls.mode === "acme",
         cloudInit: { nvidiaDriverBranch: cfg.nvidiaDriverBranch },
         gpuCheckImage: cfg.images.gpuCheck,
     };
