@@ -113,7 +113,7 @@ describe("worker", () => {
         const { api } = await stack({ JOB_ATTEMPTS: "2" });
         await ollama.refuse();
         const ids = await Promise.all(["R1", "R2", "R3"].map((t) => submit(api, t)));
-        await new Promise((r) => setTimeout(r, 1500)); // far longer than 2 attempts' backoff (50 + 100 ms)
+        await new Promise((r) => setTimeout(r, 1000)); // far longer than 2 attempts' backoff (50 + 100 ms)
         for (const id of ids) assert.equal((await api.app.inject({ method: "GET", url: `/jobs/${id}` })).json().status, "pending");
         await ollama.accept();
         for (const id of ids) {
