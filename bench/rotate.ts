@@ -74,7 +74,7 @@ async function startSlot(color: Color, o: Options): Promise<http.Server> {
                 setTimeout(() => send(202, { id: `${color}-${seq}`, slot: color, bytes: body.length }), delay);
                 return;
             }
-            send(404, { error: "Not Found" });
+            send(404, { error: "Not Found", method: req.method, url: req.url, bytes: body.length });
         });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -106,6 +106,8 @@ interface Sample {
     end: number;
     status: number;
     error?: string;
+    /** The answer's body, kept for failures only. */
+    body?: string;
 }
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
@@ -181,14 +183,16 @@ async function main(): Promise<number> {
         const mod = o.tls ? https : http;
         let ca: Buffer | undefined;
         const agentOpts = { keepAlive: o.keepAlive, maxSockets: o.concurrency + o.rotating };
-        const post = (agent: http.Agent, key: string | undefined) => new Promise<number>((resolve, reject) => {
+        const post = (agent: http.Agent, key: string | undefined) => new Promise<{ status: number; body: string }>((resolve, reject) => {
             const req = mod.request({
                 host: "127.0.0.1", port: liveListen, method: "POST", path: "/jobs", agent, timeout: 15_000,
                 headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
                 ...(o.tls ? { ca, checkServerIdentity: (_h: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(hostIp, cert) } : {}),
             }, (res) => {
-                res.resume();
-                res.on("end", () => resolve(res.statusCode ?? 0));
+                let body = "";
+                res.setEncoding("utf8");
+                res.on("data", (c) => (body += c));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
                 res.on("error", reject);
             });
             req.on("timeout", () => req.destroy(Object.assign(new Error("client timeout 15 s"), { code: "ETIMEDOUT" })));
@@ -202,7 +206,7 @@ async function main(): Promise<number> {
             if (!started.running()) throw new Error(`caddy exited with ${started.child.exitCode}:\n${started.log(15)}`);
             try {
                 if (o.tls) ca = fs.readFileSync(rootPath);
-                if ((await post(probeAgent, stable)) === 202) break;
+                if ((await post(probeAgent, stable)).status === 202) break;
             } catch {
                 // not up yet
             }
@@ -223,7 +227,9 @@ async function main(): Promise<number> {
                 const key = group === "stable" ? stable : current;
                 const s: Sample = { group, key, start: performance.now(), end: 0, status: 0 };
                 try {
-                    s.status = await post(agent, key);
+                    const r = await post(agent, key);
+                    s.status = r.status;
+                    if (r.status !== 202) s.body = r.body.slice(0, 200);
                 } catch (e) {
                     s.error = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
                 }
@@ -252,7 +258,7 @@ async function main(): Promise<number> {
                 // The removed key must be refused by the very next request.
                 let revokedStatus = 0;
                 try {
-                    revokedStatus = await post(probeAgent, old);
+                    revokedStatus = (await post(probeAgent, old)).status;
                 } catch (e) {
                     errors.push(`probe: ${(e as Error).message}`);
                 }
@@ -287,7 +293,7 @@ async function main(): Promise<number> {
         console.log(`latency:  p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(lat[lat.length - 1] ?? NaN)}`);
         console.log(`rotations: ${rotations.length}; write-keys add p50 ${ms(pct(rotations.map((r) => r.addMs).sort((a, b) => a - b), 50))}, remove p50 ${ms(pct(rotations.map((r) => r.removeMs).sort((a, b) => a - b), 50))}; removed key refused (401) right after: ${rotations.length - stale.length}/${rotations.length}`);
         console.log(`caddy: ${samePid ? `same pid ${pid} throughout, never reloaded` : "EXITED OR CHANGED"}`);
-        for (const f of validFailed.slice(0, 10)) console.log(`failure: ${f.group} ${f.error ?? `HTTP ${f.status}`} after ${ms(f.end - f.start)}`);
+        for (const f of validFailed.slice(0, 10)) console.log(`failure: ${f.group} ${f.error ?? `HTTP ${f.status}`} after ${ms(f.end - f.start)}${f.body ? `: ${f.body}` : ""}`);
         for (const r of [...stale, ...rotErrors].slice(0, 10)) console.log(`rotation problem: revoked key answered ${r.revokedStatus}; ${r.errors.join("; ")}`);
         if (validFailed.length || stale.length || rotErrors.length || !samePid || rotations.length === 0) {
             console.log(`\nRESULT: ${validFailed.length} failed request(s) with a valid key, ${stale.length} removed key(s) still accepted, ${rotErrors.length} rotation error(s)`);
