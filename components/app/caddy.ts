@@ -64,7 +64,15 @@ export const AUTH_CHECK_PATH = "/check";
 /** Set by the key service on success: a non-secret id of the key (sha256 prefix), for per-key limits in the app. */
 export const KEY_ID_HEADER = "X-Api-Key-Id";
 
-/** Paths open without a key: the health check (load balancers, uptime checks; no secrets in it) and the API docs. */
+/**
+ * Paths open without a key:
+ * - the health path, for load balancers and uptime checks; the app's /health holds states (ok,
+ *   degraded, queue depth, release and slot names) but no secret, key, address or job data;
+ * - /docs and /docs/*: the OpenAPI UI and JSON describe the API every client already uses, cost no
+ *   GPU time and read no job, and a browser opening the UI cannot send a bearer header, so behind a
+ *   key the docs could not be read at all (the UI's "Authorize" then sends the key for its calls).
+ *   An operator app with sensitive docs passes its own list (ProxyAuth.publicPaths).
+ */
 export function defaultPublicPaths(healthPath: string): string[] {
     return [healthPath, "/docs", "/docs/*"];
 }
