@@ -14,7 +14,7 @@ if [ ! -x app/node_modules/.bin/tsc ] || [ ! -x app/node_modules/.bin/mocha ]; t
 # tool -> Debian package
 declare -A PACKAGES=(
   [redis-server]=redis-server [cloud-init]=cloud-init [shellcheck]=shellcheck [caddy]=caddy
-  [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client [git]=git
+  [sshd]=openssh-server [ssh]=openssh-client [ssh-keygen]=openssh-client [git]=git [openssl]=openssl
 )
 missing=()
 for tool in "${!PACKAGES[@]}"; do

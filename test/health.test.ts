@@ -3,7 +3,13 @@
 import * as assert from "node:assert/strict";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import { checkHealth, joinUrl, smokeTest, waitForHealth } from "../scripts/lib/health";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import { accessFromOutputs, checkHealth, joinUrl, smokeTest, waitForHealth } from "../scripts/lib/health";
+import { requireTool } from "./helpers/tools";
 
 type Handler = (req: http.IncomingMessage, body: string) => { status: number; body?: unknown } | "hang";
 
@@ -12,6 +18,7 @@ class StandInApi {
     readonly server: http.Server;
     routes: Record<string, Handler> = {};
     seen: string[] = [];
+    authorizations: (string | undefined)[] = [];
     bodies: unknown[] = [];
 
     constructor() {
@@ -21,6 +28,7 @@ class StandInApi {
             req.on("end", () => {
                 const key = `${req.method} ${req.url}`;
                 this.seen.push(key);
+                this.authorizations.push(req.headers.authorization);
                 if (body) this.bodies.push(JSON.parse(body));
                 const route = Object.entries(this.routes).find(([k]) => key === k || (k.endsWith("*") && key.startsWith(k.slice(0, -1))));
                 const a = route ? route[1](req, body) : { status: 404, body: { error: "not found" } };
@@ -152,5 +160,82 @@ describe("smoke test (stand-in api on 127.0.0.1)", () => {
         api.routes["POST /jobs"] = () => ({ status: 202, body: { job_id: "j-4", status: "pending" } });
         const r = await smokeTest(base, fast);
         assert.deepEqual(r, { ok: false, check: "job", reason: `GET ${base}/jobs/j-4 -> 404: job j-4 was accepted but is unknown` });
+    });
+});
+
+describe("release checks: the slot that processed the job, the API key, the stack's CA", () => {
+    let api: StandInApi;
+    let base: string;
+    beforeEach(async () => {
+        api = new StandInApi();
+        base = await api.start();
+    });
+    afterEach(() => api.stop());
+    const fast = { jobPollMs: 10, requestTimeoutMs: 1000 };
+    const job = (processedBy: unknown) => {
+        api.routes["POST /jobs"] = () => ({ status: 202, body: { job_id: "j-9", status: "pending" } });
+        api.routes["GET /jobs/j-9"] = () => ({ status: 200, body: { job_id: "j-9", status: "completed", ...(processedBy === undefined ? {} : { processed_by: processedBy }) } });
+    };
+
+    it("passes a smoke job processed by the expected slot and release", async () => {
+        job({ slot: "green", release: "v2" });
+        const r = await smokeTest(base, { ...fast, expect: { slot: "green", release: "v2" } });
+        assert.equal(r.ok, true);
+        assert.match((r as { summary: string }).summary, /^job j-9 completed by slot green, release v2 in /);
+    });
+
+    it("fails a smoke job processed by another slot or release: the release proved nothing", async () => {
+        job({ slot: "blue", release: "v1" });
+        assert.deepEqual(await smokeTest(base, { ...fast, expect: { slot: "green", release: "v2" } }),
+            { ok: false, check: "job slot", reason: 'job j-9 completed, but it was processed by slot "blue", expected "green"' });
+        job({ slot: "green", release: "v1" });
+        assert.deepEqual(await smokeTest(base, { ...fast, expect: { slot: "green", release: "v2" } }),
+            { ok: false, check: "job slot", reason: 'job j-9 completed, but it was processed by release "v1", expected "v2"' });
+    });
+
+    it("accepts completion alone from an app that does not report processed_by", async () => {
+        job(undefined);
+        assert.equal((await smokeTest(base, { ...fast, expect: { slot: "green", release: "v2" } })).ok, true);
+    });
+
+    it("sends the API key as a bearer token on every request, and none without one", async () => {
+        job({ slot: "green", release: "v2" });
+        api.routes["GET /health"] = () => ({ status: 200, body: HEALTHY });
+        await smokeTest(base, { ...fast, apiKey: "k".repeat(48) });
+        await checkHealth(`${base}/health`, {}, 1000, { apiKey: "k".repeat(48) });
+        assert.deepEqual([...new Set(api.authorizations)], [`Bearer ${"k".repeat(48)}`]);
+        api.authorizations = [];
+        await smokeTest(base, fast);
+        assert.deepEqual([...new Set(api.authorizations)], [undefined]);
+    });
+
+    it("reads the key and every host's root CA from the stack outputs", () => {
+        const pem = (n: number) => `-----BEGIN CERTIFICATE-----\nMII${n}\n-----END CERTIFICATE-----\n`;
+        assert.deepEqual(accessFromOutputs({ apiKey: "s3cr3t", hosts: { aws: { caRootCert: pem(1) }, gcp: { caRootCert: pem(2) }, local: {} } }),
+            { apiKey: "s3cr3t", ca: [pem(1), pem(2)] });
+        assert.deepEqual(accessFromOutputs({ hosts: { local: { caRootCert: null } } }), {});
+    });
+
+    it("trusts a host's internal CA for https, and only when given it", async function () {
+        const openssl = requireTool("openssl", this);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-ca-"));
+        const server = https.createServer({}, (_req, res) => { res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify(HEALTHY)); });
+        try {
+            const gen = spawnSync(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=gpu-hosts test root", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { encoding: "utf8" });
+            assert.equal(gen.status, 0, gen.stderr);
+            const cert = fs.readFileSync(path.join(dir, "cert.pem"), "utf8");
+            server.setSecureContext({ key: fs.readFileSync(path.join(dir, "key.pem")), cert });
+            await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+            const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+            assert.deepEqual(await checkHealth(url, {}, 2000, { ca: [cert] }), { ok: true, summary: "healthy, slot green, release a1" });
+            const untrusted = await checkHealth(url, {}, 2000);
+            assert.equal(untrusted.ok, false);
+            assert.match((untrusted as { reason: string }).reason, /self[- ]signed certificate/);
+        } finally {
+            server.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

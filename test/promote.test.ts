@@ -98,6 +98,7 @@ class ScriptedChecker implements Checker {
     smokeFails: Record<string, { check: string; reason: string }> = {};
     probes: string[] = [];
     smokes: string[] = [];
+    smokeExpects: (Expect | undefined)[] = [];
 
     constructor(private readonly stack: StandInStack) {}
 
@@ -124,8 +125,9 @@ class ScriptedChecker implements Checker {
         return this.health(url, expect);
     }
 
-    async smoke(baseUrl: string): Promise<CheckResult> {
+    async smoke(baseUrl: string, expect?: Expect): Promise<CheckResult> {
         this.smokes.push(baseUrl);
+        this.smokeExpects.push(expect);
         const { host } = this.served(baseUrl);
         const f = this.smokeFails[host];
         return f ? { ok: false, ...f } : { ok: true, summary: "job j-1 completed in 3.2 s" };
@@ -295,12 +297,13 @@ describe("release", () => {
         assert.equal(stack.ups, 1);
         assert.deepEqual(stack.deployed.releases, { blue: "a1", green: "c3" });
         assert.deepEqual(checker.smokes, ["http://127.0.0.1:8081", "http://34.1.2.3:8081"]);
+        assert.deepEqual(checker.smokeExpects, [{ slot: "green", release: "c3" }, { slot: "green", release: "c3" }], "the job must be processed by the new release");
         assert.deepEqual(lines.filter((l) => l.startsWith("[")), [
             "[1/5] reading outputs of stack dev",
             "[2/5] setting slots.green.release = c3 (idle slot; live blue stays on a1)",
             "[3/5] running pulumi up",
             "[4/5] waiting for idle slot green to be healthy with release c3 on 2 host(s)",
-            "[5/5] smoke-testing idle slot green on 2 host(s): one job through to completed",
+            "[5/5] smoke-testing idle slot green on 2 host(s): one job through to completed, processed by green release c3",
         ]);
     });
 

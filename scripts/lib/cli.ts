@@ -1,7 +1,7 @@
 // Argument parsing and the shared main() of the entry points: one-line errors for expected
 // failures, a stack trace only for bugs, ^C forwarded to a running `pulumi up`.
 import { isOpsError, OpsError } from "./errors";
-import { httpChecker } from "./health";
+import { accessFromOutputs, httpChecker } from "./health";
 import { Deps } from "./promote";
 import { openStack, StackOps } from "./stackOps";
 
@@ -106,7 +106,9 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
                 }
             },
         };
-        await run({ stack, checker: httpChecker(), log: (line) => console.log(line), signal: abort.signal }, args);
+        // The checks send the stack's API key and trust its hosts' internal CAs (both from its outputs).
+        const access = accessFromOutputs(await opened.outputs().catch(() => ({})));
+        await run({ stack, checker: httpChecker(access), log: (line) => console.log(line), signal: abort.signal }, args);
     })().then(
         () => process.exit(0),
         (e: unknown) => {

@@ -24,8 +24,11 @@ export interface Checker {
     health(healthUrl: string, expect: Expect): Promise<CheckResult>;
     /** Probes until healthy or `timeoutMs` passes; returns the last verdict. */
     waitHealthy(healthUrl: string, expect: Expect, timeoutMs: number): Promise<CheckResult>;
-    /** Submits one job and polls it until completed. */
-    smoke(baseUrl: string): Promise<CheckResult>;
+    /**
+     * Submits one job and polls it until completed; with `expect`, the job must say it was processed
+     * by that slot and release (an app that does not report processed_by passes on completion).
+     */
+    smoke(baseUrl: string, expect?: Expect): Promise<CheckResult>;
 }
 
 export interface HttpCheckerOptions {
@@ -39,6 +42,25 @@ export interface HttpCheckerOptions {
     readonly jobPollMs?: number;
     /** The smoke job's body. Defaults to SMOKE_JOB. */
     readonly job?: Readonly<Record<string, unknown>>;
+    /** API key sent as `Authorization: Bearer` (stack output apiKey). Defaults to none. */
+    readonly apiKey?: string;
+    /** PEMs of CAs to trust for https URLs (each host's caRootCert, tls mode "internal"). Defaults to the system CAs. */
+    readonly ca?: readonly string[];
+}
+
+/** How requests authenticate and which CA they trust. */
+export interface Access {
+    readonly apiKey?: string;
+    readonly ca?: readonly string[];
+}
+
+/** The key and CAs the scripts use, from the stack outputs: apiKey, and every host's caRootCert. */
+export function accessFromOutputs(outputs: Record<string, unknown>): Access {
+    const apiKey = typeof outputs.apiKey === "string" && outputs.apiKey ? outputs.apiKey : undefined;
+    const hosts = outputs.hosts && typeof outputs.hosts === "object" ? Object.values(outputs.hosts as Record<string, unknown>) : [];
+    const roots = hosts.map((h) => (h && typeof h === "object" ? (h as Record<string, unknown>).caRootCert : undefined))
+        .filter((c): c is string => typeof c === "string" && c.includes("BEGIN CERTIFICATE"));
+    return { ...(apiKey ? { apiKey } : {}), ...(roots.length ? { ca: [...new Set(roots)] } : {}) };
 }
 
 export const SMOKE_JOB = { ticker: "NVDA", date: "2024-05-10" } as const;
@@ -60,8 +82,8 @@ function transportReason(e: NodeJS.ErrnoException, timeoutMs: number): string {
     return e.message || String(e);
 }
 
-/** One HTTP exchange without keep-alive, bounded by `timeoutMs` end to end. */
-function request(method: string, url: string, timeoutMs: number, body?: unknown): Promise<HttpAnswer> {
+/** One HTTP exchange without keep-alive, bounded by `timeoutMs` end to end. The key goes in a header only. */
+function request(method: string, url: string, timeoutMs: number, body?: unknown, access: Access = {}): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
         const u = new URL(url);
         const mod = u.protocol === "https:" ? https : http;
@@ -69,8 +91,10 @@ function request(method: string, url: string, timeoutMs: number, body?: unknown)
         const req = mod.request(u, {
             method,
             agent: false,
+            ...(u.protocol === "https:" && access.ca?.length ? { ca: [...access.ca] } : {}),
             headers: {
                 accept: "application/json",
+                ...(access.apiKey ? { authorization: `Bearer ${access.apiKey}` } : {}),
                 ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
             },
         }, (res) => {
@@ -125,10 +149,10 @@ const duration = (ms: number) => (ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One health probe; failure names the first thing wrong (transport, dependency, status, slot, release). */
-export async function checkHealth(url: string, expect: Expect, timeoutMs = 5000): Promise<CheckResult> {
+export async function checkHealth(url: string, expect: Expect, timeoutMs = 5000, access: Access = {}): Promise<CheckResult> {
     let a: HttpAnswer;
     try {
-        a = await request("GET", url, timeoutMs);
+        a = await request("GET", url, timeoutMs, undefined, access);
     } catch (e) {
         return { ok: false, check: "health", reason: `GET ${url}: ${transportReason(e as NodeJS.ErrnoException, timeoutMs)}` };
     }
@@ -150,10 +174,10 @@ export async function checkHealth(url: string, expect: Expect, timeoutMs = 5000)
 }
 
 /** Probes until healthy or `timeoutMs` passes (always at least one probe). */
-export async function waitForHealth(url: string, expect: Expect, timeoutMs: number, intervalMs = 2000, requestTimeoutMs = 5000): Promise<CheckResult> {
+export async function waitForHealth(url: string, expect: Expect, timeoutMs: number, intervalMs = 2000, requestTimeoutMs = 5000, access: Access = {}): Promise<CheckResult> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const r = await checkHealth(url, expect, Math.max(1, Math.min(requestTimeoutMs, deadline - Date.now())));
+        const r = await checkHealth(url, expect, Math.max(1, Math.min(requestTimeoutMs, deadline - Date.now())), access);
         if (r.ok || Date.now() + intervalMs > deadline) {
             return r.ok ? r : { ...r, reason: `${r.reason} (still failing after ${duration(timeoutMs)})` };
         }
@@ -161,11 +185,23 @@ export async function waitForHealth(url: string, expect: Expect, timeoutMs: numb
     }
 }
 
-export interface SmokeOptions {
+export interface SmokeOptions extends Access {
     readonly requestTimeoutMs?: number;
     readonly jobTimeoutMs?: number;
     readonly jobPollMs?: number;
     readonly job?: Readonly<Record<string, unknown>>;
+    /** The slot and release that must have processed the job. Defaults to any. */
+    readonly expect?: Expect;
+}
+
+/** Whether a completed job's `processed_by` matches `expect`; undefined when it does (or the app does not say). */
+function processedByMismatch(view: Record<string, unknown> | undefined, expect: Expect | undefined): string | undefined {
+    const by = view?.processed_by as { slot?: unknown; release?: unknown } | null | undefined;
+    if (!expect || by === undefined) return undefined;
+    if (by === null || typeof by !== "object") return "the job does not say which slot processed it";
+    if (expect.slot !== undefined && by.slot !== expect.slot) return `it was processed by slot ${JSON.stringify(by.slot)}, expected "${expect.slot}"`;
+    if (expect.release !== undefined && by.release !== expect.release) return `it was processed by release ${JSON.stringify(by.release)}, expected "${expect.release}"`;
+    return undefined;
 }
 
 /** POST one job, then GET it until completed; fails on "failed", an unknown status or the deadline. */
@@ -177,7 +213,7 @@ export async function smokeTest(baseUrl: string, o: SmokeOptions = {}): Promise<
     const started = Date.now();
     let a: HttpAnswer;
     try {
-        a = await request("POST", submitUrl, requestTimeoutMs, o.job ?? SMOKE_JOB);
+        a = await request("POST", submitUrl, requestTimeoutMs, o.job ?? SMOKE_JOB, o);
     } catch (e) {
         return { ok: false, check: "job submit", reason: `POST ${submitUrl}: ${transportReason(e as NodeJS.ErrnoException, requestTimeoutMs)}` };
     }
@@ -190,12 +226,16 @@ export async function smokeTest(baseUrl: string, o: SmokeOptions = {}): Promise<
     let last = String(a.json?.status ?? "submitted");
     for (;;) {
         try {
-            const g = await request("GET", jobUrl, requestTimeoutMs);
+            const g = await request("GET", jobUrl, requestTimeoutMs, undefined, o);
             if (g.status === 404) return { ok: false, check: "job", reason: `GET ${jobUrl} -> 404: job ${id} was accepted but is unknown` };
             if (g.status === 200) {
                 const status = g.json?.status;
                 if (status === "completed") {
-                    return { ok: true, summary: `job ${id} completed in ${((Date.now() - started) / 1000).toFixed(1)} s` };
+                    const mismatch = processedByMismatch(g.json, o.expect);
+                    if (mismatch) return { ok: false, check: "job slot", reason: `job ${id} completed, but ${mismatch}` };
+                    const by = g.json?.processed_by;
+                    const where = by && typeof by === "object" ? ` by slot ${String(by.slot)}, release ${String(by.release)}` : "";
+                    return { ok: true, summary: `job ${id} completed${where} in ${((Date.now() - started) / 1000).toFixed(1)} s` };
                 }
                 if (status === "failed") return { ok: false, check: "job", reason: `job ${id} failed: ${snippet(String(g.json?.error ?? "no error given"))}` };
                 if (status !== "pending" && status !== "running") return { ok: false, check: "job", reason: `job ${id} has unexpected status ${JSON.stringify(status)}` };
@@ -218,8 +258,10 @@ export async function smokeTest(baseUrl: string, o: SmokeOptions = {}): Promise<
 export function httpChecker(o: HttpCheckerOptions = {}): Checker {
     const requestTimeoutMs = o.requestTimeoutMs ?? 5000;
     return {
-        health: (url, expect) => checkHealth(url, expect, requestTimeoutMs),
-        waitHealthy: (url, expect, timeoutMs) => waitForHealth(url, expect, timeoutMs, o.healthIntervalMs ?? 2000, requestTimeoutMs),
-        smoke: (baseUrl) => smokeTest(baseUrl, { requestTimeoutMs, jobTimeoutMs: o.jobTimeoutMs, jobPollMs: o.jobPollMs, job: o.job }),
+        health: (url, expect) => checkHealth(url, expect, requestTimeoutMs, o),
+        waitHealthy: (url, expect, timeoutMs) => waitForHealth(url, expect, timeoutMs, o.healthIntervalMs ?? 2000, requestTimeoutMs, o),
+        smoke: (baseUrl, expect) => smokeTest(baseUrl, {
+            requestTimeoutMs, jobTimeoutMs: o.jobTimeoutMs, jobPollMs: o.jobPollMs, job: o.job, apiKey: o.apiKey, ca: o.ca, expect,
+        }),
     };
 }

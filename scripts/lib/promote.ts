@@ -283,8 +283,8 @@ export async function release(d: Deps, o: ReleaseOptions): Promise<ReleaseResult
         throw new OpsError("unhealthy", `release ${o.release} in idle slot ${idle} is unhealthy on ${describe(unhealthy)}; live traffic is untouched on ${live}`);
     }
 
-    step(5, `smoke-testing idle slot ${idle} on ${n} host(s): one job through to completed`);
-    const failed = await eachHost(d, dep.hosts, (h) => d.checker.smoke(h.idleUrl));
+    step(5, `smoke-testing idle slot ${idle} on ${n} host(s): one job through to completed, processed by ${idle} release ${o.release}`);
+    const failed = await eachHost(d, dep.hosts, (h) => d.checker.smoke(h.idleUrl, expect));
     if (failed.length) {
         throw new OpsError("smoke-failed", `smoke test of release ${o.release} in idle slot ${idle} failed on ${describe(failed)}; live traffic is untouched on ${live}`);
     }

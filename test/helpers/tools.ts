@@ -8,6 +8,7 @@ const INSTALL_HINTS: Record<string, string> = {
     shellcheck: "apt-get install -y shellcheck",
     caddy: "apt-get install -y caddy",
     sshd: "apt-get install -y openssh-server",
+    openssl: "apt-get install -y openssl",
     "ssh-keygen": "apt-get install -y openssh-client",
 };
 
