@@ -193,8 +193,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             redis: deps.redis,
             nameSpace: "gpu-hosts:ratelimit:",
             skipOnError: true,
-            // The client's address (X-Forwarded-For from a TRUST_PROXY proxy, else the peer).
-            keyGenerator: (request) => request.ip,
+            // Per API key when the proxy vouches for one (X-Api-Key-Id: the key service's non-secret id of
+            // the key, which Caddy copies in after the check and strips from clients), else per client
+            // address (X-Forwarded-For from a TRUST_PROXY proxy, else the peer).
+            keyGenerator: rateLimitKey,
             // Health checks (docker, the proxy) are never limited.
             allowList: (request) => request.url === "/health" || request.url === "/live",
             errorResponseBuilder: (_request, ctx) => ({
@@ -405,6 +407,16 @@ function redisMessage(err: unknown): string {
         default:
             return "job queue is unavailable, try again";
     }
+}
+
+/**
+ * The rate-limit bucket of a request: its API key's id when a trusted proxy forwarded it (Fastify
+ * fills request.ips beyond the peer only when the peer is a TRUST_PROXY proxy), else the client.
+ */
+export function rateLimitKey(request: FastifyRequest): string {
+    const id = request.headers["x-api-key-id"];
+    const viaTrustedProxy = (request.ips?.length ?? 0) > 1;
+    return viaTrustedProxy && typeof id === "string" && /^[0-9a-f]{16}$/.test(id) ? `key:${id}` : `ip:${request.ip}`;
 }
 
 function sendError(err: FastifyError & { rateLimited?: boolean }, request: FastifyRequest, reply: FastifyReply) {

@@ -295,6 +295,28 @@ describe("faults and abuse", () => {
         });
     });
 
+    describe("rate limit per API key", () => {
+        it("counts requests per key when the proxy vouches for one (X-Api-Key-Id), whatever the client address, and ignores the header from an untrusted peer", async () => {
+            const { api: a } = await api({ RATE_LIMIT_MAX: "2", QUEUE_NAME: `rlk-${Math.random().toString(36).slice(2, 8)}` });
+            const get = (remoteAddress: string, xff: string, keyId?: string) => a.app.inject({
+                method: "GET", url: "/jobs/00000000-0000-4000-8000-000000000000", remoteAddress,
+                headers: { "x-forwarded-for": xff, ...(keyId ? { "x-api-key-id": keyId } : {}) },
+            });
+            const k1 = "0123456789abcdef";
+            const k2 = "fedcba9876543210";
+            // One key from two addresses shares one budget...
+            assert.equal((await get("172.18.0.5", "198.51.100.1", k1)).statusCode, 404);
+            assert.equal((await get("172.18.0.5", "198.51.100.2", k1)).statusCode, 404);
+            assert.equal((await get("172.18.0.5", "198.51.100.3", k1)).statusCode, 429);
+            // ...another key from the same address has its own.
+            assert.equal((await get("172.18.0.5", "198.51.100.1", k2)).statusCode, 404);
+            // An untrusted peer's X-Api-Key-Id is ignored: it is counted by its address.
+            assert.equal((await get("203.0.113.77", "198.51.100.9", k2)).statusCode, 404);
+            assert.equal((await get("203.0.113.77", "198.51.100.9", "aaaaaaaaaaaaaaaa")).statusCode, 404);
+            assert.equal((await get("203.0.113.77", "198.51.100.9", "bbbbbbbbbbbbbbbb")).statusCode, 429);
+        });
+    });
+
     describe("timeouts", () => {
         it("cuts off a client that never finishes its body (request timeout)", async () => {
             const { api: a } = await api({ API_REQUEST_TIMEOUT_MS: "500" });
