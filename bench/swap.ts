@@ -1,18 +1,23 @@
 // Swap-under-load benchmark: the real Caddy binary, the Caddyfile the program renders and the exact
 // switch script it runs in the proxy container (switchScript: one touch or rm of the green
 // marker), under steady load on loopback.
-// Run: npm run bench:swap [-- --duration 30 --concurrency 16 --swaps 6 --latency 20 --no-keepalive]
+// Run: npm run bench:swap [-- --duration 30 --concurrency 16 --swaps 6 --latency 20 --no-keepalive --secure]
+// --secure serves both ports over HTTPS from Caddy's internal CA and asks every request for an API key
+// through the key service (auth/server.js), as cloud hosts do.
 // Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
-import { renderCaddyfile, switchScript } from "../components/app/caddy";
+import * as tls from "tls";
+import { renderKeysFile } from "../components/app/apiKeys";
+import { defaultPublicPaths, renderCaddyfile, switchScript } from "../components/app/caddy";
 import { Color, otherColor } from "../components/config";
-import { CaddyProcess, freePort, startCaddy } from "../test/helpers/caddy";
+import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "../test/helpers/caddy";
 
 
 interface Options {
@@ -25,10 +30,12 @@ interface Options {
     slowEvery: number;
     slowMs: number;
     keepAlive: boolean;
+    /** HTTPS (internal CA) and API keys, as on cloud hosts. */
+    secure: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-    const o: Options = { durationS: 30, maxRequests: 200_000, concurrency: 16, swaps: 6, latencyMs: 20, slowEvery: 50, slowMs: 1000, keepAlive: true };
+    const o: Options = { durationS: 30, maxRequests: 200_000, concurrency: 16, swaps: 6, latencyMs: 20, slowEvery: 50, slowMs: 1000, keepAlive: true, secure: false };
     const num: Record<string, keyof Options> = {
         "--duration": "durationS", "--max-requests": "maxRequests", "--concurrency": "concurrency", "--swaps": "swaps",
         "--latency": "latencyMs", "--slow-every": "slowEvery", "--slow-ms": "slowMs",
@@ -36,6 +43,7 @@ function parseOptions(argv: string[]): Options {
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--no-keepalive") o.keepAlive = false;
+        else if (a === "--secure") o.secure = true;
         else if (num[a] && /^\d+$/.test(argv[i + 1] ?? "")) (o as any)[num[a]] = Number(argv[++i]);
         else throw new Error(`unknown or incomplete argument ${JSON.stringify(a)}; see the header of bench/swap.ts`);
     }
@@ -87,9 +95,16 @@ interface Sample {
     reused?: boolean;
 }
 
+/** With --secure: the pinned root CA, the address the certificate names, and the key every request sends. */
+let secure: { ca: Buffer; host: string; key: string } | undefined;
+
 function get(url: string, agent: http.Agent, onReq?: (r: http.ClientRequest) => void): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-        const req = http.get(url, { agent, timeout: 15_000 }, (res) => {
+        const s = secure;
+        const opts = s
+            ? { agent, timeout: 15_000, ca: s.ca, headers: { authorization: `Bearer ${s.key}` }, checkServerIdentity: (_h: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(s.host, cert) }
+            : { agent, timeout: 15_000 };
+        const req = (url.startsWith("https:") ? https : http).get(url, opts, (res) => {
             let body = "";
             res.setEncoding("utf8");
             res.on("data", (c) => (body += c));
@@ -141,10 +156,12 @@ async function main(): Promise<number> {
     const children = new Set<ChildProcess>();
     const servers: http.Server[] = [];
     let caddy: CaddyProcess | undefined;
+    let authService: AuthProcess | undefined;
 
     const cleanup = async () => {
         for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
         await caddy?.stop(5000);
+        await authService?.stop(2000);
         for (const s of servers) {
             s.closeAllConnections();
             s.close();
@@ -162,6 +179,7 @@ async function main(): Promise<number> {
     // Last resort if something exits the process abruptly.
     process.once("exit", () => {
         if (caddy?.running()) caddy.child.kill("SIGKILL");
+        if (authService && authService.child.exitCode === null) authService.child.kill("SIGKILL");
     });
 
     try {
@@ -170,21 +188,35 @@ async function main(): Promise<number> {
         const [liveListen, idleListen, adminPort] = [await freePort(), await freePort(), await freePort()];
         const routesDir = path.join(tmp, "routes");
         const configPath = path.join(tmp, "Caddyfile");
+        const apiKey = "bench-swap-key-0123456789";
+        if (o.secure) {
+            const keysFile = path.join(tmp, "api-keys");
+            const w = writeKeys(keysFile, renderKeysFile([apiKey]));
+            if (w.status !== 0) throw new Error(`key file: ${w.stderr}`);
+            authService = await startAuthService(keysFile);
+        }
         fs.writeFileSync(configPath, renderCaddyfile({
             upstreams: { blue: `127.0.0.1:${backends.blue.port}`, green: `127.0.0.1:${backends.green.port}` },
             healthPath: "/health", routesDir, liveListen, idleListen, admin: `localhost:${adminPort}`,
+            ...(authService ? {
+                tls: { mode: "internal" as const, hostname: "127.0.0.1" },
+                auth: { upstream: `127.0.0.1:${authService.port}`, publicPaths: defaultPublicPaths("/health") },
+            } : {}),
         }));
         const first = await flip("blue", routesDir, children);
         if (first.code !== 0) throw new Error(`initial switch to blue failed: ${first.stderr}`);
         caddy = startCaddy("caddy", configPath, tmp);
         const started = caddy;
 
-        const liveUrl = `http://127.0.0.1:${liveListen}/work`;
-        const probe = new http.Agent({ keepAlive: false });
+        const scheme = o.secure ? "https" : "http";
+        const liveUrl = `${scheme}://127.0.0.1:${liveListen}/work`;
+        const probe = new (o.secure ? https.Agent : http.Agent)({ keepAlive: false });
+        const rootCa = path.join(tmp, "data", "caddy", "pki", "authorities", "local", "root.crt");
         const up = async (url: string, want: Color) => {
             for (let i = 0; i < 100; i++) {
                 if (!started.running()) throw new Error(`caddy exited with ${started.child.exitCode}:\n${started.log(15)}`);
                 try {
+                    if (o.secure && !secure) secure = { ca: fs.readFileSync(rootCa), host: "127.0.0.1", key: apiKey };
                     const r = await get(url, probe);
                     if (r.status === 200 && JSON.parse(r.body).slot === want) return;
                 } catch {
@@ -195,13 +227,14 @@ async function main(): Promise<number> {
             throw new Error(`caddy did not serve ${want} on ${url} within 10 s:\n${started.log(15)}`);
         };
         await up(liveUrl, "blue");
-        await up(`http://127.0.0.1:${idleListen}/work`, "green");
+        await up(`${scheme}://127.0.0.1:${idleListen}/work`, "green");
 
         console.log(`caddy ${version.stdout.trim().split(" ")[0]}; live :${liveListen} -> blue :${backends.blue.port}, idle :${idleListen} -> green :${backends.green.port}, admin localhost:${adminPort}`);
+        if (o.secure) console.log(`secure: https from caddy's internal CA, every request with an API key checked by the key service on :${authService!.port}`);
         console.log(`load: ${o.concurrency} concurrent clients (keep-alive ${o.keepAlive ? "on" : "off"}), ${o.durationS} s or ${o.maxRequests} requests; backend latency ${o.latencyMs}-${o.latencyMs * 1.5} ms, every ${o.slowEvery}th request ${o.slowMs} ms; ${o.swaps} swaps`);
         console.log(`swap command: sh -c '${switchScript("green", routesDir)}'`);
 
-        const agent = new http.Agent({ keepAlive: o.keepAlive, maxSockets: o.concurrency });
+        const agent = new (o.secure ? https.Agent : http.Agent)({ keepAlive: o.keepAlive, maxSockets: o.concurrency });
         const samples: Sample[] = [];
         const t0 = performance.now();
         const deadline = t0 + o.durationS * 1000;
