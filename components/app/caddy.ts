@@ -12,6 +12,12 @@
 //
 // Caddy was chosen for its pinned official image and its Debian package (so the swap benchmark runs
 // the real binary here), its per-request matchers, and its active upstream health checks.
+//
+// Errors Caddy raises itself (no healthy slot, a slot refusing connections, the key service down)
+// are answered at once as JSON naming the cause; a slot's own answers, its JSON errors included,
+// pass through unchanged. With auth, every request but the public paths is first checked by the key
+// service (auth/server.js) through forward_auth; the key set lives in that service's file, not in
+// this one, so rotating keys changes nothing here. With TLS, both ports serve HTTPS only.
 import { COLORS, Color, otherColor } from "../config";
 
 /** Port inside the proxy container that serves the live slot. */
