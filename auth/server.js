@@ -132,10 +132,11 @@ function handler(store) {
 
 function createServer(store) {
     const server = http.createServer(handler(store));
-    // Caddy keeps idle upstream connections for up to 2 minutes: outlive that, so Node never closes a
-    // connection Caddy is about to reuse.
+    // Caddy asks with keep-alive off (see caddy.ts), but should it ever pool connections, Node must
+    // outlive its 2-minute idle timeout rather than close one Caddy is about to reuse. A check is
+    // headers only: 10 s bounds a slow or stuck client.
     server.keepAliveTimeout = 180_000;
-    server.headersTimeout = 190_000;
+    server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
     return server;
 }
