@@ -202,13 +202,14 @@ echo "docker $*" >>"$STUB_LOG"
 case "$3" in
   wget)
     n=$(cat "$STUB_DIR/health-calls" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" >"$STUB_DIR/health-calls"
-    [ "$n" -gt "$STUB_HEALTH_FAILS" ] && exit 0
+    if [ -n "\${STUB_HEALTH_SEQ:-}" ]; then [ "$(printf %s "$STUB_HEALTH_SEQ" | cut -c"$n")" = 1 ] && exit 0
+    elif [ "$n" -gt "$STUB_HEALTH_FAILS" ]; then exit 0; fi
     echo "wget: server returned error: HTTP/1.1 503 Service Unavailable" >&2; exit 1 ;;
   sh) exec sh -c "$(printf %s "$5" | sed "s#/routes#$STUB_DIR/routes#g")" ;;
 esac
 exit 99
 `;
-            const run = (live: Color, healthFails: number, markers: string[] = []) => {
+            const run = (live: Color, healthFails: number, markers: string[] = [], healthSeq = "") => {
                 const dir = tmpdir();
                 fs.mkdirSync(path.join(dir, "routes"));
                 for (const m of markers) fs.writeFileSync(path.join(dir, "routes", m), "");
@@ -220,7 +221,7 @@ exit 99
                 fs.writeFileSync(log, "");
                 const r = spawnSync("bash", ["-c", routeScript("local-app-proxy", live, `http://api-${live}:8000/health`)], {
                     encoding: "utf8",
-                    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, STUB_LOG: log, STUB_DIR: dir, STUB_HEALTH_FAILS: String(healthFails) },
+                    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, STUB_LOG: log, STUB_DIR: dir, STUB_HEALTH_FAILS: String(healthFails), STUB_HEALTH_SEQ: healthSeq },
                 });
                 const after = fs.readdirSync(path.join(dir, "routes")).sort();
                 const calls = fs.readFileSync(log, "utf8").trim().split("\n");
@@ -236,6 +237,17 @@ exit 99
                 assert.strictEqual(r.calls.filter((c) => c.includes(" wget ")).length, 5);
                 assert.match(r.calls[r.calls.length - 1], /^docker exec local-app-proxy sh -c /);
                 assert.match(r.stdout, /live traffic now served by green \(api-green:8000\)/);
+            });
+
+            it("does not switch on a slot that answers once and then fails: it must stay healthy for one probe cycle", () => {
+                // pass, (settle) fail -> retry; pass, (settle) pass -> switch.
+                const r = run("green", 0, ["routed"], "1011");
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.deepStrictEqual(r.markers, ["live-green", "routed"]);
+                assert.strictEqual(r.calls.filter((c) => c.includes(" wget ")).length, 4);
+                const flapping = run("green", 0, ["routed"], "10".repeat(15));
+                assert.strictEqual(flapping.status, 1);
+                assert.deepStrictEqual(flapping.markers, ["routed"], "blue stays live");
             });
 
             it("refuses with the failing check named and leaves the routes untouched when the slot never answers", () => {
