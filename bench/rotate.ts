@@ -8,8 +8,8 @@
 // clients to it, waits a short grace (their last requests with key N get their answer), then
 // removes key N and probes that key N is refused at once. Target: 0 failed requests with a valid key,
 // 0 acceptances of a removed key, and the same caddy pid throughout (nothing reloaded).
-// Run: npx ts-node --transpile-only bench/rotate.ts (npm run bench:rotate once package.json names it)
-//        [--duration 30 --concurrency 16 --rotating 4 --rotations 10 --grace 200 --latency 20 --no-keepalive --no-tls]
+// Run: npm run bench:rotate (or npx ts-node --transpile-only bench/rotate.ts)
+//        [-- --duration 30 --concurrency 16 --rotating 4 --rotations 10 --grace 200 --latency 20 --no-keepalive --no-tls]
 // Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
