@@ -1,18 +1,20 @@
 // config -> hosts -> app stacks -> outputs. Nothing else lives here.
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig, namespaced } from "./components/config";
+import { NAMESPACE, loadConfig, namespaced } from "./components/config";
+import { StackApiKeys, isConfigSecret, proxyAuth, proxyTls } from "./components/access";
 import { createHosts } from "./components/hosts";
 import { AppStack } from "./components/app/appStack";
 import { resolveSlots } from "./components/app/release";
 import { stackOutputs } from "./components/outputs";
 
-const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()));
+const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()), (k) => isConfigSecret(`${NAMESPACE}:${k}`));
 const sources = resolveSlots(__dirname, cfg.app.context, cfg.slots);
+const keys = cfg.auth.enabled ? new StackApiKeys("api-keys", { operatorKeys: cfg.apiKeys }) : undefined;
 const deployed = createHosts(cfg).map((host) => ({
     host,
-    app: new AppStack(`${host.name}-app`, { host, settings: cfg, sources }),
+    app: new AppStack(`${host.name}-app`, { host, settings: cfg, sources, auth: proxyAuth(cfg, keys), tls: proxyTls(cfg.tls, host) }),
 }));
 
 export const {
-    liveColor, idleColor, liveUrl, idleUrl, apiUrl, docsUrl, healthUrl, model, image, slots, hosts, hostImages,
-} = stackOutputs(cfg, deployed);
+    liveColor, idleColor, liveUrl, idleUrl, apiUrl, docsUrl, healthUrl, model, image, slots, hosts, hostImages, apiKey, caRootCert,
+} = stackOutputs(cfg, deployed, keys);

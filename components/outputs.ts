@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, otherColor } from "./config";
 import { AppStack } from "./app/appStack";
 import { GpuHost } from "./hosts/gpuHost";
+import { StackApiKeys } from "./access";
 
-export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHost; app: AppStack }[]) {
+export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHost; app: AppStack }[], keys?: StackApiKeys) {
     const idleColor = otherColor(cfg.liveColor);
     const primary = deployed[0].app;
     const hosts: Record<string, unknown> = {};
@@ -20,6 +21,8 @@ export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHos
             liveColor: cfg.liveColor,
             idleColor,
             slots: app.slots,
+            // Public: the root of the host's internal CA, for clients to pin (tls mode "internal").
+            caRootCert: app.caRootCert,
             ...(host.details ?? {}),
         };
     }
@@ -37,5 +40,8 @@ export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHos
         hosts: pulumi.output(hosts),
         // What `npm run destroy` names for removal: the images the stack put on its hosts, and no other.
         hostImages: [...new Set(deployed.flatMap(({ app }) => app.images))],
+        // The generated API key, a secret: `pulumi stack output apiKey --show-secrets`.
+        apiKey: keys ? pulumi.secret(keys.generated) : undefined,
+        caRootCert: primary.caRootCert,
     };
 }

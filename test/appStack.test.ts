@@ -17,10 +17,10 @@ describe("local stack: the services on a Docker engine", () => {
         containers = run.byType(CONTAINER);
     });
 
-    it("runs redis, ollama, the proxy and an api + worker per slot", () => {
+    it("runs redis, ollama, the proxy and its key service, and an api + worker per slot", () => {
         assert.deepStrictEqual(containers.map((c) => c.inputs.name).sort(), [
             "local-app-blue-api", "local-app-blue-worker", "local-app-green-api", "local-app-green-worker",
-            "local-app-ollama", "local-app-proxy", "local-app-redis",
+            "local-app-ollama", "local-app-proxy", "local-app-proxy-auth", "local-app-redis",
         ]);
     });
 
@@ -104,7 +104,7 @@ describe("local stack: the services on a Docker engine", () => {
     });
 
     it("builds the app image on the engine from a content-derived tag, no registry", () => {
-        const images = run.byType("docker:index/image:Image");
+        const images = run.byType("docker:index/image:Image").filter((i) => i.name !== "local-app-proxy-auth-image");
         assert.strictEqual(images.length, 2);
         for (const img of images) {
             assert.strictEqual(img.inputs.skipPush, true);
@@ -147,7 +147,7 @@ describe("local stack: the services on a Docker engine", () => {
             assert.ok(isSecretInput(run.get(c).inputs.envs), `${c} envs are secret`);
         }
         for (const [k, o] of Object.entries(run.outputs)) {
-            assert.ok(!JSON.stringify(o.value).includes(password), `output ${k} exposes the password`);
+            assert.ok(!(JSON.stringify(o.value) ?? "").includes(password), `output ${k} exposes the password`);
         }
         const cmd = JSON.stringify(run.get("local-app-redis").inputs.command) + JSON.stringify(run.get("local-app-redis").inputs.healthcheck);
         assert.ok(!cmd.includes(password), "no password in argv or the health check");
@@ -155,9 +155,13 @@ describe("local stack: the services on a Docker engine", () => {
 
     it("gives the proxy a static Caddyfile of both slots and a marker volume, and makes blue live by a health-gated command", () => {
         const proxy = run.get("local-app-proxy");
+        // The local stack serves plain HTTP on loopback, and asks for API keys like every stack.
         assert.deepStrictEqual(proxy.inputs.uploads, [{
             file: "/etc/caddy/Caddyfile",
-            content: renderCaddyfile({ upstreams: { blue: "api-blue:8000", green: "api-green:8000" }, healthPath: "/health" }),
+            content: renderCaddyfile({
+                upstreams: { blue: "api-blue:8000", green: "api-green:8000" }, healthPath: "/health",
+                tls: { mode: "off" }, auth: { upstream: "auth:9000", publicPaths: ["/health", "/docs", "/docs/*"] },
+            }),
         }]);
         assert.deepStrictEqual(proxy.inputs.command, ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]);
         assert.deepStrictEqual(proxy.inputs.volumes, [{ volumeName: "local-app-proxy-marker", containerPath: "/routes" }]);

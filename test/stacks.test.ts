@@ -53,8 +53,11 @@ for (const stack of ["dev", "prod"]) {
                 assert.ok(h.region && h.zone && h.instanceType, `${c} region/zone/instance type`);
                 assert.match(h.address, /^198\.51\.100\.\d+$/);
                 assert.match(h.ssh, new RegExp(`^ssh -i ~/\\.ssh/gpu-hosts/gpu-hosts-${stack}-${c} .* ubuntu@${h.address.replace(/\./g, "\\.")}$`));
-                assert.strictEqual(h.liveUrl, `http://${h.address}:8000`);
-                assert.strictEqual(h.idleUrl, `http://${h.address}:8001`);
+                // HTTPS by default on cloud hosts, with a certificate from the host's own CA for its IP.
+                assert.strictEqual(h.liveUrl, `https://${h.address}:8000`);
+                assert.strictEqual(h.idleUrl, `https://${h.address}:8001`);
+                assert.strictEqual(h.healthUrl, `https://${h.address}:8000/health`);
+                assert.strictEqual(h.docsUrl, `https://${h.address}:8000/docs`);
             }
             assert.strictEqual(run.outputs.liveUrl.value, hosts.aws.liveUrl, "the top-level URLs are the first host's");
         });
@@ -62,7 +65,8 @@ for (const stack of ["dev", "prod"]) {
         it("keeps the SSH private key and the Redis passwords secret everywhere", () => {
             const [key] = run.byType("tls:index/privateKey:PrivateKey");
             assert.strictEqual(key.inputs.algorithm, "ED25519");
-            assert.strictEqual(run.byType("random:index/randomPassword:RandomPassword").length, CLOUDS.length, "one Redis password per host");
+            const passwords = run.byType("random:index/randomPassword:RandomPassword").map((p) => p.name).sort();
+            assert.deepStrictEqual(passwords, ["api-keys-generated", ...CLOUDS.map((c) => `${c}-app-redis-password`)].sort(), "one Redis password per host, one API key per stack");
             for (const c of CLOUDS) {
                 for (const name of [`${c}-app-redis`, `${c}-app-blue-api`, `${c}-app-green-worker`]) {
                     assert.ok(isSecretInput(run.get(name).inputs.envs), `${name} envs (REDISCLI_AUTH / REDIS_URL) are secret`);

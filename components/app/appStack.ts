@@ -172,7 +172,6 @@ export class AppStack extends pulumi.ComponentResource {
             blue: { release: s.slots.blue.release, image: blue.imageName },
             green: { release: s.slots.green.release, image: green.imageName },
         };
-        this.images = [s.images.redis, s.images.ollama, s.images.proxy, blue.imageName, green.imageName];
 
         this.proxy = new Proxy(`${name}-proxy`, {
             host,
@@ -190,6 +189,8 @@ export class AppStack extends pulumi.ComponentResource {
             tls: args.tls,
         }, { parent: this });
         this.caRootCert = this.proxy.caRootCert;
+        this.images = [s.images.redis, s.images.ollama, s.images.proxy, blue.imageName, green.imageName,
+            ...(this.proxy.authImageName ? [this.proxy.authImageName] : [])];
 
         this.liveUrl = pulumi.interpolate`${this.proxy.scheme}://${this.proxy.publicHost}:${s.apiPort}`;
         this.idleUrl = pulumi.interpolate`${this.proxy.scheme}://${this.proxy.publicHost}:${s.idlePort}`;

@@ -10,7 +10,16 @@ import { MockWorld, Recorded, StrictMocks } from "./mocks";
 export const ROOT = path.resolve(__dirname, "..", "..");
 const PROJECT = "gpu-hosts";
 
-const encode = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
+/** A config override set as a secret (`pulumi config set --secret`). */
+export class SecretValue {
+    constructor(readonly value: unknown) {}
+}
+export const secret = (value: unknown): SecretValue => new SecretValue(value);
+
+const encode = (v: unknown): string => {
+    const plainValue = v instanceof SecretValue ? v.value : v;
+    return typeof plainValue === "string" ? plainValue : JSON.stringify(plainValue);
+};
 
 /** A config key as the engine names it: keys declared in Pulumi.yaml without a namespace get the project's. */
 const fullKey = (k: string): string => (k.includes(":") ? k : `${PROJECT}:${k}`);
@@ -21,7 +30,8 @@ function typeName(decl: { type?: string; items?: { type?: string } }): string {
 }
 
 /** Whether a stack value has a declared type, as the engine checks it (ValidateConfigValue). */
-function hasType(type: string | undefined, items: { type?: string } | undefined, v: unknown): boolean {
+function hasType(type: string | undefined, items: { type?: string } | undefined, given: unknown): boolean {
+    const v = given instanceof SecretValue ? given.value : given;
     switch (type) {
         case "string":
             return typeof v === "string" || typeof v === "number" || typeof v === "boolean";
@@ -132,7 +142,8 @@ export interface ProgramRun {
 export async function runProgram(stack: string, overrides: Record<string, unknown> = {}, world: MockWorld = {}): Promise<ProgramRun> {
     // A run is 1-5 s; suites that only read a run share it. Runs are frozen so no test can change
     // what another sees; tests that compare two runs of the same config use runProgramFresh.
-    const key = JSON.stringify([stack, overrides, world, process.env.DOCKER_HOST, process.env.DOCKER_CONTEXT]);
+    const key = JSON.stringify([stack, Object.entries(overrides).map(([k, v]) => [k, v instanceof SecretValue ? { secret: v.value } : v]), world,
+        process.env.DOCKER_HOST, process.env.DOCKER_CONTEXT]);
     let run = runs.get(key);
     if (!run) {
         run = runProgramFresh(stack, overrides, world);
@@ -150,7 +161,8 @@ export async function runProgramFresh(stack: string, overrides: Record<string, u
     const mocks = new StrictMocks(world);
     await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
     mocks.recordOptions(PROJECT, stack);
-    pulumi.runtime.setAllConfig(config, []);
+    // Values given as secret(...) are marked secret, as `pulumi config set --secret` does.
+    pulumi.runtime.setAllConfig(config, Object.entries(overrides).filter(([, v]) => v instanceof SecretValue).map(([k]) => fullKey(k)));
     for (const id of Object.keys(require.cache)) {
         if (id.startsWith(ROOT) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}test${path.sep}`)) {
             delete require.cache[id];

@@ -1,0 +1,69 @@
+// Who may use the API, and how it is reached: the stack's API keys and each host's TLS, from the
+// validated config. A component for the keys (the generated one is a stack resource) and a pure
+// mapping for TLS, so index.ts stays config -> hosts -> app stacks -> outputs.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { StackConfig } from "./config";
+import { ProxyAuth, ProxyTls } from "./app/proxy";
+import { GpuHost } from "./hosts/gpuHost";
+
+/**
+ * Whether a config value was set with --secret. @pulumi/pulumi has this (runtime/config.js
+ * isConfigSecret: the secret-key list the language host passes) but marks it @internal; without
+ * it, a value cannot be told apart, so it counts as secret rather than refuse a good stack.
+ */
+export function isConfigSecret(key: string): boolean {
+    const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    return fn ? fn(key) : true;
+}
+
+/** Length of the generated key: 48 characters of [A-Za-z0-9], about 285 bits. */
+export const GENERATED_KEY_LENGTH = 48;
+
+export interface StackApiKeysArgs {
+    /** The operators' own keys (config gpu-hosts:apiKeys); wrapped in a secret here. Defaults to none. */
+    readonly operatorKeys?: readonly string[];
+}
+
+/** The stack's API keys: one generated here, plus the operators' own. Every value stays a secret. */
+export class StackApiKeys extends pulumi.ComponentResource {
+    /** The generated key (stack output apiKey, a secret). */
+    public readonly generated: pulumi.Output<string>;
+    /** Every valid key, generated first; a secret. */
+    public readonly all: pulumi.Output<string[]>;
+
+    constructor(name: string, args: StackApiKeysArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gpu-hosts:access:StackApiKeys", name, {}, opts);
+        // Rotate it with `pulumi up --replace <this resource's URN>` after adding another key.
+        const key = new random.RandomPassword(`${name}-generated`, { length: GENERATED_KEY_LENGTH, special: false }, { parent: this });
+        this.generated = pulumi.secret(key.result);
+        const operatorKeys = pulumi.secret(pulumi.output([...(args.operatorKeys ?? [])]));
+        this.all = pulumi.secret(pulumi.all([this.generated, operatorKeys]).apply(([g, o]) => [g, ...o]));
+        this.registerOutputs({});
+    }
+}
+
+/** The proxy's key check on every host: on with the stack's keys, or off. */
+export function proxyAuth(cfg: Pick<StackConfig, "auth">, keys: StackApiKeys | undefined): ProxyAuth {
+    return cfg.auth.enabled && keys ? { enabled: true, keys: keys.all } : { enabled: false, keys: pulumi.secret(pulumi.output([] as string[])) };
+}
+
+/**
+ * How a host's proxy serves its ports: plain HTTP on the local engine (bound to loopback by
+ * default), and on a cloud host what gpu-hosts:tls says, for that host's address or domain.
+ */
+export function proxyTls(tls: StackConfig["tls"], host: Pick<GpuHost, "kind" | "address">): ProxyTls {
+    if (host.kind === "local") return { mode: "off" };
+    switch (tls.mode) {
+        case "off":
+            return { mode: "off" };
+        case "internal":
+            return { mode: "internal", hostname: host.address };
+        case "acme":
+            return { mode: "acme", domain: tls.domains[host.kind], ...(tls.email ? { email: tls.email } : {}) };
+        default: {
+            const unreachable: never = tls.mode;
+            throw new Error(`unknown TLS mode ${unreachable}`);
+        }
+    }
+}
