@@ -5,7 +5,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { Color, StackConfig } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
-import { healthcheck, logOpts } from "./containerDefaults";
+import { healthcheck, service } from "./containerDefaults";
 import { Proxy, ProxyAuth, ProxyTls } from "./proxy";
 import { BuildSource } from "./release";
 import { Slot } from "./slot";
@@ -111,13 +111,7 @@ export class AppStack extends pulumi.ComponentResource {
             healthcheck: { tests: ["CMD-SHELL", "redis-cli ping | grep -q PONG"], interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s" },
             volumes: [{ volumeName: redisData.name, containerPath: "/data" }],
             networksAdvanced: [{ name: network.name, aliases: ["redis"] }],
-            memory: s.memoryMb.redis,
-            memorySwap: s.memoryMb.redis,
-            restart: "unless-stopped",
-            logDriver: "json-file",
-            logOpts,
-            wait: true,
-            waitTimeout: 60,
+            ...service({ memoryMb: s.memoryMb.redis, waitTimeoutSeconds: 60 }),
         }, named);
 
         this.ollama = new docker.Container(`${name}-ollama`, {
@@ -134,11 +128,7 @@ export class AppStack extends pulumi.ComponentResource {
             healthcheck: healthcheck(["ollama", "list"], "10s"),
             volumes: [{ volumeName: this.modelVolume.name, containerPath: "/root/.ollama" }],
             networksAdvanced: [{ name: network.name, aliases: ["ollama"] }],
-            restart: "unless-stopped",
-            logDriver: "json-file",
-            logOpts,
-            wait: true,
-            waitTimeout: 120,
+            ...service({ waitTimeoutSeconds: 120 }),
         }, named);
 
         // Re-runs only when the model name changes; the model itself persists on the volume.

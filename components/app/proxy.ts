@@ -12,7 +12,7 @@ import { Color } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
 import { AUTH_PORT, KEYS_DIR, caRootScript, renderKeysFile, writeKeysScript } from "./apiKeys";
 import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, defaultPublicPaths, renderCaddyfile, routeScript } from "./caddy";
-import { healthcheck, logOpts } from "./containerDefaults";
+import { healthcheck, service } from "./containerDefaults";
 import { contextDigest } from "./release";
 import { imageIdScript, parseImageId, pruneImagesScript } from "./slot";
 
@@ -135,13 +135,7 @@ export class Proxy extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: args.network.name, aliases: [authAlias] }],
                 init: true,
                 healthcheck: healthcheck(["node", "/srv/server.js", "healthcheck"], "5s"),
-                memory: AUTH_MEMORY_MB,
-                memorySwap: AUTH_MEMORY_MB,
-                restart: "unless-stopped",
-                logDriver: "json-file",
-                logOpts,
-                wait: true,
-                waitTimeout: 60,
+                ...service({ memoryMb: AUTH_MEMORY_MB, waitTimeoutSeconds: 60 }),
             }, named);
             // Only digests, and only on stdin: no key in argv, state triggers in plain text, or logs.
             const keysFile = pulumi.secret(auth.keys.apply((keys) => renderKeysFile(keys)));
@@ -199,13 +193,7 @@ export class Proxy extends pulumi.ComponentResource {
                 tests: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:2019/config/"],
                 interval: "10s", timeout: "5s", retries: 3, startPeriod: "5s",
             },
-            memory: args.memoryMb,
-            memorySwap: args.memoryMb,
-            restart: "unless-stopped",
-            logDriver: "json-file",
-            logOpts,
-            wait: true,
-            waitTimeout: 60,
+            ...service({ memoryMb: args.memoryMb, waitTimeoutSeconds: 60 }),
         }, named);
 
         if (tls.mode === "internal") {

@@ -7,7 +7,7 @@ import { AppConfig, Color } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
 import { shellQuote } from "../../cloud-init/render";
 import { BuildSource } from "./release";
-import { logOpts, healthcheck } from "./containerDefaults";
+import { healthcheck, service } from "./containerDefaults";
 import { slotEnvironment } from "./slotEnv";
 
 export interface SlotArgs {
@@ -138,24 +138,16 @@ export class Slot extends pulumi.ComponentResource {
         const common = {
             image: this.imageId,
             envs,
-            restart: "unless-stopped",
             // Docker's init (tini) is PID 1 and forwards SIGTERM; the image has no init of its own, so
             // an operator's app gets one too.
             init: true,
-            logDriver: "json-file",
-            logOpts,
-            wait: true,
-            waitTimeout: 180,
         };
 
         this.api = new docker.Container(`${name}-api`, {
             ...common,
             name: `${name}-api`,
             command: [...app.apiCommand],
-            memory: args.memoryMb.api,
-            // Docker stores an unset swap limit as twice the memory, and the provider reads it back: set
-            // it, or every `up` plans an update.
-            memorySwap: args.memoryMb.api,
+            ...service({ memoryMb: args.memoryMb.api, waitTimeoutSeconds: 180 }),
             healthcheck: healthcheck(app.apiHealthcheck),
             networksAdvanced: [{ name: args.network.name, aliases: [alias] }],
         }, { ...child, deleteBeforeReplace: true, dependsOn: args.apiDependsOn });
@@ -164,8 +156,7 @@ export class Slot extends pulumi.ComponentResource {
             ...common,
             name: `${name}-worker`,
             command: [...app.workerCommand],
-            memory: args.memoryMb.worker,
-            memorySwap: args.memoryMb.worker,
+            ...service({ memoryMb: args.memoryMb.worker, waitTimeoutSeconds: 180 }),
             healthcheck: healthcheck(app.workerHealthcheck),
             networksAdvanced: [{ name: args.network.name, aliases: [`worker-${color}`] }],
             // SIGTERM lets the worker finish in-flight jobs (the app's job limit is 300 s); a job cut
