@@ -86,10 +86,12 @@ describe("recover: bringing back hosts whose VM is gone", () => {
         next = stateOf(await runProgram("dev", {}, { machineGeneration: 1 }));
     });
     const vm = (cloud: string) => state.deployment.resources!.find((r) => r.urn.endsWith(`::${cloud}-vm`))!.urn;
+    /** The resources as a refresh that found `cloud`'s VM gone leaves them. */
+    const refreshedWithout = (cloud: string) => state.deployment.resources!.filter((r) => r.urn !== vm(cloud));
     const onHost = (s: StackState, cloud: string) => (s.deployment.resources ?? []).filter((r) => r.deletedWith === vm(cloud)).map((r) => r.urn);
 
     it("drops exactly what lived on the gone VM, and what depends on it, and nothing of the other hosts", () => {
-        const dead = diedWith(state.deployment.resources!, new Set([vm("aws")]));
+        const dead = diedWith(refreshedWithout("aws"), new Set([vm("aws")]));
         const names = [...dead].map((u) => u.split("::").pop());
         for (const n of ["aws-app-redis", "aws-app-blue-api", "aws-app-proxy-routes", "aws-app-model-pull", "aws-ready", "aws-app-net", "aws-app-blue-image", "aws-docker"]) {
             assert.ok(names.includes(n), `${n} died with aws-vm`);
@@ -108,7 +110,7 @@ describe("recover: bringing back hosts whose VM is gone", () => {
         assert.deepStrictEqual(r.recovered, ["aws-vm"]);
         assert.deepStrictEqual(engine.refreshed.map((t) => [...t].sort()), [["aws", "gcp", "azure"].map(vm).sort()], "one refresh, of the three machines only");
         assert.strictEqual(engine.imported, 1);
-        assert.strictEqual(r.dropped, diedWith(state.deployment.resources!, new Set([vm("aws")])).size);
+        assert.strictEqual(r.dropped, diedWith(refreshedWithout("aws"), new Set([vm("aws")])).size);
         assert.deepStrictEqual(onHost(engine.state, "aws"), onHost(next, "aws"), "everything on the new VM is in the state again");
         assert.ok(log.some((l) => /aws-vm: GONE/.test(l)) && log.some((l) => /gcp-vm: present/.test(l)), log.join("\n"));
         assert.match(log[log.length - 1], /^done: rebuilt aws-vm and everything on it$/);
@@ -119,6 +121,20 @@ describe("recover: bringing back hosts whose VM is gone", () => {
         engine.interrupted.add(vm("gcp"));
         await engine.refresh([vm("gcp")]);
         await assert.rejects(engine.up(), /Error pinging Docker server/);
+    });
+
+    it("treats a machine the refresh still shows as terminated as gone, and drops it too", async () => {
+        const engine = new StandInEngine(state, next);
+        await engine.importState({
+            ...state,
+            deployment: { ...state.deployment, resources: state.deployment.resources!.map((r) => (r.urn === vm("aws") ? { ...r, outputs: { instanceState: "terminated" } } : r)) },
+        });
+        const r = await recover({ stack: engine, log: () => undefined });
+        assert.deepStrictEqual(r.recovered, ["aws-vm"]);
+        const dropped = [...diedWith(state.deployment.resources!, new Set([vm("aws")]))].map((u) => u.split("::").pop());
+        assert.strictEqual(r.dropped, dropped.length);
+        assert.ok(dropped.includes("aws-vm") && dropped.includes("aws-ssh-gate") && dropped.includes("aws-app-redis"), dropped.join(", "));
+        assert.ok(!dropped.some((n) => /^(gcp|azure)-/.test(n!)));
     });
 
     it("with every machine present, drops nothing and ups", async () => {

@@ -61,6 +61,16 @@ export interface RecoverDeps {
 
 const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
 
+/**
+ * Whether a refreshed machine is gone: dropped from the state by the refresh (the cloud no longer has
+ * it), or still there with a state it never comes back from (an EC2 instance's "terminated").
+ */
+export function isGone(refreshed: StateResource | undefined): boolean {
+    if (!refreshed) return true;
+    const state = refreshed.outputs?.instanceState;
+    return state === "terminated" || state === "shutting-down";
+}
+
 /** A provider reference "urn::id" -> urn. */
 const providerUrn = (ref: string | undefined) => (ref ? ref.slice(0, ref.lastIndexOf("::")) : undefined);
 
@@ -70,7 +80,8 @@ const providerUrn = (ref: string | undefined) => (ref ? ref.slice(0, ref.lastInd
  * those. Pure.
  */
 export function diedWith(resources: readonly StateResource[], gone: ReadonlySet<string>): Set<string> {
-    const dead = new Set(resources.filter((r) => r.deletedWith && gone.has(r.deletedWith)).map((r) => r.urn));
+    // A gone machine still in the state (terminated) goes too, and with it what depends on it.
+    const dead = new Set(resources.filter((r) => gone.has(r.urn) || (r.deletedWith && gone.has(r.deletedWith))).map((r) => r.urn));
     const refs = (r: StateResource): string[] => [
         ...(r.dependencies ?? []),
         ...Object.values(r.propertyDependencies ?? {}).flat(),
@@ -80,7 +91,7 @@ export function diedWith(resources: readonly StateResource[], gone: ReadonlySet<
     for (let grew = true; grew;) {
         grew = false;
         for (const r of resources) {
-            if (!dead.has(r.urn) && !gone.has(r.urn) && refs(r).some((u) => dead.has(u))) {
+            if (!dead.has(r.urn) && refs(r).some((u) => dead.has(u))) {
                 // A component whose children died stays: it holds nothing on the VM.
                 if (r.custom === false && !(r.dependencies ?? []).some((u) => dead.has(u))) continue;
                 dead.add(r.urn);
@@ -112,8 +123,8 @@ export async function recover(d: RecoverDeps): Promise<RecoverResult> {
     d.log(`[2/4] refreshing the machines only (cloud APIs; no host is dialled)`);
     await d.stack.refresh(machines.map((m) => m.urn));
     const refreshed = await d.stack.exportState();
-    const present = new Set((refreshed.deployment.resources ?? []).map((r) => r.urn));
-    const gone = new Set(machines.filter((m) => !present.has(m.urn)).map((m) => m.urn));
+    const after = new Map((refreshed.deployment.resources ?? []).map((r) => [r.urn, r]));
+    const gone = new Set(machines.filter((m) => isGone(after.get(m.urn))).map((m) => m.urn));
     for (const m of machines) d.log(`      ${nameOf(m.urn)}: ${gone.has(m.urn) ? "GONE (interrupted or deleted)" : "present"}`);
 
     let dropped = 0;
