@@ -6,8 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 action="${1:-}"
 case "$action" in
-  up|preview|destroy) shift ;;
-  *) echo "usage: scripts/local.sh up|preview|destroy [pulumi flags...]" >&2; exit 2 ;;
+  up|preview|destroy|key) shift ;;
+  *) echo "usage: scripts/local.sh up|preview|destroy|key [pulumi flags...]" >&2; exit 2 ;;
 esac
 
 command -v docker >/dev/null || { echo "the docker CLI is not installed; the local stack needs a Docker engine" >&2; exit 1; }
@@ -32,6 +32,11 @@ case "$action" in
     echo "API:    $("$pulumi" stack output apiUrl --stack local)"
     echo "Docs:   $("$pulumi" stack output docsUrl --stack local)"
     echo "Health: $("$pulumi" stack output healthUrl --stack local)"
+    echo "API key: npm run -s key   (send it as: Authorization: Bearer <key>)"
+    ;;
+  key)
+    # The stack's generated API key, a secret: printed only when asked for, never by `up`.
+    "$pulumi" stack output apiKey --show-secrets --stack local
     ;;
   preview)
     "$pulumi" preview --stack local --non-interactive "$@"
