@@ -14,7 +14,8 @@ const INSTALL_HINTS: Record<string, string> = {
 
 /** Absolute path of `name` on PATH, or undefined. */
 export function findTool(name: string): string | undefined {
-    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    // sshd lives in /usr/sbin, which a non-login PATH may lack (scripts/bootstrap.sh looks there too).
+    for (const dir of [...(process.env.PATH ?? "").split(path.delimiter), "/usr/sbin", "/sbin"]) {
         if (dir === "") continue;
         const candidate = path.join(dir, name);
         try {
