@@ -14,7 +14,7 @@ import { AUTH_PORT, KEYS_DIR, caRootScript, renderKeysFile, writeKeysScript } fr
 import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, defaultPublicPaths, renderCaddyfile, routeScript } from "./caddy";
 import { healthcheck, service } from "./containerDefaults";
 import { contextDigest } from "./release";
-import { imageIdScript, parseImageId, pruneImagesScript } from "./slot";
+import { hostImage } from "./hostImage";
 
 /** API keys checked by the proxy. */
 export interface ProxyAuth {
@@ -114,22 +114,14 @@ export class Proxy extends pulumi.ComponentResource {
         if (auth) {
             const context = auth.context ?? "auth";
             // Tagged by content: a changed server.js builds a new image and replaces the container.
-            const repository = `${name}-auth`;
-            this.authImageName = `${repository}:${contextDigest(context).slice(0, 20)}`;
-            const authImage = new docker.Image(`${name}-auth-image`, {
-                imageName: this.authImageName,
-                build: { context, dockerfile: `${context}/Dockerfile`, platform: args.host.platform },
-                skipPush: true,
-            }, child);
-            // By id, as the slots do (slot.ts imageIdScript): a tag would plan a replacement every `up`.
-            const authImageId = args.host.run(`${name}-auth-image-id`, {
-                create: imageIdScript(this.authImageName),
-                triggers: [this.authImageName],
-            }, { parent: this, dependsOn: [authImage] }).stdout.apply(parseImageId);
+            const authImage = hostImage(this, args.host, {
+                repository: `${name}-auth`, tag: contextDigest(context).slice(0, 20), context, dockerfile: `${context}/Dockerfile`,
+            });
+            this.authImageName = authImage.imageName;
             const keysVolume = new docker.Volume(`${name}-auth-keys`, { name: `${name}-auth-keys` }, named);
             this.auth = new docker.Container(`${name}-auth`, {
                 name: `${name}-auth`,
-                image: authImageId,
+                image: authImage.imageId,
                 volumes: [{ volumeName: keysVolume.name, containerPath: KEYS_DIR }],
                 // Never published: only Caddy, on the private network, asks it.
                 networksAdvanced: [{ name: args.network.name, aliases: [authAlias] }],
@@ -146,10 +138,7 @@ export class Proxy extends pulumi.ComponentResource {
                 triggers: [this.auth.id, keysFile],
             }, { parent: this, dependsOn: [this.auth] });
             keysInstalled = [this.keys];
-            args.host.run(`${name}-auth-image-prune`, {
-                create: pruneImagesScript(repository, this.authImageName),
-                triggers: [this.authImageName],
-            }, { parent: this, dependsOn: [this.auth] });
+            authImage.prune([this.auth]);
         }
 
         const dataVolume = tls.mode === "off"

@@ -5,9 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { AppConfig, Color } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
-import { shellQuote } from "../../cloud-init/render";
 import { BuildSource } from "./release";
 import { healthcheck, service } from "./containerDefaults";
+import { hostImage } from "./hostImage";
 import { slotEnvironment } from "./slotEnv";
 
 export interface SlotArgs {
@@ -41,47 +41,6 @@ export interface SlotArgs {
     readonly workerDependsOn?: pulumi.Resource[];
 }
 
-const REPO = /^[a-z0-9][a-z0-9._-]*$/;
-const REF = /^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
-/**
- * Shell that prints the id of a built image. Containers must name their image by id: the Docker
- * provider reads a container's image back as the id the engine reports, and `image` forces a
- * replacement, so a tag would plan a replacement of every container on every `up`
- * (kreuzwerker resource_docker_container_funcs.go: d.Set("image", container.Image)).
- */
-export function imageIdScript(ref: string): string {
-    if (!REF.test(ref)) throw new Error(`image reference must be repository:tag, got ${JSON.stringify(ref)}`);
-    return `docker image inspect --format '{{.Id}}' ${shellQuote(ref)}\n`;
-}
-
-/** The sha256 id an image-id command printed. */
-export function parseImageId(stdout: string): string {
-    const id = stdout.trim();
-    if (!/^sha256:[0-9a-f]{64}$/.test(id)) throw new Error(`docker image inspect printed ${JSON.stringify(id)}, not an image id`);
-    return id;
-}
-
-/**
- * Bash that removes every tag of `repository` but `keep`: docker.Image never deletes what it built
- * (pulumi-docker), so without it each release leaves an image behind on the host. One repository
- * per slot, so this never touches an image the other slot runs. An image still used by a container
- * is left alone, with a note.
- */
-export function pruneImagesScript(repository: string, keep: string): string {
-    if (!REPO.test(repository)) throw new Error(`image repository must match ${REPO}, got ${JSON.stringify(repository)}`);
-    if (!keep.startsWith(`${repository}:`)) throw new Error(`image to keep must be a tag of ${repository}, got ${JSON.stringify(keep)}`);
-    return [
-        "set -euo pipefail",
-        `keep=${shellQuote(keep)}`,
-        `docker image ls --format '{{.Repository}}:{{.Tag}}' ${shellQuote(repository)} | while read -r ref; do`,
-        '  [ "$ref" = "$keep" ] && continue',
-        '  if docker image rm "$ref" >/dev/null; then echo "removed previous image $ref"; else echo "kept $ref: still in use" >&2; fi',
-        "done",
-        "",
-    ].join("\n");
-}
-
 export class Slot extends pulumi.ComponentResource {
     /** The slot's image, tagged by the release's content. */
     public readonly image: docker.Image;
@@ -105,24 +64,12 @@ export class Slot extends pulumi.ComponentResource {
         const alias = `api-${color}`;
         this.upstream = `${alias}:${app.port}`;
         // One repository per slot: replacing one slot's image never untags an image the other runs.
-        this.imageName = `${name}:${args.source.tag}`;
-
-        this.image = new docker.Image(`${name}-image`, {
-            imageName: this.imageName,
-            build: {
-                context: args.source.context,
-                dockerfile: `${args.source.context}/${app.dockerfile}`,
-                // The host's platform, never the default (the operator's own CPU: pulumi-docker's Check).
-                platform: host.platform,
-            },
-            skipPush: true,
-        }, child);
-
-        const inspect = host.run(`${name}-image-id`, {
-            create: imageIdScript(this.imageName),
-            triggers: [this.imageName],
-        }, { parent: this, dependsOn: [this.image] });
-        this.imageId = inspect.stdout.apply(parseImageId);
+        const built = hostImage(this, host, {
+            repository: name, tag: args.source.tag, context: args.source.context, dockerfile: `${args.source.context}/${app.dockerfile}`,
+        });
+        this.image = built.image;
+        this.imageName = built.imageName;
+        this.imageId = built.imageId;
 
         // REDIS_URL carries the password, so the whole env list stays secret.
         const envs = pulumi.secret(args.redisUrl).apply((redisUrl) => slotEnvironment({
@@ -165,10 +112,7 @@ export class Slot extends pulumi.ComponentResource {
             destroyGraceSeconds: 330,
         }, { ...child, deleteBeforeReplace: true, dependsOn: args.workerDependsOn });
 
-        this.prune = host.run(`${name}-image-prune`, {
-            create: pruneImagesScript(name, this.imageName),
-            triggers: [this.imageName],
-        }, { parent: this, dependsOn: [this.api, this.worker] });
+        this.prune = built.prune([this.api, this.worker]);
 
         this.registerOutputs({ imageName: this.imageName, upstream: this.upstream });
     }
