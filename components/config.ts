@@ -3,6 +3,7 @@
 // ConfigError listing every problem at once.
 import * as net from "net";
 import * as ipaddr from "ipaddr.js";
+import { KEY_CHARS, KEY_MAX_LENGTH } from "./app/apiKeys";
 import {
     AWS_ALLOWED, AWS_REGION, AZURE_ALLOWED, AZURE_LOCATION, CloudName, GCP_ALLOWED, GCP_ZONE,
     awsGpu, azureGpu, gcpGpu, isAzureGridSize,
@@ -491,8 +492,8 @@ export function loadConfig(
     return cfg;
 }
 
-/** Characters of an API key; at least 32 of them, so a key cannot be guessed. */
-const API_KEY = /^[A-Za-z0-9._~+/=-]{32,256}$/;
+/** An operator's API key: the key service's characters and maximum, and at least 32 characters, so it cannot be guessed. */
+const API_KEY = new RegExp(`^[${KEY_CHARS}]{32,${KEY_MAX_LENGTH}}$`);
 export const API_KEY_ALLOWED = "a comma-separated list of API keys, each 32 to 256 characters of letters, digits and \"._~+/=-\"";
 
 /** Operators' API keys from the config text; never echoes a value in a message. */

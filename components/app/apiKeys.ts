@@ -10,7 +10,8 @@ export const KEYS_FILE = `${KEYS_DIR}/api-keys`;
 export const AUTH_PORT = 9000;
 
 /** Characters a key may hold: base64url/base64 and a few unreserved ones, so it fits an HTTP header as is. */
-const KEY = /^[A-Za-z0-9._~+/=-]+$/;
+export const KEY_CHARS = "A-Za-z0-9._~+/=-";
+const KEY = new RegExp(`^[${KEY_CHARS}]+$`);
 export const KEY_MIN_LENGTH = 16;
 export const KEY_MAX_LENGTH = 256;
 
