@@ -12,7 +12,7 @@ const sources = resolveSlots(__dirname, cfg.app.context, cfg.slots);
 const keys = cfg.auth.enabled ? new StackApiKeys("api-keys", { operatorKeys: cfg.apiKeys }) : undefined;
 const deployed = createHosts(cfg).map((host) => ({
     host,
-    app: new AppStack(`${host.name}-app`, { host, settings: cfg, sources, auth: proxyAuth(cfg, keys), tls: proxyTls(cfg.tls, host) }),
+    app: new AppStack(`${host.name}-app`, { host, settings: cfg, sources, auth: proxyAuth(keys), tls: proxyTls(cfg.tls, host) }),
 }));
 
 export const {

@@ -43,9 +43,9 @@ export class StackApiKeys extends pulumi.ComponentResource {
     }
 }
 
-/** The proxy's key check on every host: on with the stack's keys, or off. */
-export function proxyAuth(cfg: Pick<StackConfig, "auth">, keys: StackApiKeys | undefined): ProxyAuth {
-    return cfg.auth.enabled && keys ? { enabled: true, keys: keys.all } : { enabled: false, keys: pulumi.secret(pulumi.output([] as string[])) };
+/** The proxy's key check on every host: on with the stack's keys; none (off) when auth is off and there are no keys. */
+export function proxyAuth(keys: StackApiKeys | undefined): ProxyAuth | undefined {
+    return keys ? { enabled: true, keys: keys.all } : undefined;
 }
 
 /**
