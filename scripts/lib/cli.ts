@@ -75,6 +75,15 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
         process.stderr.write(`\n${spec.name}: interrupted; waiting for pulumi up to stop (^C again to quit now)\n`);
         abort.abort();
     });
+    /** Runs a pulumi operation that ^C should let finish cleanly (up, refresh). */
+    const whileRunning = async <T>(op: () => Promise<T>): Promise<T> => {
+        upRunning = true;
+        try {
+            return await op();
+        } finally {
+            upRunning = false;
+        }
+    };
     (async () => {
         const args = parseArgs(process.argv.slice(2), spec);
         if (args === "help") {
@@ -89,22 +98,8 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
             setConfig: (k, v) => opened.setConfig(k, v),
             exportState: () => opened.exportState(),
             importState: (s) => opened.importState(s),
-            refresh: async (targets) => {
-                upRunning = true;
-                try {
-                    return await opened.refresh(targets);
-                } finally {
-                    upRunning = false;
-                }
-            },
-            up: async () => {
-                upRunning = true;
-                try {
-                    return await opened.up();
-                } finally {
-                    upRunning = false;
-                }
-            },
+            refresh: (targets) => whileRunning(() => opened.refresh(targets)),
+            up: () => whileRunning(() => opened.up()),
         };
         // The checks send the stack's API key and trust its hosts' internal CAs (both from its outputs).
         const access = accessFromOutputs(await opened.outputs().catch(() => ({})));
