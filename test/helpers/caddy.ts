@@ -18,6 +18,17 @@ export function freePort(): Promise<number> {
     });
 }
 
+const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+/** SIGTERM, then SIGKILL if the child is still running after `graceMs`; resolves at once if it has exited. */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+    if (!isRunning(child)) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+    if (isRunning(child)) child.kill("SIGKILL");
+}
+
 export interface CaddyProcess {
     readonly child: ChildProcess;
     /** True until caddy exits. */
@@ -37,7 +48,7 @@ export function startCaddy(bin: string, configPath: string, dir: string): CaddyP
     const [, ...args] = caddyRun(configPath);
     const child = spawn(bin, args, { env, cwd: dir, stdio: ["ignore", fd, fd] });
     fs.closeSync(fd);
-    const running = () => child.exitCode === null && child.signalCode === null;
+    const running = () => isRunning(child);
     return {
         child,
         running,
@@ -45,13 +56,7 @@ export function startCaddy(bin: string, configPath: string, dir: string): CaddyP
             const text = fs.existsSync(logPath) ? fs.readFileSync(logPath, "utf8").trim() : "";
             return lines === undefined ? text : text.split("\n").slice(-lines).join("\n");
         },
-        stop: async (graceMs) => {
-            if (!running()) return;
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGTERM");
-            await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
-            if (running()) child.kill("SIGKILL");
-        },
+        stop: (graceMs) => stopChild(child, graceMs),
     };
 }
 
@@ -74,7 +79,7 @@ export async function startAuthService(keysFile: string): Promise<AuthProcess> {
     let out = "";
     child.stdout!.on("data", (c) => (out += c));
     child.stderr!.on("data", (c) => (out += c));
-    const running = () => child.exitCode === null && child.signalCode === null;
+    const running = () => isRunning(child);
     for (let i = 0; !out.includes("listening"); i++) {
         if (!running() || i > 100) throw new Error(`auth service did not start: ${out}`);
         await new Promise((r) => setTimeout(r, 50));
@@ -83,13 +88,7 @@ export async function startAuthService(keysFile: string): Promise<AuthProcess> {
         child,
         port,
         log: () => out,
-        stop: async (graceMs) => {
-            if (!running()) return;
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGTERM");
-            await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
-            if (running()) child.kill("SIGKILL");
-        },
+        stop: (graceMs) => stopChild(child, graceMs),
     };
 }
 
