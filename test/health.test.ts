@@ -50,6 +50,9 @@ class StandInApi {
     }
 }
 
+/** Smoke-test timings for a stand-in that answers at once. */
+const fast = { jobPollMs: 10, requestTimeoutMs: 1000 };
+
 const HEALTHY = { status: "healthy", redis: "ok", ollama: "ok", release: "a1", slot: "green" };
 
 describe("health checks (stand-in api on 127.0.0.1)", () => {
@@ -123,7 +126,6 @@ describe("smoke test (stand-in api on 127.0.0.1)", () => {
         base = await api.start();
     });
     afterEach(() => api.stop());
-    const fast = { jobPollMs: 10, requestTimeoutMs: 1000 };
 
     it("posts one real job and polls it through to completed", async () => {
         api.routes["POST /jobs"] = () => ({ status: 202, body: { job_id: "j-1", status: "pending" } });
@@ -171,7 +173,6 @@ describe("release checks: the slot that processed the job, the API key, the stac
         base = await api.start();
     });
     afterEach(() => api.stop());
-    const fast = { jobPollMs: 10, requestTimeoutMs: 1000 };
     const job = (processedBy: unknown) => {
         api.routes["POST /jobs"] = () => ({ status: 202, body: { job_id: "j-9", status: "pending" } });
         api.routes["GET /jobs/j-9"] = () => ({ status: 200, body: { job_id: "j-9", status: "completed", ...(processedBy === undefined ? {} : { processed_by: processedBy }) } });
