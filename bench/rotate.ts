@@ -17,14 +17,13 @@ import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as net from "net";
-import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import * as tls from "tls";
 import { renderKeysFile } from "../components/app/apiKeys";
 import { defaultPublicPaths, renderCaddyfile, switchScript } from "../components/app/caddy";
 import { Color } from "../components/config";
-import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy } from "../test/helpers/caddy";
+import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy } from "../test/helpers/caddy";
 
 interface Options {
     durationS: number;
@@ -118,38 +117,14 @@ const newKey = (label: string) => `${label}-${crypto.randomBytes(24).toString("b
 
 async function main(): Promise<number> {
     const o = parseOptions(process.argv.slice(2));
-    const version = spawnSync("caddy", ["version"], { encoding: "utf8" });
-    if (version.error || version.status !== 0) {
-        console.error(`bench:rotate needs the caddy binary on PATH (Debian: apt-get install -y caddy); ${version.error ? version.error.message : version.stderr.trim()}`);
+    const caddyBin = caddyVersion("bench:rotate");
+    if ("missing" in caddyBin) {
+        console.error(caddyBin.missing);
         return 2;
     }
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-rotate-"));
-    const children = new Set<ChildProcess>();
-    const servers: http.Server[] = [];
     let caddy: CaddyProcess | undefined;
     let authService: AuthProcess | undefined;
-    const cleanup = async () => {
-        for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-        await caddy?.stop(5000);
-        await authService?.stop(2000);
-        for (const s of servers) {
-            s.closeAllConnections();
-            s.close();
-        }
-        fs.rmSync(tmp, { recursive: true, force: true });
-    };
-    let cleaning: Promise<void> | undefined;
-    const onSignal = (sig: NodeJS.Signals) => {
-        console.error(`\nbench:rotate: ${sig}, stopping caddy, the key service and the slots`);
-        cleaning ??= cleanup();
-        cleaning.finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-    process.once("exit", () => {
-        if (caddy?.running()) caddy.child.kill("SIGKILL");
-        if (authService && authService.child.exitCode === null) authService.child.kill("SIGKILL");
-    });
+    const { tmp, children, servers, cleanup } = benchScaffold("bench:rotate", "caddy, the key service and the slots", () => ({ caddy, auth: authService }));
 
     try {
         const stable = newKey("stable");
@@ -214,7 +189,7 @@ async function main(): Promise<number> {
             await sleep(100);
         }
 
-        console.log(`caddy ${version.stdout.trim().split(" ")[0]} pid ${pid}; ${o.tls ? "https (internal CA)" : "http"} :${liveListen} -> blue :${port(blue)}; key service :${authService.port} (node ${process.version})`);
+        console.log(`caddy ${caddyBin.version} pid ${pid}; ${o.tls ? "https (internal CA)" : "http"} :${liveListen} -> blue :${port(blue)}; key service :${authService.port} (node ${process.version})`);
         console.log(`load: ${o.concurrency} stable-key + ${o.rotating} rotating-key clients (keep-alive ${o.keepAlive ? "on" : "off"}), POST /jobs for ${o.durationS} s; slot latency ${o.latencyMs}-${o.latencyMs * 1.5} ms, every ${o.slowEvery}th ${o.slowMs} ms; ${o.rotations} rotations, grace ${o.graceMs} ms`);
 
         const agent = new (o.tls ? https.Agent : http.Agent)(agentOpts);
@@ -302,8 +277,7 @@ async function main(): Promise<number> {
         console.log(`\nRESULT: zero failed requests with a valid key across ${rotations.length} rotations`);
         return 0;
     } finally {
-        cleaning ??= cleanup();
-        await cleaning;
+        await cleanup();
     }
 }
 

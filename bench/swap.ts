@@ -5,19 +5,18 @@
 // --secure serves both ports over HTTPS from Caddy's internal CA and asks every request for an API key
 // through the key service (auth/server.js), as cloud hosts do.
 // Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as net from "net";
-import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import * as tls from "tls";
 import { renderKeysFile } from "../components/app/apiKeys";
 import { defaultPublicPaths, renderCaddyfile, switchScript } from "../components/app/caddy";
 import { Color, otherColor } from "../components/config";
-import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "../test/helpers/caddy";
+import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy, writeKeys } from "../test/helpers/caddy";
 
 
 interface Options {
@@ -146,41 +145,14 @@ const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 async function main(): Promise<number> {
     const o = parseOptions(process.argv.slice(2));
-    const version = spawnSync("caddy", ["version"], { encoding: "utf8" });
-    if (version.error || version.status !== 0) {
-        console.error(`bench:swap needs the caddy binary on PATH (Debian: apt-get install -y caddy); ${version.error ? version.error.message : version.stderr.trim()}`);
+    const caddyBin = caddyVersion("bench:swap");
+    if ("missing" in caddyBin) {
+        console.error(caddyBin.missing);
         return 2;
     }
-
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-swap-"));
-    const children = new Set<ChildProcess>();
-    const servers: http.Server[] = [];
     let caddy: CaddyProcess | undefined;
     let authService: AuthProcess | undefined;
-
-    const cleanup = async () => {
-        for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-        await caddy?.stop(5000);
-        await authService?.stop(2000);
-        for (const s of servers) {
-            s.closeAllConnections();
-            s.close();
-        }
-        fs.rmSync(tmp, { recursive: true, force: true });
-    };
-    let cleaning: Promise<void> | undefined;
-    const onSignal = (sig: NodeJS.Signals) => {
-        console.error(`\nbench:swap: ${sig}, stopping caddy and backends`);
-        cleaning ??= cleanup();
-        cleaning.finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-    // Last resort if something exits the process abruptly.
-    process.once("exit", () => {
-        if (caddy?.running()) caddy.child.kill("SIGKILL");
-        if (authService && authService.child.exitCode === null) authService.child.kill("SIGKILL");
-    });
+    const { tmp, children, servers, cleanup } = benchScaffold("bench:swap", "caddy and backends", () => ({ caddy, auth: authService }));
 
     try {
         const backends: Record<Color, Backend> = { blue: await startBackend("blue", o), green: await startBackend("green", o) };
@@ -229,7 +201,7 @@ async function main(): Promise<number> {
         await up(liveUrl, "blue");
         await up(`${scheme}://127.0.0.1:${idleListen}/work`, "green");
 
-        console.log(`caddy ${version.stdout.trim().split(" ")[0]}; live :${liveListen} -> blue :${backends.blue.port}, idle :${idleListen} -> green :${backends.green.port}, admin localhost:${adminPort}`);
+        console.log(`caddy ${caddyBin.version}; live :${liveListen} -> blue :${backends.blue.port}, idle :${idleListen} -> green :${backends.green.port}, admin localhost:${adminPort}`);
         if (o.secure) console.log(`secure: https from caddy's internal CA, every request with an API key checked by the key service on :${authService!.port}`);
         console.log(`load: ${o.concurrency} concurrent clients (keep-alive ${o.keepAlive ? "on" : "off"}), ${o.durationS} s or ${o.maxRequests} requests; backend latency ${o.latencyMs}-${o.latencyMs * 1.5} ms, every ${o.slowEvery}th request ${o.slowMs} ms; ${o.swaps} swaps`);
         console.log(`swap command: sh -c '${switchScript("green", routesDir)}'`);
@@ -317,8 +289,7 @@ async function main(): Promise<number> {
         console.log(`\nRESULT: zero failed requests across ${swaps.length} swaps`);
         return 0;
     } finally {
-        cleaning ??= cleanup();
-        await cleaning;
+        await cleanup();
     }
 }
 

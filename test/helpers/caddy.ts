@@ -2,7 +2,9 @@
 // run with the program's command line whose HOME, XDG dirs and log all live in one scratch dir.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
 import * as net from "net";
+import * as os from "os";
 import * as path from "path";
 import { caddyRun } from "../../components/app/caddy";
 
@@ -99,3 +101,58 @@ export function writeKeys(keysFile: string, text: string): { status: number | nu
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+
+/** The caddy on PATH's version ("v2.6.2"), or why a benchmark labelled `label` cannot run without one. */
+export function caddyVersion(label: string): { readonly version: string } | { readonly missing: string } {
+    const r = spawnSync("caddy", ["version"], { encoding: "utf8" });
+    if (!r.error && r.status === 0) return { version: r.stdout.trim().split(" ")[0] };
+    return { missing: `${label} needs the caddy binary on PATH (Debian: apt-get install -y caddy); ${r.error ? r.error.message : r.stderr.trim()}` };
+}
+
+/** What a caddy benchmark starts in its scratch dir, and the one clean-up that stops all of it. */
+export interface BenchScaffold {
+    readonly tmp: string;
+    /** Short-lived helper processes, killed on clean-up. */
+    readonly children: Set<ChildProcess>;
+    /** Stand-in slots, closed on clean-up. */
+    readonly servers: http.Server[];
+    /** Stops everything and removes the scratch dir; idempotent. */
+    cleanup(): Promise<void>;
+}
+
+/**
+ * A benchmark's scratch dir and clean-up, also on ^C/SIGTERM (exit 130/143) and, as a last resort,
+ * at process exit. `procs` returns the caddy and key service started so far.
+ */
+export function benchScaffold(label: string, what: string, procs: () => { caddy?: CaddyProcess; auth?: AuthProcess }): BenchScaffold {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${label.replace(/[^a-z]+/g, "-")}-`));
+    const children = new Set<ChildProcess>();
+    const servers: http.Server[] = [];
+    let cleaning: Promise<void> | undefined;
+    const cleanup = () => {
+        cleaning ??= (async () => {
+            for (const c of children) if (isRunning(c)) c.kill("SIGKILL");
+            const { caddy, auth } = procs();
+            await caddy?.stop(5000);
+            await auth?.stop(2000);
+            for (const s of servers) {
+                s.closeAllConnections();
+                s.close();
+            }
+            fs.rmSync(tmp, { recursive: true, force: true });
+        })();
+        return cleaning;
+    };
+    const onSignal = (sig: NodeJS.Signals) => {
+        console.error(`\n${label}: ${sig}, stopping ${what}`);
+        cleanup().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    process.once("exit", () => {
+        const { caddy, auth } = procs();
+        if (caddy && isRunning(caddy.child)) caddy.child.kill("SIGKILL");
+        if (auth && isRunning(auth.child)) auth.child.kill("SIGKILL");
+    });
+    return { tmp, children, servers, cleanup };
+}
