@@ -41,7 +41,7 @@ export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHos
         // What `npm run destroy` names for removal: the images the stack put on its hosts, and no other.
         hostImages: [...new Set(deployed.flatMap(({ app }) => app.images))],
         // The generated API key, a secret: `pulumi stack output apiKey --show-secrets`.
-        apiKey: keys ? pulumi.secret(keys.generated) : undefined,
+        apiKey: keys?.generated,
         caRootCert: primary.caRootCert,
     };
 }
