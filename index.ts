@@ -8,13 +8,12 @@ import { resolveSlots } from "./components/app/release";
 import { stackOutputs } from "./components/outputs";
 
 const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()), (k) => isConfigSecret(`${NAMESPACE}:${k}`));
-const sources = resolveSlots(__dirname, cfg.app.context, cfg.slots);
+const sources = resolveSlots(__dirname, cfg.app.context, cfg.app.dockerfile, cfg.slots);
 const keys = cfg.auth.enabled ? new StackApiKeys("api-keys", { operatorKeys: cfg.apiKeys }) : undefined;
 const deployed = createHosts(cfg).map((host) => ({
     host,
     app: new AppStack(`${host.name}-app`, { host, settings: cfg, sources, auth: proxyAuth(keys), tls: proxyTls(cfg.tls, host) }),
 }));
 
-export const {
-    liveColor, idleColor, liveUrl, idleUrl, apiUrl, docsUrl, healthUrl, model, image, slots, hosts, hostImages, apiKey, caRootCert,
-} = stackOutputs(cfg, deployed, keys);
+// The outputs are one typed contract (components/outputs.ts), exported whole.
+export = stackOutputs(cfg, deployed, keys);

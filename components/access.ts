@@ -25,11 +25,18 @@ export interface StackApiKeysArgs {
     readonly operatorKeys?: readonly string[];
 }
 
-/** The stack's API keys: one generated here, plus the operators' own. Every value stays a secret. */
+/**
+ * The stack's API keys: one generated for clients, one generated for the operator scripts' checks
+ * (release smoke tests, promote and status), plus the operators' own. The checks' key has a rate-limit
+ * bucket of its own (the api counts per key), so clients that use up the client key's budget never
+ * starve a release's smoke test or a promote's health gate. Every value stays a secret.
+ */
 export class StackApiKeys extends pulumi.ComponentResource {
-    /** The generated key (stack output apiKey, a secret). */
+    /** The generated client key (stack output apiKey, a secret). */
     public readonly generated: pulumi.Output<string>;
-    /** Every valid key, generated first; a secret. */
+    /** The generated key of the operator scripts (stack output opsApiKey, a secret). */
+    public readonly ops: pulumi.Output<string>;
+    /** Every valid key, generated ones first; a secret. */
     public readonly all: pulumi.Output<string[]>;
 
     constructor(name: string, args: StackApiKeysArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -37,8 +44,10 @@ export class StackApiKeys extends pulumi.ComponentResource {
         // Rotate it with `pulumi up --replace <this resource's URN>` after adding another key.
         const key = new random.RandomPassword(`${name}-generated`, { length: GENERATED_KEY_LENGTH, special: false }, { parent: this });
         this.generated = pulumi.secret(key.result);
+        const ops = new random.RandomPassword(`${name}-ops`, { length: GENERATED_KEY_LENGTH, special: false }, { parent: this });
+        this.ops = pulumi.secret(ops.result);
         const operatorKeys = pulumi.secret(pulumi.output([...(args.operatorKeys ?? [])]));
-        this.all = pulumi.secret(pulumi.all([this.generated, operatorKeys]).apply(([g, o]) => [g, ...o]));
+        this.all = pulumi.secret(pulumi.all([this.generated, this.ops, operatorKeys]).apply(([g, s, o]) => [g, s, ...o]));
         this.registerOutputs({});
     }
 }

@@ -19,8 +19,13 @@ export type HostKind = "local" | CloudName;
 export const HOST_KINDS: readonly HostKind[] = ["local", "aws", "gcp", "azure"];
 
 export interface SlotConfig {
-    /** "workdir" (the app context as it is on disk) or a git ref of the app context's repository. */
+    /** The release's name, for people: "workdir" (a snapshot of the app context on disk) or a git ref. */
     readonly release: string;
+    /**
+     * The commit the release was pinned to when it was set (scripts/lib/pin.ts): what the slot is
+     * built from. Nothing but a new value here moves a slot.
+     */
+    readonly commit: string;
 }
 
 export interface AppConfig {
@@ -115,7 +120,8 @@ export const DEFAULTS: Defaults = {
     clouds: ["local"],
     model: "qwen2.5:0.5b",
     liveColor: "blue",
-    slots: { blue: { release: "workdir" }, green: { release: "workdir" } },
+    // Unpinned: `npm run up` pins a new stack's slots to one snapshot before its first deployment.
+    slots: { blue: { release: "workdir", commit: "" }, green: { release: "workdir", commit: "" } },
     images: {
         redis: "redis:7.4.2-alpine",
         ollama: "ollama/ollama:0.6.8",
@@ -274,6 +280,8 @@ const MODEL = /^[a-z0-9][a-z0-9._-]*(?:\/[a-z0-9][a-z0-9._-]*)*(?::[A-Za-z0-9][A
 /** A slot release: "workdir" or a git ref safe to pass to git and to use in an image tag. */
 export const RELEASE = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
 export const RELEASE_ALLOWED = "\"workdir\" or a git ref (letters, digits, \".\", \"_\", \"-\", \"/\"; at most 100 characters)";
+/** A full git object id: SHA-1 (40 hex digits) or SHA-256 (64). */
+export const COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
 const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+$/;
 const DURATION = /^(-1|0|\d+(s|m|h))$/;
@@ -338,8 +346,10 @@ export function loadConfig(
     const str = (pattern: RegExp, allowed: string) => (k: string, v: unknown, fb: string) => r.string(k, v, fb, pattern, allowed);
     const int = (min: number, max: number) => (k: string, v: unknown, fb: number) => r.int(k, v, fb, min, max);
     const cmd = (k: string, v: unknown, fb: readonly string[]) => r.command(k, v, fb);
-    const release = (k: string, v: unknown, fb: SlotConfig) =>
-        r.object(k, v, fb, { release: str(RELEASE, RELEASE_ALLOWED) });
+    const release = (k: string, v: unknown, fb: SlotConfig) => r.object(k, v, fb, {
+        release: str(RELEASE, RELEASE_ALLOWED),
+        commit: (ck, cv, cfb) => (typeof cv === "string" ? cv : cv === undefined ? cfb : (r.fail(ck, "a string", cv), cfb)),
+    });
     const image = str(IMAGE_PIN, IMAGE_ALLOWED);
 
     const app = r.object("app", r.value("app"), d.app, {
@@ -435,12 +445,16 @@ export function loadConfig(
         }
     }
 
+    const slotProblems = r.problems.length;
+    const slots = r.object("slots", r.value("slots"), d.slots, { blue: release, green: release });
+    const slotsRead = r.problems.length === slotProblems;
+
     const cfg: StackConfig = {
         stack,
         clouds,
         model: r.string("model", r.text("model"), d.model, MODEL, "an Ollama model name, e.g. \"llama3.2:3b\""),
         liveColor: r.oneOf("liveColor", r.text("liveColor"), d.liveColor, COLORS),
-        slots: r.object("slots", r.value("slots"), d.slots, { blue: release, green: release }),
+        slots,
         images: r.object("images", r.value("images"), d.images, { redis: image, ollama: image, proxy: image, gpuCheck: image }),
         app,
         apiPort,
@@ -487,6 +501,14 @@ export function loadConfig(
         tls,
     };
     if (cfg.sshUser === "root") r.fail("sshUser", "a Linux user name other than root, e.g. \"ubuntu\"", cfg.sshUser);
+    // Checked whether or not the stack sets slots: the default is unpinned, and an unpinned slot has
+    // nothing to build.
+    for (const c of slotsRead ? COLORS : []) {
+        const commit = cfg.slots[c].commit;
+        if (!COMMIT.test(commit)) {
+            r.fail(`slots.${c}.commit`, `the full id of the git commit the slot is pinned to (40 or 64 hex digits)${commit === "" ? "; `npm run up` pins a new stack's slots, `npm run release` pins a new release" : ""}`, commit);
+        }
+    }
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return cfg;

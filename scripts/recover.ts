@@ -4,4 +4,4 @@
 import { main } from "./lib/cli";
 import { recover } from "./lib/recover";
 
-main({ name: "recover", releaseFlags: false }, (deps) => recover({ stack: deps.stack, log: deps.log }));
+main({ name: "recover" }, (deps) => recover({ stack: deps.stack, log: deps.log }));

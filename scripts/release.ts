@@ -1,32 +1,18 @@
 // npm run release -- --stack S [--release R | --workdir]
-// Deploys a release into the idle slot, waits for it to be healthy, smoke-tests it with one real job.
-import * as path from "path";
+// Pins the release (a git ref to its commit, --workdir to a snapshot of the app context on disk;
+// without either, the app context's HEAD), deploys it into the idle slot only, waits for it to be
+// healthy and smoke-tests it with one real job.
 import { main } from "./lib/cli";
-import { defaultRelease } from "./lib/git";
-import { release } from "./lib/promote";
-import { PROJECT_ROOT, StackOps } from "./lib/stackOps";
+import { dirtyNote, pinRelease, WORKDIR } from "./lib/pin";
+import { release } from "./lib/release";
+import { appContextDir } from "./lib/up";
 
-/** The app build context from config gpu-hosts:app (context), else the default "app". */
-async function appContextDir(stack: StackOps): Promise<string> {
-    const raw = await stack.getConfig("app");
-    let context = "app";
-    try {
-        const v = raw === undefined ? undefined : JSON.parse(raw);
-        if (typeof v?.context === "string") context = v.context;
-    } catch {
-        // Malformed app config is reported by the program itself during up.
+main({ name: "release", releaseFlag: true, switches: ["workdir"] }, async (deps, args) => {
+    const contextDir = await appContextDir(deps.stack);
+    const name = args.workdir ? WORKDIR : args.release ?? "HEAD";
+    if (name === "HEAD") {
+        const note = dirtyNote(contextDir, "HEAD");
+        if (note) deps.log(`note: ${note}`);
     }
-    return path.resolve(PROJECT_ROOT, context);
-}
-
-main({ name: "release", releaseFlags: true }, async (deps, args) => {
-    let rel = args.release;
-    if (rel === undefined) {
-        const appDir = args.workdir ? PROJECT_ROOT : await appContextDir(deps.stack);
-        const r = defaultRelease(appDir, args.workdir);
-        deps.log(args.workdir ? `release ${r.release}: the app context as it is on disk` : `release ${r.release}: git HEAD of ${path.relative(PROJECT_ROOT, appDir) || "."}`);
-        if (r.note) deps.log(`note: ${r.note}`);
-        rel = r.release;
-    }
-    await release(deps, { release: rel });
+    await release(deps, { release: name, pin: (r) => pinRelease(contextDir, r) });
 });

@@ -7,7 +7,7 @@ import { Color, StackConfig } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
 import { healthcheck, service } from "./containerDefaults";
 import { Proxy, ProxyAuth, ProxyTls } from "./proxy";
-import { BuildSource } from "./release";
+import { BuildSource, releaseLabel } from "./release";
 import { Slot } from "./slot";
 
 /** The part of the stack config an AppStack needs. */
@@ -28,7 +28,13 @@ export interface AppStackArgs {
 }
 
 export interface SlotInfo {
+    /** The release's name, as the operator gave it. */
     readonly release: string;
+    /** The commit it is pinned to. */
+    readonly commit: string;
+    /** What the slot's containers report as their release (APP_RELEASE), e.g. "workdir@3f2a9c1b0d4e". */
+    readonly label: string;
+    /** The image the slot runs (repository:content tag). */
     readonly image: string;
 }
 
@@ -57,6 +63,8 @@ export class AppStack extends pulumi.ComponentResource {
     public readonly docsUrl: pulumi.Output<string>;
     /** Live health endpoint. */
     public readonly healthUrl: pulumi.Output<string>;
+    /** Idle health endpoint. */
+    public readonly idleHealthUrl: pulumi.Output<string>;
     /** Release and image of each slot. */
     public readonly slots: { readonly blue: SlotInfo; readonly green: SlotInfo };
     /** The two slots. */
@@ -139,7 +147,7 @@ export class AppStack extends pulumi.ComponentResource {
 
         const slot = (color: Color) => new Slot(`${name}-${color}`, {
             color,
-            release: s.slots[color].release,
+            release: s.slots[color],
             source: args.sources[color],
             app: s.app,
             host,
@@ -159,8 +167,8 @@ export class AppStack extends pulumi.ComponentResource {
         const green = slot("green");
         this.slotResources = { blue, green };
         this.slots = {
-            blue: { release: s.slots.blue.release, image: blue.imageName },
-            green: { release: s.slots.green.release, image: green.imageName },
+            blue: { ...s.slots.blue, label: releaseLabel(s.slots.blue), image: blue.imageName },
+            green: { ...s.slots.green, label: releaseLabel(s.slots.green), image: green.imageName },
         };
 
         this.proxy = new Proxy(`${name}-proxy`, {
@@ -186,6 +194,7 @@ export class AppStack extends pulumi.ComponentResource {
         this.idleUrl = pulumi.interpolate`${this.proxy.scheme}://${this.proxy.publicHost}:${s.idlePort}`;
         this.docsUrl = pulumi.interpolate`${this.liveUrl}/docs`;
         this.healthUrl = pulumi.interpolate`${this.liveUrl}${s.app.healthPath}`;
-        this.registerOutputs({ liveUrl: this.liveUrl, idleUrl: this.idleUrl, docsUrl: this.docsUrl, healthUrl: this.healthUrl });
+        this.idleHealthUrl = pulumi.interpolate`${this.idleUrl}${s.app.healthPath}`;
+        this.registerOutputs({ liveUrl: this.liveUrl, idleUrl: this.idleUrl, docsUrl: this.docsUrl, healthUrl: this.healthUrl, idleHealthUrl: this.idleHealthUrl });
     }
 }

@@ -80,6 +80,11 @@ export const ACME_HTTP_PORT = 80;
 /** Key service memory limit, MiB: one small Node process. */
 const AUTH_MEMORY_MB = 96;
 
+/** The Proxy component's type token: the swap scripts tell its routes command by it (scripts/lib/changes.ts). */
+export const PROXY_TYPE = "gpu-hosts:app:Proxy";
+/** The routes command's name under a proxy named `proxy`: the one resource a swap changes. */
+export const routesName = (proxy: string): string => `${proxy}-routes`;
+
 export class Proxy extends pulumi.ComponentResource {
     /** The Caddy container. */
     public readonly container: docker.Container;
@@ -101,7 +106,7 @@ export class Proxy extends pulumi.ComponentResource {
     public readonly authImageName?: string;
 
     constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("gpu-hosts:app:Proxy", name, {}, opts);
+        super(PROXY_TYPE, name, {}, opts);
         const tls: ProxyTls = args.tls ?? { mode: "off" };
         const auth = args.auth?.enabled ? args.auth : undefined;
         // Lives on the host: replaced with its machine, deleted with it.
@@ -197,7 +202,7 @@ export class Proxy extends pulumi.ComponentResource {
         }
 
         const liveHealth = `http://${args.upstreams[args.liveColor]}${args.healthPath}`;
-        this.routes = args.host.run(`${name}-routes`, {
+        this.routes = args.host.run(routesName(name), {
             create: routeScript(name, args.liveColor, liveHealth),
             // The marker outlives the container, but a new container (or a fresh volume) is re-checked.
             triggers: [this.container.id],

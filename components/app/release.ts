@@ -1,104 +1,141 @@
-// How a release string maps to a reproducible build: the context directory and an image tag derived
-// from the context's content, so an unchanged app is never rebuilt and a slot's image cannot drift.
-//   "workdir"  -> the context as it is on disk; tag = sha256 of its files (minus .dockerignore'd ones)
-//   a git ref  -> the context's tree at that ref, exported with `git archive`; tag = the git tree id
+// How a slot's pinned release becomes a build: the context is the app directory as it is in the
+// slot's git commit, exported once into .pulumi/releases/<tree id>/ and never changed again, and the
+// image tag is a digest of exactly the files Docker would send from it. So an edit on disk, a later
+// commit or a moved branch cannot reach a slot: only a new commit in the slot's config can (a
+// release, or an explicit `pulumi config set`). Pinning a release name to a commit is the operator
+// scripts' job (scripts/lib/pin.ts); the program only builds what is pinned.
+import ignore from "@balena/dockerignore";
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-
-export const WORKDIR = "workdir";
+import { NAMESPACE, SlotConfig } from "../config";
 
 export interface BuildSource {
     /** Build context to hand Docker, relative to the project root (Pulumi runs the program there),
      *  so moving the checkout does not look like a change. */
     readonly context: string;
-    /** Content-derived image tag. */
+    /** Image tag: the first 16 hex digits of the digest of what Docker would send. */
     readonly tag: string;
+    /** The git tree id of the context in the slot's commit. */
+    readonly tree: string;
 }
 
-/** Patterns from .dockerignore, as simple globs ("*" within a path segment, "**" across). */
-function ignoreMatcher(contextDir: string): (rel: string) => boolean {
-    const file = path.join(contextDir, ".dockerignore");
-    const patterns = fs.existsSync(file)
-        ? fs.readFileSync(file, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#") && !l.startsWith("!"))
-        : [];
-    const regexes = patterns.map((p) => {
-        const body = p.replace(/^\/+|\/+$/g, "").split("**").map((part) =>
-            part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")).join(".*");
-        return new RegExp(`^${body}(/.*)?$`);
-    });
-    return (rel) => rel === ".git" || rel.startsWith(".git/") || regexes.some((r) => r.test(rel));
+/** A commit's short form, for people. */
+export const shortCommit = (commit: string): string => commit.slice(0, 12);
+
+/**
+ * A pinned release as people and the app see it (APP_RELEASE, /health, each job's processed_by):
+ * "workdir@3f2a9c1b0d4e", "v1.2.0@ab12cd34ef56"; the commit alone when it is the release's name.
+ * It changes only when the slot's pin does, and the pin changes only when a release sets it.
+ */
+export const releaseLabel = (r: SlotConfig): string => (r.release === r.commit ? shortCommit(r.commit) : `${r.release}@${shortCommit(r.commit)}`);
+
+/** Runs git in `cwd` and returns its trimmed stdout; git's own message on failure. */
+export function git(cwd: string, args: readonly string[], env?: NodeJS.ProcessEnv): string {
+    return execFileSync("git", [...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env, maxBuffer: 1 << 26 }).trim();
 }
 
-/** sha256 over the sorted relative paths and contents of every file Docker would see. */
-export function contextDigest(contextDir: string): string {
-    const ignored = ignoreMatcher(contextDir);
+/** git's first stderr line of a failed git() call. */
+export function gitError(e: unknown): string {
+    return ((e as { stderr?: string }).stderr ?? (e as Error).message ?? String(e)).trim().split("\n")[0];
+}
+
+/**
+ * The files Docker would send for a build of `contextDir` with `dockerfile` (relative to it): every
+ * file .dockerignore does not exclude, by Docker's own rules (negation, `**`, leading `/`; the
+ * @balena/dockerignore port of moby's patternmatcher), plus the Dockerfile and .dockerignore, which
+ * the docker CLI always sends (cli/command/image/build TrimBuildFilesFromExcludes). Sorted, "/"-separated.
+ */
+export function dockerContextFiles(contextDir: string, dockerfile = "Dockerfile"): string[] {
+    const ignoreFile = path.join(contextDir, ".dockerignore");
+    const patterns = fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, "utf8").split(/\r?\n/) : [];
+    const ig = ignore().add(patterns);
+    // Without a negation, an ignored directory holds nothing Docker sends: skip it (node_modules).
+    const canReinclude = patterns.some((p) => p.trim().startsWith("!"));
+    const always = new Set([dockerfile.split(path.sep).join("/"), ".dockerignore"]);
     const files: string[] = [];
     const walk = (rel: string) => {
         for (const entry of fs.readdirSync(path.join(contextDir, rel), { withFileTypes: true })) {
             const child = rel ? `${rel}/${entry.name}` : entry.name;
-            if (ignored(child)) continue;
-            if (entry.isDirectory()) walk(child);
-            else if (entry.isFile()) files.push(child);
+            if (entry.isDirectory()) {
+                if (canReinclude || !ig.ignores(`${child}/`)) walk(child);
+            } else if ((entry.isFile() || entry.isSymbolicLink()) && (always.has(child) ? fs.existsSync(path.join(contextDir, child)) : !ig.ignores(child))) {
+                files.push(child);
+            }
         }
     };
     walk("");
+    return files.sort();
+}
+
+/** sha256 over the path, executable bit and content of every file Docker would send. */
+export function contextDigest(contextDir: string, dockerfile = "Dockerfile"): string {
     const hash = crypto.createHash("sha256");
-    for (const f of files.sort()) {
-        hash.update(`${f}\0`);
-        hash.update(fs.readFileSync(path.join(contextDir, f)));
+    for (const f of dockerContextFiles(contextDir, dockerfile)) {
+        const file = path.join(contextDir, f);
+        const stat = fs.lstatSync(file);
+        hash.update(`${f}\0${stat.isSymbolicLink() ? "l" : stat.mode & 0o111 ? "x" : "-"}\0`);
+        hash.update(stat.isSymbolicLink() ? fs.readlinkSync(file) : fs.readFileSync(file));
         hash.update("\0");
     }
     return hash.digest("hex");
 }
 
-function git(cwd: string, args: string[]): string {
-    return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-}
-
 /**
- * Resolves a release of the context at `contextDir`. Git refs are exported once into
- * `cacheDir/<tree id>` and reused, so resolving is cheap and deterministic.
+ * The build source of `pinned` for the app context `contextDir`: the context's tree in the pinned
+ * commit, exported once into `cacheDir/<tree id>` (complete or absent: written aside, then renamed)
+ * and tagged by its content. Throws naming the slot when the commit is not in this repository.
  */
-export function resolveRelease(contextDir: string, release: string, cacheDir: string): BuildSource {
-    if (!fs.existsSync(contextDir)) throw new Error(`app context ${contextDir} does not exist`);
-    if (release === WORKDIR) return { context: contextDir, tag: `wd-${contextDigest(contextDir).slice(0, 16)}` };
-
+export function buildSource(contextDir: string, slot: string, pinned: SlotConfig, cacheDir: string, dockerfile = "Dockerfile"): BuildSource {
+    const key = `${NAMESPACE}:slots.${slot}.commit`;
     let top: string;
-    let tree: string;
     try {
         top = git(contextDir, ["rev-parse", "--show-toplevel"]);
-        const prefix = path.relative(top, contextDir).split(path.sep).join("/");
-        tree = git(top, ["rev-parse", "--verify", "--quiet", `${release}^{commit}:${prefix}`]);
+    } catch (e) {
+        throw new Error(`${key}: the app context ${contextDir} is not in a git repository (${gitError(e)}); releases are pinned to git commits`);
+    }
+    const prefix = path.relative(fs.realpathSync(top), fs.realpathSync(contextDir)).split(path.sep).join("/");
+    let tree: string;
+    try {
+        tree = git(top, ["rev-parse", "--verify", "--quiet", `${pinned.commit}^{commit}:${prefix}`]);
     } catch {
-        throw new Error(`release ${JSON.stringify(release)} is not a git ref of ${contextDir}: use "workdir" or a commit, tag or branch that contains the app context`);
+        throw new Error(`${key} is ${pinned.commit} (release ${JSON.stringify(pinned.release)}), which is not a commit of ${top} that holds ${prefix}/: ` +
+            "fetch it (git fetch origin 'refs/gpu-hosts/*:refs/gpu-hosts/*' for a workdir snapshot made elsewhere), or release again");
     }
     const dest = path.join(cacheDir, tree);
-    if (!fs.existsSync(path.join(dest, ".complete"))) {
-        fs.rmSync(dest, { recursive: true, force: true });
-        fs.mkdirSync(dest, { recursive: true });
+    const marker = path.join(dest, ".gpu-hosts-digest");
+    if (!fs.existsSync(marker)) {
+        const tmp = `${dest}.${process.pid}.tmp`;
+        fs.rmSync(tmp, { recursive: true, force: true });
+        fs.mkdirSync(tmp, { recursive: true });
         const tar = execFileSync("git", ["archive", "--format=tar", tree], { cwd: top, maxBuffer: 1 << 30 });
-        execFileSync("tar", ["-x", "-C", dest], { input: tar });
-        fs.writeFileSync(path.join(dest, ".complete"), `${release}\n`);
+        execFileSync("tar", ["-x", "-C", tmp], { input: tar });
+        // The digest is taken before the marker exists, so the marker is never part of it.
+        const digest = contextDigest(tmp, dockerfile);
+        fs.writeFileSync(path.join(tmp, ".gpu-hosts-digest"), `${digest}\n`);
+        fs.rmSync(dest, { recursive: true, force: true });
+        fs.renameSync(tmp, dest);
     }
-    const safe = release.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 40);
-    return { context: dest, tag: `${safe}-${tree.slice(0, 12)}` };
+    const digest = fs.readFileSync(marker, "utf8").trim();
+    return { context: dest, tag: digest.slice(0, 16), tree };
 }
 
-/** Build sources of both slots; a release shared by both slots is resolved once. */
+/** Build sources of both slots; a commit shared by both slots is resolved once. */
 export function resolveSlots(
     projectRoot: string,
     appContext: string,
-    slots: { readonly blue: { readonly release: string }; readonly green: { readonly release: string } },
+    dockerfile: string,
+    slots: { readonly blue: SlotConfig; readonly green: SlotConfig },
 ): { blue: BuildSource; green: BuildSource } {
     const contextDir = path.resolve(projectRoot, appContext);
+    if (!fs.existsSync(contextDir)) throw new Error(`${NAMESPACE}:app.context: ${contextDir} does not exist`);
     const cacheDir = path.join(projectRoot, ".pulumi", "releases");
-    const resolve = (release: string): BuildSource => {
-        const src = resolveRelease(contextDir, release, cacheDir);
+    const resolve = (slot: "blue" | "green"): BuildSource => {
+        const src = buildSource(contextDir, slot, slots[slot], cacheDir, dockerfile);
         return { ...src, context: path.relative(projectRoot, src.context) || "." };
     };
-    const blue = resolve(slots.blue.release);
-    const green = slots.green.release === slots.blue.release ? blue : resolve(slots.green.release);
+    const blue = resolve("blue");
+    const green = slots.green.commit === slots.blue.commit ? blue : resolve("green");
     return { blue, green };
 }

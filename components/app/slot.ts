@@ -3,9 +3,9 @@
 // slot-scoped like traffic (slotEnv.ts): the slot's worker takes only jobs its own api accepted.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { AppConfig, Color } from "../config";
+import { AppConfig, Color, SlotConfig } from "../config";
 import { GpuHost } from "../hosts/gpuHost";
-import { BuildSource } from "./release";
+import { BuildSource, releaseLabel } from "./release";
 import { healthcheck, service } from "./containerDefaults";
 import { hostImage } from "./hostImage";
 import { slotEnvironment } from "./slotEnv";
@@ -13,8 +13,8 @@ import { slotEnvironment } from "./slotEnv";
 export interface SlotArgs {
     /** Which slot this is. */
     readonly color: Color;
-    /** The release string, as configured. */
-    readonly release: string;
+    /** The slot's pinned release. */
+    readonly release: SlotConfig;
     /** Build context and content-derived tag of that release. */
     readonly source: BuildSource;
     /** The app to build and run. */
@@ -41,6 +41,9 @@ export interface SlotArgs {
     readonly workerDependsOn?: pulumi.Resource[];
 }
 
+/** The Slot component's type token: the release scripts tell a slot's resources by it (scripts/lib/changes.ts). */
+export const SLOT_TYPE = "gpu-hosts:app:Slot";
+
 export class Slot extends pulumi.ComponentResource {
     /** The slot's image, tagged by the release's content. */
     public readonly image: docker.Image;
@@ -58,7 +61,7 @@ export class Slot extends pulumi.ComponentResource {
     public readonly imageName: string;
 
     constructor(name: string, args: SlotArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("gpu-hosts:app:Slot", name, {}, opts);
+        super(SLOT_TYPE, name, {}, opts);
         const { color, app, host } = args;
         const child = { parent: this, provider: host.provider, ...host.onHost };
         const alias = `api-${color}`;
@@ -74,7 +77,7 @@ export class Slot extends pulumi.ComponentResource {
         // REDIS_URL carries the password, so the whole env list stays secret.
         const envs = pulumi.secret(args.redisUrl).apply((redisUrl) => slotEnvironment({
             color,
-            release: args.release,
+            release: releaseLabel(args.release),
             redisUrl,
             port: app.port,
             ollamaUrl: args.ollamaUrl,

@@ -17,7 +17,7 @@ export const LOOKUP_QUEUES: readonly string[] = [slotQueue("blue"), slotQueue("g
 
 export interface SlotEnvArgs {
     readonly color: Color;
-    /** The release string, as configured (reported by /health and on each job). */
+    /** The pinned release as people see it, e.g. "workdir@3f2a9c1b0d4e" (reported by /health and on each job). */
     readonly release: string;
     /** Full Redis URL, password included; the caller keeps it secret. */
     readonly redisUrl: string;

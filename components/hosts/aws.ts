@@ -61,8 +61,6 @@ export class AwsGpuHost extends pulumi.ComponentResource implements GpuHost {
     public readonly instanceId: pulumi.Output<string>;
     /** `ssh ...` command line for the operator. */
     public readonly sshCommand: pulumi.Output<string>;
-    /** The live API's URL. */
-    public readonly apiUrl: pulumi.Output<string>;
     /** The rendered cloud-config handed to the instance as user data. */
     public readonly userData: pulumi.Output<string>;
 
@@ -210,12 +208,11 @@ export class AwsGpuHost extends pulumi.ComponentResource implements GpuHost {
         this.provider = conn.provider;
         this.onHost = conn.onHost;
         this.sshCommand = conn.sshCommand;
-        this.apiUrl = pulumi.interpolate`http://${this.address}:${r.apiPort}`;
         this.details = {
-            region, zone: this.zone, instanceType, spot: r.spot, ssh: this.sshCommand, apiUrl: this.apiUrl,
+            region, zone: this.zone, instanceType, spot: r.spot, ssh: this.sshCommand,
         };
         this.registerOutputs({
-            address: this.address, instanceId: this.instanceId, zone: this.zone, sshCommand: this.sshCommand, apiUrl: this.apiUrl,
+            address: this.address, instanceId: this.instanceId, zone: this.zone, sshCommand: this.sshCommand,
         });
     }
 }

@@ -63,8 +63,6 @@ export class AzureGpuHost extends pulumi.ComponentResource implements GpuHost {
     public readonly instanceId: pulumi.Output<string>;
     /** `ssh ...` command line for the operator. */
     public readonly sshCommand: pulumi.Output<string>;
-    /** The live API's URL. */
-    public readonly apiUrl: pulumi.Output<string>;
     /** The rendered cloud-config; the VM gets it base64-encoded as customData. */
     public readonly userData: pulumi.Output<string>;
 
@@ -222,12 +220,11 @@ export class AzureGpuHost extends pulumi.ComponentResource implements GpuHost {
         this.provider = conn.provider;
         this.onHost = conn.onHost;
         this.sshCommand = conn.sshCommand;
-        this.apiUrl = pulumi.interpolate`http://${this.address}:${r.apiPort}`;
         this.details = {
-            region: location, zone: this.zone, instanceType: vmSize, spot: r.spot, ssh: this.sshCommand, apiUrl: this.apiUrl,
+            region: location, zone: this.zone, instanceType: vmSize, spot: r.spot, ssh: this.sshCommand,
         };
         this.registerOutputs({
-            address: this.address, instanceId: this.instanceId, sshCommand: this.sshCommand, apiUrl: this.apiUrl,
+            address: this.address, instanceId: this.instanceId, sshCommand: this.sshCommand,
         });
     }
 }

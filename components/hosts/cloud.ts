@@ -212,7 +212,6 @@ export type HostDetails = {
     readonly instanceType: string;
     readonly spot: boolean;
     readonly ssh: pulumi.Output<string>;
-    readonly apiUrl: pulumi.Output<string>;
 };
 
 /** The stack's generated SSH key pair, as index.ts hands it to every cloud host. */

@@ -60,8 +60,6 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
     public readonly instanceId: pulumi.Output<string>;
     /** `ssh ...` command line for the operator. */
     public readonly sshCommand: pulumi.Output<string>;
-    /** The live API's URL. */
-    public readonly apiUrl: pulumi.Output<string>;
     /** The rendered cloud-config handed to the VM as `user-data` metadata. */
     public readonly userData: pulumi.Output<string>;
 
@@ -197,12 +195,11 @@ export class GcpGpuHost extends pulumi.ComponentResource implements GpuHost {
         this.provider = conn.provider;
         this.onHost = conn.onHost;
         this.sshCommand = conn.sshCommand;
-        this.apiUrl = pulumi.interpolate`http://${this.address}:${r.apiPort}`;
         this.details = {
-            region: this.region, zone, instanceType: machineType, spot: r.spot, ssh: this.sshCommand, apiUrl: this.apiUrl,
+            region: this.region, zone, instanceType: machineType, spot: r.spot, ssh: this.sshCommand,
         };
         this.registerOutputs({
-            address: this.address, instanceId: this.instanceId, sshCommand: this.sshCommand, apiUrl: this.apiUrl,
+            address: this.address, instanceId: this.instanceId, sshCommand: this.sshCommand,
         });
     }
 }

@@ -16,7 +16,9 @@ export type OpsErrorKind =
     | "rollback-failed"
     | "smoke-failed"
     | "git"
-    | "no-machines";
+    | "no-machines"
+    | "pending-changes"
+    | "live-changed";
 
 export class OpsError extends Error {
     constructor(readonly kind: OpsErrorKind, message: string) {

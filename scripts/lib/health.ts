@@ -54,9 +54,14 @@ export interface Access {
     readonly ca?: readonly string[];
 }
 
-/** The key and CAs the scripts use, from the stack outputs: apiKey, and every host's caRootCert. */
+/**
+ * The key and CAs the scripts use, from the stack outputs: the operator scripts' own key (opsApiKey,
+ * a rate-limit bucket of its own, so clients busy on apiKey never starve a check), else apiKey for a
+ * stack deployed before it existed; and every host's caRootCert.
+ */
 export function accessFromOutputs(outputs: Record<string, unknown>): Access {
-    const apiKey = typeof outputs.apiKey === "string" && outputs.apiKey ? outputs.apiKey : undefined;
+    const key = (k: string) => (typeof outputs[k] === "string" && outputs[k] ? (outputs[k] as string) : undefined);
+    const apiKey = key("opsApiKey") ?? key("apiKey");
     const hosts = outputs.hosts && typeof outputs.hosts === "object" ? Object.values(outputs.hosts as Record<string, unknown>) : [];
     const roots = hosts.map((h) => (h && typeof h === "object" ? (h as Record<string, unknown>).caRootCert : undefined))
         .filter((c): c is string => typeof c === "string" && c.includes("BEGIN CERTIFICATE"));

@@ -116,7 +116,7 @@ export async function recover(d: RecoverDeps): Promise<RecoverResult> {
     const before = await d.stack.exportState();
     const machines = (before.deployment.resources ?? []).filter((r) => MACHINE_TYPES.includes(r.type));
     if (machines.length === 0) {
-        throw new OpsError("no-machines", `stack ${name} has no cloud VM to recover (its hosts are the local Docker engine, or it was never deployed)`);
+        throw new OpsError("no-machines", `stack ${name} has no machine to recover (its only host is the local Docker engine, or it was never deployed); nothing was changed`);
     }
     d.log(`      machines: ${machines.map((m) => `${nameOf(m.urn)} (${m.id ?? "no id"})`).join(", ")}`);
 

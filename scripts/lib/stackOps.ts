@@ -1,9 +1,11 @@
 // The slice of a Pulumi stack the release scripts need, as an interface so promotion logic can be
 // tested against an in-memory stand-in, and its real implementation over the Automation API.
+import * as fs from "fs";
 import * as path from "path";
 import {
-    ConcurrentUpdateError, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError,
+    ConcurrentUpdateError, EngineEvent, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError,
 } from "@pulumi/pulumi/automation";
+import { ChangeLog, ResourceChange, nameOf } from "./changes";
 import { OpsError } from "./errors";
 import { RecoverOps, StackState } from "./recover";
 
@@ -15,6 +17,8 @@ export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 export interface UpSummary {
     /** Resource operation counts reported by the update, e.g. { update: 1, same: 40 }. */
     readonly changes: Readonly<Record<string, number>>;
+    /** Each resource the update changed, from the engine's step events. */
+    readonly resources: readonly ResourceChange[];
 }
 
 export interface StackOps extends RecoverOps {
@@ -24,10 +28,18 @@ export interface StackOps extends RecoverOps {
     outputs(): Promise<Record<string, unknown>>;
     /** Raw value of `gpu-hosts:<key>` (objects come back as JSON text); undefined when unset. */
     getConfig(key: string): Promise<string | undefined>;
-    /** Sets `gpu-hosts:<key>`; objects are stored whole as JSON (no --path, so "1e5" stays a string). */
+    /**
+     * Sets `gpu-hosts:<key>`. An object is written as a YAML object whose leaves keep their JSON
+     * types (`pulumi config set-all --json`), so a release "1.20" or an all-digit commit stays a
+     * string, which `--path` would turn into a number.
+     */
     setConfig(key: string, value: string | object): Promise<void>;
+    /** `pulumi preview` of the stack: each resource an up would change now. */
+    preview(): Promise<readonly ResourceChange[]>;
     /** `pulumi up` of the stack, output streamed as it runs. */
     up(): Promise<UpSummary>;
+    /** `pulumi destroy` of the stack, output streamed as it runs. */
+    destroy(): Promise<UpSummary>;
 }
 
 const INSTALL = "install it from https://www.pulumi.com/docs/install/";
@@ -57,6 +69,38 @@ export function cliMissingReason(e: unknown): string | undefined {
     return undefined;
 }
 
+/** An error the engine reported against a resource during an update (a diagnostic event). */
+export interface ResourceError {
+    readonly urn: string;
+    /** The provider's message, as the engine printed it (may span lines). */
+    readonly message: string;
+}
+
+/** A failed `pulumi up`: the one-line error, and each resource's own error for callers that classify them. */
+export class UpFailedError extends OpsError {
+    constructor(message: string, readonly errors: readonly ResourceError[]) {
+        super("up-failed", message);
+    }
+}
+
+/** Collects the error diagnostics of resources (not the stack's own "update failed"). */
+class ErrorLog {
+    readonly errors: ResourceError[] = [];
+
+    add(ev: EngineEvent): void {
+        const d = ev.diagnosticEvent;
+        if (d?.severity === "error" && d.urn && !d.urn.includes("::pulumi:pulumi:Stack::")) this.errors.push({ urn: d.urn, message: d.message.trim() });
+    }
+
+    /** "fail: exit status 3: ... the GPU is on fire" for the first error, on one line. */
+    headline(): string | undefined {
+        const e = this.errors[0];
+        if (!e) return undefined;
+        const line = `${nameOf(e.urn)}: ${e.message.replace(/\s*\n\s*/g, " ")}`;
+        return line.length > 400 ? `${line.slice(0, 397)}...` : line;
+    }
+}
+
 /** Maps an Automation API failure to a one-line OpsError naming the stack and what was being done. */
 export function mapStackError(e: unknown, stackName: string, action: string): OpsError {
     if (e instanceof OpsError) return e;
@@ -83,11 +127,16 @@ export interface OpenStackOptions {
     readonly onOutput?: (text: string) => void;
     /** Aborting sends SIGINT to a running `pulumi up` (for callers whose child gets no terminal ^C). */
     readonly signal?: AbortSignal;
+    /**
+     * Create the stack when it does not exist (npm run up of the local stack), with the passphrase
+     * secrets provider. Defaults to false: select an existing stack only.
+     */
+    readonly create?: boolean;
 }
 
 /**
  * Environment for the stack's CLI calls: the `local` stack lives in a file backend inside the
- * project with an empty default passphrase, exactly as scripts/local.sh (npm run up) sets it up,
+ * project with an empty default passphrase, exactly as `npm run up` sets it up,
  * whatever PULUMI_BACKEND_URL the shell exports (that one is for the cloud stacks).
  */
 export function stackEnv(stackName: string, workDir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -99,7 +148,7 @@ export function stackEnv(stackName: string, workDir: string, env: NodeJS.Process
     };
 }
 
-/** Selects an existing stack through the Automation API (never creates one). */
+/** Selects a stack through the Automation API; creates it only when `create` is set. */
 export async function openStack(o: OpenStackOptions): Promise<StackOps> {
     let cmd: PulumiCommand;
     try {
@@ -108,9 +157,14 @@ export async function openStack(o: OpenStackOptions): Promise<StackOps> {
         throw new OpsError("cli-missing", cliMissingReason(e) ?? `the Pulumi CLI could not be started (${headline(stderrOf(e))}); ${INSTALL}`);
     }
     const workDir = o.workDir ?? PROJECT_ROOT;
+    // The local stack's file backend lives in the project; a fresh clone has no directory for it yet.
+    if (o.stackName === "local") fs.mkdirSync(path.join(workDir, ".pulumi", "state"), { recursive: true });
     let stack: Stack;
     try {
-        stack = await LocalWorkspace.selectStack({ stackName: o.stackName, workDir }, { pulumiCommand: cmd, envVars: stackEnv(o.stackName, workDir) });
+        const ws = { pulumiCommand: cmd, envVars: stackEnv(o.stackName, workDir) };
+        stack = o.create
+            ? await LocalWorkspace.createOrSelectStack({ stackName: o.stackName, workDir }, { ...ws, secretsProvider: "passphrase" })
+            : await LocalWorkspace.selectStack({ stackName: o.stackName, workDir }, ws);
     } catch (e) {
         throw mapStackError(e, o.stackName, "selecting the stack");
     }
@@ -144,18 +198,68 @@ class AutomationStackOps implements StackOps {
 
     async setConfig(key: string, value: string | object): Promise<void> {
         try {
-            await this.stack.setConfig(`${PROJECT}:${key}`, { value: typeof value === "string" ? value : JSON.stringify(value) });
+            if (typeof value === "string") {
+                await this.stack.setConfig(`${PROJECT}:${key}`, { value });
+            } else {
+                const json = JSON.stringify(value);
+                await this.stack.setAllConfigJson(JSON.stringify({ [`${PROJECT}:${key}`]: { value: json, objectValue: value, secret: false } }));
+            }
         } catch (e) {
             throw mapStackError(e, this.name, `setting config ${PROJECT}:${key}`);
         }
     }
 
-    async up(): Promise<UpSummary> {
+    async preview(): Promise<readonly ResourceChange[]> {
+        const log = new ChangeLog();
         try {
-            const r = await this.stack.up({ onOutput: this.onOutput, onError: this.onOutput, signal: this.signal });
-            return { changes: { ...(r.summary?.resourceChanges ?? {}) } };
+            await this.stack.preview({
+                onEvent: (ev) => ev.resourcePreEvent && log.add(ev.resourcePreEvent.metadata.op, ev.resourcePreEvent.metadata.urn),
+                signal: this.signal,
+            });
         } catch (e) {
-            throw mapStackError(e, this.name, "pulumi up");
+            throw mapStackError(e, this.name, "pulumi preview");
+        }
+        return log.changes;
+    }
+
+    async up(): Promise<UpSummary> {
+        const log = new ChangeLog();
+        const errors = new ErrorLog();
+        try {
+            const r = await this.stack.up({
+                onOutput: this.onOutput,
+                onError: this.onOutput,
+                // The scripts print what matters themselves (per-slot changes, URLs); the full output
+                // list is `pulumi stack output`.
+                suppressOutputs: true,
+                // Steps that completed: what the update really did, resource by resource; and each
+                // resource's own error, which says more than the engine's closing "update failed".
+                onEvent: (ev) => {
+                    if (ev.resOutputsEvent) log.add(ev.resOutputsEvent.metadata.op, ev.resOutputsEvent.metadata.urn);
+                    errors.add(ev);
+                },
+                signal: this.signal,
+            });
+            return { changes: { ...(r.summary?.resourceChanges ?? {}) }, resources: log.changes };
+        } catch (e) {
+            const mapped = mapStackError(e, this.name, "pulumi up");
+            const headline = errors.headline();
+            if (mapped.kind !== "up-failed") throw mapped;
+            throw new UpFailedError(headline ? `pulumi up on stack ${this.name} failed: ${headline}` : mapped.message, errors.errors);
+        }
+    }
+
+    async destroy(): Promise<UpSummary> {
+        const log = new ChangeLog();
+        try {
+            const r = await this.stack.destroy({
+                onOutput: this.onOutput,
+                onEvent: (ev) => ev.resOutputsEvent && log.add(ev.resOutputsEvent.metadata.op, ev.resOutputsEvent.metadata.urn),
+                signal: this.signal,
+            });
+            return { changes: { ...(r.summary?.resourceChanges ?? {}) }, resources: log.changes };
+        } catch (e) {
+            throw mapStackError(e, this.name, "pulumi destroy");
         }
     }
 

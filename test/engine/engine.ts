@@ -1,14 +1,15 @@
-// The real Pulumi CLI for test/engine.test.ts: where it is, how to run it against a throwaway file
-// backend, and the Node.js language host it runs programs with.
+// The real Pulumi engine for the engine suites: the CLI, the Node.js language host beside it, and
+// the provider plugins, as ../shared/engine/install.sh (run by .ci/run and scripts/engine.sh) puts
+// them in $PULUMI_HOME (default ~/.pulumi): the CLI where the pinned `pulumi` npm launcher runs it
+// (versions/<launcher version>/bin), the plugins under plugins/. Each test runs it against a
+// throwaway file backend; tracked files are never written.
 import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findTool, isCI } from "../helpers/tools";
+import { isCI } from "../helpers/tools";
 
 export const REPO = path.resolve(__dirname, "..", "..");
-/** The stand-in Node.js language host (see its header): used only when no real one is found. */
-export const STAND_IN_LANGHOST_DIR = path.join(__dirname, "langhost");
 
 export interface Engine {
     /** Absolute path of the `pulumi` binary. */
@@ -17,18 +18,8 @@ export interface Engine {
     readonly root: string;
     /** `pulumi version`, e.g. v3.259.0. */
     readonly version: string;
-    /** Where it came from: "installed" (on PATH) or "built" (scripts/engine.sh). */
-    readonly source: "installed" | "built";
-    /** Path of the real pulumi-language-nodejs, or undefined when the stand-in is used. */
-    readonly realLangHost?: string;
-}
-
-function isLauncher(p: string): boolean {
-    try {
-        return /node_modules[\\/]pulumi[\\/]run\.js$/.test(fs.realpathSync(p));
-    } catch {
-        return false;
-    }
+    /** The PULUMI_HOME holding the provider plugins. */
+    readonly home: string;
 }
 
 function launcherVersion(): string | undefined {
@@ -39,73 +30,62 @@ function launcherVersion(): string | undefined {
     }
 }
 
-/** Where scripts/engine.sh installs the built CLI: the npm launcher's cache for its own version. */
-export function builtCliPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-    const v = launcherVersion();
-    if (!v) return undefined;
-    // The user's real home: test/helpers/setup.ts points $HOME (and so os.homedir()) at a temp dir.
-    const home = env.PULUMI_HOME || path.join(os.userInfo().homedir, ".pulumi");
-    return path.join(home, "versions", v, "bin", "pulumi");
+/** The operator's PULUMI_HOME (test/helpers/setup.ts points $HOME at a temp dir; this is the real one). */
+export function pulumiHome(env: NodeJS.ProcessEnv = process.env): string {
+    return env.PULUMI_HOME || path.join(os.userInfo().homedir, ".pulumi");
 }
 
-function executable(p: string): boolean {
+const executable = (p: string) => {
     try {
         fs.accessSync(p, fs.constants.X_OK);
-        return fs.statSync(p).isFile() && fs.statSync(p).size > 0;
+        return fs.statSync(p).isFile();
     } catch {
         return false;
     }
-}
+};
 
-/** The engine scripts/engine.sh would pick: an installed CLI on PATH first, else the built one. */
-export function findEngine(): Engine | undefined {
-    let bin: string | undefined;
-    let source: Engine["source"] = "installed";
-    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-        const p = dir && path.join(dir, "pulumi");
-        if (p && executable(p) && !isLauncher(p) && fs.realpathSync(p) !== builtCliPath()) {
-            bin = p;
-            break;
-        }
-    }
-    if (!bin) {
-        const built = builtCliPath();
-        if (!built || !executable(built)) return undefined;
-        bin = built;
-        source = "built";
-    }
+/** The installed engine, or why there is none. */
+export function findEngine(): Engine | string {
+    const v = launcherVersion();
+    if (!v) return "node_modules/pulumi is missing (npm ci)";
+    const home = pulumiHome();
+    const bin = path.join(home, "versions", v, "bin", "pulumi");
+    if (!executable(bin)) return `no Pulumi CLI at ${bin}`;
+    if (!executable(path.join(path.dirname(bin), "pulumi-language-nodejs"))) return `no Node.js language host beside ${bin}`;
     const r = spawnSync(bin, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } });
-    if (r.status !== 0) return undefined;
-    const beside = path.join(path.dirname(bin), "pulumi-language-nodejs");
-    const realLangHost = executable(beside) ? beside : findTool("pulumi-language-nodejs");
-    return { bin, root: path.dirname(path.dirname(bin)), version: r.stdout.trim(), source, realLangHost };
+    if (r.status !== 0) return `${bin} version failed: ${r.stderr}`;
+    return { bin, root: path.dirname(path.dirname(bin)), version: r.stdout.trim(), home };
 }
 
 /** The engine, or: under CI=true a failure, elsewhere a skip that says how to get one. */
 export function requireEngine(ctx: Mocha.Context): Engine {
     const e = findEngine();
-    if (e) return e;
-    const why = "no Pulumi CLI: none installed on PATH and none built (run `bash scripts/engine.sh`)";
+    if (typeof e !== "string") return e;
+    const why = `${e}: install the engine with \`bash scripts/engine.sh\``;
     if (isCI()) throw new Error(`${why}; CI=true requires the real engine`);
     console.warn(`      skipping: ${why}`);
     return ctx.skip();
 }
 
-/**
- * Environment for the CLI in a test: a file backend and PULUMI_HOME of its own under `tmp`, an empty
- * passphrase, no downloads, and the stand-in language host on PATH when there is no real one.
- */
-export function engineEnv(engine: Engine, tmp: string, extra: Record<string, string> = {}): Record<string, string> {
-    const pathDirs = [path.dirname(engine.bin), ...(engine.realLangHost ? [] : [STAND_IN_LANGHOST_DIR]), process.env.PATH ?? ""];
+export interface EngineEnvOptions {
+    /**
+     * Give the engine the installed provider plugins (PULUMI_HOME is the operator's). Without them
+     * PULUMI_HOME is a fresh one in `tmp`, so a program stops at its first provider. Defaults to false.
+     */
+    readonly plugins?: boolean;
+}
+
+/** Environment for the CLI in a test: a file backend under `tmp`, an empty passphrase, no downloads. */
+export function engineEnv(engine: Engine, tmp: string, o: EngineEnvOptions = {}): Record<string, string> {
     return {
         PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-        PULUMI_HOME: path.join(tmp, "home"),
+        PULUMI_HOME: o.plugins ? engine.home : path.join(tmp, "home"),
         PULUMI_CONFIG_PASSPHRASE: "",
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-        PATH: pathDirs.join(path.delimiter),
-        ...extra,
+        // The language host beside the CLI, as the npm launcher arranges it.
+        PATH: [path.dirname(engine.bin), process.env.PATH ?? ""].join(path.delimiter),
     };
 }
 
@@ -135,7 +115,4 @@ export function tempEngineDir(prefix: string): string {
     return tmp;
 }
 
-/** The language host in use, for test titles and logs. */
-export function langHostLabel(engine: Engine): string {
-    return engine.realLangHost ? `pulumi-language-nodejs at ${engine.realLangHost}` : "the stand-in language host test/engine/langhost";
-}
+export const report = (r: CliResult) => `exit ${r.code} after ${r.ms} ms:\n${r.output.slice(-4000)}`;

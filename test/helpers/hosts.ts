@@ -7,7 +7,7 @@ import { CloudHostArgs, NEVER_EXPOSED_PORTS, cloudHostArgs } from "../../compone
 import { createStackKey } from "../../components/hosts/ssh";
 import { MockWorld, Recorded, StrictMocks } from "./mocks";
 import { isSecretInput, plainStrings } from "./secrets";
-import { resolve, stackConfig } from "./stack";
+import { PINNED_SLOTS, resolve, stackConfig } from "./stack";
 
 /** What a resource's registration told the engine besides its inputs. */
 export interface Registration {
@@ -63,7 +63,7 @@ export async function buildHost<T>(
         });
         return register(req, cb);
     };
-    const cfg = loadConfig(stack, namespaced(stackConfig(stack, overrides)));
+    const cfg = loadConfig(stack, namespaced(stackConfig(stack, { slots: PINNED_SLOTS, ...overrides })));
     const key = createStackKey("ssh-key");
     const args = cloudHostArgs(cfg, { publicKey: key.publicKeyOpenssh, privateKey: key.privateKeyOpenssh });
     const host = build(cfg, args);

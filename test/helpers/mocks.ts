@@ -60,7 +60,9 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
         id: `sha256:${hex(a.inputs.name, 64)}`,
         state: { imageId: `sha256:${hex(a.inputs.name, 64)}`, repoDigest: `${a.inputs.name}@sha256:${hex(a.inputs.name, 64)}` },
     }),
-    "docker:index/container:Container": (a) => ({ id: hex(a.name, 64), state: { exitCode: 0, networkDatas: [] } }),
+    // A container is replaced when its image changes, and the new one has a new id (Docker's); the
+    // commands that follow a container by id (the key file, the CA root, the routes) see it.
+    "docker:index/container:Container": (a) => ({ id: hex(`${a.name}:${a.inputs.image}`, 64), state: { exitCode: 0, networkDatas: [] } }),
     // What the engine prints for the commands whose output the program uses: the local ready command
     // prints the engine's platform (components/hosts/local.ts), an image-id command the image's id.
     "command:local:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `stdout of ${a.name}`), stderr: "" } }),

@@ -1,6 +1,7 @@
 // Runs the real index.ts under strict mocks with a stack's real YAML config, merged by the engine's
 // own rules: Pulumi.yaml declarations, then Pulumi.<stack>.yaml, then per-test overrides (as
 // `pulumi config set` would).
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -9,6 +10,15 @@ import { MockWorld, Recorded, StrictMocks } from "./mocks";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 const PROJECT = "gpu-hosts";
+
+/** This checkout's HEAD: a commit that holds the app, for slots pinned the way `npm run up` pins them. */
+export const HEAD_COMMIT = execFileSync("git", ["rev-parse", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+
+/**
+ * Both slots pinned to HEAD. The program refuses an unpinned slot (npm run up pins a new stack before
+ * its first update), so a test run starts from pinned slots unless it sets `slots` itself.
+ */
+export const PINNED_SLOTS = { blue: { release: "main", commit: HEAD_COMMIT }, green: { release: "main", commit: HEAD_COMMIT } };
 
 /** A config override set as a secret (`pulumi config set --secret`). */
 export class SecretValue {
@@ -156,19 +166,30 @@ export async function runProgram(stack: string, overrides: Record<string, unknow
 const runs = new Map<string, Promise<ProgramRun>>();
 
 /** Like runProgram, but always runs the program again (for "the same config twice" comparisons). */
-export async function runProgramFresh(stack: string, overrides: Record<string, unknown> = {}, world: MockWorld = {}): Promise<ProgramRun> {
-    const config = stackConfig(stack, overrides);
+export async function runProgramFresh(stack: string, overrides: Record<string, unknown> = {}, world: MockWorld = {}, root = ROOT): Promise<ProgramRun> {
+    const config = stackConfig(stack, { slots: PINNED_SLOTS, ...overrides }, {
+        project: fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8"),
+        stack: fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"),
+    });
     const mocks = new StrictMocks(world);
     await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
     mocks.recordOptions(PROJECT, stack);
     // Values given as secret(...) are marked secret, as `pulumi config set --secret` does.
     pulumi.runtime.setAllConfig(config, Object.entries(overrides).filter(([, v]) => v instanceof SecretValue).map(([k]) => fullKey(k)));
     for (const id of Object.keys(require.cache)) {
-        if (id.startsWith(ROOT) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}test${path.sep}`)) {
+        if (id.startsWith(root) && !id.includes(`${path.sep}node_modules${path.sep}`) && !id.includes(`${path.sep}test${path.sep}`)) {
             delete require.cache[id];
         }
     }
-    const program = require(path.join(ROOT, "index.ts"));
+    // The program resolves paths from its own directory, as `pulumi up` runs it there.
+    const cwd = process.cwd();
+    process.chdir(root);
+    let program: Record<string, unknown>;
+    try {
+        program = require(path.join(root, "index.ts"));
+    } finally {
+        process.chdir(cwd);
+    }
     const outputs: Record<string, Resolved> = {};
     for (const [k, v] of Object.entries<unknown>(program)) outputs[k] = await resolve(v);
     await mocks.settle();

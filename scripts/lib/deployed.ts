@@ -1,0 +1,147 @@
+// What the release, swap and status scripts share: their dependencies, what the stack says is
+// deployed (read through the outputs' one parser), per-host checks, and config reads that must agree
+// with the deployment before an update may run.
+import { COLORS, Color, NAMESPACE, SlotConfig, otherColor } from "../../components/config";
+import { OutputsError, parseStackOutputs, SlotOutput, StackOutputs } from "../../components/outputs";
+import { countChanges, groupChanges, listChanges } from "./changes";
+import { OpsError } from "./errors";
+import { Checker, CheckResult } from "./health";
+import { StackOps, UpSummary } from "./stackOps";
+
+export interface Deps {
+    readonly stack: StackOps;
+    readonly checker: Checker;
+    /** Receives each progress line as it happens. */
+    readonly log: (line: string) => void;
+    /** How long the live URL may take to serve the new slot after up. Defaults to 30000 ms. */
+    readonly verifyTimeoutMs?: number;
+    /** How long a released idle slot may take to turn healthy. Defaults to 300000 ms. */
+    readonly healthTimeoutMs?: number;
+    /** Set when the operator interrupts; no further update is started after that. */
+    readonly signal?: AbortSignal;
+}
+
+/** One host's endpoints. */
+export interface HostTarget {
+    readonly name: string;
+    readonly liveUrl: string;
+    readonly idleUrl: string;
+    readonly liveHealthUrl: string;
+    readonly idleHealthUrl: string;
+}
+
+/** What the stack says is deployed. */
+export interface Deployed {
+    readonly outputs: StackOutputs;
+    readonly liveColor: Color;
+    readonly idleColor: Color;
+    readonly slots: Readonly<Record<Color, SlotOutput>>;
+    readonly hosts: readonly HostTarget[];
+}
+
+/** The stack's outputs as the scripts use them; every missing or malformed output at once. */
+export function readDeployed(raw: Record<string, unknown>, stackName: string): Deployed {
+    let outputs: StackOutputs;
+    try {
+        outputs = parseStackOutputs(raw);
+    } catch (e) {
+        if (!(e instanceof OutputsError)) throw e;
+        if (e.missing.length) {
+            throw new OpsError("missing-output", `stack ${stackName} has no output ${e.missing.map((k) => `"${k}"`).join(", ")}: deploy it with this version of gpu-hosts (\`npm run up -- --stack ${stackName}\`) first`);
+        }
+        throw new OpsError("bad-output", `stack ${stackName} has unexpected outputs: ${e.problems.join("; ")}`);
+    }
+    const hosts = Object.entries(outputs.hosts).map(([name, h]) => ({
+        name, liveUrl: h.liveUrl, idleUrl: h.idleUrl, liveHealthUrl: h.healthUrl, idleHealthUrl: h.idleHealthUrl,
+    }));
+    return { outputs, liveColor: outputs.liveColor, idleColor: outputs.idleColor, slots: outputs.slots, hosts };
+}
+
+export interface HostFailure {
+    readonly host: string;
+    readonly check: string;
+    readonly reason: string;
+}
+
+export const describeFailures = (fails: readonly HostFailure[]) =>
+    fails.map((f) => `host ${f.host} (check "${f.check}": ${f.reason})`).join("; ");
+
+/** " (release workdir@3f2a9c1b0d4e)" for messages. */
+export const releaseOf = (d: Deployed, c: Color) => ` (release ${d.slots[c].label})`;
+
+/** Runs one check per host in parallel, logs each verdict in host order, returns the failures. */
+export async function eachHost(d: Deps, hosts: readonly HostTarget[], check: (h: HostTarget) => Promise<CheckResult>): Promise<HostFailure[]> {
+    const results = await Promise.all(hosts.map(async (h) => {
+        try {
+            return await check(h);
+        } catch (e) {
+            return { ok: false as const, check: "check", reason: e instanceof Error ? e.message : String(e) };
+        }
+    }));
+    const fails: HostFailure[] = [];
+    results.forEach((r, i) => {
+        const host = hosts[i].name;
+        if (r.ok) {
+            d.log(`      ${host}: ok, ${r.summary}`);
+        } else {
+            d.log(`      ${host}: FAILED ${r.check}: ${r.reason}`);
+            fails.push({ host, check: r.check, reason: r.reason });
+        }
+    });
+    return fails;
+}
+
+/** Runs `pulumi up` and logs what it changed, per slot and shared. */
+export async function runUp(d: Deps, live: Color): Promise<UpSummary> {
+    const r = await d.stack.up();
+    const g = groupChanges(r.resources, live);
+    d.log(`      pulumi up done: live slot ${live}: ${countChanges(g.live)}; idle slot ${otherColor(live)}: ${countChanges(g.idle)}; shared: ${countChanges(g.shared)}`);
+    for (const [what, list] of [["live", g.live], ["idle", g.idle], ["shared", g.shared]] as const) {
+        if (list.length) d.log(`        ${what}: ${listChanges(list)}`);
+    }
+    return r;
+}
+
+/** Refuses when config already disagrees with what is deployed: up would apply that change too. */
+export async function assertLiveColorInSync(d: Deps, dep: Deployed): Promise<void> {
+    const configured = await d.stack.getConfig("liveColor");
+    if (configured !== undefined && configured !== dep.liveColor) {
+        throw new OpsError("config", `config ${NAMESPACE}:liveColor is "${configured}" but stack ${d.stack.name} serves "${dep.liveColor}" live: an earlier change was never applied; run \`npm run up -- --stack ${d.stack.name}\` or set liveColor back to "${dep.liveColor}" first`);
+    }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The stack's `slots` config; a slot without a commit is unpinned (commit ""). */
+export type Slots = Record<Color, SlotConfig>;
+
+export const UNPINNED: Slots = { blue: { release: "workdir", commit: "" }, green: { release: "workdir", commit: "" } };
+
+/** Parses config gpu-hosts:slots (JSON text, as the CLI returns an object); unset means both unpinned. */
+export function parseSlots(raw: string | undefined, stackName: string): Slots {
+    if (raw === undefined) return UNPINNED;
+    let v: unknown;
+    try {
+        v = JSON.parse(raw);
+    } catch {
+        throw new OpsError("config", `config ${NAMESPACE}:slots of stack ${stackName} is not an object: ${raw.slice(0, 100)}`);
+    }
+    const ok = isObject(v) && COLORS.every((c) => isObject(v[c]) && typeof (v[c] as Record<string, unknown>).release === "string");
+    if (!ok) throw new OpsError("config", `config ${NAMESPACE}:slots of stack ${stackName} must be { blue: { release, commit }, green: { release, commit } }, got ${raw.slice(0, 200)}`);
+    const slot = (c: Color): SlotConfig => {
+        const s = (v as Record<Color, Record<string, unknown>>)[c];
+        return { ...s, release: s.release as string, commit: typeof s.commit === "string" ? s.commit : "" };
+    };
+    return { blue: slot("blue"), green: slot("green") };
+}
+
+/**
+ * Refuses when the live slot's pin in config is not what the live slot runs: an up would deploy that
+ * change to live traffic.
+ */
+export function assertLivePinInSync(stackName: string, slots: Slots, dep: Deployed): void {
+    const live = dep.liveColor;
+    if (slots[live].commit !== dep.slots[live].commit) {
+        throw new OpsError("config", `config ${NAMESPACE}:slots.${live}.commit is ${JSON.stringify(slots[live].commit)} but live slot ${live} runs ${dep.slots[live].commit} (${dep.slots[live].label}): an update would change the live slot; set it back first`);
+    }
+}

@@ -1,0 +1,129 @@
+// `npm run up` / `preview` / `destroy` as library functions over StackOps. Up and preview first pin
+// every slot that has no commit yet (a new stack: both slots to one snapshot of the app context, as
+// it is on disk), so the program only ever builds pinned commits; then they run the engine and
+// report what changed, per slot.
+import * as path from "path";
+import { COLORS, Color, SlotConfig } from "../../components/config";
+import { releaseLabel } from "../../components/app/release";
+import { parseStackOutputs } from "../../components/outputs";
+import { ResourceChange, countChanges, groupChanges } from "./changes";
+import { parseSlots } from "./deployed";
+import { PROJECT_ROOT, StackOps, UpSummary } from "./stackOps";
+import { table } from "./table";
+
+export interface UpDeps {
+    readonly stack: StackOps;
+    readonly log: (line: string) => void;
+}
+
+/** The app build context from config gpu-hosts:app (context), else the default "app". */
+export async function appContextDir(stack: StackOps, root = PROJECT_ROOT): Promise<string> {
+    const raw = await stack.getConfig("app");
+    let context = "app";
+    try {
+        const v = raw === undefined ? undefined : JSON.parse(raw);
+        if (typeof v?.context === "string") context = v.context;
+    } catch {
+        // Malformed app config is reported by the program itself, with every other problem.
+    }
+    return path.resolve(root, context);
+}
+
+/**
+ * Pins every slot whose commit is not set yet, and returns the slots it pinned. A release name
+ * shared by both unpinned slots is pinned once, so a new stack's two slots run the same snapshot.
+ */
+export async function pinUnpinned(d: UpDeps, pin: (release: string) => SlotConfig): Promise<Color[]> {
+    const slots = parseSlots(await d.stack.getConfig("slots"), d.stack.name);
+    const unpinned = COLORS.filter((c) => slots[c].commit === "");
+    if (unpinned.length === 0) return [];
+    const byRelease = new Map<string, SlotConfig>();
+    const next = { ...slots };
+    for (const c of unpinned) {
+        const r = slots[c].release;
+        if (!byRelease.has(r)) byRelease.set(r, pin(r));
+        next[c] = byRelease.get(r)!;
+        d.log(`      pinned slot ${c}: release ${r} -> ${releaseLabel(next[c])} (commit ${next[c].commit})`);
+    }
+    await d.stack.setConfig("slots", next);
+    return unpinned;
+}
+
+/** "blue: 2 replace; green: none; shared: 1 update" for a run's changes, with the live slot named. */
+export function changeLine(changes: readonly ResourceChange[], live: Color): string {
+    const g = groupChanges(changes, live);
+    const idle: Color = live === "blue" ? "green" : "blue";
+    return `live ${live}: ${countChanges(g.live)}; idle ${idle}: ${countChanges(g.idle)}; shared: ${countChanges(g.shared)}`;
+}
+
+/** The final table of an up: each host's URLs and slots. */
+export function hostsTable(outputs: Record<string, unknown>): string {
+    const o = parseStackOutputs(outputs);
+    const rows = [["host", "kind", "live", "idle", "live URL", "idle URL"]];
+    for (const [name, h] of Object.entries(o.hosts)) {
+        rows.push([name, h.kind, `${h.liveColor} ${h.slots[h.liveColor].label}`, `${h.idleColor} ${h.slots[h.idleColor].label}`, h.liveUrl, h.idleUrl]);
+    }
+    return table(rows);
+}
+
+export interface UpResult extends UpSummary {
+    readonly pinned: readonly Color[];
+}
+
+/** Pins new slots, runs `pulumi up`, prints what changed per slot and every host's URLs. */
+export async function up(d: UpDeps, pin: (release: string) => SlotConfig): Promise<UpResult> {
+    const name = d.stack.name;
+    d.log(`[1/3] pinning the releases of stack ${name}`);
+    const pinned = await pinUnpinned(d, pin);
+    if (pinned.length === 0) d.log("      both slots are pinned already; nothing on disk reaches them");
+    d.log(`[2/3] running pulumi up`);
+    const r = await d.stack.up();
+    const live = ((await d.stack.getConfig("liveColor")) ?? "blue") as Color;
+    d.log(`[3/3] done: ${r.resources.length} resource(s) changed (${changeLine(r.resources, live)})`);
+    d.log("");
+    d.log(hostsTable(await d.stack.outputs()));
+    return { ...r, pinned };
+}
+
+/** Pins new slots (config only), then previews: what an up would change, per slot. */
+export async function preview(d: UpDeps, pin: (release: string) => SlotConfig): Promise<readonly ResourceChange[]> {
+    await pinUnpinned(d, pin);
+    const planned = await d.stack.preview();
+    const live = ((await d.stack.getConfig("liveColor")) ?? "blue") as Color;
+    d.log(`preview of stack ${d.stack.name}: ${planned.length} resource(s) would change (${changeLine(planned, live)})`);
+    return planned;
+}
+
+/** The docker commands that remove what a destroy keeps on purpose: model volumes and images. */
+export function keptAdvice(outputs: Record<string, unknown>): string[] {
+    let images: string[] = [];
+    let hosts: string[] = [];
+    try {
+        const o = parseStackOutputs(outputs);
+        images = [...o.hostImages];
+        hosts = Object.entries(o.hosts).filter(([, h]) => h.kind === "local").map(([n]) => n);
+    } catch {
+        // A stack with no (or older) outputs: nothing to advise.
+    }
+    const lines: string[] = [];
+    for (const h of hosts) {
+        lines.push(`Kept: the Docker volume ${h}-app-ollama-models (downloaded models, kept so the next up skips the download).`);
+        lines.push(`Remove it with: docker volume rm ${h}-app-ollama-models`);
+    }
+    if (images.length) {
+        lines.push("Kept: the images this stack pulled and built. Remove exactly those with:");
+        lines.push(`  docker image rm ${images.join(" ")}`);
+    }
+    return lines;
+}
+
+/** Destroys the stack's resources and says what it kept and how to remove it. */
+export async function destroy(d: UpDeps): Promise<UpSummary> {
+    // Read before the outputs are gone.
+    const outputs = await d.stack.outputs().catch(() => ({}));
+    const r = await d.stack.destroy();
+    d.log(`done: stack ${d.stack.name} destroyed (${r.changes.delete ?? 0} deleted); its config and history stay (\`pulumi stack rm ${d.stack.name}\` removes them)`);
+    for (const line of keptAdvice(outputs)) d.log(line);
+    return r;
+}
+

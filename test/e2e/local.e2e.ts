@@ -1,0 +1,219 @@
+// The local stack end to end, the way an operator runs it: `npm run up` on a fresh copy of the
+// project, the real Pulumi engine and providers, a real dockerd with local stand-ins for the pinned
+// images (no registry is reachable here), then every operator command under live traffic where
+// traffic matters. What the engine changed is read from the state before and after each step.
+// Run with `npm run test:e2e` (root, Debian: dockerd, debootstrap). Prints a table of figures.
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+    Figures, StateDiff, allChanged, buildStandIns, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
+} from "./harness";
+import { Traffic } from "./traffic";
+
+const STACK = "local";
+const LIVE = "http://127.0.0.1:8000";
+const IDLE = "http://127.0.0.1:8001";
+
+describe("e2e: the local stack on the real engine and a real dockerd", function () {
+    this.timeout(15 * 60_000);
+    const figures = new Figures();
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-e2e-local-logs-"));
+    const log = path.join(logDir, "commands.log");
+    let stopDocker: () => Promise<void> = async () => {};
+    let dir = "";
+    let env: NodeJS.ProcessEnv = {};
+    let apiKey = "";
+    /** The operator's own keys (gpu-hosts:apiKeys): the steady traffic's, one rate-limit bucket each. */
+    const clientKeys = [1, 2, 3, 4].map(() => randomBytes(24).toString("hex"));
+    let traffic: Traffic | undefined;
+
+    const npm = (...args: string[]) => run("npm", ["run", "--silent", ...args], { cwd: dir, env, log });
+    const pulumi = (...args: string[]) => run(path.join(dir, "node_modules", ".bin", "pulumi"), [...args, "--stack", STACK], { cwd: dir, env, log });
+    const state = () => exportState(dir, STACK, env);
+    const health = async (url: string) => {
+        const r = await fetch(`${url}/health`).catch(() => undefined);
+        return r && r.status === 200 ? ((await r.json()) as Record<string, unknown>) : undefined;
+    };
+    /** Runs an operator command, returning its run and what it changed in the state. */
+    async function step(args: string[]): Promise<{ code: number; output: string; seconds: number; diff: StateDiff }> {
+        const before = await state();
+        const r = await npm(...args);
+        const diff = diffState(before, await state());
+        return { ...r, diff };
+    }
+    const ok = (r: { code: number; output: string }, what: string) => assert.equal(r.code, 0, `${what} failed:\n${r.output.slice(-4000)}`);
+
+    before(async function () {
+        console.log(`      logs: ${logDir}`);
+        stopDocker = await ensureDockerd(logDir);
+        const s = await buildStandIns(logDir);
+        console.log(s.output.split("\n").filter((l) => l.startsWith("stand-ins:")).map((l) => `      ${l}`).join("\n"));
+        dir = projectCopy("gpu-hosts-e2e-local-");
+        env = { PULUMI_BACKEND_URL: `file://${path.join(dir, ".pulumi", "state")}`, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" };
+        console.log(`      project copy: ${dir}`);
+    });
+
+    after(async () => {
+        await traffic?.stop();
+        traffic?.close();
+        console.log(`\n${figures.render(`e2e local stack, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPU(s)`)}\n`);
+        // Whatever happened, leave no container behind.
+        if (dir && fs.existsSync(path.join(dir, ".pulumi", "state"))) await npm("destroy");
+        await stopDocker();
+    });
+
+    it("npm run up from nothing deploys the stack; the live URL is healthy", async () => {
+        const started = Date.now();
+        const r = await step(["up"]);
+        ok(r, "npm run up");
+        let h = await health(LIVE);
+        while (!h && Date.now() - started < 120_000) {
+            await new Promise((res) => setTimeout(res, 500));
+            h = await health(LIVE);
+        }
+        const toHealthy = (Date.now() - started) / 1000;
+        assert.ok(h, "the live URL never turned healthy");
+        assert.equal(h.slot, "blue");
+        assert.match(String(h.release), /^workdir@[0-9a-f]{12}$/, "a new stack runs a pinned snapshot");
+        assert.equal(r.diff.created.length, allChanged(r.diff).length);
+        assert.ok(r.diff.created.length >= 35, `created ${r.diff.created.length}`);
+        // Both slots are pinned to the same snapshot, written to the stack's config.
+        const slots = JSON.parse((await pulumi("config", "get", "gpu-hosts:slots")).output);
+        assert.equal(slots.blue.commit, slots.green.commit);
+        assert.match(slots.blue.commit, /^[0-9a-f]{40}$/);
+        figures.add({ step: "up (from nothing)", seconds: r.seconds, changes: describeDiff(r.diff), note: `healthy after ${toHealthy.toFixed(1)} s` });
+    });
+
+    it("the seed flow: 401 without a key, a job through with it, processed by the live slot", async () => {
+        apiKey = (await npm("key")).output.trim();
+        assert.match(apiKey, /^[A-Za-z0-9]{48}$/);
+        const probe = new Traffic({ url: LIVE, keys: [apiKey] });
+        try {
+            const anon = await probe.request("POST", "/jobs", undefined, { ticker: "NVDA", date: "2024-05-10" });
+            assert.ok(!("error" in anon) && anon.status === 401, JSON.stringify(anon));
+            const sub = await probe.request("POST", "/jobs", apiKey, { ticker: "NVDA", date: "2024-05-10" });
+            assert.ok(!("error" in sub) && sub.status === 202, JSON.stringify(sub));
+            let view: any;
+            for (let i = 0; i < 60 && view?.status !== "completed"; i++) {
+                await new Promise((res) => setTimeout(res, 500));
+                const g = await probe.request("GET", `/jobs/${sub.json.job_id}`, apiKey);
+                view = "error" in g ? undefined : g.json;
+            }
+            assert.equal(view?.status, "completed", JSON.stringify(view));
+            assert.equal(view.processed_by.slot, "blue");
+            assert.equal(view.accepted_by.slot, "blue");
+        } finally {
+            probe.close();
+        }
+    });
+
+    it("the operator adds API keys of their own: the update rewrites the key file and nothing else", async () => {
+        ok(await pulumi("config", "set", "--secret", "gpu-hosts:apiKeys", clientKeys.join(",")), "config set apiKeys");
+        const r = await step(["up"]);
+        ok(r, "npm run up");
+        assert.deepEqual(allChanged(r.diff).map(nameOf), ["local-app-proxy-api-keys"]);
+        figures.add({ step: "up (apiKeys added)", seconds: r.seconds, changes: describeDiff(r.diff) });
+        traffic = new Traffic({ url: LIVE, keys: clientKeys, rate: 30 });
+        traffic.start("idle");
+    });
+
+    it("a preview and a second up change nothing", async () => {
+        traffic!.setPhase("preview + up");
+        const p = await npm("preview");
+        ok(p, "npm run preview");
+        assert.match(p.output, /preview of stack local: 0 resource\(s\) would change/);
+        const r = await step(["up"]);
+        ok(r, "npm run up");
+        assert.deepEqual(allChanged(r.diff), []);
+        figures.add({ step: "preview, then up again", seconds: p.seconds + r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn("preview + up"), failed: traffic!.failedIn("preview + up").length });
+        assert.deepEqual(traffic!.failedIn("preview + up"), []);
+    });
+
+    it("an edit of the app on disk, then npm run up: nothing changes", async () => {
+        traffic!.setPhase("app edit + up");
+        fs.appendFileSync(path.join(dir, "app", "src", "api.ts"), "\n// an edit on disk that no slot may pick up by itself\n");
+        const r = await step(["up"]);
+        ok(r, "npm run up");
+        assert.deepEqual(allChanged(r.diff), []);
+        figures.add({ step: "app edit, then up", seconds: r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn("app edit + up"), failed: traffic!.failedIn("app edit + up").length });
+        assert.deepEqual(traffic!.failedIn("app edit + up"), []);
+    });
+
+    it("npm run release --workdir under live traffic changes only the idle slot, fails no live request, and is not starved by a busy key", async () => {
+        traffic!.setPhase("release");
+        // A client that uses up the generated key's budget (600 a minute): the release's checks use
+        // the stack's own ops key, so they must not be starved.
+        const burst = new Traffic({ url: LIVE, keys: [apiKey] });
+        const statuses: Record<number, number> = {};
+        await Promise.all(Array.from({ length: 650 }, () => burst.request("GET", "/jobs/00000000-0000-4000-8000-000000000000", apiKey).then((x) => {
+            if (!("error" in x)) statuses[x.status] = (statuses[x.status] ?? 0) + 1;
+        })));
+        burst.close();
+        assert.ok((statuses[429] ?? 0) > 0, `the burst should exhaust the generated key's bucket: ${JSON.stringify(statuses)}`);
+        const r = await step(["release", "--", "--stack", STACK, "--workdir"]);
+        ok(r, "npm run release");
+        const names = allChanged(r.diff).map(nameOf);
+        assert.ok(names.length > 0, "the release changed nothing");
+        for (const n of names) assert.match(n, /^local-app-green(-|$)/, `the release changed ${n}, outside the idle slot green`);
+        assert.ok(names.includes("local-app-green-api") && names.includes("local-app-green-worker"), names.join(", "));
+        assert.match(r.output, /none in live blue/);
+        const idle = await health(IDLE);
+        assert.equal(idle?.slot, "green");
+        assert.notEqual(idle?.release, (await health(LIVE))?.release, "the idle slot runs the new snapshot");
+        figures.add({ step: "release --workdir", seconds: r.seconds, changes: `${describeDiff(r.diff)} (all green)`, sent: traffic!.sentIn("release"), failed: traffic!.failedIn("release").length, note: `burst on apiKey: ${statuses[429]} x 429` });
+        assert.deepEqual(traffic!.failedIn("release"), []);
+    });
+
+    for (const [cmd, to] of [["promote", "green"], ["rollback", "blue"]] as const) {
+        it(`npm run ${cmd} under live traffic: one update (the routes), no failed request, live serves ${to}`, async () => {
+            traffic!.setPhase(cmd);
+            const r = await step([cmd, "--", "--stack", STACK]);
+            ok(r, `npm run ${cmd}`);
+            assert.deepEqual(r.diff.updated.map(nameOf), ["local-app-proxy-routes"]);
+            assert.deepEqual([...r.diff.created, ...r.diff.deleted, ...r.diff.replaced], []);
+            assert.equal((await health(LIVE))?.slot, to);
+            figures.add({ step: cmd, seconds: r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn(cmd), failed: traffic!.failedIn(cmd).length });
+            assert.deepEqual(traffic!.failedIn(cmd), []);
+        });
+    }
+
+    it("every job accepted under traffic completes, processed by the slot that accepted it", async () => {
+        traffic!.setPhase("drain");
+        await traffic!.stop();
+        const c = await traffic!.checkJobs(clientKeys);
+        figures.add({ step: "jobs under traffic", seconds: 0, changes: "-", note: `${c.completed}/${c.total} completed, by slot ${JSON.stringify(c.bySlot)}, ${c.crossed} crossed` });
+        assert.deepEqual(c.unfinished, []);
+        assert.equal(c.crossed, 0);
+        assert.ok((c.bySlot.blue ?? 0) > 0 && (c.bySlot.green ?? 0) > 0, JSON.stringify(c.bySlot));
+    });
+
+    it("an edit of the key service rebuilds exactly the key service", async () => {
+        fs.appendFileSync(path.join(dir, "auth", "server.js"), "\n// an edit of the key service\n");
+        const r = await step(["up"]);
+        ok(r, "npm run up");
+        assert.deepEqual(allChanged(r.diff).map(nameOf).sort(),
+            ["local-app-proxy-api-keys", "local-app-proxy-auth", "local-app-proxy-auth-image", "local-app-proxy-auth-image-id", "local-app-proxy-auth-image-prune"]);
+        figures.add({ step: "auth/server.js edit, then up", seconds: r.seconds, changes: describeDiff(r.diff) });
+    });
+
+    it("npm run recover says a local stack has no machine to recover, and changes nothing", async () => {
+        const r = await step(["recover", "--", "--stack", STACK]);
+        assert.equal(r.code, 1);
+        assert.match(r.output, /recover failed: stack local has no machine to recover/);
+        assert.deepEqual(allChanged(r.diff), []);
+    });
+
+    it("npm run destroy removes every container and keeps the model volume", async () => {
+        const r = await step(["destroy"]);
+        ok(r, "npm run destroy");
+        const left = await run("docker", ["ps", "-a", "--filter", "name=^local-app-", "--format", "{{.Names}}"], { cwd: dir });
+        assert.equal(left.output.trim(), "");
+        const volumes = await run("docker", ["volume", "ls", "--format", "{{.Name}}"], { cwd: dir });
+        assert.ok(volumes.output.split("\n").includes("local-app-ollama-models"), volumes.output);
+        assert.match(r.output, /docker volume rm local-app-ollama-models/);
+        figures.add({ step: "destroy", seconds: r.seconds, changes: describeDiff(r.diff) });
+    });
+});

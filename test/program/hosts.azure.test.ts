@@ -1,0 +1,162 @@
+// AzureGpuHost under strict mocks, built from the dev and prod stacks' real config.
+import * as assert from "assert";
+import { renderCloudInit } from "../../cloud-init/render";
+import { AzureGpuHost, UBUNTU_2404_IMAGE } from "../../components/hosts/azure";
+import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
+import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { resolve } from "../helpers/stack";
+import { requireTool } from "../helpers/tools";
+
+const OPERATOR_KEY = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY= alice@laptop";
+
+const build = (stack: "dev" | "prod", overrides: Record<string, unknown> = {}, encryptionAtHost?: boolean) =>
+    buildHost(stack, (cfg, args) => new AzureGpuHost("azure", { ...args, azure: cfg.azure, encryptionAtHost }), overrides);
+
+const EXPECT = {
+    dev: { vmSize: "Standard_NC4as_T4_v3", spot: true, diskGb: 100 },
+    prod: { vmSize: "Standard_NC8as_T4_v3", spot: false, diskGb: 200 },
+} as const;
+
+const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
+
+for (const stack of ["dev", "prod"] as const) {
+    describe(`AzureGpuHost (${stack})`, () => {
+        let run: Awaited<ReturnType<typeof build>>;
+        before(async () => { run = await build(stack); });
+        const e = EXPECT[stack];
+
+        it(`runs an NC-series T4 size (${e.vmSize})`, () => {
+            assert.strictEqual(run.mocks.resources.find((r) => r.name === "azure")?.type, "gpu-hosts:hosts:AzureGpuHost");
+            const vm = run.get("azure-vm");
+            assert.strictEqual(vm.type, "azure-native:compute:VirtualMachine");
+            assert.deepStrictEqual(vm.inputs.hardwareProfile, { vmSize: e.vmSize });
+            assert.strictEqual(run.host.gpuModel, "NVIDIA T4");
+        });
+
+        it("takes its location from config through an explicit provider", () => {
+            assert.strictEqual(run.get("azure-provider").inputs.location, "eastus");
+            for (const r of run.mocks.resources.filter((x) => x.type.startsWith("azure-native:"))) {
+                assert.match(r.provider ?? "", /pulumi:providers:azure-native::azure-provider::/, `${r.name} must use the host's provider`);
+            }
+            assert.strictEqual(run.get("azure-vm").inputs.location, "eastus");
+        });
+
+        it(`uses ${e.spot ? "Spot priority, deleted on eviction (npm run recover rebuilds it)" : "regular priority"}`, () => {
+            const vm = run.get("azure-vm").inputs;
+            if (e.spot) {
+                assert.deepStrictEqual([vm.priority, vm.evictionPolicy, vm.billingProfile], ["Spot", "Delete", { maxPrice: -1 }]);
+            } else {
+                assert.deepStrictEqual([vm.priority, vm.evictionPolicy, vm.billingProfile], ["Regular", undefined, undefined]);
+            }
+            assert.strictEqual(run.host.spot, e.spot);
+        });
+
+        it("boots Canonical's Ubuntu 24.04 from a Premium SSD of at least 100 GB, Secure Boot off for the driver", () => {
+            const sp = run.get("azure-vm").inputs.storageProfile;
+            assert.deepStrictEqual(sp.imageReference, { ...UBUNTU_2404_IMAGE });
+            assert.deepStrictEqual(sp.osDisk, {
+                createOption: "FromImage", diskSizeGB: e.diskGb, caching: "ReadWrite", managedDisk: { storageAccountType: "Premium_LRS" }, deleteOption: "Delete",
+            });
+            assert.ok(sp.osDisk.diskSizeGB >= 100);
+            assert.deepStrictEqual(run.get("azure-vm").inputs.securityProfile, {
+                securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: false, vTpmEnabled: true },
+            });
+        });
+
+        it("disables password login; the admin user gets the stack's key", async () => {
+            const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
+            const os = run.get("azure-vm").inputs.osProfile;
+            assert.strictEqual(os.adminUsername, "ubuntu");
+            assert.strictEqual(os.adminPassword, undefined);
+            assert.deepStrictEqual(os.linuxConfiguration, {
+                disablePasswordAuthentication: true,
+                ssh: { publicKeys: [{ path: "/home/ubuntu/.ssh/authorized_keys", keyData: pub }] },
+            });
+        });
+
+        it("has a static Standard public IP on its own network", async () => {
+            const ip = run.get("azure-ip").inputs;
+            assert.deepStrictEqual([ip.sku, ip.publicIPAllocationMethod], [{ name: "Standard", tier: "Regional" }, "Static"]);
+            const nic = run.get("azure-nic").inputs;
+            assert.strictEqual(nic.ipConfigurations[0].publicIPAddress.id, run.get("azure-ip").id);
+            assert.strictEqual(nic.ipConfigurations[0].subnet.id, run.get("azure-subnet").id);
+            assert.strictEqual(nic.networkSecurityGroup.id, run.get("azure-nsg").id);
+            assert.deepStrictEqual(run.get("azure-vm").inputs.networkProfile.networkInterfaces, [{ id: run.get("azure-nic").id, primary: true, deleteOption: "Detach" }]);
+            assert.match(run.get("azure-nsg").id, /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/azure-rg[0-9a-f]+\/providers\/Microsoft\.Network\/networkSecurityGroups\//);
+            assert.strictEqual((await resolve(run.host.address)).value, "198.51.100.96");
+        });
+
+        it("opens SSH and the idle port to operators, the API port to its clients, nothing else", () => {
+            assertExactIngress(run, stack);
+        });
+
+        it("tags everything that takes tags with project, stack and role", () => {
+            for (const r of run.mocks.resources.filter((x) => x.type.startsWith("azure-native:") && x.type !== "azure-native:network:Subnet")) {
+                assert.deepStrictEqual(r.inputs.tags, { project: "gpu-hosts", stack, role: "gpu-host" }, `${r.type} ${r.name}`);
+            }
+        });
+
+        it("passes the rendered cloud-init, base64-encoded, as customData; replaced when it changes", async () => {
+            const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: false, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch });
+            assert.strictEqual(decode(run.get("azure-vm").inputs.osProfile.customData), want);
+            assert.deepStrictEqual(run.regs.get("azure-vm")!.replaceOnChanges, ["osProfile.customData"]);
+        });
+
+        it("reaches Docker over ssh:// at the public IP, only after the readiness gate", () => {
+            assert.strictEqual(run.get("azure-docker").inputs.host, "ssh://ubuntu@198.51.100.96");
+            assert.ok(run.regs.get("azure-docker")!.deps.includes("azure-ready"));
+            assert.ok(run.regs.get("azure-ready")!.deps.includes("azure-ssh-gate"));
+            assert.ok(run.regs.get("azure-ssh-gate")!.deps.includes("azure-nsg"));
+        });
+
+        it("keeps the private key secret everywhere", async () => {
+            await assertPrivateKeyKeptSecret(run, "azure");
+        });
+
+        it("exposes per-host outputs", async () => {
+            const f = await resolveFields(run.host);
+            assert.deepStrictEqual(detailsOf(f), {
+                region: "eastus",
+                zone: "none",
+                instanceType: e.vmSize,
+                spot: e.spot,
+                ssh: `ssh -i ~/.ssh/gpu-hosts/gpu-hosts-${stack}-azure -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-${stack}-azure.known_hosts ubuntu@198.51.100.96`,
+            });
+            assert.match(f.instanceId.value as string, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        });
+    });
+}
+
+describe("AzureGpuHost user data, keys and options", () => {
+    it("passes cloud-init schema and shellcheck; an ECDSA operator key goes through cloud-init only", async function () {
+        requireTool("cloud-init", this);
+        requireTool("shellcheck", this);
+        const run = await build("dev", { sshPublicKey: OPERATOR_KEY });
+        const userData = decode(run.get("azure-vm").inputs.osProfile.customData);
+        assert.ok(userData.includes(OPERATOR_KEY));
+        assert.strictEqual(run.get("azure-vm").inputs.osProfile.linuxConfiguration.ssh.publicKeys.length, 1);
+        assertValidCloudConfig(userData);
+        assert.ok(assertShellcheckClean(userData).length > 0);
+    });
+
+    it("turns on encryption at host only when asked", async () => {
+        const run = await build("prod", {}, true);
+        assert.strictEqual(run.get("azure-vm").inputs.securityProfile.encryptionAtHost, true);
+    });
+});
+
+describe("AzureGpuHost validation", () => {
+    it("rejects the NVadsA10 GPU slices with a clear error", async () => {
+        const r = await build("dev");
+        assert.throws(() => new AzureGpuHost("azure2", { ...r.args, azure: { location: "East US", vmSize: "Standard_NV36ads_A10_v5" } }), (err: Error) => {
+            assert.strictEqual(err.message, [
+                'AzureGpuHost azure2: azure.location must be an Azure location, e.g. "eastus", got "East US"',
+                "AzureGpuHost azure2: azure.vmSize must be a full-GPU NC-series size (one of Standard_NC4as_T4_v3, Standard_NC8as_T4_v3, " +
+                "Standard_NC16as_T4_v3, Standard_NC64as_T4_v3, Standard_NC24ads_A100_v4, Standard_NC48ads_A100_v4, Standard_NC96ads_A100_v4); " +
+                'NVadsA10 v5 sizes are GPU slices that need NVIDIA\'s GRID driver, got "Standard_NV36ads_A10_v5"',
+            ].join("\n"));
+            return true;
+        });
+    });
+});

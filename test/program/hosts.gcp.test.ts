@@ -1,0 +1,163 @@
+// GcpGpuHost under strict mocks, built from the dev and prod stacks' real config.
+import * as assert from "assert";
+import { renderCloudInit } from "../../cloud-init/render";
+import { GcpGpuHost, UBUNTU_2404_FAMILY, UBUNTU_IMAGE_PROJECT } from "../../components/hosts/gcp";
+import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
+import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { resolve } from "../helpers/stack";
+import { requireTool } from "../helpers/tools";
+
+const OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorOperatorOperatorOperatorOperatorOp alice@laptop";
+
+const build = (stack: "dev" | "prod", overrides: Record<string, unknown> = {}) =>
+    buildHost(stack, (cfg, args) => new GcpGpuHost("gcp", { ...args, gcp: cfg.gcp }), overrides);
+
+const EXPECT = {
+    dev: { project: "gpu-hosts-dev", machineType: "n1-standard-4", accelerators: [{ type: "nvidia-tesla-t4", count: 1 }], gpu: "NVIDIA T4", spot: true, diskGb: 100 },
+    prod: { project: "gpu-hosts-prod", machineType: "g2-standard-8", accelerators: undefined, gpu: "NVIDIA L4", spot: false, diskGb: 200 },
+} as const;
+
+for (const stack of ["dev", "prod"] as const) {
+    describe(`GcpGpuHost (${stack})`, () => {
+        let run: Awaited<ReturnType<typeof build>>;
+        before(async () => { run = await build(stack); });
+        const e = EXPECT[stack];
+
+        it(`runs ${e.machineType} with ${e.accelerators ? "an attached T4" : "its built-in L4 (no guestAccelerators)"}`, () => {
+            assert.strictEqual(run.mocks.resources.find((r) => r.name === "gcp")?.type, "gpu-hosts:hosts:GcpGpuHost");
+            const vm = run.get("gcp-vm");
+            assert.strictEqual(vm.type, "gcp:compute/instance:Instance");
+            assert.strictEqual(vm.inputs.machineType, e.machineType);
+            assert.strictEqual(vm.inputs.zone, "us-central1-a");
+            assert.deepStrictEqual(vm.inputs.guestAccelerators, e.accelerators);
+            assert.strictEqual(run.host.gpuModel, e.gpu);
+        });
+
+        it("takes project, region and zone from config through an explicit provider", () => {
+            assert.deepStrictEqual(run.get("gcp-provider").inputs, { project: e.project, region: "us-central1", zone: "us-central1-a" });
+            for (const r of run.mocks.resources.filter((x) => x.type.startsWith("gcp:"))) {
+                assert.match(r.provider ?? "", /pulumi:providers:gcp::gcp-provider::/, `${r.name} must use the host's provider`);
+            }
+        });
+
+        it("stops for host maintenance, as GPUs require", () => {
+            assert.strictEqual(run.get("gcp-vm").inputs.scheduling.onHostMaintenance, "TERMINATE");
+        });
+
+        it(`uses the ${e.spot ? "SPOT" : "STANDARD"} provisioning model`, () => {
+            const s = run.get("gcp-vm").inputs.scheduling;
+            if (e.spot) {
+                assert.deepStrictEqual(s, { onHostMaintenance: "TERMINATE", provisioningModel: "SPOT", preemptible: true, automaticRestart: false, instanceTerminationAction: "DELETE" });
+            } else {
+                assert.deepStrictEqual(s, { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true });
+            }
+            assert.strictEqual(run.host.spot, e.spot);
+        });
+
+        it("boots Ubuntu 24.04 from the image family, on an SSD-backed disk of at least 100 GB", () => {
+            const call = run.mocks.calls.find((c) => c.token === "gcp:compute/getImage:getImage")!;
+            assert.deepStrictEqual(call.inputs, { project: UBUNTU_IMAGE_PROJECT, family: UBUNTU_2404_FAMILY });
+            const disk = run.get("gcp-vm").inputs.bootDisk;
+            assert.match(disk.initializeParams.image, /^https:\/\/www\.googleapis\.com\/compute\/v1\/projects\/ubuntu-os-cloud\/global\/images\/ubuntu-2404-noble-amd64-v\d{8}$/);
+            assert.strictEqual(disk.initializeParams.type, "pd-balanced");
+            assert.strictEqual(disk.initializeParams.size, e.diskGb);
+            assert.ok(disk.initializeParams.size >= 100);
+            // Google encrypts every persistent disk at rest; only a customer key would show up here.
+            assert.strictEqual(disk.diskEncryptionKeyRaw, undefined);
+            assert.deepStrictEqual(run.regs.get("gcp-vm")!.ignoreChanges, ["bootDisk.initializeParams.image"]);
+            assert.deepStrictEqual(run.get("gcp-vm").inputs.shieldedInstanceConfig.enableSecureBoot, false);
+        });
+
+        it("has a static external address on its own network", async () => {
+            const vm = run.get("gcp-vm");
+            assert.deepStrictEqual(vm.inputs.networkInterfaces, [{
+                subnetwork: run.get("gcp-subnet").id,
+                accessConfigs: [{ natIp: "198.51.100.30", networkTier: "PREMIUM" }],
+            }]);
+            assert.strictEqual(run.get("gcp-ip").inputs.addressType, "EXTERNAL");
+            assert.strictEqual(run.get("gcp-network").inputs.autoCreateSubnetworks, false);
+            assert.strictEqual((await resolve(run.host.address)).value, "198.51.100.30");
+        });
+
+        it("opens SSH and the idle port to operators, the API port to its clients, nothing else", () => {
+            assertExactIngress(run, stack);
+            for (const fw of run.byType("gcp:compute/firewall:Firewall")) {
+                assert.strictEqual(fw.inputs.network, `https://www.googleapis.com/compute/v1/projects/${e.project}/global/networks/gcp-network-1db7c8d`);
+                assert.deepStrictEqual(fw.inputs.targetTags, run.get("gcp-vm").inputs.tags);
+            }
+        });
+
+        it("labels everything that takes labels with project, stack and role", () => {
+            const want = { project: "gpu-hosts", stack, role: "gpu-host" };
+            assert.deepStrictEqual(run.get("gcp-vm").inputs.labels, want);
+            assert.deepStrictEqual(run.get("gcp-vm").inputs.bootDisk.initializeParams.labels, want);
+            assert.deepStrictEqual(run.get("gcp-ip").inputs.labels, want);
+        });
+
+        it("passes the rendered cloud-init as user-data metadata, with the SSH keys and no OS Login", async () => {
+            const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch });
+            assert.deepStrictEqual(run.get("gcp-vm").inputs.metadata, {
+                "user-data": want,
+                "ssh-keys": `ubuntu:${pub}`,
+                "enable-oslogin": "FALSE",
+                "block-project-ssh-keys": "TRUE",
+            });
+            assert.deepStrictEqual(run.regs.get("gcp-vm")!.replaceOnChanges, ['metadata["user-data"]']);
+        });
+
+        it("reaches Docker over ssh:// at the static address, only after the readiness gate", async () => {
+            assert.strictEqual(run.get("gcp-docker").inputs.host, "ssh://ubuntu@198.51.100.30");
+            assert.ok(run.regs.get("gcp-docker")!.deps.includes("gcp-ready"));
+            assert.ok(run.regs.get("gcp-ready")!.deps.includes("gcp-ssh-gate"));
+            assert.ok(run.regs.get("gcp-ssh-gate")!.deps.includes("gcp-allow-ssh"));
+            assert.strictEqual(run.get("gcp-ready").options.replacementTrigger, JSON.stringify((await resolve(run.host.instanceId)).value));
+        });
+
+        it("keeps the private key secret everywhere", async () => {
+            await assertPrivateKeyKeptSecret(run, "gcp");
+        });
+
+        it("exposes per-host outputs", async () => {
+            const f = await resolveFields(run.host);
+            assert.deepStrictEqual(detailsOf(f), {
+                region: "us-central1",
+                zone: "us-central1-a",
+                instanceType: e.machineType,
+                spot: e.spot,
+                ssh: `ssh -i ~/.ssh/gpu-hosts/gpu-hosts-${stack}-gcp -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-${stack}-gcp.known_hosts ubuntu@198.51.100.30`,
+            });
+            assert.match(f.instanceId.value as string, /^\d{15,20}$/);
+        });
+    });
+}
+
+describe("GcpGpuHost user data and keys", () => {
+    it("passes cloud-init schema and shellcheck; the operator's key is in both user data and ssh-keys", async function () {
+        requireTool("cloud-init", this);
+        requireTool("shellcheck", this);
+        const run = await build("prod", { sshPublicKey: OPERATOR_KEY });
+        const md = run.get("gcp-vm").inputs.metadata;
+        assert.ok(md["user-data"].includes(OPERATOR_KEY));
+        assert.strictEqual(md["ssh-keys"].split("\n")[1], `ubuntu:${OPERATOR_KEY}`);
+        assertValidCloudConfig(md["user-data"]);
+        assert.ok(assertShellcheckClean(md["user-data"]).length > 0);
+    });
+});
+
+describe("GcpGpuHost validation", () => {
+    it("names every bad value at once", async () => {
+        const r = await build("dev");
+        assert.throws(() => new GcpGpuHost("gcp2", {
+            ...r.args, gcp: { project: "P", zone: "us-central1", machineType: "n2-standard-4", gpuType: "nvidia-l4" }, idlePort: 11434,
+        }), (err: Error) => {
+            assert.strictEqual(err.message, [
+                'GcpGpuHost gcp2: gcp.project must be a GCP project id, got "P"',
+                'GcpGpuHost gcp2: gcp.zone must be a GCP zone, e.g. "us-central1-a", got "us-central1"',
+                'GcpGpuHost gcp2: gcp.machineType must be an n1-standard-N or n1-highmem-N machine with gpuType "nvidia-tesla-t4", or a g2-standard-N machine (L4), got "n2-standard-4 with gpuType nvidia-l4"',
+                "GcpGpuHost gcp2: idlePort must be a port from 1 to 65535 other than 22, 6379, 11434 (SSH, Redis, Ollama), got 11434",
+            ].join("\n"));
+            return true;
+        });
+    });
+});

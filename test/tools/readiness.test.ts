@@ -1,0 +1,258 @@
+// Readiness gate: the script's text (golden file, shellcheck) and its behaviour, run with bash
+// against stub cloud-init / nvidia-smi / docker / sudo commands in a temporary directory.
+// Rewrite the golden file after an intended change with
+// `UPDATE_GOLDEN=1 npx mocha test/readiness.test.ts`.
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../cloud-init/render";
+import {
+    READINESS_DEFAULTS,
+    READINESS_REBOOTING_EXIT_CODE,
+    readinessScript,
+    validateReadinessOptions,
+} from "../../components/hosts/readiness";
+import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
+import { requireTool } from "../helpers/tools";
+
+const GOLDEN = path.join(__dirname, "..", "golden", "readiness.default.sh");
+
+const STUBS: Record<string, string> = {
+    "cloud-init": `#!/bin/sh
+case "$*" in
+  "status --wait") sleep "\${STUB_CI_SLEEP:-0}"; exit "\${STUB_CI_EXIT:-0}" ;;
+  "status --long") echo "stub: cloud-init status --long"; exit 0 ;;
+esac
+exit 99
+`,
+    "nvidia-smi": `#!/bin/sh
+[ "\${STUB_NVSMI_OK:-1}" = 1 ] || { echo "NVIDIA-SMI has failed" >&2; exit 9; }
+case "$*" in
+  "--query-gpu=name,driver_version --format=csv,noheader") printf 'NVIDIA A10G, 570.133.20\\nNVIDIA L4, 570.133.20\\n' ;;
+  *) echo "stub nvidia-smi" ;;
+esac
+`,
+    docker: `#!/bin/sh
+echo "docker $*" >>"$STUB_LOG"
+if [ "\${STUB_DOCKER_OK:-1}" = 1 ]; then echo "GPU 0: NVIDIA A10G (UUID: GPU-0000)"; exit 0; fi
+echo "docker: Error response from daemon: could not select device driver \\"\\" with capabilities: [[gpu]]" >&2
+exit 125
+`,
+    sudo: `#!/bin/sh
+echo "sudo $*" >>"$STUB_LOG"
+[ "$1" = -n ] || { echo "stub sudo: expected -n" >&2; exit 1; }
+shift
+exec "$@"
+`,
+    id: `#!/bin/sh
+[ "$1" = -u ] && echo "\${STUB_UID:-1000}"
+`,
+};
+
+interface Run {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    log: string;
+}
+
+/** A sandbox: stubs on PATH, and the script's host paths pointed into a temp dir. */
+class Host {
+    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-readiness-"));
+    readonly rebootMarker = path.join(this.dir, "reboot-required");
+    readonly doneMarker = path.join(this.dir, "setup-done");
+    readonly cloudInitLog = path.join(this.dir, "cloud-init-output.log");
+    readonly stubLog = path.join(this.dir, "stub.log");
+    readonly bootId = path.join(this.dir, "boot_id");
+
+    constructor() {
+        const bin = path.join(this.dir, "bin");
+        fs.mkdirSync(bin);
+        for (const [name, body] of Object.entries(STUBS)) {
+            fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
+        }
+        fs.writeFileSync(this.cloudInitLog, "line 1\nLAST LINE OF CLOUD-INIT OUTPUT\n");
+        fs.writeFileSync(this.doneMarker, "");
+        fs.writeFileSync(this.stubLog, "");
+        fs.writeFileSync(this.bootId, "boot-2\n");
+    }
+
+    run(script: string, env: Record<string, string> = {}): Run {
+        const res = spawnSync("bash", ["-c", this.localise(script)], {
+            encoding: "utf8",
+            env: { PATH: `${path.join(this.dir, "bin")}:/usr/bin:/bin`, STUB_LOG: this.stubLog, ...env },
+            timeout: 15000,
+        });
+        return { status: res.status, stdout: res.stdout, stderr: res.stderr, log: fs.readFileSync(this.stubLog, "utf8") };
+    }
+
+    cleanup(): void {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+
+    private localise(script: string): string {
+        const swaps: Array<[string, string]> = [
+            [`readonly REBOOT_MARKER=${REBOOT_REQUIRED_MARKER}\n`, `readonly REBOOT_MARKER=${this.rebootMarker}\n`],
+            [`readonly DONE_MARKER=${SETUP_DONE_MARKER}\n`, `readonly DONE_MARKER=${this.doneMarker}\n`],
+            ["readonly CLOUD_INIT_LOG=/var/log/cloud-init-output.log\n", `readonly CLOUD_INIT_LOG=${this.cloudInitLog}\n`],
+            ["readonly BOOT_ID_FILE=/proc/sys/kernel/random/boot_id\n", `readonly BOOT_ID_FILE=${this.bootId}\n`],
+        ];
+        for (const [from, to] of swaps) {
+            assert.ok(script.includes(from), `script has no line ${JSON.stringify(from)}`);
+            script = script.replace(from, to);
+        }
+        return script;
+    }
+}
+
+describe("readiness gate", () => {
+    const script = readinessScript({});
+
+    it("matches test/golden/readiness.default.sh byte for byte", () => {
+        if (process.env.UPDATE_GOLDEN === "1") {
+            fs.mkdirSync(path.dirname(GOLDEN), { recursive: true });
+            fs.writeFileSync(GOLDEN, script);
+        }
+        assert.ok(fs.existsSync(GOLDEN), `${GOLDEN} is missing; run with UPDATE_GOLDEN=1 to create it`);
+        assert.strictEqual(script, fs.readFileSync(GOLDEN, "utf8"));
+    });
+
+    it("is deterministic, strict bash, with a pinned default image", () => {
+        assert.strictEqual(readinessScript({}), readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800 }));
+        assert.deepStrictEqual(READINESS_DEFAULTS, { image: "ubuntu:24.04", timeoutSeconds: 1800 });
+        assert.ok(script.startsWith("#!/bin/bash\n"));
+        assert.match(script, /^set -Eeuo pipefail$/m);
+        assert.match(script, /^readonly IMAGE=ubuntu:24\.04$/m);
+        assert.match(script, /timeout "\$TIMEOUT_SECONDS" cloud-init status --wait/);
+        assert.match(script, /as_root docker run --rm --gpus all "\$IMAGE" nvidia-smi -L/);
+        assert.match(script, /sudo -n "\$@"/);
+        assert.match(script, /nvidia-smi --query-gpu=name,driver_version --format=csv,noheader/);
+    });
+
+    it("quotes the image and timeout it is given", () => {
+        const custom = readinessScript({ image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 60 });
+        assert.match(custom, /^readonly IMAGE=nvidia\/cuda:12\.8\.1-base-ubuntu24\.04$/m);
+        assert.match(custom, /^readonly TIMEOUT_SECONDS=60$/m);
+    });
+
+    it("rejects options that could inject shell or docker flags", () => {
+        assert.throws(() => readinessScript({ image: "ubuntu; rm -rf /" }), {
+            message:
+                'readiness option image must be a Docker image reference like "ubuntu:24.04" or "repo/name@sha256:<digest>", got "ubuntu; rm -rf /"',
+        });
+        assert.throws(() => readinessScript({ image: "--privileged" }), /readiness option image/);
+        assert.throws(() => readinessScript({ image: "ubuntu:$(id)" }), /readiness option image/);
+        assert.deepStrictEqual(validateReadinessOptions({ image: "x'y", timeoutSeconds: 1.5 }), [
+            'readiness option image must be a Docker image reference like "ubuntu:24.04" or "repo/name@sha256:<digest>", got "x\'y"',
+            "readiness option timeoutSeconds must be an integer from 1 to 86400, got 1.5",
+        ]);
+        assert.doesNotThrow(() => readinessScript({ image: `ubuntu@sha256:${"a".repeat(64)}` }));
+        assert.doesNotThrow(() => readinessScript({ image: "registry.example.com/team/cuda:12.8" }));
+    });
+
+    it("shellcheck finds nothing", function () {
+        requireTool("shellcheck", this);
+        assertScriptShellcheckClean(script, "readinessScript({})", "bash");
+        assertScriptShellcheckClean(readinessScript({ image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 5 }));
+    });
+
+    describe("behaviour against stub commands", () => {
+        let host: Host;
+        beforeEach(() => {
+            host = new Host();
+        });
+        afterEach(() => host.cleanup());
+
+        it("passes and prints one parseable GPU line per GPU when all is well", () => {
+            const r = host.run(script);
+            assert.strictEqual(r.status, 0, r.stderr);
+            const gpuLines = r.stdout.split("\n").filter((l) => l.startsWith("GPU: "));
+            assert.deepStrictEqual(gpuLines, ["GPU: NVIDIA A10G, driver 570.133.20", "GPU: NVIDIA L4, driver 570.133.20"]);
+            assert.match(r.stdout, /^GPU 0: NVIDIA A10G \(UUID: GPU-0000\)$/m);
+            assert.match(r.stdout, /host ready\n$/);
+            // Not root: docker goes through sudo -n.
+            assert.deepStrictEqual(r.log.trim().split("\n"), [
+                "sudo -n docker run --rm --gpus all ubuntu:24.04 nvidia-smi -L",
+                "docker run --rm --gpus all ubuntu:24.04 nvidia-smi -L",
+            ]);
+        });
+
+        it("runs docker directly as root", () => {
+            const r = host.run(script, { STUB_UID: "0" });
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.strictEqual(r.log, "docker run --rm --gpus all ubuntu:24.04 nvidia-smi -L\n");
+        });
+
+        it("continues with a warning when cloud-init had recoverable errors (exit 2)", () => {
+            const r = host.run(script, { STUB_CI_EXIT: "2" });
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.match(r.stderr, /WARNING: cloud-init finished with recoverable errors/);
+            assert.match(r.stderr, /stub: cloud-init status --long/);
+        });
+
+        for (const [code, why] of [
+            ["1", /host NOT ready: cloud-init failed/],
+            ["3", /host NOT ready: cloud-init status --wait exited 3/],
+        ] as const) {
+            it(`fails with the cloud-init log tail when cloud-init exits ${code}`, () => {
+                const r = host.run(script, { STUB_CI_EXIT: code });
+                assert.strictEqual(r.status, 1);
+                assert.match(r.stderr, why);
+                assert.match(r.stderr, /LAST LINE OF CLOUD-INIT OUTPUT/);
+                assert.strictEqual(r.log, `sudo -n tail -n 80 ${host.cloudInitLog}\n`);
+            });
+        }
+
+        it("fails when cloud-init does not finish in time", () => {
+            const r = host.run(readinessScript({ timeoutSeconds: 1 }), { STUB_CI_SLEEP: "5" });
+            assert.strictEqual(r.status, 1);
+            assert.match(r.stderr, /cloud-init did not finish within 1s/);
+        });
+
+        it("says the host is rebooting for the driver and exits non-zero", () => {
+            fs.writeFileSync(host.rebootMarker, "boot-2\n"); // written during this boot
+            const r = host.run(script, { STUB_NVSMI_OK: "0" });
+            assert.strictEqual(r.status, READINESS_REBOOTING_EXIT_CODE);
+            assert.match(r.stderr, /rebooting to load the NVIDIA driver.*run 'pulumi up' again/);
+            assert.strictEqual(r.log, "", "nothing else runs while the host reboots");
+        });
+
+        it("ignores a stale reboot marker once the driver works", () => {
+            fs.writeFileSync(host.rebootMarker, "boot-1\n");
+            assert.strictEqual(host.run(script).status, 0);
+        });
+
+        it("fails clearly when the driver still does not load after the reboot", () => {
+            fs.writeFileSync(host.rebootMarker, "boot-1\n"); // written before this boot
+            const r = host.run(script, { STUB_NVSMI_OK: "0" });
+            assert.strictEqual(r.status, 1);
+            assert.match(r.stderr, /the NVIDIA driver still does not load after the reboot/);
+            assert.match(r.stderr, /LAST LINE OF CLOUD-INIT OUTPUT/);
+        });
+
+        it("fails when the setup script did not finish", () => {
+            fs.rmSync(host.doneMarker);
+            const r = host.run(script);
+            assert.strictEqual(r.status, 1);
+            assert.match(r.stderr, /setup script did not finish/);
+        });
+
+        it("fails when nvidia-smi cannot reach the driver", () => {
+            const r = host.run(script, { STUB_NVSMI_OK: "0" });
+            assert.strictEqual(r.status, 1);
+            assert.match(r.stderr, /nvidia-smi cannot reach the NVIDIA driver/);
+            assert.match(r.stderr, /LAST LINE OF CLOUD-INIT OUTPUT/);
+        });
+
+        it("fails once, with the log tail, when the GPU container fails", () => {
+            const r = host.run(script, { STUB_DOCKER_OK: "0" });
+            assert.strictEqual(r.status, 1);
+            assert.match(r.stderr, /could not select device driver/);
+            assert.match(r.stderr, /command failed \(exit 125\) at line \d+: in_container=/);
+            assert.strictEqual(r.stderr.split("host NOT ready").length - 1, 1, r.stderr);
+            assert.match(r.stderr, /LAST LINE OF CLOUD-INIT OUTPUT/);
+        });
+    });
+});
