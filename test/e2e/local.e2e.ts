@@ -190,13 +190,21 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.ok((c.bySlot.blue ?? 0) > 0 && (c.bySlot.green ?? 0) > 0, JSON.stringify(c.bySlot));
     });
 
-    it("an edit of the key service rebuilds exactly the key service", async () => {
+    it("an edit of the key service rebuilds exactly the key service (live requests counted, not required to pass)", async () => {
+        // The key service is shared by both slots and replaced in place (delete, then create: its
+        // name is fixed), so requests in that gap fail; the figure is reported as measured.
+        const keyTraffic = new Traffic({ url: LIVE, keys: clientKeys, rate: 30 });
+        keyTraffic.start("auth edit");
         fs.appendFileSync(path.join(dir, "auth", "server.js"), "\n// an edit of the key service\n");
         const r = await step(["up"]);
+        await keyTraffic.stop();
+        keyTraffic.close();
         ok(r, "npm run up");
         assert.deepEqual(allChanged(r.diff).map(nameOf).sort(),
             ["local-app-proxy-api-keys", "local-app-proxy-auth", "local-app-proxy-auth-image", "local-app-proxy-auth-image-id", "local-app-proxy-auth-image-prune"]);
-        figures.add({ step: "auth/server.js edit, then up", seconds: r.seconds, changes: describeDiff(r.diff) });
+        const failed = keyTraffic.failedIn("auth edit");
+        const kinds = [...new Set(failed.map((f) => f.what.replace(/^(POST|GET) \/jobs\S* -> (\d+).*$/, "$2").replace(/^(POST|GET) \/jobs\S*: /, "")))];
+        figures.add({ step: "auth/server.js edit, then up", seconds: r.seconds, changes: describeDiff(r.diff), sent: keyTraffic.sentIn("auth edit"), failed: failed.length, note: kinds.length ? `failures: ${kinds.join(", ")}` : "" });
     });
 
     it("npm run recover says a local stack has no machine to recover, and changes nothing", async () => {
