@@ -92,23 +92,26 @@ export interface AptRepo {
     readonly dearmor: boolean;
     readonly listPath: string;
     readonly uri: string;
-    /** `codename` = the Ubuntu release codename; `flat` = a flat repo under `<uri>/<arch>`. */
-    readonly layout: "codename" | "flat";
+    /**
+     * `distro` = `<uri>/<os id>` with the release codename, the key at `<uri>/<os id>/gpg` (Docker's
+     * repositories for Ubuntu and Debian); `flat` = a flat repo under `<uri>/<arch>`.
+     */
+    readonly layout: "distro" | "flat";
     readonly components: string;
 }
 
-// Docker's own repository rather than Ubuntu's docker.io: a current Engine plus the buildx
-// plugin (the Pulumi Docker provider builds the app image on the host with BuildKit), the same
-// version on every cloud's image, and the setup NVIDIA documents the toolkit against.
-// https://docs.docker.com/engine/install/ubuntu/
+// Docker's own repository rather than the distribution's docker.io: a current Engine plus the
+// buildx plugin (the Pulumi Docker provider builds the app image on the host with BuildKit), the
+// same version on every host, and the setup NVIDIA documents the toolkit against.
+// https://docs.docker.com/engine/install/ubuntu/ and https://docs.docker.com/engine/install/debian/
 export const DOCKER_REPO: AptRepo = {
     name: "docker",
-    keyUrl: "https://download.docker.com/linux/ubuntu/gpg",
+    keyUrl: "https://download.docker.com/linux",
     keyPath: "/etc/apt/keyrings/docker.asc",
     dearmor: false,
     listPath: "/etc/apt/sources.list.d/docker.list",
-    uri: "https://download.docker.com/linux/ubuntu",
-    layout: "codename",
+    uri: "https://download.docker.com/linux",
+    layout: "distro",
     components: "stable",
 };
 
@@ -205,7 +208,7 @@ export function nvidiaDriverPackages(branch: string): string[] {
 }
 
 /** The daemon.json written before Docker first starts; `nvidia-ctk runtime configure` merges into it. */
-export function dockerDaemonConfig(opts: ResolvedCloudInitOptions): object {
+export function dockerDaemonConfig(opts: Pick<ResolvedCloudInitOptions, "dockerLogMaxSize" | "dockerLogMaxFile">): object {
     return {
         "log-driver": "json-file",
         // Docker requires both log-opts values as strings.
@@ -244,24 +247,9 @@ export function renderCloudInit(opts: CloudInitOptions): string {
     config.package_reboot_if_required = false;
     config.write_files = [
         {
-            path: DOCKER_DAEMON_JSON_PATH,
-            permissions: "0644",
-            content: JSON.stringify(dockerDaemonConfig(o), null, 2) + "\n",
-        },
-        {
-            path: NVIDIA_DEV_CHAR_RULES_PATH,
-            permissions: "0644",
-            content: nvidiaDevCharUdevRule(),
-        },
-        {
-            path: SSHD_DROP_IN_PATH,
-            permissions: "0644",
-            content: sshdDropIn(),
-        },
-        {
             path: SETUP_SCRIPT_PATH,
             permissions: "0755",
-            content: setupScript(o),
+            content: setupScript({ ...o, gpu: true }),
         },
     ];
     config.runcmd = [[SETUP_SCRIPT_PATH]];
@@ -279,6 +267,7 @@ export function renderCloudInit(opts: CloudInitOptions): string {
         " No upgrade at first boot: it can install a new kernel, and the NVIDIA module is built",
         " (DKMS) for the running one only.",
     ]);
+    comment(doc, "write_files", [" The same setup script an operator's own server gets over SSH; it writes the Docker, udev and", " sshd files itself."]);
     comment(doc, "power_state", [" Reboots only if the setup script could not load the NVIDIA module."]);
     return "#cloud-config\n" + doc.toString({ lineWidth: 0 });
 }
@@ -309,14 +298,14 @@ function aptRepoSteps(repo: AptRepo): string[] {
         }
     }
     const key = shellQuote(repo.keyPath);
+    const keyUrl = repo.layout === "distro" ? `${shellQuote(repo.keyUrl)}/"$(os_id)"/gpg` : shellQuote(repo.keyUrl);
     const fetch = repo.dearmor
-        ? `curl -fsSL ${shellQuote(repo.keyUrl)} | gpg --batch --yes --dearmor -o "$tmp"`
-        : `curl -fsSL ${shellQuote(repo.keyUrl)} -o "$tmp"`;
+        ? `curl -fsSL ${keyUrl} | gpg --batch --yes --dearmor -o "$tmp"`
+        : `curl -fsSL ${keyUrl} -o "$tmp"`;
     const source =
-        repo.layout === "codename"
+        repo.layout === "distro"
             ? [
-                  `codename="$(ubuntu_codename)"`,
-                  `printf ${shellQuote(`deb [arch=%s signed-by=${repo.keyPath}] ${repo.uri} %s ${repo.components}\\n`)} "$arch" "$codename" \\`,
+                  `printf ${shellQuote(`deb [arch=%s signed-by=${repo.keyPath}] ${repo.uri}/%s %s ${repo.components}\\n`)} "$arch" "$(os_id)" "$(os_codename)" \\`,
               ]
             : [`printf ${shellQuote(`deb [signed-by=${repo.keyPath}] ${repo.uri}/%s ${repo.components}\\n`)} "$arch" \\`];
     return [
@@ -338,25 +327,45 @@ function dirname(path: string): string {
     return path.slice(0, path.lastIndexOf("/"));
 }
 
+/** What the setup script needs to know about the host. */
+export interface SetupOptions {
+    /** The login user, added to the docker group (unless it is root). */
+    readonly sshUser: string;
+    /** Whether to install the NVIDIA driver and container toolkit and give Docker the nvidia runtime. */
+    readonly gpu: boolean;
+    readonly nvidiaDriverBranch: string;
+    readonly dockerLogMaxSize: string;
+    readonly dockerLogMaxFile: number;
+}
+
 /**
- * The first-boot setup script (bash). Every config value is validated and lands in the
- * `readonly` block at the top, shell-quoted; the body is fixed text. Idempotent, so an
- * operator can re-run it by hand.
+ * The host setup script (bash), the same for every host kind: cloud-init runs it on a cloud VM's
+ * first boot, and an operator's own server (kind ssh) gets it over SSH, as root through sudo, again
+ * whenever it changes. Docker Engine (when missing), the NVIDIA driver and container toolkit (with a
+ * GPU), the docker group for the login user, and sshd's limits. Every config value is validated and
+ * lands in the `readonly` block at the top, shell-quoted; the body is fixed text. Idempotent, and
+ * careful with a machine that is not ours alone: an existing daemon.json is kept, and Docker is
+ * restarted only when the nvidia runtime had to be added.
  */
-export function setupScript(o: ResolvedCloudInitOptions): string {
+export function setupScript(o: SetupOptions): string {
     const q = shellQuote;
+    /** A pipeline that writes `content` to `path` only when it differs (put); one line, quoted. */
+    const write = (path: string, content: string) =>
+        `printf '%s\\n' ${content.replace(/\n$/, "").split("\n").map(q).join(" ")} | put ${q(path)} 0644`;
     const lines: string[] = [
         "#!/bin/bash",
-        "# gpu-hosts first-boot setup: Docker Engine, the NVIDIA driver and container toolkit.",
-        "# Generated by cloud-init/render.ts. Safe to re-run.",
+        "# gpu-hosts host setup: Docker Engine, the NVIDIA driver and container toolkit (GPU hosts), the",
+        "# docker group and sshd's limits. Generated by cloud-init/render.ts. Safe to re-run.",
         "set -euo pipefail",
         "",
         `readonly SSH_USER=${q(o.sshUser)}`,
+        `readonly GPU=${o.gpu ? "true" : "false"}`,
         `readonly DRIVER_PACKAGES=(${nvidiaDriverPackages(o.nvidiaDriverBranch).map(q).join(" ")})`,
         `readonly DOCKER_PACKAGES=(${DOCKER_PACKAGES.map(q).join(" ")})`,
         `readonly STATE_DIR=${q(STATE_DIR)}`,
         `readonly REBOOT_MARKER=${q(REBOOT_REQUIRED_MARKER)}`,
         `readonly DONE_MARKER=${q(SETUP_DONE_MARKER)}`,
+        `readonly DAEMON_JSON=${q(DOCKER_DAEMON_JSON_PATH)}`,
         "",
         "export DEBIAN_FRONTEND=noninteractive",
         "# needrestart would otherwise restart services in the middle of the setup.",
@@ -370,70 +379,124 @@ export function setupScript(o: ResolvedCloudInitOptions): string {
         "    -o Dpkg::Options::=--force-confold -y -q \"$@\"",
         "}",
         "",
-        "ubuntu_codename() {",
+        "os_id() { sed -n 's/^ID=//p' /etc/os-release | tr -d '\"'; }",
+        "os_codename() {",
         "  local codename",
         "  codename=\"$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)\"",
         '  [ -n "$codename" ] || { log "no VERSION_CODENAME in /etc/os-release" >&2; return 1; }',
         '  echo "$codename"',
         "}",
         "",
-        "if ! grep -qx 'ID=ubuntu' /etc/os-release; then",
-        '  log "this setup supports Ubuntu images only" >&2',
-        "  exit 1",
-        "fi",
+        "# apt's index and the tools to add a repository, once, and only when something is installed.",
+        "apt_ready=\"\"",
+        "apt_prepare() {",
+        '  [ -z "$apt_ready" ] || return 0',
+        "  apt_get update",
+        "  apt_get install --no-install-recommends ca-certificates curl gnupg",
+        "  apt_ready=1",
+        "}",
+        "",
+        "# Writes stdin to a file when its content differs; succeeds only when it changed the file.",
+        "put() {",
+        "  local tmp",
+        '  tmp="$(mktemp)"',
+        '  cat >"$tmp"',
+        '  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 1; fi',
+        '  install -D -m "$2" "$tmp" "$1"',
+        '  rm -f "$tmp"',
+        "}",
+        "",
         'install -d -m 0755 "$STATE_DIR"',
         'rm -f "$DONE_MARKER"',
         "",
-        "apt_get update",
-        "apt_get install --no-install-recommends ca-certificates curl gnupg",
+        "# Log rotation, in place before the engine's first start. An engine its owner already",
+        "# configured keeps its own daemon.json.",
+        'if [ ! -e "$DAEMON_JSON" ]; then',
+        `  ${write(DOCKER_DAEMON_JSON_PATH, JSON.stringify(dockerDaemonConfig(o)) + "\n")}`,
+        "fi",
         "",
-        "# Docker Engine. /etc/docker/daemon.json (log rotation) is already in place from",
-        "# write_files, so the engine's first start uses it.",
         "if command -v dockerd >/dev/null 2>&1; then",
         '  log "Docker Engine already installed; skipping"',
         "else",
+        '  case "$(os_id)" in',
+        "    ubuntu | debian) ;;",
+        '    *) log "Docker Engine is installed here on Ubuntu and Debian only; install it yourself, then run this again" >&2; exit 1 ;;',
+        "  esac",
+        "  apt_prepare",
         ...aptRepoSteps(DOCKER_REPO).map(indent),
         "  apt_get update",
         '  apt_get install "${DOCKER_PACKAGES[@]}"',
         "fi",
         "",
-        "# NVIDIA driver: headless server branch, built for the running kernel only.",
-        "if nvidia-smi >/dev/null 2>&1; then",
-        '  log "NVIDIA driver already working; skipping"',
-        '  rm -f "$REBOOT_MARKER"',
-        "else",
-        '  apt_get install --no-install-recommends "linux-headers-$(uname -r)" "${DRIVER_PACKAGES[@]}"',
-        "  if modprobe nvidia && nvidia-smi >/dev/null 2>&1; then",
-        '    log "NVIDIA driver loaded"',
+        'if [ "$GPU" = true ]; then',
+        "  # runc with systemd cgroups drops GPU device access from running containers whenever systemd",
+        "  # reloads its units (apt hooks do); the /dev/char symlinks are NVIDIA's workaround.",
+        "  # https://github.com/NVIDIA/nvidia-docker/issues/1730",
+        `  ${write(NVIDIA_DEV_CHAR_RULES_PATH, nvidiaDevCharUdevRule())} || true`,
+        "",
+        "  # NVIDIA driver: headless server branch, built for the running kernel only.",
+        "  if nvidia-smi >/dev/null 2>&1; then",
+        '    log "NVIDIA driver already working; skipping"',
+        '    rm -f "$REBOOT_MARKER"',
         "  else",
-        '    log "NVIDIA driver installed but not loadable until a reboot; cloud-init will reboot"',
-        "    # The boot id tells the readiness gate whether the reboot has happened yet.",
-        '    cat /proc/sys/kernel/random/boot_id >"$REBOOT_MARKER"',
+        '    if [ "$(os_id)" != ubuntu ]; then',
+        "      log \"the NVIDIA driver is installed here on Ubuntu only: install it yourself (nvidia-smi must work), then run this again\" >&2",
+        "      exit 1",
+        "    fi",
+        "    apt_prepare",
+        '    apt_get install --no-install-recommends "linux-headers-$(uname -r)" "${DRIVER_PACKAGES[@]}"',
+        "    if modprobe nvidia && nvidia-smi >/dev/null 2>&1; then",
+        '      log "NVIDIA driver loaded"',
+        "    else",
+        '      log "NVIDIA driver installed but not loadable until a reboot"',
+        "      # The boot id tells the readiness gate whether the reboot has happened yet.",
+        '      cat /proc/sys/kernel/random/boot_id >"$REBOOT_MARKER"',
+        "    fi",
+        "  fi",
+        "",
+        "  # NVIDIA container toolkit.",
+        "  if command -v nvidia-ctk >/dev/null 2>&1; then",
+        '    log "NVIDIA container toolkit already installed; skipping"',
+        "  else",
+        "    apt_prepare",
+        ...aptRepoSteps(NVIDIA_CONTAINER_TOOLKIT_REPO).map((l) => indent(indent(l))),
+        "    apt_get update",
+        "    apt_get install nvidia-container-toolkit",
+        "  fi",
+        "",
+        "  # Adds the nvidia runtime to daemon.json, keeping its other settings. Docker restarts (and with",
+        "  # it every container on the machine) only when that changed the file.",
+        '  before="$(sha256sum "$DAEMON_JSON" 2>/dev/null || true)"',
+        "  nvidia-ctk runtime configure --runtime=docker",
+        '  if [ "$(sha256sum "$DAEMON_JSON")" != "$before" ]; then',
+        "    systemctl restart docker",
+        "  fi",
+        "  if nvidia-smi >/dev/null 2>&1; then",
+        "    nvidia-ctk system create-dev-char-symlinks --create-all",
         "  fi",
         "fi",
         "",
-        "# NVIDIA container toolkit.",
-        "if command -v nvidia-ctk >/dev/null 2>&1; then",
-        '  log "NVIDIA container toolkit already installed; skipping"',
-        "else",
-        ...aptRepoSteps(NVIDIA_CONTAINER_TOOLKIT_REPO).map(indent),
-        "  apt_get update",
-        "  apt_get install nvidia-container-toolkit",
+        "# The login user runs Docker without sudo (the Docker provider dials it over SSH as that user).",
+        'if [ "$SSH_USER" != root ]; then',
+        '  usermod -aG docker "$SSH_USER"',
         "fi",
         "",
-        "# Adds the nvidia runtime to daemon.json, keeping the log options; all systemd",
-        "# changes happen here, before any GPU container runs.",
-        "nvidia-ctk runtime configure --runtime=docker",
-        "systemctl restart docker",
-        "if nvidia-smi >/dev/null 2>&1; then",
-        "  nvidia-ctk system create-dev-char-symlinks --create-all",
+        "# sshd's limits (see SSHD_LIMITS in cloud-init/render.ts), applied when they change.",
+        `if ${write(SSHD_DROP_IN_PATH, sshdDropIn())}; then`,
+        "  # Ubuntu 24.04 starts sshd through a socket, so /run/sshd (its privilege separation directory,",
+        "  # which `sshd -t` checks) may not exist yet: make it, or the test below fails the setup.",
+        "  install -d -m 0755 /run/sshd",
+        "  sshd -t",
+        "  if [ -d /run/systemd/system ]; then",
+        "    # Reloads sshd if it runs; a socket-activated one that does not reads the drop-in when it starts.",
+        "    systemctl try-reload-or-restart ssh.service",
+        '  elif [ -s /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; then',
+        "    # No systemd: sshd's own reload signal, as Debian's init script sends it.",
+        '    kill -HUP "$(cat /run/sshd.pid)"',
+        "  else",
+        '    log "sshd runs neither under systemd nor with /run/sshd.pid: the new limits apply when it next starts"',
+        "  fi",
         "fi",
-        "",
-        'usermod -aG docker "$SSH_USER"',
-        "",
-        "# sshd may have started before write_files put its drop-in in place: make it read it.",
-        "sshd -t",
-        "systemctl reload ssh.service || systemctl restart ssh.service",
         "",
         'touch "$DONE_MARKER"',
         'log "done"',

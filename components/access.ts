@@ -59,7 +59,8 @@ export function proxyAuth(keys: StackApiKeys | undefined): ProxyAuth | undefined
 
 /**
  * How a host's proxy serves its ports: plain HTTP on the local engine (bound to loopback by
- * default), and on a cloud host what gpu-hosts:tls says, for that host's address or domain.
+ * default), and on a remote host what gpu-hosts:tls says, for that host's address or domain (a cloud
+ * host's tls.domains entry, an operator's server's own DNS name).
  */
 export function proxyTls(tls: StackConfig["tls"], host: Pick<GpuHost, "kind" | "address">): ProxyTls {
     if (host.kind === "local") return { mode: "off" };
@@ -69,7 +70,8 @@ export function proxyTls(tls: StackConfig["tls"], host: Pick<GpuHost, "kind" | "
         case "internal":
             return { mode: "internal", hostname: host.address };
         case "acme":
-            return { mode: "acme", domain: tls.domains[host.kind], ...(tls.email ? { email: tls.email } : {}) };
+            // An operator's own server is addressed by its DNS name (config requires one for acme).
+            return { mode: "acme", domain: host.kind === "ssh" ? host.address : tls.domains[host.kind], ...(tls.email ? { email: tls.email } : {}) };
         default: {
             const unreachable: never = tls.mode;
             throw new Error(`unknown TLS mode ${unreachable}`);

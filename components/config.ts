@@ -15,8 +15,22 @@ export type Color = "blue" | "green";
 export const COLORS: readonly Color[] = ["blue", "green"];
 /** The other slot: the idle one when `c` is live, and the other way round. */
 export const otherColor = (c: Color): Color => (c === "blue" ? "green" : "blue");
-export type HostKind = "local" | CloudName;
-export const HOST_KINDS: readonly HostKind[] = ["local", "aws", "gcp", "azure"];
+export type HostKind = "local" | CloudName | "ssh";
+export const HOST_KINDS: readonly HostKind[] = ["local", "aws", "gcp", "azure", "ssh"];
+
+/** One of the operator's own servers (host kind "ssh"), reached over SSH. */
+export interface SshHostConfig {
+    /** The host's name: its resources, containers and outputs are named after it. */
+    readonly name: string;
+    /** IP address or DNS name that SSH and the API clients use. */
+    readonly address: string;
+    /** SSH port. */
+    readonly port: number;
+    /** Login user; not root, it gets sudo for the setup. */
+    readonly user: string;
+    /** Whether the server has an NVIDIA GPU to set up, prove and hand to Ollama. */
+    readonly gpu: boolean;
+}
 
 export interface SlotConfig {
     /** The release's name, for people: "workdir" (a snapshot of the app context on disk) or a git ref. */
@@ -84,6 +98,14 @@ export interface StackConfig {
     readonly aws: { readonly region: string; readonly instanceType: string };
     readonly gcp: { readonly project: string; readonly zone: string; readonly machineType: string; readonly gpuType: string };
     readonly azure: { readonly location: string; readonly vmSize: string };
+    /** The operator's own servers, when "ssh" is in clouds. */
+    readonly ssh: { readonly hosts: readonly SshHostConfig[] };
+    /**
+     * The operator's own SSH private key for the "ssh" hosts (a config secret), or "" to use the
+     * stack's generated key, whose public half the stack outputs for the servers to authorise.
+     * Plain here, as Pulumi hands config to the program; the hosts wrap it in a secret at once.
+     */
+    readonly sshPrivateKey: string;
     readonly local: { readonly dockerHost: string; readonly gpu: boolean; readonly bindAddress: string };
     /** API keys: checked by the proxy on the live and idle port of every host. */
     readonly auth: { readonly enabled: boolean };
@@ -157,6 +179,8 @@ export const DEFAULTS: Defaults = {
     aws: { region: "us-east-1", instanceType: "g4dn.xlarge" },
     gcp: { project: "", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4" },
     azure: { location: "eastus", vmSize: "Standard_NC4as_T4_v3" },
+    ssh: { hosts: [] },
+    sshPrivateKey: "",
     // "" = the engine the operator's docker CLI uses (DOCKER_HOST, else the current context).
     local: { dockerHost: "", gpu: false, bindAddress: "127.0.0.1" },
     auth: { enabled: true },
@@ -341,7 +365,8 @@ export function loadConfig(
         HOST_KINDS.map(show).join(", "), true);
     if (new Set(clouds).size !== clouds.length) r.fail("clouds", "a list without repeats", clouds);
     const enabled = (k: HostKind) => clouds.includes(k);
-    const anyCloud = clouds.some((c) => c !== "local");
+    // Cloud VMs get a firewall from the CIDRs; the operator's own servers (ssh) keep theirs.
+    const anyCloud = clouds.some((c) => c === "aws" || c === "gcp" || c === "azure");
 
     const str = (pattern: RegExp, allowed: string) => (k: string, v: unknown, fb: string) => r.string(k, v, fb, pattern, allowed);
     const int = (min: number, max: number) => (k: string, v: unknown, fb: number) => r.int(k, v, fb, min, max);
@@ -427,6 +452,14 @@ export function loadConfig(
         },
     });
 
+    const ssh = readSshHosts(r, r.value("ssh"), enabled("ssh"));
+    const sshPrivateKey = readSshPrivateKey(r, raw.sshPrivateKey, isSecret("sshPrivateKey"));
+    for (const h of ssh.hosts) {
+        for (const [key, port] of [["apiPort", apiPort], ["idlePort", idlePort]] as const) {
+            if (h.port === port) r.fail(`ssh.hosts[${ssh.hosts.indexOf(h)}].port`, `a port other than gpu-hosts:${key} (${port}): the proxy publishes that one on the server`, h.port);
+        }
+    }
+
     const apiKeys = readApiKeys(r, raw.apiKeys, isSecret("apiKeys"));
     const domain = str(/^$|^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name such as \"api.example.com\", or \"\"");
     const tls = r.object("tls", r.value("tls"), d.tls, {
@@ -438,8 +471,13 @@ export function loadConfig(
         for (const [key, port] of [["apiPort", apiPort], ["idlePort", idlePort]] as const) {
             if (port === 80) r.fail(key, "a port other than 80 when gpu-hosts:tls.mode is \"acme\" (80 answers the certificate challenge)", port);
         }
+        ssh.hosts.forEach((h, i) => {
+            if (net.isIP(h.address) !== 0) {
+                r.fail(`ssh.hosts[${i}].address`, "a DNS name when gpu-hosts:tls.mode is \"acme\" (a public CA issues certificates for names; use \"internal\" for an address)", h.address);
+            }
+        });
         for (const c of clouds) {
-            if (c !== "local" && tls.domains[c as CloudName] === "") {
+            if (c !== "local" && c !== "ssh" && tls.domains[c as CloudName] === "") {
                 r.fail(`tls.domains.${c}`, `the DNS name of the ${c} host when gpu-hosts:tls.mode is "acme" (a public CA issues only for a name)`, "");
             }
         }
@@ -486,6 +524,8 @@ export function loadConfig(
         aws,
         gcp,
         azure,
+        ssh,
+        sshPrivateKey,
         local: r.object("local", r.value("local"), d.local, {
             dockerHost: str(DOCKER_HOST, "\"\" (the docker CLI's own engine) or a Docker host URL such as \"unix:///var/run/docker.sock\""),
             gpu: (k, v, fb) => r.bool(k, v, fb),
@@ -529,6 +569,74 @@ function readApiKeys(r: Reader, text: string | undefined, secret: boolean): read
     if (new Set(keys).size !== keys.length) problems.push(`${NAMESPACE}:apiKeys must be a list without repeats (values not shown: they are secrets)`);
     r.problems.push(...problems);
     return problems.length > 0 ? [] : keys;
+}
+
+const HOST_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/;
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const SSH_HOST_FIELDS = ["name", "address", "port", "user", "gpu"] as const;
+/** An ssh host's defaults: the fields an entry may leave out. */
+export const SSH_HOST_DEFAULTS = { port: 22, user: "ubuntu", gpu: true } as const;
+
+/** gpu-hosts:ssh: {hosts: [{name, address, port?, user?, gpu?}]}, every entry checked, every problem named. */
+function readSshHosts(r: Reader, v: unknown, enabled: boolean): StackConfig["ssh"] {
+    const key = "ssh.hosts";
+    const given = v === undefined ? DEFAULTS.ssh : v;
+    if (typeof given !== "object" || given === null || Array.isArray(given)) {
+        r.fail("ssh", "an object with field hosts", given);
+        return DEFAULTS.ssh;
+    }
+    for (const k of Object.keys(given)) if (k !== "hosts") r.problems.push(`${NAMESPACE}:ssh.${k} is not a known field; known fields: hosts`);
+    const list = (given as { hosts?: unknown }).hosts ?? [];
+    if (!Array.isArray(list)) {
+        r.fail(key, "a list of {name, address, port?, user?, gpu?}", list);
+        return DEFAULTS.ssh;
+    }
+    if (enabled && list.length === 0) r.fail(key, "a non-empty list of {name, address, port?, user?, gpu?} when \"ssh\" is in gpu-hosts:clouds", list);
+    const hosts: SshHostConfig[] = [];
+    list.forEach((h, i) => {
+        const at = `${key}[${i}]`;
+        if (typeof h !== "object" || h === null || Array.isArray(h)) {
+            r.fail(at, "an object {name, address, port?, user?, gpu?}", h);
+            return;
+        }
+        const e = h as Record<string, unknown>;
+        for (const k of Object.keys(e)) {
+            if (!(SSH_HOST_FIELDS as readonly string[]).includes(k)) r.problems.push(`${NAMESPACE}:${at}.${k} is not a known field; known fields: ${SSH_HOST_FIELDS.join(", ")}`);
+        }
+        for (const k of ["name", "address"]) if (e[k] === undefined) r.problems.push(`${NAMESPACE}:${at}.${k} is required`);
+        const name = e.name === undefined ? "" : r.string(`${at}.name`, e.name, "", HOST_NAME,
+            `a host name of lowercase letters, digits and '-', starting with a letter (at most 32 characters), e.g. "gpu-box-1"`);
+        if (name && HOST_KINDS.includes(name as HostKind)) r.fail(`${at}.name`, `a name other than ${HOST_KINDS.map(show).join(", ")} (the other hosts' names)`, name);
+        const address = e.address === undefined ? "" : (() => {
+            const a = e.address;
+            if (typeof a === "string" && (net.isIP(a) !== 0 || (DNS_NAME.test(a) && !/^[0-9.]+$/.test(a)))) return a;
+            r.fail(`${at}.address`, "an IPv4 or IPv6 address or a DNS name, e.g. \"203.0.113.10\" or \"gpu1.example.com\"", a);
+            return "";
+        })();
+        hosts.push({
+            name,
+            address,
+            port: r.int(`${at}.port`, e.port, SSH_HOST_DEFAULTS.port, 1, 65535),
+            user: r.string(`${at}.user`, e.user, SSH_HOST_DEFAULTS.user, USER, "a Linux user name, e.g. \"ubuntu\""),
+            gpu: r.bool(`${at}.gpu`, e.gpu, SSH_HOST_DEFAULTS.gpu),
+        });
+    });
+    const names = hosts.map((h) => h.name).filter(Boolean);
+    const repeated = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+    if (repeated.length) r.fail(key, "a list whose names are all different", repeated.length === 1 ? repeated[0] : repeated);
+    return { hosts };
+}
+
+const SSH_PRIVATE_KEY = /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END \1 PRIVATE KEY-----\s*$/;
+
+/** The operators' own SSH private key: a secret, in OpenSSH or PEM form; never echoed. */
+function readSshPrivateKey(r: Reader, text: string | undefined, secret: boolean): string {
+    if (text === undefined || text.trim() === "") return "";
+    const problems: string[] = [];
+    if (!secret) problems.push(`${NAMESPACE}:sshPrivateKey must be set as a secret (pulumi config set --secret ${NAMESPACE}:sshPrivateKey < ~/.ssh/id_ed25519), got a plain-text value (not shown)`);
+    if (!SSH_PRIVATE_KEY.test(text)) problems.push(`${NAMESPACE}:sshPrivateKey must be an unencrypted OpenSSH or PEM private key ("-----BEGIN OPENSSH PRIVATE KEY-----" ...), got something else (not shown: it is a secret)`);
+    r.problems.push(...problems);
+    return problems.length ? "" : text;
 }
 
 /** The raw config of this program's namespace, keys stripped of "gpu-hosts:". */

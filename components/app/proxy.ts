@@ -39,7 +39,7 @@ export interface ProxyAuth {
 export type ProxyTls =
     | { readonly mode: "off" }
     | { readonly mode: "internal"; readonly hostname: pulumi.Input<string> }
-    | { readonly mode: "acme"; readonly domain: string; readonly email?: string };
+    | { readonly mode: "acme"; readonly domain: pulumi.Input<string>; readonly email?: string };
 
 export interface ProxyArgs {
     /** Host to run on. */
@@ -154,7 +154,7 @@ export class Proxy extends pulumi.ComponentResource {
 
         const hostname: pulumi.Output<string> = tls.mode === "internal" ? pulumi.output(tls.hostname) : pulumi.output(tls.mode === "acme" ? tls.domain : "");
         this.caddyfile = hostname.apply((h) => {
-            const caddyTls: CaddyTls = tls.mode === "internal" ? { mode: "internal", hostname: h } : tls;
+            const caddyTls: CaddyTls = tls.mode === "internal" ? { mode: "internal", hostname: h } : tls.mode === "acme" ? { ...tls, domain: h } : tls;
             return renderCaddyfile({
                 upstreams: args.upstreams,
                 healthPath: args.healthPath,

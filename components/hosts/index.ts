@@ -1,4 +1,4 @@
-// One host per entry of `clouds`; every kind yields the same GpuHost shape.
+// The stack's hosts, from `clouds`; every kind yields the same GpuHost shape.
 import * as pulumi from "@pulumi/pulumi";
 import { HostKind, StackConfig } from "../config";
 import { AwsGpuHost } from "./aws";
@@ -7,18 +7,31 @@ import { StackSshKey, cloudHostArgs } from "./cloud";
 import { GcpGpuHost } from "./gcp";
 import { GpuHost } from "./gpuHost";
 import { LocalHost, dockerCliEndpoint } from "./local";
+import { SshServerHost } from "./server";
 import { createStackKey } from "./ssh";
 
-function createHost(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost {
+/** The hosts one entry of `clouds` stands for: one VM per cloud, the local engine, or every server of "ssh". */
+function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost[] {
     switch (kind) {
         case "local":
-            return new LocalHost("local", { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint() });
+            return [new LocalHost("local", { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint() })];
         case "aws":
-            return new AwsGpuHost("aws", { ...cloudHostArgs(cfg, key()), aws: cfg.aws });
+            return [new AwsGpuHost("aws", { ...cloudHostArgs(cfg, key()), aws: cfg.aws })];
         case "gcp":
-            return new GcpGpuHost("gcp", { ...cloudHostArgs(cfg, key()), gcp: cfg.gcp });
+            return [new GcpGpuHost("gcp", { ...cloudHostArgs(cfg, key()), gcp: cfg.gcp })];
         case "azure":
-            return new AzureGpuHost("azure", { ...cloudHostArgs(cfg, key()), azure: cfg.azure });
+            return [new AzureGpuHost("azure", { ...cloudHostArgs(cfg, key()), azure: cfg.azure })];
+        case "ssh": {
+            // The operator's own key, else the stack's, whose public half is an output to authorise.
+            const own = cfg.sshPrivateKey !== "";
+            return cfg.ssh.hosts.map((server) => new SshServerHost(server.name, {
+                server,
+                privateKey: own ? pulumi.secret(cfg.sshPrivateKey) : key().privateKey,
+                publicKey: own ? "" : key().publicKey,
+                nvidiaDriverBranch: cfg.nvidiaDriverBranch,
+                gpuCheckImage: cfg.images.gpuCheck,
+            }));
+        }
         default: {
             const unreachable: never = kind;
             throw new Error(`unknown host kind ${unreachable}`);
@@ -41,7 +54,7 @@ export function environmentProblem(clouds: readonly HostKind[], env: NodeJS.Proc
     return undefined;
 }
 
-/** The stack's hosts, in `clouds` order. One generated SSH key serves every cloud host. */
+/** The stack's hosts, in `clouds` order. One generated SSH key serves every remote host that needs it. */
 export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.env): GpuHost[] {
     const problem = environmentProblem(cfg.clouds, env);
     if (problem) throw new Error(problem);
@@ -53,5 +66,5 @@ export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.e
         }
         return key;
     };
-    return cfg.clouds.map((kind) => createHost(kind, cfg, stackKey));
+    return cfg.clouds.flatMap((kind) => hostsOf(kind, cfg, stackKey));
 }

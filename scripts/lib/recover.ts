@@ -1,20 +1,27 @@
-// Recovery of hosts whose VM is gone (a spot interruption: AWS terminates a one-time spot
-// instance; GCP and Azure spot VMs are set to be deleted on preemption/eviction, see the host
-// files), as one command: `npm run recover -- --stack S`.
+// Recovery of hosts whose machine is gone, as one command: `npm run recover -- --stack S`.
+// - A cloud VM reclaimed as spot (AWS terminates a one-time spot instance; GCP and Azure spot VMs
+//   are set to be deleted on preemption/eviction, see the host files): the cloud says so on refresh.
+// - One of the operator's own servers reinstalled: its /etc/machine-id changed, which the program
+//   reads on every run (components/hosts/server.ts), so a preview plans to replace its identity
+//   record.
 //
-// Why not `pulumi up --refresh`: refreshing the Docker objects dials the dead VM's engine over SSH
-// and fails (the Docker provider pings its engine). And after a plain refresh of the machines, an
-// `up` would replace everything on the new VM (replacementTrigger: the machine id) and try to
-// delete the old copies through the provider, which fails too: deletedWith skips a delete only
-// when the machine is deleted in the same deployment (pulumi/pulumi pkg/resource/deploy/step.go,
-// isDeletedWith), and a refreshed-away machine is not.
+// Why not `pulumi up --refresh`: refreshing the Docker objects dials the dead machine's engine and
+// fails. And after a plain refresh of the machines, an `up` replaces everything on the new machine
+// (replacementTrigger: the machine id) and deletes the old copies through the provider first, which
+// fails too: deletedWith skips a delete only when the machine is deleted in the same deployment
+// (pulumi/pulumi pkg/resource/deploy/step.go, isDeletedWith), and kreuzwerker's container delete
+// returns the ContainerStop error for a container that is not there.
 //
-// So: 1. refresh the machines only (cloud APIs, no SSH); 2. for each machine the refresh found gone,
-// drop from the state what died with it (every resource deletedWith that machine, and whatever
-// depends on those, such as the host's Docker provider) by exporting, editing and importing the
-// state; 3. `pulumi up` builds the VM again and everything on it, in order. Nothing is deleted
-// through a dead engine, and hosts that are still running are untouched.
+// So: 1. export the state; 2. refresh the VMs only (cloud APIs, no SSH) and preview for the servers'
+// identities; 3. drop from the state what died with each gone machine (everything deletedWith it or
+// depending on it, such as the host's Docker provider and all it made) by exporting, editing and
+// importing the state; 4. `pulumi up` builds the machine again (or sets the server up again) and
+// everything on it, in order. What died is computed from the state exported BEFORE the refresh: the
+// refresh removes a vanished VM and prunes every reference to it, blanking deletedWith and filtering
+// dependencies (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, rebuildBaseState), so the
+// refreshed state no longer says what lived on it. Hosts that are still there are untouched.
 import { OpsError } from "./errors";
+import { ResourceChange, nameOf, typeChainOf } from "./changes";
 
 /** The resource types of the VMs the stack makes, one per cloud host. */
 export const MACHINE_TYPES: readonly string[] = [
@@ -22,6 +29,12 @@ export const MACHINE_TYPES: readonly string[] = [
     "gcp:compute/instance:Instance",
     "azure-native:compute:VirtualMachine",
 ];
+
+/** An operator's server's identity record (components/hosts/server.ts): `<host>-machine` under an SshServerHost. */
+export function isServerIdentity(r: { readonly urn: string; readonly type: string }): boolean {
+    const chain = typeChainOf(r.urn);
+    return r.type === "command:local:Command" && chain[chain.length - 2] === "gpu-hosts:hosts:SshServerHost" && nameOf(r.urn).endsWith("-machine");
+}
 
 /** A resource in an exported deployment (Pulumi's apitype.ResourceV3), as far as recovery reads it. */
 export interface StateResource {
@@ -51,6 +64,8 @@ export interface RecoverOps {
     importState(state: StackState): Promise<void>;
     /** `pulumi refresh` of exactly these URNs. */
     refresh(targets: readonly string[]): Promise<void>;
+    /** `pulumi preview`: each resource an up would change. */
+    preview(): Promise<readonly ResourceChange[]>;
     up(): Promise<{ readonly changes: Readonly<Record<string, number>> }>;
 }
 
@@ -59,28 +74,26 @@ export interface RecoverDeps {
     readonly log: (line: string) => void;
 }
 
-const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
-
 /**
- * Whether a refreshed machine is gone: dropped from the state by the refresh (the cloud no longer has
- * it), or still there with a state it never comes back from (an EC2 instance's "terminated").
+ * Whether a refreshed VM is gone: dropped from the state by the refresh (the cloud no longer has it),
+ * or still there as "terminated" (AWS keeps a terminated instance visible for a while). A
+ * "shutting-down" instance is not gone yet: it still holds the network interface (and so the Elastic
+ * IP) its replacement needs, and recovering now would fail to attach it; run recover again.
  */
 export function isGone(refreshed: StateResource | undefined): boolean {
     if (!refreshed) return true;
-    const state = refreshed.outputs?.instanceState;
-    return state === "terminated" || state === "shutting-down";
+    return refreshed.outputs?.instanceState === "terminated";
 }
 
 /** A provider reference "urn::id" -> urn. */
 const providerUrn = (ref: string | undefined) => (ref ? ref.slice(0, ref.lastIndexOf("::")) : undefined);
 
 /**
- * The URNs that died with `gone` machines: every resource deletedWith one of them, plus,
- * transitively, every resource that depends on, is parented by, or is served by (provider) one of
- * those. Pure.
+ * The URNs that died with `gone` machines: the machines themselves, every resource deletedWith one of
+ * them, plus, transitively, every resource that depends on, is parented by, or is served by
+ * (provider) one of those. Pure; give it the state as it was before any refresh.
  */
 export function diedWith(resources: readonly StateResource[], gone: ReadonlySet<string>): Set<string> {
-    // A gone machine still in the state (terminated) goes too, and with it what depends on it.
     const dead = new Set(resources.filter((r) => gone.has(r.urn) || (r.deletedWith && gone.has(r.deletedWith))).map((r) => r.urn));
     const refs = (r: StateResource): string[] => [
         ...(r.dependencies ?? []),
@@ -92,7 +105,7 @@ export function diedWith(resources: readonly StateResource[], gone: ReadonlySet<
         grew = false;
         for (const r of resources) {
             if (!dead.has(r.urn) && refs(r).some((u) => dead.has(u))) {
-                // A component whose children died stays: it holds nothing on the VM.
+                // A component whose children died stays: it holds nothing on the machine.
                 if (r.custom === false && !(r.dependencies ?? []).some((u) => dead.has(u))) continue;
                 dead.add(r.urn);
                 grew = true;
@@ -103,42 +116,58 @@ export function diedWith(resources: readonly StateResource[], gone: ReadonlySet<
 }
 
 export interface RecoverResult {
-    /** Names of the machines that were gone and were rebuilt. */
+    /** Names of the machines that were gone (VMs) or reinstalled (servers) and were rebuilt. */
     readonly recovered: readonly string[];
     /** How many resources were dropped from the state with them. */
     readonly dropped: number;
 }
 
-/** Refresh the machines, drop what died with the gone ones, then `up`. */
+/** Find gone machines, drop what died with them, then `up`. */
 export async function recover(d: RecoverDeps): Promise<RecoverResult> {
     const name = d.stack.name;
     d.log(`[1/4] reading the state of stack ${name}`);
     const before = await d.stack.exportState();
-    const machines = (before.deployment.resources ?? []).filter((r) => MACHINE_TYPES.includes(r.type));
-    if (machines.length === 0) {
+    const resources = before.deployment.resources ?? [];
+    const vms = resources.filter((r) => MACHINE_TYPES.includes(r.type));
+    const servers = resources.filter(isServerIdentity);
+    if (vms.length + servers.length === 0) {
         throw new OpsError("no-machines", `stack ${name} has no machine to recover (its only host is the local Docker engine, or it was never deployed); nothing was changed`);
     }
-    d.log(`      machines: ${machines.map((m) => `${nameOf(m.urn)} (${m.id ?? "no id"})`).join(", ")}`);
+    d.log(`      machines: ${[...vms.map((m) => `${nameOf(m.urn)} (${m.id ?? "no id"})`), ...servers.map((s) => nameOf(s.urn))].join(", ")}`);
 
-    d.log(`[2/4] refreshing the machines only (cloud APIs; no host is dialled)`);
-    await d.stack.refresh(machines.map((m) => m.urn));
-    const refreshed = await d.stack.exportState();
-    const after = new Map((refreshed.deployment.resources ?? []).map((r) => [r.urn, r]));
-    const gone = new Set(machines.filter((m) => isGone(after.get(m.urn))).map((m) => m.urn));
-    for (const m of machines) d.log(`      ${nameOf(m.urn)}: ${gone.has(m.urn) ? "GONE (interrupted or deleted)" : "present"}`);
+    d.log(`[2/4] asking where the machines are: ${[vms.length ? "refreshing the cloud VMs only (cloud APIs; no host is dialled)" : "", servers.length ? "reading the servers' machine ids (a preview)" : ""].filter(Boolean).join("; ")}`);
+    const gone = new Set<string>();
+    let base = before;
+    if (vms.length) {
+        await d.stack.refresh(vms.map((m) => m.urn));
+        base = await d.stack.exportState();
+        const after = new Map((base.deployment.resources ?? []).map((r) => [r.urn, r]));
+        for (const m of vms) {
+            const g = isGone(after.get(m.urn));
+            if (g) gone.add(m.urn);
+            const state = after.get(m.urn)?.outputs?.instanceState;
+            d.log(`      ${nameOf(m.urn)}: ${g ? "GONE (interrupted or deleted)" : `present${state ? ` (${String(state)})` : ""}`}`);
+        }
+    }
+    if (servers.length) {
+        const replaced = new Set((await d.stack.preview()).filter((c) => c.change === "replace").map((c) => c.urn));
+        for (const s of servers) {
+            if (replaced.has(s.urn)) gone.add(s.urn);
+            d.log(`      ${nameOf(s.urn)}: ${replaced.has(s.urn) ? "REINSTALLED (a new machine id)" : "the same machine"}`);
+        }
+    }
 
     let dropped = 0;
     if (gone.size > 0) {
-        const resources = refreshed.deployment.resources ?? [];
         const dead = diedWith(resources, gone);
         dropped = dead.size;
         d.log(`[3/4] dropping ${dead.size} resource(s) that lived on ${[...gone].map(nameOf).join(", ")} from the state`);
         await d.stack.importState({
-            ...refreshed,
-            deployment: { ...refreshed.deployment, resources: resources.filter((r) => !dead.has(r.urn)) },
+            ...base,
+            deployment: { ...base.deployment, resources: (base.deployment.resources ?? []).filter((r) => !dead.has(r.urn)) },
         });
     } else {
-        d.log("[3/4] every machine is present: nothing to drop");
+        d.log("[3/4] every machine is where it was: nothing to drop");
     }
 
     d.log("[4/4] running pulumi up to bring every host back");

@@ -219,6 +219,32 @@ describe("the operator scripts on the real engine (test program, real command pr
         assert.equal(out.liveUrl, url.liveUrl);
     });
 
+    it("recover: a reinstalled server is found by its new machine id, what followed it is dropped, and up builds it again", async () => {
+        const { hosts } = await deployed("servers");
+        const stack = await open("servers");
+        const servers = { s1: { machineId: "a".repeat(32), gone: path.join(tmp, "s1-gone") }, s2: { machineId: "b".repeat(32), gone: path.join(tmp, "s2-gone") } };
+        const standIn = JSON.parse((await stack.getConfig("standIn"))!);
+        await stack.setConfig("standIn", { ...standIn, servers });
+        await stack.up();
+        // s1 is reinstalled: a new machine id, and its old containers gone with the old system.
+        fs.writeFileSync(servers.s1.gone, "");
+        await stack.setConfig("standIn", { ...standIn, servers: { ...servers, s1: { ...servers.s1, machineId: "c".repeat(32) } } });
+        const plainUp = await cli(["up", "--yes", "--skip-preview", "--stack", "servers"]);
+        assert.notEqual(plainUp.code, 0, "a plain up deletes the old containers through the new engine first, and fails");
+        assert.match(plainUp.output, /Error stopping container s1-app-redis: No such container/);
+
+        const lines: string[] = [];
+        const r = await recover({ stack, log: (l) => lines.push(l) });
+        assert.deepEqual(r.recovered, ["s1-machine"]);
+        assert.equal(r.dropped, 3, "the identity record, the gate and the app resource of s1");
+        assert.ok(lines.includes("      s1-machine: REINSTALLED (a new machine id)") && lines.includes("      s2-machine: the same machine"), lines.join("\n"));
+        const state = await stack.exportState();
+        const ids = Object.fromEntries((state.deployment.resources ?? []).filter((x) => x.type === "command:local:Command").map((x) => [nameOf(x.urn), x.inputs]));
+        assert.deepEqual((ids["s1-machine"] as { triggers: string[] }).triggers, ["c".repeat(32)], "built again for the new machine");
+        assert.deepEqual(await stack.preview(), [], "and in line with the config afterwards");
+        assert.equal(hosts[0].routes().liveColor, "blue", "the other hosts were not touched");
+    });
+
     it("recover: a stack without machines is refused from the state the engine exports", async () => {
         await deployed("novm");
         const stack = await open("novm");

@@ -9,9 +9,9 @@ readonly DONE_MARKER=/var/lib/gpu-hosts/setup-done
 readonly CLOUD_INIT_LOG=/var/log/cloud-init-output.log
 readonly BOOT_ID_FILE=/proc/sys/kernel/random/boot_id
 
-# This SSH session's groups were fixed at login, maybe before cloud-init added the user
-# to the docker group, so docker (and the root-only log) go through sudo -n, which fails
-# rather than prompts.
+# This SSH session's groups were fixed at login, maybe before the setup added the user to the
+# docker group, so root's docker (and the root-only log) go through sudo -n, which fails rather
+# than prompts.
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
 }
@@ -64,6 +64,14 @@ echo "gpu-hosts: running nvidia-smi -L in $IMAGE with --gpus all"
 in_container="$(as_root docker run --rm --gpus all "$IMAGE" nvidia-smi -L)"
 echo "$in_container"
 grep -q "^GPU " <<<"$in_container" || fail "no GPU visible inside a container"
+
+# As the user, in a fresh login (sudo re-reads its groups): what the Docker provider will do.
+me="$(id -un)"
+if [ "$me" = root ]; then as_me=(); else as_me=(sudo -n -u "$me"); fi
+if ! platform="$("${as_me[@]}" docker version --format '{{.Server.Os}}/{{.Server.Arch}}' 2>&1)"; then
+  fail "user $me cannot use Docker without sudo: $platform"
+fi
+echo "gpu-hosts: docker platform $platform"
 
 gpus="$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
 while IFS=, read -r name driver; do

@@ -67,7 +67,7 @@ export async function buildHost<T>(
     const key = createStackKey("ssh-key");
     const args = cloudHostArgs(cfg, { publicKey: key.publicKeyOpenssh, privateKey: key.privateKeyOpenssh });
     const host = build(cfg, args);
-    await mocks.settle();
+    await Promise.race([mocks.settle(), mocks.failure]);
     return {
         mocks, cfg, args, host, regs, privateKey: key.privateKeyOpenssh,
         byType: (type) => mocks.byType(type),
@@ -162,14 +162,16 @@ export function ingressOf(resources: readonly Recorded[]): Ingress[] {
 
 /**
  * Asserts a host's ingress is exactly SSH and the idle port from operatorCidrs and the API port
- * from apiCidrs, never a port in NEVER_EXPOSED_PORTS, and nothing open to the world in prod.
+ * from apiCidrs and operatorCidrs, never a port in NEVER_EXPOSED_PORTS, and nothing open to the
+ * world in prod.
  */
 export function assertExactIngress(run: HostRun, stack: "dev" | "prod"): void {
     const rules = ingressOf(run.mocks.resources);
     const got = rules.map((r) => `${r.from}-${r.to} ${r.source}`).sort();
     const want = [
         ...run.cfg.operatorCidrs.flatMap((c) => [`22-22 ${c}`, `${run.cfg.idlePort}-${run.cfg.idlePort} ${c}`]),
-        ...run.cfg.apiCidrs.map((c) => `${run.cfg.apiPort}-${run.cfg.apiPort} ${c}`),
+        // The live port: its clients and the operators, whose promote and rollback verify it.
+        ...[...new Set([...run.cfg.apiCidrs, ...run.cfg.operatorCidrs])].map((c) => `${run.cfg.apiPort}-${run.cfg.apiPort} ${c}`),
     ].sort();
     assert.deepStrictEqual(got, want);
     for (const r of rules) {

@@ -39,6 +39,17 @@ const FAKE_ED25519_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockM
 
 function commandStdout(a: pulumi.runtime.MockResourceArgs, world: MockWorld, otherwise: string): string {
     const create = String(a.inputs.create ?? "");
+    // The readiness gate (components/hosts/readiness.ts) prints the engine's platform and, on a GPU
+    // host (its script runs a --gpus all container), each GPU.
+    if (create.includes("# gpu-hosts readiness gate.")) {
+        return [
+            ...(create.includes("--gpus all") ? ["GPU 0: Tesla T4 (UUID: GPU-0)"] : []),
+            `gpu-hosts: docker platform ${world.localEnginePlatform ?? "linux/amd64"}`,
+            ...(create.includes("--gpus all") ? ["GPU: Tesla T4, driver 570.172.08"] : []),
+            "gpu-hosts: host ready",
+            "",
+        ].join("\n");
+    }
     if (create.includes("docker version --format '{{.Server.Os}}/{{.Server.Arch}}'")) return `${world.localEnginePlatform ?? "linux/amd64"}\n`;
     const inspect = /^docker image inspect --format '\{\{\.Id\}\}' '?([^'\s]+)'?\n$/.exec(create);
     // A rebuilt image (a new VM) is a new image: its id follows the machine generation too.
@@ -110,7 +121,28 @@ export class StrictMocks implements pulumi.runtime.Mocks {
     readonly calls: { token: string; inputs: Record<string, any> }[] = [];
     private readonly pending = new Map<string, { urn: string; options: RecordedOptions }>();
 
-    constructor(readonly world: MockWorld = {}) {}
+    private reject: (e: Error) => void = () => undefined;
+    /**
+     * Rejects with the first strict failure (an unknown type, a mock's refusal). The SDK turns a mock
+     * that throws into a resource that never resolves, so a run that awaits its outputs would hang;
+     * racing this makes it fail with the reason instead.
+     */
+    readonly failure: Promise<never> = new Promise<never>((_, reject) => {
+        this.reject = reject;
+    });
+
+    constructor(readonly world: MockWorld = {}) {
+        this.failure.catch(() => undefined);
+    }
+
+    private strict<T>(fn: () => T): T {
+        try {
+            return fn();
+        } catch (e) {
+            this.reject(e as Error);
+            throw e;
+        }
+    }
 
     /**
      * Wraps the installed mock monitor so every resource also records the options the program set
@@ -152,6 +184,10 @@ export class StrictMocks implements pulumi.runtime.Mocks {
     }
 
     newResource(a: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+        return this.strict(() => this.newResourceStrict(a));
+    }
+
+    private newResourceStrict(a: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
         const { urn, options } = this.optionsOf(a.type, a.name);
         if (!a.custom) {
             if (!a.type.startsWith("gpu-hosts:")) throw new Error(`strict mocks: unexpected component type ${a.type} (${a.name})`);
@@ -191,9 +227,11 @@ export class StrictMocks implements pulumi.runtime.Mocks {
     }
 
     call(a: pulumi.runtime.MockCallArgs): Record<string, any> {
-        const mock = CLOUD_CALLS[a.token];
-        if (!mock) throw new Error(`strict mocks: unknown invoke ${a.token}`);
-        this.calls.push({ token: a.token, inputs: a.inputs });
-        return mock(a);
+        return this.strict(() => {
+            const mock = CLOUD_CALLS[a.token];
+            if (!mock) throw new Error(`strict mocks: unknown invoke ${a.token}`);
+            this.calls.push({ token: a.token, inputs: a.inputs });
+            return mock(a);
+        });
     }
 }

@@ -6,6 +6,25 @@ import * as os from "os";
 import * as path from "path";
 
 export const TEST_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-test-home-"));
+
+// The program reads an operator's server's /etc/machine-id over ssh while it runs
+// (components/hosts/server.ts). Under the mocks there is no server: a stub `ssh` first on PATH
+// answers exactly that read with an id derived from the target and GPU_HOSTS_TEST_MACHINE_GENERATION
+// (a test bumps it to model a reinstall), and hands anything else to the real ssh.
+const realSsh = ["/usr/bin/ssh", "/usr/local/bin/ssh", "/bin/ssh"].find((p) => fs.existsSync(p)) ?? "ssh-not-installed";
+const stubBin = path.join(TEST_HOME, "stub-bin");
+fs.mkdirSync(stubBin);
+fs.writeFileSync(path.join(stubBin, "ssh"), [
+    "#!/bin/sh",
+    'last=""; target=""; for a in "$@"; do target="$last"; last="$a"; done',
+    'if [ "$last" = "cat /etc/machine-id" ]; then',
+    '  printf \'%s:%s\' "$target" "${GPU_HOSTS_TEST_MACHINE_GENERATION:-0}" | md5sum | cut -c1-32',
+    "  exit 0",
+    "fi",
+    `exec ${realSsh} "$@"`,
+    "",
+].join("\n"), { mode: 0o755 });
+process.env.PATH = `${stubBin}${path.delimiter}${process.env.PATH ?? ""}`;
 process.env.HOME = TEST_HOME;
 process.env.DOCKER_HOST = "unix:///var/run/docker.sock";
 delete process.env.DOCKER_CONTEXT;

@@ -181,18 +181,26 @@ export async function runProgramFresh(stack: string, overrides: Record<string, u
             delete require.cache[id];
         }
     }
-    // The program resolves paths from its own directory, as `pulumi up` runs it there.
+    // The program resolves paths from its own directory, as `pulumi up` runs it there; a server's
+    // machine id follows the world's machine generation (the stub ssh of test/helpers/setup.ts).
     const cwd = process.cwd();
     process.chdir(root);
+    process.env.GPU_HOSTS_TEST_MACHINE_GENERATION = String(world.machineGeneration ?? 0);
     let program: Record<string, unknown>;
-    try {
-        program = require(path.join(root, "index.ts"));
-    } finally {
-        process.chdir(cwd);
-    }
     const outputs: Record<string, Resolved> = {};
-    for (const [k, v] of Object.entries<unknown>(program)) outputs[k] = await resolve(v);
-    await mocks.settle();
+    try {
+        try {
+            program = require(path.join(root, "index.ts"));
+        } finally {
+            process.chdir(cwd);
+        }
+        await Promise.race([(async () => {
+            for (const [k, v] of Object.entries<unknown>(program)) outputs[k] = await resolve(v);
+            await mocks.settle();
+        })(), mocks.failure]);
+    } finally {
+        delete process.env.GPU_HOSTS_TEST_MACHINE_GENERATION;
+    }
     deepFreeze(mocks.resources);
     deepFreeze(outputs);
     return {

@@ -32,8 +32,18 @@ for (const stack of ["dev", "prod"] as const) {
             const { operatorCidrs, apiCidrs, apiPort, idlePort } = run.cfg;
             for (const r of ingressOf(run.mocks.resources)) {
                 assert.strictEqual(r.from, r.to, `${r.resource} opens a range`);
-                const allowed = r.from === apiPort ? apiCidrs : [SSH_PORT, idlePort].includes(r.from) ? operatorCidrs : [];
+                const allowed = r.from === apiPort ? [...apiCidrs, ...operatorCidrs] : [SSH_PORT, idlePort].includes(r.from) ? operatorCidrs : [];
                 assert.ok(allowed.includes(r.source), `${r.resource} opens ${r.from} to ${r.source}`);
+            }
+        });
+
+        it("opens the live port to the operators too: promote and rollback verify it from their machine", () => {
+            // In prod the clients' apiCidrs (192.0.2.0/24) and the operators' CIDRs are disjoint:
+            // without this every promote timed out verifying the live URL, rolled back, and failed that check too.
+            const { operatorCidrs, apiPort } = run.cfg;
+            for (const cloud of ["aws", "gcp", "azure"]) {
+                const live = ingressOf(run.mocks.resources).filter((r) => r.resource.startsWith(`${cloud}-`) && r.from === apiPort).map((r) => r.source);
+                for (const c of operatorCidrs) assert.ok(live.includes(c), `${cloud}: the live port is open to the operators' ${c}`);
             }
         });
 

@@ -9,11 +9,13 @@ import * as os from "os";
 import * as path from "path";
 import { ProgramRun, ROOT, changedInputs, runProgramFresh } from "../helpers/stack";
 
-/** A copy of the project's tracked files in a new git repository with one commit, sharing node_modules. */
+/** A copy of the project's files in a new git repository with one commit, sharing node_modules. */
 function projectCopy(): { dir: string; git: (...args: string[]) => string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-program-copy-"));
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("GIT_")));
-    const files = execFileSync("git", ["ls-files", "-z"], { cwd: ROOT, encoding: "utf8", env }).split("\0").filter((f) => f && fs.existsSync(path.join(ROOT, f)));
+    // What a fresh clone of this working tree would hold: tracked and untracked files, not ignored ones.
+    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8", env })
+        .split("\0").filter((f) => f && fs.existsSync(path.join(ROOT, f)));
     for (const f of files) {
         fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
         fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));

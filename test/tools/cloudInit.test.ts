@@ -16,7 +16,9 @@ import {
     resolveCloudInitOptions,
     SETUP_DONE_MARKER,
     SETUP_SCRIPT_PATH,
+    setupScript,
     SSHD_DROP_IN_PATH,
+    sshdDropIn,
     validateCloudInitOptions,
 } from "../../cloud-init/render";
 import { assertShellcheckClean, assertValidCloudConfig, extractShellSnippets } from "../helpers/cloudInitChecks";
@@ -91,19 +93,15 @@ describe("cloud-init renderer", () => {
             assert.ok(text.startsWith("#cloud-config\n"));
         });
 
-        it("raises sshd's MaxStartups and MaxSessions for the Docker provider's parallel SSH sessions, and makes sshd read them", function () {
-            const dropIn = writeFile(text, SSHD_DROP_IN_PATH);
-            assert.strictEqual(dropIn.permissions, "0644");
-            assert.deepStrictEqual(dropIn.content.split("\n").filter((l) => l && !l.startsWith("#")), ["MaxStartups 64:30:128", "MaxSessions 64"]);
-            const cmds = commands(script);
-            const reload = cmds.indexOf("systemctl reload ssh.service || systemctl restart ssh.service");
-            assert.ok(reload > 0 && cmds[reload - 1] === "sshd -t", "the config is checked, then sshd reloaded");
-            // The real sshd (Debian's openssh-server) reads the drop-in as intended.
+        it("raises sshd's MaxStartups and MaxSessions for the Docker provider's parallel SSH sessions, as the real sshd reads them", function () {
+            // The setup script writes the drop-in and reloads sshd (test/tools/setupScript.test.ts runs that).
+            assert.ok(script.includes(`| put ${SSHD_DROP_IN_PATH} 0644; then`));
+            assert.deepStrictEqual(sshdDropIn().split("\n").filter((l) => l && !l.startsWith("#")), ["MaxStartups 64:30:128", "MaxSessions 64"]);
             const sshd = requireTool("sshd", this);
             const keygen = requireTool("ssh-keygen", this);
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-sshd-"));
             try {
-                fs.writeFileSync(path.join(dir, "sshd_config"), dropIn.content);
+                fs.writeFileSync(path.join(dir, "sshd_config"), sshdDropIn());
                 assert.strictEqual(spawnSync(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]).status, 0);
                 fs.mkdirSync("/run/sshd", { recursive: true });
                 const res = spawnSync(sshd, ["-T", "-f", path.join(dir, "sshd_config"), "-h", path.join(dir, "host_key")], { encoding: "utf8" });
@@ -113,6 +111,11 @@ describe("cloud-init renderer", () => {
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }
+        });
+
+        it("writes nothing but the setup script: the same script an operator's server gets over SSH", () => {
+            assert.deepStrictEqual(config.write_files.map((f: { path: string }) => f.path), [SETUP_SCRIPT_PATH]);
+            assert.strictEqual(script, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLogMaxSize: "10m", dockerLogMaxFile: 3 }));
         });
 
         it("is deterministic and does not mutate its options", () => {
@@ -150,7 +153,7 @@ describe("cloud-init renderer", () => {
                 /curl -fsSL https:\/\/nvidia\.github\.io\/libnvidia-container\/gpgkey \| gpg --batch --yes --dearmor -o "\$tmp"/,
             );
             assert.match(script, /https:\/\/nvidia\.github\.io\/libnvidia-container\/stable\/deb\/%s \/\\n' "\$arch"/);
-            assert.match(script, /curl -fsSL https:\/\/download\.docker\.com\/linux\/ubuntu\/gpg -o "\$tmp"/);
+            assert.match(script, /curl -fsSL https:\/\/download\.docker\.com\/linux\/"\$\(os_id\)"\/gpg -o "\$tmp"/);
         });
 
         it("installs the headless NVIDIA server driver for the configured branch", () => {
@@ -160,25 +163,14 @@ describe("cloud-init renderer", () => {
             assert.ok(custom.includes("readonly DRIVER_PACKAGES=(nvidia-headless-550-server-open nvidia-utils-550-server-open)"));
         });
 
-        it("configures the Docker runtime with nvidia-ctk, then restarts Docker", () => {
+        it("writes daemon.json with log rotation before Docker is installed, unless the machine has one", () => {
             const cmds = commands(script);
-            const i = cmds.indexOf("nvidia-ctk runtime configure --runtime=docker");
-            assert.ok(i >= 0, "nvidia-ctk runtime configure --runtime=docker is missing");
-            assert.strictEqual(cmds[i + 1], "systemctl restart docker");
-            assert.ok(i > cmds.indexOf("apt_get install nvidia-container-toolkit"), "configured before the toolkit is installed");
-        });
-
-        it("writes daemon.json with log rotation before Docker is installed", () => {
-            const daemon = writeFile(text, DOCKER_DAEMON_JSON_PATH);
-            assert.notStrictEqual(daemon.defer, true, "a deferred daemon.json lands after packages start Docker");
-            assert.deepStrictEqual(JSON.parse(daemon.content), {
-                "log-driver": "json-file",
-                "log-opts": { "max-size": "10m", "max-file": "3" },
-            });
-            const custom = JSON.parse(writeFile(renderCloudInit(CASES.custom), DOCKER_DAEMON_JSON_PATH).content);
-            assert.deepStrictEqual(custom["log-opts"], { "max-size": "50m", "max-file": "5" });
-            // Nothing else may overwrite it; nvidia-ctk merges its runtime into it.
-            assert.doesNotMatch(commands(script).join("\n"), /daemon\.json/);
+            const write = cmds.findIndex((c) => c.endsWith(`| put ${DOCKER_DAEMON_JSON_PATH} 0644`));
+            assert.ok(write > 0 && cmds[write - 1] === 'if [ ! -e "$DAEMON_JSON" ]; then', "an existing daemon.json is kept");
+            assert.ok(write < cmds.indexOf('apt_get install "${DOCKER_PACKAGES[@]}"'), "in place before Docker's first start");
+            assert.ok(cmds[write].includes(JSON.stringify({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } })));
+            const custom = setupScriptOf(renderCloudInit(CASES.custom));
+            assert.ok(custom.includes(JSON.stringify({ "log-driver": "json-file", "log-opts": { "max-size": "50m", "max-file": "5" } })));
         });
 
         it("runs the setup script from runcmd, executable, marking completion last", () => {

@@ -36,6 +36,11 @@ esac
 `,
     docker: `#!/bin/sh
 echo "docker $*" >>"$STUB_LOG"
+if [ "$1" = version ]; then
+  # As the login user: the docker group decides (a session with stale groups gets this error).
+  if [ "\${STUB_DOCKER_USER_OK:-1}" = 1 ] || [ "\${STUB_AS:-}" = root ]; then echo linux/amd64; exit 0; fi
+  echo "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock" >&2; exit 1
+fi
 if [ "\${STUB_DOCKER_OK:-1}" = 1 ]; then echo "GPU 0: NVIDIA A10G (UUID: GPU-0000)"; exit 0; fi
 echo "docker: Error response from daemon: could not select device driver \\"\\" with capabilities: [[gpu]]" >&2
 exit 125
@@ -44,10 +49,14 @@ exit 125
 echo "sudo $*" >>"$STUB_LOG"
 [ "$1" = -n ] || { echo "stub sudo: expected -n" >&2; exit 1; }
 shift
+if [ "$1" = -u ]; then shift 2; else export STUB_AS=root; fi
 exec "$@"
 `,
     id: `#!/bin/sh
-[ "$1" = -u ] && echo "\${STUB_UID:-1000}"
+case "$*" in
+  -u) echo "\${STUB_UID:-1000}" ;;
+  -un) if [ "\${STUB_UID:-1000}" = 0 ]; then echo root; else echo ubuntu; fi ;;
+esac
 `,
 };
 
@@ -79,8 +88,17 @@ class Host {
         fs.writeFileSync(this.bootId, "boot-2\n");
     }
 
+    /** Runs a script without cloud-init or GPU (only the done marker is local to this sandbox). */
+    runPlain(script: string, env: Record<string, string> = {}): Run {
+        return this.exec(script.replace(`readonly DONE_MARKER=${SETUP_DONE_MARKER}\n`, `readonly DONE_MARKER=${this.doneMarker}\n`), env);
+    }
+
     run(script: string, env: Record<string, string> = {}): Run {
-        const res = spawnSync("bash", ["-c", this.localise(script)], {
+        return this.exec(this.localise(script), env);
+    }
+
+    private exec(script: string, env: Record<string, string>): Run {
+        const res = spawnSync("bash", ["--norc", "-c", script], {
             encoding: "utf8",
             env: { PATH: `${path.join(this.dir, "bin")}:/usr/bin:/bin`, STUB_LOG: this.stubLog, ...env },
             timeout: 15000,
@@ -121,7 +139,7 @@ describe("readiness gate", () => {
 
     it("is deterministic, strict bash, with a pinned default image", () => {
         assert.strictEqual(readinessScript({}), readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800 }));
-        assert.deepStrictEqual(READINESS_DEFAULTS, { image: "ubuntu:24.04", timeoutSeconds: 1800 });
+        assert.deepStrictEqual(READINESS_DEFAULTS, { image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true });
         assert.ok(script.startsWith("#!/bin/bash\n"));
         assert.match(script, /^set -Eeuo pipefail$/m);
         assert.match(script, /^readonly IMAGE=ubuntu:24\.04$/m);
@@ -172,17 +190,39 @@ describe("readiness gate", () => {
             assert.deepStrictEqual(gpuLines, ["GPU: NVIDIA A10G, driver 570.133.20", "GPU: NVIDIA L4, driver 570.133.20"]);
             assert.match(r.stdout, /^GPU 0: NVIDIA A10G \(UUID: GPU-0000\)$/m);
             assert.match(r.stdout, /host ready\n$/);
-            // Not root: docker goes through sudo -n.
+            assert.match(r.stdout, /^gpu-hosts: docker platform linux\/amd64$/m);
+            // Not root: the GPU container through sudo -n; then Docker as the user, groups re-read by sudo -u.
             assert.deepStrictEqual(r.log.trim().split("\n"), [
                 "sudo -n docker run --rm --gpus all ubuntu:24.04 nvidia-smi -L",
                 "docker run --rm --gpus all ubuntu:24.04 nvidia-smi -L",
+                "sudo -n -u ubuntu docker version --format {{.Server.Os}}/{{.Server.Arch}}",
+                "docker version --format {{.Server.Os}}/{{.Server.Arch}}",
             ]);
         });
 
         it("runs docker directly as root", () => {
             const r = host.run(script, { STUB_UID: "0" });
             assert.strictEqual(r.status, 0, r.stderr);
-            assert.strictEqual(r.log, "docker run --rm --gpus all ubuntu:24.04 nvidia-smi -L\n");
+            assert.strictEqual(r.log, "docker run --rm --gpus all ubuntu:24.04 nvidia-smi -L\ndocker version --format {{.Server.Os}}/{{.Server.Arch}}\n");
+        });
+
+        it("fails, naming the user, when the user cannot use Docker without sudo (not in the docker group)", () => {
+            const r = host.run(script, { STUB_DOCKER_USER_OK: "0" });
+            assert.strictEqual(r.status, 1);
+            assert.match(r.stderr, /host NOT ready: user ubuntu cannot use Docker without sudo: permission denied while trying to connect to the Docker daemon socket/);
+        });
+
+        it("on a server without a GPU or cloud-init: no cloud-init, no driver, no GPU container; the user's Docker and its platform", () => {
+            const plain = readinessScript({ gpu: false, cloudInit: false });
+            assert.doesNotMatch(plain, /cloud-init|nvidia-smi|--gpus|CLOUD_INIT_LOG|REBOOT_MARKER/);
+            const r = host.runPlain(plain);
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.strictEqual(r.stdout, "gpu-hosts: docker platform linux/amd64\ngpu-hosts: host ready\n");
+            assert.strictEqual(r.log, "sudo -n -u ubuntu docker version --format {{.Server.Os}}/{{.Server.Arch}}\ndocker version --format {{.Server.Os}}/{{.Server.Arch}}\n");
+            fs.rmSync(host.doneMarker);
+            const unfinished = host.runPlain(plain);
+            assert.strictEqual(unfinished.status, 1);
+            assert.strictEqual(unfinished.stderr, `gpu-hosts: host NOT ready: the setup script did not finish (${host.doneMarker} is missing)\n`, "no cloud-init log to show");
         });
 
         it("continues with a warning when cloud-init had recoverable errors (exit 2)", () => {

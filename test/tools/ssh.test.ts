@@ -1,28 +1,24 @@
-// The SSH plumbing shared by the cloud hosts: the key file, the SSH gate, the readiness gate,
-// the HostRunner and the Docker provider. Scripts are shellchecked and run for real against a
-// stub ssh; the resources are checked under strict mocks.
+// The SSH plumbing of remote hosts (components/hosts/ssh.ts): client options, the key file, the SSH
+// gate and the machine-id read. Scripts are shellchecked and run for real against a stub ssh (and
+// the options through the real `ssh -G`); the skeleton's resources are test/program/remoteHost.test.ts.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import {
-    CONTROL_PERSIST_SECONDS, SSH_GATE_PROBE, connectHost, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName,
-    sshClientOptions, sshGateScript, writeKeyFile,
+    CONTROL_PERSIST_SECONDS, SSH_GATE_PROBE, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName,
+    readMachineId, sshClientOptions, sshGateScript, writeKeyFile,
 } from "../../components/hosts/ssh";
-import { readinessScript } from "../../components/hosts/readiness";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
-import { buildHost } from "../helpers/hosts";
-import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
-import { resolve } from "../helpers/stack";
 import { requireTool } from "../helpers/tools";
-import { TEST_HOME } from "../helpers/setup";
 
 const KEY = "~/.ssh/gpu-hosts/gpu-hosts-dev-h1";
 const KNOWN = `${KEY}.known_hosts`;
-const OPTS = sshClientOptions(KEY, KNOWN);
+/** The Docker provider's options (multiplexed), and everyone else's. */
+const OPTS = sshClientOptions(KEY, KNOWN, true);
+const PLAIN = sshClientOptions(KEY, KNOWN, false);
 
 function sh(script: string, env: Record<string, string>, input = ""): { status: number | null; stdout: string; stderr: string } {
     const res = spawnSync("/bin/sh", ["-c", script], { input, encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env }, timeout: 20000 });
@@ -31,7 +27,8 @@ function sh(script: string, env: Record<string, string>, input = ""): { status: 
 }
 
 describe("ssh: client options and paths", () => {
-    it("passes the stack key, only it, trust-on-first-use and a per-host known_hosts to ssh", () => {
+    it("passes the stack key, only it, trust-on-first-use and a per-host known_hosts to ssh; only the provider's multiplex", () => {
+        assert.deepStrictEqual(PLAIN, OPTS.slice(0, 12));
         assert.deepStrictEqual(OPTS, [
             "-i", KEY,
             "-o", "IdentitiesOnly=yes",
@@ -124,13 +121,13 @@ exit "\${code:-0}"
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     const run = (codes: string, timeoutSeconds = 600) => (fs.rmSync(path.join(dir, "n"), { force: true }), sh(
-        sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: OPTS, timeoutSeconds }),
+        sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: PLAIN, port: 22, timeoutSeconds }),
         { PATH: `${dir}:${process.env.PATH}`, STUB_DIR: dir, STUB_CODES: codes },
     ));
 
     it("is shellcheck-clean, and so is the probe it runs on the host", function () {
         requireTool("shellcheck", this);
-        assertScriptShellcheckClean(sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: OPTS, timeoutSeconds: 2400 }), "ssh gate", "sh");
+        assertScriptShellcheckClean(sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: PLAIN, port: 22, timeoutSeconds: 2400 }), "ssh gate", "sh");
         assertScriptShellcheckClean(`#!/bin/bash\n${SSH_GATE_PROBE}`, "ssh gate probe", "bash");
     });
 
@@ -143,13 +140,18 @@ exit "\${code:-0}"
         assert.match(res.stdout, /answers over SSH and has finished its first boot/);
     });
 
-    it("uses exactly the Docker provider's ssh options, then the target and the probe", () => {
+    it("uses the provider's ssh options without multiplexing, then the port, the target and the probe", () => {
         assert.strictEqual(run("0").status, 0);
         const argv = fs.readFileSync(path.join(dir, "argv.1"), "utf8").split("\n");
         assert.strictEqual(argv[0], "-n", "stdin from /dev/null: nothing to hang on");
-        assert.deepStrictEqual(argv.slice(1, OPTS.length + 1), OPTS);
-        const rest = argv.slice(OPTS.length + 1, -1).join("\n");
-        assert.strictEqual(rest, ["-o", "ConnectTimeout=10", "-o", "ServerAliveCountMax=4", "--", "ubuntu@198.51.100.7", SSH_GATE_PROBE].join("\n"));
+        assert.deepStrictEqual(argv.slice(1, PLAIN.length + 1), PLAIN);
+        const rest = argv.slice(PLAIN.length + 1, -1).join("\n");
+        assert.strictEqual(rest, ["-o", "Port=22", "-o", "ConnectTimeout=10", "-o", "ServerAliveCountMax=4", "--", "ubuntu@198.51.100.7", SSH_GATE_PROBE].join("\n"));
+        assert.ok(!argv.some((a) => /^Control(Master|Path|Persist)=/.test(a)), "no master connection to outlive the setup's group change");
+    });
+
+    it("refuses multiplexed options: a master opened before the setup keeps the user's old groups", () => {
+        assert.throws(() => sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: OPTS, port: 22, timeoutSeconds: 10 }), /the SSH gate must not multiplex/);
     });
 
     it("leaves other failures to the readiness gate, and gives up at the deadline", () => {
@@ -160,103 +162,36 @@ exit "\${code:-0}"
     });
 });
 
-describe("ssh: connectHost under strict mocks", () => {
-    const build = () => buildHost("dev", (cfg, args) => {
-        class Host extends pulumi.ComponentResource {
-            constructor(n: string) { super("gpu-hosts:test:Host", n); }
-        }
-        const parent = new Host("h1");
-        const machine = new command.local.Command("h1-vm", { create: "true" });
-        const conn = connectHost(parent, "h1", {
-            address: pulumi.output("198.51.100.7"),
-            user: "ubuntu",
-            privateKey: args.sshPrivateKey,
-            machineId: pulumi.output("i-0123456789abcdef0"),
-            machine,
-            gpuCheckImage: cfg.images.gpuCheck,
-        });
-        const app = new Host("h1-app");
-        const cmd = conn.run("h1-model-pull", { create: "docker exec h1-ollama ollama pull llama3.2:3b", triggers: ["llama3.2:3b"] }, { parent: app });
-        return { conn, cmd };
+describe("ssh: reading a server's machine id", function () {
+    let dir: string;
+    const saved = process.env.PATH;
+    // A stub ssh that prints $STUB_OUT, writes $STUB_ERR to stderr and exits $STUB_CODE; logs its argv.
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-mid-"));
+        fs.writeFileSync(path.join(dir, "ssh"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done >"${dir}/argv"\nprintf '%s' "$STUB_OUT"\nprintf '%s' "$STUB_ERR" >&2\nexit "\${STUB_CODE:-0}"\n`, { mode: 0o755 });
+        process.env.PATH = `${dir}:${saved}`;
+    });
+    afterEach(() => {
+        process.env.PATH = saved;
+        for (const k of ["STUB_OUT", "STUB_ERR", "STUB_CODE"]) delete process.env[k];
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const read = () => readMachineId({ target: "gpuops@203.0.113.10", port: 2222, options: PLAIN, publicKey: "ssh-ed25519 AAAAC3Nza stack\n" });
+
+    it("reads /etc/machine-id without multiplexing, on the server's port", () => {
+        process.env.STUB_OUT = "0123456789abcdef0123456789abcdef\n";
+        assert.strictEqual(read(), "0123456789abcdef0123456789abcdef");
+        const argv = fs.readFileSync(path.join(dir, "argv"), "utf8").trim().split("\n");
+        assert.deepStrictEqual(argv, ["-n", ...PLAIN, "-o", "Port=2222", "-o", "ConnectTimeout=15", "--", "gpuops@203.0.113.10", "cat /etc/machine-id"]);
     });
 
-    it("points the Docker provider at ssh://user@address with the key file's options", async () => {
-        const run = await build();
-        const p = run.get("h1-docker");
-        assert.strictEqual(p.type, "pulumi:providers:docker");
-        assert.strictEqual(p.inputs.host, "ssh://ubuntu@198.51.100.7");
-        assert.strictEqual(p.inputs.disableDockerDaemonCheck, "true", "a destroy must not dial a dead spot VM's engine");
-        assert.deepStrictEqual(JSON.parse(p.inputs.sshOpts), sshClientOptions(KEY, KNOWN));
-        assert.strictEqual(run.host.conn.keyPath, KEY);
-        assert.strictEqual((await resolve(run.host.conn.sshCommand)).value,
-            `ssh -i ${KEY} -o IdentitiesOnly=yes -o UserKnownHostsFile=${KNOWN} ubuntu@198.51.100.7`);
-    });
-
-    it("writes the key file, mode 0600, on the machine that runs the program, before anything dials the host", async () => {
-        const keyFile = path.join(TEST_HOME, ".ssh", "gpu-hosts", "gpu-hosts-dev-h1");
-        fs.rmSync(keyFile, { force: true });
-        const run = await build();
-        const key = (await resolve(run.privateKey)).value as string;
-        assert.strictEqual(fs.readFileSync(keyFile, "utf8"), key.endsWith("\n") ? key : `${key}\n`);
-        assert.strictEqual(fs.statSync(keyFile).mode & 0o777, 0o600);
-        // A second run (another `up`, or a teammate's first) finds it again; nothing ran a shell to write it.
-        fs.rmSync(keyFile);
-        await build();
-        assert.ok(fs.existsSync(keyFile), "written again on the next run");
-    });
-
-    it("orders SSH files -> SSH gate (after the machine) -> readiness -> Docker provider, and run() after readiness", async () => {
-        const run = await build();
-        assert.ok(run.regs.get("h1-docker")!.deps.includes("h1-ready"));
-        assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-ssh-gate"));
-        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-known-hosts"));
-        assert.ok(run.regs.get("h1-known-hosts")!.deps.includes("h1-ssh-files"));
-        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-vm"), "a recovered VM is waited for");
-        const pull = run.regs.get("h1-model-pull")!;
-        assert.ok(pull.deps.includes("h1-ready"));
-        assert.strictEqual(pull.parent, "h1-app", "the caller's parent wins");
-        assert.strictEqual(run.get("h1-model-pull").type, "command:remote:Command");
-        assert.strictEqual(run.get("h1-ssh-files").options.replacementTrigger, undefined, "the clean-up command is never replaced, so a new VM never deletes the key");
-        assert.strictEqual(run.get("h1-ssh-files").inputs.delete, keyFileDeleteScript(KEY, KNOWN));
-        assert.strictEqual(run.get("h1-known-hosts").inputs.create, forgetHostKeysScript(KNOWN));
-    });
-
-    it("replaces the gates, the provider and every command on the host when the machine id changes, and deletes them with the machine", async () => {
-        const run = await build();
-        for (const name of ["h1-known-hosts", "h1-ssh-gate", "h1-ready", "h1-docker", "h1-model-pull"]) {
-            assert.strictEqual(run.get(name).options.replacementTrigger, JSON.stringify("i-0123456789abcdef0"), name);
-        }
-        for (const name of ["h1-ready", "h1-model-pull"]) {
-            assert.match(run.get(name).options.deletedWith, /::h1-vm$/, `${name} goes with the machine`);
-        }
-        assert.strictEqual(run.get("h1-ssh-files").options.deletedWith, "", "the operator's own files are cleaned up on destroy");
-        assert.deepStrictEqual(run.get("h1-ready").inputs.triggers, ["198.51.100.7"]);
-    });
-
-    it("runs the readiness script on the host; remote commands pass no previous output in env", async () => {
-        const run = await build();
-        const ready = run.get("h1-ready");
-        assert.strictEqual(ready.inputs.create, readinessScript({ image: run.cfg.images.gpuCheck }));
-        for (const name of ["h1-ready", "h1-model-pull", "h1-ssh-gate", "h1-ssh-files", "h1-known-hosts"]) {
-            assert.strictEqual(run.get(name).inputs.addPreviousOutputInEnv, false, name);
-        }
-    });
-
-    it("keeps the private key secret: in memory only, every remote connection secret, nothing in plain text or argv", async () => {
-        const run = await build();
-        const key = (await resolve(run.privateKey)).value as string;
-        for (const name of ["h1-ready", "h1-model-pull"]) {
-            const conn = run.get(name).inputs.connection;
-            assert.ok(isSecretInput(conn), `${name}'s connection must be secret`);
-            // The SSH gate waits out sshd; these bound each remote command's own dialling (~5 min).
-            assert.deepStrictEqual(unsecret(conn), {
-                host: "198.51.100.7", user: "ubuntu", port: 22, privateKey: key, dialErrorLimit: 20, perDialTimeout: 15,
-            });
-        }
-        for (const r of run.mocks.resources) {
-            assert.ok(!plainStrings(r.inputs).some((s) => s.includes(key.trim())), `${r.name} has the private key in plain text`);
-            assert.ok(!JSON.stringify(r.inputs.stdin ?? "").includes("PRIVATE KEY"), `${r.name} gets the key on stdin`);
-        }
-        assert.strictEqual((await resolve(run.host.conn.sshCommand)).value.includes("PRIVATE"), false);
+    it("says which key to authorise when the server refuses it, and what failed otherwise", () => {
+        Object.assign(process.env, { STUB_CODE: "255", STUB_ERR: "gpuops@203.0.113.10: Permission denied (publickey).\n" });
+        assert.throws(read, { message: "cannot read /etc/machine-id of gpuops@203.0.113.10 port 2222 over SSH (gpuops@203.0.113.10: Permission denied (publickey).); " +
+            "authorise the key: add this line to ~/.ssh/authorized_keys of that user: ssh-ed25519 AAAAC3Nza stack" });
+        Object.assign(process.env, { STUB_CODE: "255", STUB_ERR: "ssh: connect to host 203.0.113.10 port 2222: Connection refused\n" });
+        assert.throws(read, { message: "cannot read /etc/machine-id of gpuops@203.0.113.10 port 2222 over SSH (ssh: connect to host 203.0.113.10 port 2222: Connection refused)" });
+        Object.assign(process.env, { STUB_CODE: "0", STUB_ERR: "", STUB_OUT: "uninitialized\n" });
+        assert.throws(read, /\/etc\/machine-id holds "uninitialized", not a machine id/);
     });
 });

@@ -27,6 +27,66 @@ function problems(stack: string, o: Record<string, unknown>): readonly string[] 
 
 const CLOUD_OK = { clouds: ["aws"], operatorCidrs: ["203.0.113.0/24"] };
 
+const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----\n";
+
+describe("config: the operator's own servers (ssh)", () => {
+    const servers = (hosts: unknown, extra: Record<string, unknown> = {}, secret = true) => {
+        try {
+            return loadConfig("dev", pin({ clouds: ["ssh"], ssh: { hosts }, ...extra }), (k) => secret && k === "sshPrivateKey");
+        } catch (e) {
+            assert.ok(e instanceof ConfigError, String(e));
+            return e.problems;
+        }
+    };
+
+    it("reads each server with its defaults: port 22, user ubuntu, a GPU; no CIDRs needed (no cloud firewall)", () => {
+        const cfg = servers([{ name: "box1", address: "203.0.113.10" }, { name: "box-2", address: "gpu2.example.com", port: 2222, user: "gpuops", gpu: false }]);
+        assert.ok(!Array.isArray(cfg));
+        assert.deepStrictEqual((cfg as { ssh: unknown }).ssh, { hosts: [
+            { name: "box1", address: "203.0.113.10", port: 22, user: "ubuntu", gpu: true },
+            { name: "box-2", address: "gpu2.example.com", port: 2222, user: "gpuops", gpu: false },
+        ] });
+    });
+
+    it("names every bad server field at once: missing, duplicate, bad address, a kind's name, unknown fields, ports", () => {
+        assert.deepStrictEqual(servers([
+            { name: "box1", address: "203.0.113.10" },
+            { name: "box1", address: "not an address!" },
+            { address: "10.0.0.3" },
+            { name: "aws", address: "10.0.0.4", port: 8000 },
+            { name: "Box_5", address: "999.1.1.1", gpus: 1 },
+            { name: "box6", address: "10.0.0.6", user: "Root Man", gpu: "yes" },
+        ]), [
+            'gpu-hosts:ssh.hosts[1].address must be an IPv4 or IPv6 address or a DNS name, e.g. "203.0.113.10" or "gpu1.example.com", got "not an address!"',
+            "gpu-hosts:ssh.hosts[2].name is required",
+            'gpu-hosts:ssh.hosts[3].name must be a name other than "local", "aws", "gcp", "azure", "ssh" (the other hosts\' names), got "aws"',
+            "gpu-hosts:ssh.hosts[4].gpus is not a known field; known fields: name, address, port, user, gpu",
+            "gpu-hosts:ssh.hosts[4].name must be a host name of lowercase letters, digits and '-', starting with a letter (at most 32 characters), e.g. \"gpu-box-1\", got \"Box_5\"",
+            'gpu-hosts:ssh.hosts[4].address must be an IPv4 or IPv6 address or a DNS name, e.g. "203.0.113.10" or "gpu1.example.com", got "999.1.1.1"',
+            'gpu-hosts:ssh.hosts[5].user must be a Linux user name, e.g. "ubuntu", got "Root Man"',
+            'gpu-hosts:ssh.hosts[5].gpu must be true or false, got "yes"',
+            'gpu-hosts:ssh.hosts must be a list whose names are all different, got "box1"',
+            "gpu-hosts:ssh.hosts[3].port must be a port other than gpu-hosts:apiPort (8000): the proxy publishes that one on the server, got 8000",
+        ]);
+        assert.deepStrictEqual(servers([]), ['gpu-hosts:ssh.hosts must be a non-empty list of {name, address, port?, user?, gpu?} when "ssh" is in gpu-hosts:clouds, got []']);
+    });
+
+    it("takes the operator's private key only as a secret, and never shows it", () => {
+        assert.strictEqual((servers([{ name: "box1", address: "10.0.0.1" }], { sshPrivateKey: SSH_KEY }) as { sshPrivateKey: string }).sshPrivateKey, SSH_KEY);
+        const plainText = servers([{ name: "box1", address: "10.0.0.1" }], { sshPrivateKey: SSH_KEY }, false);
+        assert.deepStrictEqual(plainText, ["gpu-hosts:sshPrivateKey must be set as a secret (pulumi config set --secret gpu-hosts:sshPrivateKey < ~/.ssh/id_ed25519), got a plain-text value (not shown)"]);
+        const notAKey = servers([{ name: "box1", address: "10.0.0.1" }], { sshPrivateKey: "ssh-ed25519 AAAA public" });
+        assert.deepStrictEqual(notAKey, ['gpu-hosts:sshPrivateKey must be an unencrypted OpenSSH or PEM private key ("-----BEGIN OPENSSH PRIVATE KEY-----" ...), got something else (not shown: it is a secret)']);
+        for (const p of [...(plainText as string[]), ...(notAKey as string[])]) assert.ok(!p.includes("b3BlbnNzaC1rZXktdjE") && !p.includes("AAAA public"), p);
+    });
+
+    it("needs a DNS name for a public certificate (tls acme), an address is fine with the internal CA", () => {
+        assert.deepStrictEqual(servers([{ name: "box1", address: "203.0.113.10" }, { name: "box2", address: "gpu2.example.com" }], { tls: { mode: "acme" } }), [
+            'gpu-hosts:ssh.hosts[0].address must be a DNS name when gpu-hosts:tls.mode is "acme" (a public CA issues certificates for names; use "internal" for an address), got "203.0.113.10"',
+        ]);
+    });
+});
+
 describe("config", () => {
     it("defaults give the local stack", () => {
         const cfg = loadConfig("local", pin({}));
@@ -46,8 +106,8 @@ describe("config", () => {
     const cases: [string, string, Record<string, unknown>, string][] = [
         ["liveColor", "local", { liveColor: "purple" }, 'gpu-hosts:liveColor must be "blue" or "green", got "purple"'],
         ["unknown key", "local", { modle: "x" }, `gpu-hosts:modle is not a known key; known keys: ${KNOWN_KEYS.join(", ")}`],
-        ["unknown cloud", "local", { clouds: ["aws", "ibm"] }, 'gpu-hosts:clouds must be a list of "local", "aws", "gcp", "azure", got "ibm"'],
-        ["empty clouds", "local", { clouds: [] }, 'gpu-hosts:clouds must be a non-empty list of "local", "aws", "gcp", "azure", got []'],
+        ["unknown cloud", "local", { clouds: ["aws", "ibm"] }, 'gpu-hosts:clouds must be a list of "local", "aws", "gcp", "azure", "ssh", got "ibm"'],
+        ["empty clouds", "local", { clouds: [] }, 'gpu-hosts:clouds must be a non-empty list of "local", "aws", "gcp", "azure", "ssh", got []'],
         ["repeated cloud", "local", { clouds: ["local", "local"] }, 'gpu-hosts:clouds must be a list without repeats, got ["local","local"]'],
         ["model", "local", { model: "Llama 3" }, 'gpu-hosts:model must be an Ollama model name, e.g. "llama3.2:3b", got "Llama 3"'],
         ["slot release", "local", { slots: { blue: { release: "v1;rm -rf /", commit: C1 }, green: { release: "workdir", commit: C1 } } },

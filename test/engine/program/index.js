@@ -57,6 +57,25 @@ const standIn = cfg.requireObject("standIn");
 // The failure test: a command that fails the update with the given message on stderr.
 if (standIn.fail) new command.local.Command("fail", { create: `echo ${JSON.stringify(standIn.fail)} >&2; exit 3` });
 
+// Operator's servers, shaped as components/hosts/server.ts makes them: an identity record that follows
+// the machine id (here from config, where the real program reads /etc/machine-id over SSH), a gate
+// that depends on it, and an app resource that follows the id and, like a container whose engine was
+// wiped, cannot be deleted once the server is reinstalled (its `gone` file exists).
+class SshServerHost extends pulumi.ComponentResource {
+    constructor(name, server, opts) {
+        super("gpu-hosts:hosts:SshServerHost", name, {}, opts);
+        const follow = { parent: this, replacementTrigger: server.machineId };
+        const identity = new command.local.Command(`${name}-machine`, { create: "true", triggers: [server.machineId] }, { parent: this });
+        const gate = new command.local.Command(`${name}-ssh-gate`, { create: "true" }, { ...follow, dependsOn: [identity] });
+        new command.local.Command(`${name}-app-redis`, {
+            create: "true",
+            delete: `if [ -e '${server.gone}' ]; then echo 'Error stopping container ${name}-app-redis: No such container' >&2; exit 1; fi`,
+        }, { ...follow, dependsOn: [gate], deleteBeforeReplace: true });
+        this.registerOutputs({});
+    }
+}
+for (const [name, server] of Object.entries(standIn.servers || {})) new SshServerHost(name, server);
+
 const hosts = {};
 for (const [name, h] of Object.entries(standIn.hosts)) {
     new AppStack(`${name}-app`, { liveColor, slots, routeFile: h.routeFile });

@@ -1,0 +1,251 @@
+// One remote host, whatever made its machine: the SSH connection (key file, known hosts, the SSH
+// gate), for a server the setup over SSH, the readiness gate, the runner for host commands, the Docker
+// provider, and the GpuHost fields and outputs. Each kind (aws.ts, gcp.ts, azure.ts, server.ts) only
+// makes its machine exist and names its identity, in the MachineRecord its provision callback returns.
+import * as crypto from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import { HostKind } from "../config";
+import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
+import { gpuModelOf, platformOf, readinessScript } from "./readiness";
+import {
+    forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, sshGateScript, writeKeyFile,
+} from "./ssh";
+
+/** How to reach and check a remote host; resolved and validated by the config loader. */
+export interface RemoteHostArgs {
+    /** Login user. */
+    readonly user: string;
+    /** SSH port. */
+    readonly port: number;
+    /** The private key (OpenSSH format); made a secret here whatever the caller passes. */
+    readonly privateKey: pulumi.Input<string>;
+    /** Its public half, for the hint when a server does not trust it yet. */
+    readonly publicKey: pulumi.Input<string>;
+    /** Whether the host has a GPU the readiness gate must prove and containers may ask for. */
+    readonly gpu: boolean;
+    /** Image the readiness gate runs with `--gpus all`. */
+    readonly gpuCheckImage: string;
+    /** Seconds the readiness gate waits for cloud-init. */
+    readonly readinessTimeoutSeconds: number;
+    /** Seconds the SSH gate waits for the machine to answer and finish its first boot. */
+    readonly bootTimeoutSeconds: number;
+    /** Directory on the operator's machine for the key and known_hosts files ("~/..." form). */
+    readonly keyDir: string;
+    /** Host IP the proxy binds its published ports to. */
+    readonly bindAddress: string;
+}
+
+/** What a host kind's machine is, as the skeleton needs it. */
+export interface MachineRecord {
+    /** Where SSH and the API clients reach the machine. */
+    readonly address: pulumi.Output<string>;
+    /**
+     * The machine's identity: everything on the host is replaced when it changes (a replaced VM, one
+     * recreated after a spot interruption, a reinstalled server), in order: gates, then the Docker
+     * objects built on them.
+     */
+    readonly machineId: pulumi.Output<string>;
+    /**
+     * The machine resource when the stack owns the machine (a cloud VM): what lives on it is deleted
+     * with it, so a destroy never dials a dead engine. Undefined for a server the operator owns,
+     * whose containers a destroy must remove.
+     */
+    readonly machine?: pulumi.Resource;
+    /** What SSH to the machine relies on (firewall rules, address association, identity): the SSH gate waits for them. */
+    readonly dependsOn: readonly pulumi.Resource[];
+    /**
+     * How the machine is set up: by cloud-init on first boot, or by this setup script, which the
+     * skeleton runs over SSH as root (sudo for another user) again whenever the script changes.
+     */
+    readonly setup: { readonly by: "cloud-init" } | { readonly by: "ssh"; readonly script: string };
+    /** The GPU the catalog says the machine has; undefined to take it from the readiness gate's output. */
+    readonly gpuModel?: string;
+    /** The engine's platform when known in advance (every cloud shape is x86_64); else the gate reports it. */
+    readonly platform?: string;
+    /** Kind-specific facts for the stack outputs (region, zone, instance type, spot...). */
+    readonly details: Readonly<Record<string, pulumi.Input<unknown>>>;
+}
+
+/** What a kind gets from the skeleton while it provisions its machine. */
+export interface SshAccess {
+    readonly keyPath: string;
+    /** Client options without multiplexing; they resolve once the key file is written. */
+    readonly options: pulumi.Output<string[]>;
+    readonly user: string;
+    readonly port: number;
+    readonly publicKey: pulumi.Input<string>;
+}
+
+export class RemoteHost extends pulumi.ComponentResource implements GpuHost {
+    /** Logical name. */
+    public readonly name: string;
+    /** The host kind. */
+    public readonly kind: HostKind;
+    /** Whether containers may ask for `gpus: "all"`. */
+    public readonly gpu: boolean;
+    /** The GPU model (the catalog's, or what the readiness gate saw), "none" without one. */
+    public readonly gpuModel: pulumi.Output<string>;
+    /** Where clients reach the published ports. */
+    public readonly address: pulumi.Output<string>;
+    /** Host IP the proxy binds its published ports to. */
+    public readonly bindAddress: string;
+    /** SSH login user. */
+    public readonly sshUser: string;
+    /** Runs a command on the host over SSH once it is ready. */
+    public readonly run: HostRunner;
+    /** The host's Docker engine over SSH; depends on `ready`. */
+    public readonly provider: docker.Provider;
+    /** The readiness gate. */
+    public readonly ready: command.remote.Command;
+    /** Options for everything that lives on the machine: replaced with it (and deleted with a VM). */
+    public readonly onHost: HostResourceOptions;
+    /** The engine's platform, which images are built for. */
+    public readonly platform: pulumi.Output<string>;
+    /** The machine's identity. */
+    public readonly machineId: pulumi.Output<string>;
+    /** `ssh ...` command line for the operator. */
+    public readonly sshCommand: pulumi.Output<string>;
+    /** Facts for the stack outputs. */
+    public readonly details: Readonly<Record<string, pulumi.Input<unknown>>>;
+    /** The setup command, for a machine set up over SSH. */
+    public readonly setup?: command.remote.Command;
+
+    constructor(
+        type: string,
+        name: string,
+        kind: HostKind,
+        args: RemoteHostArgs,
+        provision: (parent: pulumi.Resource, access: SshAccess) => MachineRecord,
+        opts?: pulumi.ComponentResourceOptions,
+    ) {
+        super(type, name, {}, opts);
+        this.name = name;
+        this.kind = kind;
+        this.gpu = args.gpu;
+        this.sshUser = args.user;
+        this.bindAddress = args.bindAddress;
+
+        const keyPath = `${args.keyDir.replace(/\/+$/, "")}/${keyFileName(name)}`;
+        const knownHostsPath = `${keyPath}.known_hosts`;
+        const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply((k) => (k.endsWith("\n") ? k : `${k}\n`)));
+        // The key file, written by the program on every run (ssh.ts); the options that name it resolve
+        // only once it is written, so nothing dials the host before.
+        const written = pulumi.unsecret(privateKey.apply((k) => {
+            writeKeyFile(keyPath, k);
+            return true;
+        }));
+        const plainOptions = written.apply(() => sshClientOptions(keyPath, knownHostsPath, false));
+        const providerOptions = written.apply(() => sshClientOptions(keyPath, knownHostsPath, true));
+
+        const m = provision(this, { keyPath, options: plainOptions, user: args.user, port: args.port, publicKey: args.publicKey });
+        this.address = m.address;
+        this.machineId = m.machineId;
+        const target = pulumi.interpolate`${args.user}@${m.address}`;
+
+        // Everything below lives on the machine: replaced with it (and deleted with a VM).
+        this.onHost = { replacementTrigger: m.machineId, ...(m.machine ? { deletedWith: m.machine } : {}) };
+
+        // Removes the key and known_hosts files on destroy, and only then: it is never replaced.
+        const sshFiles = new command.local.Command(`${name}-ssh-files`, {
+            create: "true\n",
+            delete: keyFileDeleteScript(keyPath, knownHostsPath),
+            interpreter: ["/bin/sh", "-c"],
+            addPreviousOutputInEnv: false,
+        }, { parent: this });
+        // A new machine behind the same address has new host keys: forget the old ones.
+        const knownHosts = new command.local.Command(`${name}-known-hosts`, {
+            create: forgetHostKeysScript(knownHostsPath),
+            interpreter: ["/bin/sh", "-c"],
+            addPreviousOutputInEnv: false,
+        }, { parent: this, replacementTrigger: m.machineId, dependsOn: [sshFiles] });
+
+        const sshGate = new command.local.Command(`${name}-ssh-gate`, {
+            create: pulumi.all([target, plainOptions]).apply(([t, o]) => sshGateScript({
+                target: t, sshOptions: o, port: args.port, timeoutSeconds: args.bootTimeoutSeconds,
+            })),
+            interpreter: ["/bin/sh", "-c"],
+            addPreviousOutputInEnv: false,
+        }, {
+            parent: this,
+            replacementTrigger: m.machineId,
+            // After the machine itself: a recovered or replaced one is waited for before anything dials it.
+            dependsOn: [knownHosts, ...(m.machine ? [m.machine] : []), ...m.dependsOn],
+        });
+
+        // The SSH gate has waited for sshd already; these bound each remote command's own dialling.
+        const connection: command.types.input.remote.ConnectionArgs = {
+            host: m.address,
+            port: args.port,
+            user: args.user,
+            privateKey,
+            dialErrorLimit: 20,
+            perDialTimeout: 15,
+        };
+        const remote = (cmdName: string, cmd: HostCommandArgs, cmdOpts?: pulumi.CustomResourceOptions) => new command.remote.Command(cmdName, {
+            connection,
+            create: cmd.create,
+            delete: cmd.delete,
+            stdin: cmd.stdin,
+            triggers: cmd.triggers,
+            // The provider would pass the previous output in PULUMI_COMMAND_STDOUT/STDERR; Ubuntu's sshd
+            // accepts no such variable (AcceptEnv LANG LC_*), and every run warns.
+            addPreviousOutputInEnv: false,
+        }, { parent: this, ...this.onHost, ...cmdOpts });
+
+        let beforeReady: pulumi.Resource = sshGate;
+        if (m.setup.by === "ssh") {
+            const script = m.setup.script;
+            // As root, from stdin (nothing in argv); again only when the script changes.
+            this.setup = remote(`${name}-setup`, {
+                create: args.user === "root" ? "bash -s" : "sudo -n bash -s",
+                stdin: script,
+                triggers: [crypto.createHash("sha256").update(script).digest("hex")],
+            }, { dependsOn: [sshGate] });
+            beforeReady = this.setup;
+        }
+
+        this.ready = remote(`${name}-ready`, {
+            create: readinessScript({
+                image: args.gpuCheckImage,
+                timeoutSeconds: args.readinessTimeoutSeconds,
+                gpu: args.gpu,
+                cloudInit: m.setup.by === "cloud-init",
+            }),
+            triggers: [m.address],
+        }, { dependsOn: [beforeReady] });
+        this.platform = m.platform !== undefined ? pulumi.output(m.platform) : this.ready.stdout.apply(platformOf);
+        this.gpuModel = m.gpuModel !== undefined ? pulumi.output(m.gpuModel) : this.ready.stdout.apply(gpuModelOf);
+
+        this.run = (cmdName, cmd, cmdOpts) => remote(cmdName, cmd, { ...cmdOpts, dependsOn: withDependency(cmdOpts?.dependsOn, this.ready) });
+
+        // A new machine means a new engine: the provider is replaced with it, so nothing created through
+        // the old one is assumed to exist on the new one. Its check that the engine answers would dial
+        // a dead spot VM during a destroy; the readiness gate has proved the engine before anything is
+        // created. It is the only client that multiplexes (ssh.ts), and its first connection comes after
+        // the readiness gate proved the user's groups.
+        const portSuffix = args.port === 22 ? "" : `:${args.port}`;
+        this.provider = new docker.Provider(`${name}-docker`, {
+            host: pulumi.interpolate`ssh://${target}${portSuffix}`,
+            sshOpts: providerOptions,
+            disableDockerDaemonCheck: true,
+        }, { parent: this, dependsOn: [this.ready], replacementTrigger: m.machineId });
+
+        const portFlag = args.port === 22 ? "" : ` -p ${args.port}`;
+        this.sshCommand = pulumi.interpolate`ssh -i ${keyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHostsPath}${portFlag} ${target}`;
+        this.details = { ...m.details, ssh: this.sshCommand };
+        this.registerOutputs({ address: this.address, machineId: this.machineId, sshCommand: this.sshCommand });
+    }
+}
+
+type DependsOn = pulumi.CustomResourceOptions["dependsOn"];
+
+/** `dependsOn` plus `extra`, whichever form the caller used. */
+function withDependency(dependsOn: DependsOn, extra: pulumi.Resource): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
+    if (dependsOn === undefined) return [extra];
+    if (Array.isArray(dependsOn)) return [...dependsOn, extra];
+    if (pulumi.Resource.isInstance(dependsOn)) return [dependsOn, extra];
+    return pulumi.output(dependsOn as pulumi.Input<pulumi.Resource | pulumi.Resource[]>)
+        .apply((d) => [...(Array.isArray(d) ? d : [d]), extra]) as unknown as pulumi.Input<pulumi.Resource>[];
+}

@@ -1,0 +1,93 @@
+// One of the operator's own servers (host kind "ssh"): a machine the stack does not create, such as
+// an on-prem box, a bare-metal rental or a workstation. It is set up over SSH with the same setup
+// script cloud-init runs on the cloud VMs (as root through sudo, again whenever the script changes),
+// and its identity is its /etc/machine-id, read over SSH on every run: a reinstalled machine gets a
+// new one, and everything on it is deployed afresh, not patched. A destroy removes the stack's
+// containers, networks and volumes from it (the model volume excepted) and leaves the machine.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { CLOUD_INIT_DEFAULTS, setupScript } from "../../cloud-init/render";
+import { SshHostConfig } from "../config";
+import { MachineRecord, RemoteHost, SshAccess } from "./remote";
+import { READINESS_DEFAULTS } from "./readiness";
+import { SSH_DEFAULTS, readMachineId } from "./ssh";
+
+export interface SshServerHostArgs {
+    /** The server as config names it (name, address, port, user, gpu), validated. */
+    readonly server: SshHostConfig;
+    /** The private key to log in with (the operator's, or the stack's generated one); a secret. */
+    readonly privateKey: pulumi.Input<string>;
+    /** Its public half when the stack generated it ("" for the operator's own): the line to authorise. */
+    readonly publicKey: pulumi.Input<string>;
+    /** The NVIDIA driver branch the setup installs on a GPU server without a working driver. */
+    readonly nvidiaDriverBranch: string;
+    /** Image the readiness gate runs with `--gpus all` on a GPU server. */
+    readonly gpuCheckImage: string;
+}
+
+/** Seconds the SSH gate waits for a server that is already running: sshd answers, or the key is wrong. */
+export const SERVER_BOOT_TIMEOUT_SECONDS = 120;
+
+export class SshServerHost extends RemoteHost {
+    /** The record of the server's identity in the state; `npm run recover` looks for its replacement. */
+    public readonly identity: command.local.Command;
+
+    constructor(name: string, args: SshServerHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        const s = args.server;
+        let identity: command.local.Command | undefined;
+        super("gpu-hosts:hosts:SshServerHost", name, "ssh", {
+            user: s.user,
+            port: s.port,
+            privateKey: args.privateKey,
+            publicKey: args.publicKey,
+            gpu: s.gpu,
+            gpuCheckImage: args.gpuCheckImage,
+            readinessTimeoutSeconds: READINESS_DEFAULTS.timeoutSeconds,
+            bootTimeoutSeconds: SERVER_BOOT_TIMEOUT_SECONDS,
+            keyDir: SSH_DEFAULTS.keyDir,
+            // No cloud firewall in front: the proxy listens on every interface of the server, and the
+            // operator's own firewall decides who reaches the idle port (README: your own server).
+            bindAddress: "0.0.0.0",
+        }, (parent, access) => {
+            const made = serverMachine(parent, name, args, access);
+            identity = made.identity;
+            return made.record;
+        }, opts);
+        this.identity = identity!;
+    }
+}
+
+function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHostArgs, access: SshAccess): { identity: command.local.Command; record: MachineRecord } {
+    const s = args.server;
+    const target = `${s.user}@${s.address}`;
+    // Read now, without multiplexing, once the key file is written: preview and up both see a
+    // reinstalled machine before anything dials its engine.
+    const machineId = pulumi.all([access.options, pulumi.output(args.publicKey)])
+        .apply(([options, publicKey]) => readMachineId({ target, port: s.port, options, publicKey }));
+    // The machine id in the state: replaced when the server's changes, which is how `npm run
+    // recover` tells a reinstalled server; the SSH gate, hence everything on the server, depends on it.
+    const identity = new command.local.Command(`${name}-machine`, {
+        create: "true\n",
+        triggers: [machineId],
+        interpreter: ["/bin/sh", "-c"],
+        addPreviousOutputInEnv: false,
+    }, { parent });
+    const script = setupScript({
+        sshUser: s.user,
+        gpu: s.gpu,
+        nvidiaDriverBranch: args.nvidiaDriverBranch,
+        dockerLogMaxSize: CLOUD_INIT_DEFAULTS.dockerLogMaxSize,
+        dockerLogMaxFile: CLOUD_INIT_DEFAULTS.dockerLogMaxFile,
+    });
+    return {
+        identity,
+        record: {
+            address: pulumi.output(s.address),
+            machineId,
+            dependsOn: [identity],
+            setup: { by: "ssh", script },
+            // authorizedKey: the line the server's authorized_keys needs, when the stack generated the key.
+            details: { port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
+        },
+    };
+}

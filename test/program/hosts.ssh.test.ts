@@ -1,0 +1,101 @@
+// The operator's own servers (host kind "ssh") through the real index.ts under strict mocks: one
+// host per configured server, set up over SSH with the cloud-init setup script, identified by its
+// /etc/machine-id (read over SSH; the stub ssh of test/helpers/setup.ts answers here), and the same
+// AppStack, proxy, keys, TLS and outputs as a cloud host.
+import * as assert from "assert";
+import { setupScript } from "../../cloud-init/render";
+import { readinessScript } from "../../components/hosts/readiness";
+import { isSecretInput, plainStrings } from "../helpers/secrets";
+import { ProgramRun, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
+
+export const OPERATOR_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ0123456789abcdef\n-----END OPENSSH PRIVATE KEY-----\n";
+const SERVERS = {
+    clouds: ["ssh"],
+    ssh: { hosts: [{ name: "box1", address: "203.0.113.10" }, { name: "box2", address: "gpu2.example.com", port: 2222, user: "gpuops", gpu: false }] },
+    sshPrivateKey: secret(OPERATOR_SSH_KEY),
+};
+
+describe("ssh hosts (the operator's own servers)", () => {
+    let run: ProgramRun;
+    before(async () => {
+        run = await runProgram("dev", SERVERS);
+    });
+
+    it("makes one host per server, with the operator's key and no generated one", () => {
+        const hosts = run.resources.filter((r) => r.type === "gpu-hosts:hosts:SshServerHost").map((r) => r.name);
+        assert.deepStrictEqual(hosts, ["box1", "box2"]);
+        assert.deepStrictEqual(run.byType("tls:index/privateKey:PrivateKey"), [], "no generated key when the operator gives one");
+        assert.ok(!run.resources.some((r) => /^(aws|gcp|azure):/.test(r.type)), "no cloud resource");
+        assert.deepStrictEqual(Object.keys(run.outputs.hosts.value), ["box1", "box2"]);
+    });
+
+    it("sets each server up over SSH with the cloud-init setup script (GPU parts only where there is a GPU), as root through sudo", () => {
+        const s1 = run.get("box1-setup");
+        assert.strictEqual(s1.inputs.create, "sudo -n bash -s");
+        assert.strictEqual(s1.inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLogMaxSize: "10m", dockerLogMaxFile: 3 }));
+        assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "570-server", dockerLogMaxSize: "10m", dockerLogMaxFile: 3 }));
+        assert.match(run.get("box2-setup").inputs.stdin, /^readonly GPU=false$/m);
+        assert.strictEqual(run.get("box1-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", gpu: true, cloudInit: false }));
+        assert.strictEqual(run.get("box2-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", gpu: false, cloudInit: false }));
+        assert.strictEqual(run.get("box1-app-ollama").inputs.gpus, "all");
+        assert.strictEqual(run.get("box2-app-ollama").inputs.gpus, undefined, "no GPU asked for on a server without one");
+    });
+
+    it("identifies each server by its machine id: everything on it follows that id, nothing is deleted with a machine", () => {
+        const id: string = run.get("box1-machine").inputs.triggers[0];
+        assert.match(id, /^[0-9a-f]{32}$/);
+        for (const name of ["box1-known-hosts", "box1-ssh-gate", "box1-setup", "box1-ready", "box1-docker", "box1-app-redis", "box1-app-blue-api", "box1-app-proxy-routes"]) {
+            assert.strictEqual(run.get(name).options.replacementTrigger, JSON.stringify(id), name);
+            assert.strictEqual(run.get(name).options.deletedWith, "", `${name}: a destroy removes it from the operator's server`);
+        }
+        assert.ok(run.get("box1-ssh-gate").options.dependencies.some((u) => u.endsWith("::box1-machine")), "everything on the server depends on its identity record");
+        assert.notStrictEqual(run.get("box2-machine").inputs.triggers[0], id, "each server has its own");
+    });
+
+    it("reaches each server's engine on its own port and user", () => {
+        assert.strictEqual(run.get("box1-docker").inputs.host, "ssh://ubuntu@203.0.113.10");
+        assert.strictEqual(run.get("box2-docker").inputs.host, "ssh://gpuops@gpu2.example.com:2222");
+    });
+
+    it("serves HTTPS for the server's address from the internal CA, with the same outputs as a cloud host", () => {
+        const h = run.outputs.hosts.value.box2;
+        assert.strictEqual(h.kind, "ssh");
+        assert.strictEqual(h.liveUrl, "https://gpu2.example.com:8000");
+        assert.strictEqual(h.apiUrl, h.liveUrl);
+        assert.strictEqual(h.idleHealthUrl, "https://gpu2.example.com:8001/health");
+        assert.strictEqual(h.port, 2222);
+        assert.strictEqual(h.user, "gpuops");
+        assert.match(h.machineId, /^[0-9a-f]{32}$/);
+        assert.strictEqual(h.gpu, "none");
+        assert.strictEqual(run.outputs.hosts.value.box1.gpu, "Tesla T4", "the GPU the readiness gate saw");
+        assert.strictEqual(h.ssh, "ssh -i ~/.ssh/gpu-hosts/gpu-hosts-dev-box2 -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-dev-box2.known_hosts -p 2222 gpuops@gpu2.example.com");
+        assert.strictEqual(h.authorizedKey, undefined, "the operator's own key: nothing to authorise");
+        assert.match(run.get("box2-app-proxy").inputs.uploads[0].content, /tls internal/);
+    });
+
+    it("keeps the operator's private key secret in every input and output", () => {
+        const body = OPERATOR_SSH_KEY.split("\n")[1];
+        for (const r of run.resources) assert.ok(!plainStrings(r.inputs).some((s) => s.includes(body)), `${r.name} has the key in plain text`);
+        assert.ok(isSecretInput(run.get("box1-setup").inputs.connection));
+        for (const [k, o] of Object.entries(run.outputs)) assert.ok(!(JSON.stringify(o.value) ?? "").includes(body), `output ${k}`);
+    });
+
+    it("uses the stack's generated key when the operator gives none, and outputs the line to authorise", async () => {
+        const gen = await runProgram("dev", { ...SERVERS, sshPrivateKey: undefined });
+        assert.strictEqual(gen.byType("tls:index/privateKey:PrivateKey").length, 1);
+        assert.match(gen.outputs.hosts.value.box1.authorizedKey, /^ssh-ed25519 AAAA\S+ gpu-hosts$/);
+    });
+
+    it("a reinstalled server (a new machine id) is deployed afresh: every resource on it follows the new id", async () => {
+        const before = await runProgramFresh("dev", SERVERS);
+        const after = await runProgramFresh("dev", SERVERS, { machineGeneration: 1 });
+        const onBox1 = before.resources.filter((r) => r.name.startsWith("box1-") && r.options.replacementTrigger !== undefined);
+        assert.ok(onBox1.length >= 25, `${onBox1.length} resources follow box1's id`);
+        for (const r of onBox1) {
+            assert.notStrictEqual(after.get(r.name).options.replacementTrigger, r.options.replacementTrigger, `${r.name} is replaced with the machine`);
+            assert.strictEqual(after.get(r.name).options.replacementTrigger, JSON.stringify(after.get("box1-machine").inputs.triggers[0]));
+        }
+        assert.ok(changedInputs(before, after).includes("command:local:Command::box1-machine"), "the identity record changes, which is what recover looks for");
+        assert.strictEqual(after.get("box1-ssh-files").options.replacementTrigger, undefined, "the key files stay");
+    });
+});

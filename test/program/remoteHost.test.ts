@@ -1,0 +1,152 @@
+// The remote-host skeleton (components/hosts/remote.ts) under strict mocks, with a machine of the
+// test's own: the key file, the SSH gate, the setup over SSH, the readiness gate, the runner and the
+// Docker provider, their order, what follows the machine, and the key's secrecy.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { RemoteHost } from "../../components/hosts/remote";
+import { readinessScript } from "../../components/hosts/readiness";
+import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../components/hosts/ssh";
+import { buildHost } from "../helpers/hosts";
+import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
+import { TEST_HOME } from "../helpers/setup";
+import { resolve } from "../helpers/stack";
+
+const KEY = "~/.ssh/gpu-hosts/gpu-hosts-dev-h1";
+const KNOWN = `${KEY}.known_hosts`;
+
+type Kind = "vm" | "server";
+
+/** A RemoteHost whose machine is a stand-in command (a VM the stack owns), or nothing (a server it does not). */
+const build = (kind: Kind = "vm", port = 22) => buildHost("dev", (cfg, args) => {
+    class Host extends pulumi.ComponentResource {
+        constructor(n: string) { super("gpu-hosts:test:Host", n); }
+    }
+    let machine: command.local.Command | undefined;
+    const host = new RemoteHost("gpu-hosts:test:RemoteHost", "h1", kind === "vm" ? "aws" : "ssh", {
+        user: "ubuntu", port, privateKey: args.sshPrivateKey, publicKey: args.sshPublicKey, gpu: kind === "vm",
+        gpuCheckImage: cfg.images.gpuCheck, readinessTimeoutSeconds: 1800, bootTimeoutSeconds: 2400, keyDir: "~/.ssh/gpu-hosts", bindAddress: "0.0.0.0",
+    }, (parent) => {
+        if (kind === "vm") machine = new command.local.Command("h1-vm", { create: "true" }, { parent });
+        return {
+            address: pulumi.output("198.51.100.7"),
+            machineId: pulumi.output("i-0123456789abcdef0"),
+            machine,
+            dependsOn: [],
+            setup: kind === "vm" ? { by: "cloud-init" } : { by: "ssh", script: "#!/bin/bash\necho set up\n" },
+            gpuModel: kind === "vm" ? "NVIDIA T4" : undefined,
+            platform: kind === "vm" ? "linux/amd64" : undefined,
+            details: { region: "here" },
+        };
+    });
+    const app = new Host("h1-app");
+    const cmd = host.run("h1-model-pull", { create: "docker exec h1-ollama ollama pull llama3.2:3b", triggers: ["llama3.2:3b"] }, { parent: app });
+    return { host, cmd };
+});
+
+describe("the remote-host skeleton under strict mocks", () => {
+    it("points the Docker provider at ssh://user@address(:port) with the multiplexed options; the SSH gate never multiplexes", async () => {
+        const run = await build();
+        const p = run.get("h1-docker");
+        assert.strictEqual(p.type, "pulumi:providers:docker");
+        assert.strictEqual(p.inputs.host, "ssh://ubuntu@198.51.100.7");
+        assert.strictEqual(p.inputs.disableDockerDaemonCheck, "true", "a destroy must not dial a dead spot VM's engine");
+        assert.deepStrictEqual(JSON.parse(p.inputs.sshOpts), sshClientOptions(KEY, KNOWN, true));
+        assert.doesNotMatch(run.get("h1-ssh-gate").inputs.create, /Control(Master|Path|Persist)/,
+            "a master opened by the gate before the setup added the user to the docker group would carry stale groups to every Docker call");
+        assert.strictEqual((await resolve(run.host.host.sshCommand)).value, `ssh -i ${KEY} -o IdentitiesOnly=yes -o UserKnownHostsFile=${KNOWN} ubuntu@198.51.100.7`);
+        const other = await build("server", 2222);
+        assert.strictEqual(other.get("h1-docker").inputs.host, "ssh://ubuntu@198.51.100.7:2222");
+        assert.match(other.get("h1-ssh-gate").inputs.create, /'-o' 'Port=2222'|-o Port=2222/);
+        assert.strictEqual(unsecret(other.get("h1-ready").inputs.connection).port, 2222);
+    });
+
+    it("writes the key file, mode 0600, on the machine that runs the program, before anything dials the host", async () => {
+        const keyFile = path.join(TEST_HOME, ".ssh", "gpu-hosts", "gpu-hosts-dev-h1");
+        fs.rmSync(keyFile, { force: true });
+        const run = await build();
+        const key = (await resolve(run.privateKey)).value as string;
+        assert.strictEqual(fs.readFileSync(keyFile, "utf8"), key.endsWith("\n") ? key : `${key}\n`);
+        assert.strictEqual(fs.statSync(keyFile).mode & 0o777, 0o600);
+        fs.rmSync(keyFile);
+        await build();
+        assert.ok(fs.existsSync(keyFile), "written again on the next run");
+    });
+
+    it("orders SSH files -> SSH gate (after the machine) -> readiness -> Docker provider, and run() after readiness", async () => {
+        const run = await build();
+        assert.ok(run.regs.get("h1-docker")!.deps.includes("h1-ready"));
+        assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-ssh-gate"));
+        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-known-hosts"));
+        assert.ok(run.regs.get("h1-known-hosts")!.deps.includes("h1-ssh-files"));
+        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-vm"), "a recovered VM is waited for");
+        const pull = run.regs.get("h1-model-pull")!;
+        assert.ok(pull.deps.includes("h1-ready"));
+        assert.strictEqual(pull.parent, "h1-app", "the caller's parent wins");
+        assert.strictEqual(run.get("h1-ssh-files").options.replacementTrigger, undefined, "the clean-up command is never replaced, so a new VM never deletes the key");
+        assert.strictEqual(run.get("h1-ssh-files").inputs.delete, keyFileDeleteScript(KEY, KNOWN));
+        assert.strictEqual(run.get("h1-known-hosts").inputs.create, forgetHostKeysScript(KNOWN));
+        assert.ok(!run.mocks.resources.some((r) => r.name === "h1-setup"), "cloud-init sets a VM up");
+    });
+
+    it("sets a server up over SSH as root, from stdin, before the readiness gate, again only when the script changes", async () => {
+        const run = await build("server");
+        const setup = run.get("h1-setup");
+        assert.strictEqual(setup.type, "command:remote:Command");
+        assert.strictEqual(setup.inputs.create, "sudo -n bash -s");
+        assert.strictEqual(setup.inputs.stdin, "#!/bin/bash\necho set up\n");
+        assert.match(setup.inputs.triggers[0], /^[0-9a-f]{64}$/, "the script's digest");
+        assert.ok(run.regs.get("h1-setup")!.deps.includes("h1-ssh-gate"));
+        assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-setup"));
+        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, gpu: false, cloudInit: false }));
+        assert.strictEqual(setup.options.deletedWith, "", "a server the stack does not own: its resources are deleted on destroy");
+    });
+
+    it("takes the platform and GPU from the readiness gate where the machine does not say", async () => {
+        const run = await build("server");
+        assert.strictEqual((await resolve(run.host.host.platform)).value, "linux/amd64", "the mocked gate prints the engine's platform");
+        assert.strictEqual((await resolve(run.host.host.gpuModel)).value, "none", "a server without a GPU");
+        assert.strictEqual((await resolve((await build("vm")).host.host.gpuModel)).value, "NVIDIA T4", "the catalog's");
+        assert.strictEqual((await resolve(run.host.host.details.ssh)).value.startsWith("ssh -i"), true);
+    });
+
+    it("replaces the gates, the provider and every command on the host when the machine id changes; deletes them with a VM", async () => {
+        const run = await build();
+        for (const name of ["h1-known-hosts", "h1-ssh-gate", "h1-ready", "h1-docker", "h1-model-pull"]) {
+            assert.strictEqual(run.get(name).options.replacementTrigger, JSON.stringify("i-0123456789abcdef0"), name);
+        }
+        for (const name of ["h1-ready", "h1-model-pull"]) {
+            assert.match(run.get(name).options.deletedWith, /::h1-vm$/, `${name} goes with the machine`);
+        }
+        assert.strictEqual(run.get("h1-ssh-files").options.deletedWith, "", "the operator's own files are cleaned up on destroy");
+        assert.deepStrictEqual(run.get("h1-ready").inputs.triggers, ["198.51.100.7"]);
+    });
+
+    it("runs the readiness script on the host; remote commands pass no previous output in env", async () => {
+        const run = await build();
+        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, gpu: true, cloudInit: true }));
+        for (const name of ["h1-ready", "h1-model-pull", "h1-ssh-gate", "h1-ssh-files", "h1-known-hosts"]) {
+            assert.strictEqual(run.get(name).inputs.addPreviousOutputInEnv, false, name);
+        }
+    });
+
+    it("keeps the private key secret: in memory only, every remote connection secret, nothing in plain text or argv", async () => {
+        for (const kind of ["vm", "server"] as const) {
+            const run = await build(kind);
+            const key = (await resolve(run.privateKey)).value as string;
+            for (const name of ["h1-ready", "h1-model-pull", ...(kind === "server" ? ["h1-setup"] : [])]) {
+                const conn = run.get(name).inputs.connection;
+                assert.ok(isSecretInput(conn), `${name}'s connection must be secret`);
+                assert.deepStrictEqual(unsecret(conn), {
+                    host: "198.51.100.7", user: "ubuntu", port: 22, privateKey: key, dialErrorLimit: 20, perDialTimeout: 15,
+                });
+            }
+            for (const r of run.mocks.resources) {
+                assert.ok(!plainStrings(r.inputs).some((s) => s.includes(key.trim())), `${r.name} has the private key in plain text`);
+                assert.ok(!JSON.stringify(r.inputs.stdin ?? "").includes("PRIVATE KEY"), `${r.name} gets the key on stdin`);
+            }
+        }
+    });
+});
