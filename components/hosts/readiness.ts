@@ -142,7 +142,10 @@ export function readinessScript(opts: ReadinessOptions = {}): string {
             "# The setup script writes the boot id into the marker when the driver needs a reboot.",
             'if [ -e "$REBOOT_MARKER" ] && ! nvidia-smi >/dev/null 2>&1; then',
             '  if [ "$(cat "$REBOOT_MARKER")" = "$(cat "$BOOT_ID_FILE")" ]; then',
-            `    echo "gpu-hosts: the host is rebooting to load the NVIDIA driver; wait a minute, then run 'pulumi up' again." >&2`,
+            ...(cloudInit
+                ? [`    echo "gpu-hosts: the host is rebooting to load the NVIDIA driver; wait a minute, then run 'pulumi up' again." >&2`]
+                // Nothing reboots an operator's own server by itself.
+                : [`    echo "gpu-hosts: the NVIDIA driver was installed and loads only after a reboot: reboot the server, then run 'npm run up' again." >&2`]),
             `    exit ${READINESS_REBOOTING_EXIT_CODE}`,
             "  fi",
             '  fail "the NVIDIA driver still does not load after the reboot (Secure Boot without a signed module? see: sudo dmesg | grep -i nvidia)"',

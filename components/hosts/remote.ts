@@ -10,7 +10,7 @@ import { HostKind } from "../config";
 import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
 import { gpuModelOf, platformOf, readinessScript } from "./readiness";
 import {
-    forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, sshGateScript, writeKeyFile,
+    SERVER_GATE_PROBE, SSH_GATE_PROBE, forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, sshGateScript, writeKeyFile,
 } from "./ssh";
 
 /** How to reach and check a remote host; resolved and validated by the config loader. */
@@ -164,6 +164,7 @@ export class RemoteHost extends pulumi.ComponentResource implements GpuHost {
         const sshGate = new command.local.Command(`${name}-ssh-gate`, {
             create: pulumi.all([target, plainOptions]).apply(([t, o]) => sshGateScript({
                 target: t, sshOptions: o, port: args.port, timeoutSeconds: args.bootTimeoutSeconds,
+                probe: m.setup.by === "cloud-init" ? SSH_GATE_PROBE : SERVER_GATE_PROBE,
             })),
             interpreter: ["/bin/sh", "-c"],
             addPreviousOutputInEnv: false,

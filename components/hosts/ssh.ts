@@ -127,7 +127,7 @@ export function keyFileDeleteScript(keyPath: string, knownHostsPath: string): st
 }
 
 /**
- * Run on the host by the SSH gate: waits for cloud-init, then exits 75 while the setup script
+ * Run on a cloud VM by the SSH gate: waits for cloud-init, then exits 75 while the setup script
  * has asked for a reboot in this boot (the marker holds the boot id) and the driver is not loaded.
  */
 export const SSH_GATE_PROBE = [
@@ -138,6 +138,13 @@ export const SSH_GATE_PROBE = [
     "fi",
 ].join("\n") + "\n";
 
+/**
+ * Run on an operator's server by the SSH gate: nothing to wait for, it is running already. Never
+ * cloud-init's wait: a server with cloud-init installed but not in use (seen on this project's own
+ * test host) would make `cloud-init status --wait` wait forever.
+ */
+export const SERVER_GATE_PROBE = "true\n";
+
 export interface SshGateOptions {
     readonly target: string;
     /** The client options, without multiplexing (see the file comment). */
@@ -145,6 +152,8 @@ export interface SshGateOptions {
     /** The host's SSH port. */
     readonly port: number;
     readonly timeoutSeconds: number;
+    /** What to run once in: SSH_GATE_PROBE on a cloud VM, SERVER_GATE_PROBE on a server. */
+    readonly probe: string;
 }
 
 /**
@@ -164,7 +173,7 @@ export function sshGateScript(o: SshGateOptions): string {
         `target=${shellQuote(o.target)}`,
         "# The probe runs, and expands, on the host.",
         "# shellcheck disable=SC2016",
-        `probe=${shellQuote(SSH_GATE_PROBE)}`,
+        `probe=${shellQuote(o.probe)}`,
         `deadline=$(( $(date +%s) + ${o.timeoutSeconds} ))`,
         "attempt=0",
         "while :; do",

@@ -97,18 +97,20 @@ export async function preview(d: UpDeps, pin: (release: string) => SlotConfig): 
 /** The docker commands that remove what a destroy keeps on purpose: model volumes and images. */
 export function keptAdvice(outputs: Record<string, unknown>): string[] {
     let images: string[] = [];
-    let hosts: string[] = [];
+    let hosts: { name: string; ssh?: string }[] = [];
     try {
         const o = parseStackOutputs(outputs);
         images = [...o.hostImages];
-        hosts = Object.entries(o.hosts).filter(([, h]) => h.kind === "local").map(([n]) => n);
+        // A cloud VM's volumes go with its disk; the local engine and an operator's servers keep theirs.
+        hosts = Object.entries(o.hosts).filter(([, h]) => h.kind === "local" || h.kind === "ssh")
+            .map(([n, h]) => ({ name: n, ssh: h.kind === "ssh" && typeof h.ssh === "string" ? h.ssh : undefined }));
     } catch {
         // A stack with no (or older) outputs: nothing to advise.
     }
     const lines: string[] = [];
     for (const h of hosts) {
-        lines.push(`Kept: the Docker volume ${h}-app-ollama-models (downloaded models, kept so the next up skips the download).`);
-        lines.push(`Remove it with: docker volume rm ${h}-app-ollama-models`);
+        lines.push(`Kept: the Docker volume ${h.name}-app-ollama-models${h.ssh ? ` on ${h.name}` : ""} (downloaded models, kept so the next up skips the download).`);
+        lines.push(`Remove it with: ${h.ssh ? `${h.ssh} ` : ""}docker volume rm ${h.name}-app-ollama-models`);
     }
     if (images.length) {
         lines.push("Kept: the images this stack pulled and built. Remove exactly those with:");

@@ -100,6 +100,7 @@ describe("the remote-host skeleton under strict mocks", () => {
         assert.match(setup.inputs.triggers[0], /^[0-9a-f]{64}$/, "the script's digest");
         assert.ok(run.regs.get("h1-setup")!.deps.includes("h1-ssh-gate"));
         assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-setup"));
+        assert.doesNotMatch(run.get("h1-ssh-gate").inputs.create, /cloud-init/, "a server's gate waits for nothing but SSH");
         assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, gpu: false, cloudInit: false }));
         assert.strictEqual(setup.options.deletedWith, "", "a server the stack does not own: its resources are deleted on destroy");
     });

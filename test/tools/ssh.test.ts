@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    CONTROL_PERSIST_SECONDS, SSH_GATE_PROBE, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName,
+    CONTROL_PERSIST_SECONDS, SERVER_GATE_PROBE, SSH_GATE_PROBE, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName,
     readMachineId, sshClientOptions, sshGateScript, writeKeyFile,
 } from "../../components/hosts/ssh";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
@@ -121,13 +121,13 @@ exit "\${code:-0}"
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     const run = (codes: string, timeoutSeconds = 600) => (fs.rmSync(path.join(dir, "n"), { force: true }), sh(
-        sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: PLAIN, port: 22, timeoutSeconds }),
+        sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: PLAIN, port: 22, timeoutSeconds, probe: SSH_GATE_PROBE }),
         { PATH: `${dir}:${process.env.PATH}`, STUB_DIR: dir, STUB_CODES: codes },
     ));
 
     it("is shellcheck-clean, and so is the probe it runs on the host", function () {
         requireTool("shellcheck", this);
-        assertScriptShellcheckClean(sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: PLAIN, port: 22, timeoutSeconds: 2400 }), "ssh gate", "sh");
+        assertScriptShellcheckClean(sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: PLAIN, port: 22, timeoutSeconds: 2400, probe: SSH_GATE_PROBE }), "ssh gate", "sh");
         assertScriptShellcheckClean(`#!/bin/bash\n${SSH_GATE_PROBE}`, "ssh gate probe", "bash");
     });
 
@@ -151,7 +151,12 @@ exit "\${code:-0}"
     });
 
     it("refuses multiplexed options: a master opened before the setup keeps the user's old groups", () => {
-        assert.throws(() => sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: OPTS, port: 22, timeoutSeconds: 10 }), /the SSH gate must not multiplex/);
+        assert.throws(() => sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: OPTS, port: 22, timeoutSeconds: 10, probe: SSH_GATE_PROBE }), /the SSH gate must not multiplex/);
+    });
+
+    it("never waits for cloud-init on an operator's server: one installed but not in use would wait forever", () => {
+        assert.strictEqual(SERVER_GATE_PROBE, "true\n");
+        assert.match(SSH_GATE_PROBE, /cloud-init status --wait/, "a cloud VM's gate does wait for it");
     });
 
     it("leaves other failures to the readiness gate, and gives up at the deadline", () => {

@@ -1,0 +1,231 @@
+// The ssh host kind end to end: a stack whose one host is an SSH server on the loopback address (a
+// real sshd, a non-root user not yet in the docker group, this machine's dockerd as its engine), the
+// real Pulumi engine and providers, and the operator's commands, run as an operator runs them. What
+// the engine changed is read from the state before and after each step.
+// Run with `npm run test:e2e:ssh` (root, Debian: dockerd, sshd, sudo). Prints a table of figures.
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+    Figures, StateDiff, allChanged, buildStandIns, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
+} from "./harness";
+import { E2E_USER, SshServer, freePort } from "./sshServer";
+import { Traffic } from "./traffic";
+
+const STACK = "e2e";
+const HOST = "box";
+const API_PORT = 9443;
+const IDLE_PORT = 9444;
+const LIVE = `https://127.0.0.1:${API_PORT}`;
+const IDLE = `https://127.0.0.1:${IDLE_PORT}`;
+
+describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on loopback", function () {
+    this.timeout(20 * 60_000);
+    const figures = new Figures();
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-e2e-ssh-logs-"));
+    const log = path.join(logDir, "commands.log");
+    let stopDocker: () => Promise<void> = async () => {};
+    let server: SshServer | undefined;
+    let dir = "";
+    let env: NodeJS.ProcessEnv = {};
+    let ca: string[] = [];
+    let apiKey = "";
+    const clientKeys = [1, 2, 3, 4].map(() => randomBytes(24).toString("hex"));
+    let traffic: Traffic | undefined;
+
+    const npm = (...args: string[]) => run("npm", ["run", "--silent", ...args], { cwd: dir, env, log });
+    const pulumi = (args: string[], input?: string) => run(path.join(dir, "node_modules", ".bin", "pulumi"), [...args, "--stack", STACK], { cwd: dir, env, log, input });
+    const state = () => exportState(dir, STACK, env);
+    const ok = (r: { code: number; output: string }, what: string) => assert.equal(r.code, 0, `${what} failed:\n${r.output.slice(-4000)}`);
+    const health = async (url: string) => {
+        const probe = new Traffic({ url, keys: [], ca });
+        try {
+            const r = await probe.request("GET", "/health", undefined);
+            return "error" in r || r.status !== 200 ? undefined : (r.json as Record<string, unknown>);
+        } finally {
+            probe.close();
+        }
+    };
+    async function step(args: string[]): Promise<{ code: number; output: string; seconds: number; diff: StateDiff }> {
+        const before = await state();
+        const r = await npm(...args);
+        return { ...r, diff: diffState(before, await state()) };
+    }
+    const outputs = async () => JSON.parse((await pulumi(["stack", "output", "--json", "--show-secrets"])).output);
+    const onHost = (n: string) => n === HOST || n.startsWith(`${HOST}-`);
+
+    before(async function () {
+        console.log(`      logs: ${logDir}`);
+        stopDocker = await ensureDockerd(logDir);
+        await buildStandIns(logDir);
+        server = new SshServer(fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-e2e-sshd-")), await freePort());
+        await server.start();
+        assert.equal(server.inDockerGroup(), false, "the user starts outside the docker group");
+        console.log(`      sshd on 127.0.0.1:${server.port}, user ${E2E_USER}`);
+        dir = projectCopy("gpu-hosts-e2e-ssh-");
+        env = { PULUMI_BACKEND_URL: `file://${path.join(dir, ".pulumi", "e2e-state")}`, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" };
+        fs.mkdirSync(path.join(dir, ".pulumi", "e2e-state"), { recursive: true });
+        // The operator's stack: their own server and key, their own API keys for their clients.
+        fs.writeFileSync(path.join(dir, `Pulumi.${STACK}.yaml`), [
+            "config:",
+            "  gpu-hosts:clouds: [ssh]",
+            "  gpu-hosts:ssh:",
+            "    hosts:",
+            `      - {name: ${HOST}, address: 127.0.0.1, port: ${server.port}, user: ${E2E_USER}, gpu: false}`,
+            `  gpu-hosts:apiPort: ${API_PORT}`,
+            `  gpu-hosts:idlePort: ${IDLE_PORT}`,
+            "",
+        ].join("\n"));
+        ok(await pulumi(["stack", "init", "--secrets-provider", "passphrase"]), "stack init");
+        ok(await pulumi(["config", "set", "--secret", "gpu-hosts:sshPrivateKey"], server.privateKey), "config set sshPrivateKey");
+        ok(await pulumi(["config", "set", "--secret", "gpu-hosts:apiKeys", clientKeys.join(",")]), "config set apiKeys");
+    });
+
+    after(async () => {
+        await traffic?.stop();
+        traffic?.close();
+        console.log(`\n${figures.render(`e2e ssh host (kind ssh over 127.0.0.1), ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPU(s)`)}\n`);
+        if (dir && fs.existsSync(path.join(dir, ".pulumi", "e2e-state", ".pulumi"))) await npm("destroy", "--", "--stack", STACK);
+        await server?.stop();
+        await stopDocker();
+    });
+
+    it("npm run up from nothing sets the server up over SSH (the user joins the docker group) and deploys; HTTPS answers", async () => {
+        const started = Date.now();
+        const r = await step(["up", "--", "--stack", STACK]);
+        ok(r, "npm run up");
+        const out = await outputs();
+        ca = [out.hosts[HOST].caRootCert];
+        assert.match(ca[0], /BEGIN CERTIFICATE/, "the internal CA's root is an output");
+        let h = await health(LIVE);
+        while (!h && Date.now() - started < 180_000) {
+            await new Promise((res) => setTimeout(res, 500));
+            h = await health(LIVE);
+        }
+        assert.ok(h, "the live URL never turned healthy");
+        assert.equal(h.slot, "blue");
+        assert.equal(server!.inDockerGroup(), true, "the setup put the user in the docker group");
+        const names = allChanged(r.diff).map(nameOf);
+        assert.ok(names.includes(`${HOST}-setup`) && names.includes(`${HOST}-machine`), names.join(", "));
+        assert.equal(out.hosts[HOST].kind, "ssh");
+        assert.equal(out.hosts[HOST].liveUrl, LIVE);
+        assert.equal(out.hosts[HOST].machineId, fs.readFileSync(server!.machineIdFile, "utf8").trim());
+        assert.equal(out.hosts[HOST].gpu, "none");
+        assert.ok(fs.readFileSync("/etc/ssh/sshd_config.d/10-gpu-hosts.conf", "utf8").includes("MaxSessions 64"), "the setup's sshd drop-in");
+        figures.add({ step: "up (from nothing)", seconds: r.seconds, changes: describeDiff(r.diff), note: `healthy after ${((Date.now() - started) / 1000).toFixed(1)} s` });
+    });
+
+    it("the seed flow over HTTPS, trusting the output CA: 401 without a key, a job through with it", async () => {
+        apiKey = (await npm("key", "--", "--stack", STACK)).output.trim();
+        const probe = new Traffic({ url: LIVE, keys: [apiKey], ca });
+        try {
+            const anon = await probe.request("POST", "/jobs", undefined, { ticker: "NVDA", date: "2024-05-10" });
+            assert.ok(!("error" in anon) && anon.status === 401, JSON.stringify(anon));
+            const sub = await probe.request("POST", "/jobs", apiKey, { ticker: "NVDA", date: "2024-05-10" });
+            assert.ok(!("error" in sub) && sub.status === 202, JSON.stringify(sub));
+            let view: any;
+            for (let i = 0; i < 60 && view?.status !== "completed"; i++) {
+                await new Promise((res) => setTimeout(res, 500));
+                const g = await probe.request("GET", `/jobs/${sub.json.job_id}`, apiKey);
+                view = "error" in g ? undefined : g.json;
+            }
+            assert.equal(view?.status, "completed", JSON.stringify(view));
+            assert.equal(view.processed_by.slot, "blue");
+        } finally {
+            probe.close();
+        }
+        traffic = new Traffic({ url: LIVE, keys: clientKeys, rate: 30, ca });
+        traffic.start("idle");
+    });
+
+    it("a preview and a second up change nothing", async () => {
+        traffic!.setPhase("preview + up");
+        const p = await npm("preview", "--", "--stack", STACK);
+        ok(p, "npm run preview");
+        assert.match(p.output, /preview of stack e2e: 0 resource\(s\) would change/);
+        const r = await step(["up", "--", "--stack", STACK]);
+        ok(r, "npm run up");
+        assert.deepEqual(allChanged(r.diff), []);
+        figures.add({ step: "preview, then up again", seconds: p.seconds + r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn("preview + up"), failed: traffic!.failedIn("preview + up").length });
+        assert.deepEqual(traffic!.failedIn("preview + up"), []);
+    });
+
+    it("release --workdir under live traffic changes only the idle slot and fails no live request", async () => {
+        traffic!.setPhase("release");
+        fs.appendFileSync(path.join(dir, "app", "src", "api.ts"), "\n// a release over SSH\n");
+        const r = await step(["release", "--", "--stack", STACK, "--workdir"]);
+        ok(r, "npm run release");
+        const names = allChanged(r.diff).map(nameOf);
+        for (const n of names) assert.match(n, new RegExp(`^${HOST}-app-green(-|$)`), `the release changed ${n}`);
+        assert.ok(names.includes(`${HOST}-app-green-api`), names.join(", "));
+        const idle = await health(IDLE);
+        assert.equal(idle?.slot, "green");
+        assert.notEqual(idle?.release, (await health(LIVE))?.release, "the idle slot runs the new snapshot");
+        figures.add({ step: "release --workdir", seconds: r.seconds, changes: `${describeDiff(r.diff)} (all green)`, sent: traffic!.sentIn("release"), failed: traffic!.failedIn("release").length });
+        assert.deepEqual(traffic!.failedIn("release"), []);
+    });
+
+    for (const [cmd, to] of [["promote", "green"], ["rollback", "blue"]] as const) {
+        it(`${cmd} under live traffic: one update (the routes), no failed request, live serves ${to}`, async () => {
+            traffic!.setPhase(cmd);
+            const r = await step([cmd, "--", "--stack", STACK]);
+            ok(r, `npm run ${cmd}`);
+            assert.deepEqual(allChanged(r.diff).map(nameOf), [`${HOST}-app-proxy-routes`]);
+            assert.equal((await health(LIVE))?.slot, to);
+            figures.add({ step: cmd, seconds: r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn(cmd), failed: traffic!.failedIn(cmd).length });
+            assert.deepEqual(traffic!.failedIn(cmd), []);
+        });
+    }
+
+    it("every job accepted under traffic completes, processed by the slot that accepted it", async () => {
+        await traffic!.stop();
+        const c = await traffic!.checkJobs(clientKeys);
+        figures.add({ step: "jobs under traffic", seconds: 0, changes: "-", note: `${c.completed}/${c.total} completed, by slot ${JSON.stringify(c.bySlot)}, ${c.crossed} crossed` });
+        assert.deepEqual(c.unfinished, []);
+        assert.equal(c.crossed, 0);
+    });
+
+    it("a reinstalled server (a new /etc/machine-id, every container gone): recover brings it back healthy", async () => {
+        const oldId = fs.readFileSync(server!.machineIdFile, "utf8").trim();
+        const newId = server!.newMachineId();
+        // What a reinstall leaves of the stack's Docker objects: nothing (the stand-in base images stay:
+        // a real host would pull them again, and nothing can be pulled here).
+        for (const [kind, filter] of [["container", ["ps", "-aq"]], ["network", ["network", "ls", "-q"]], ["volume", ["volume", "ls", "-q"]]] as const) {
+            const ids = (await run("docker", [...filter, "--filter", `name=${HOST}-`], { cwd: dir })).output.split("\n").filter(Boolean);
+            if (ids.length) ok(await run("docker", [kind, "rm", "-f", ...ids], { cwd: dir }), `docker ${kind} rm`);
+        }
+        const started = Date.now();
+        const r = await step(["recover", "--", "--stack", STACK]);
+        ok(r, "npm run recover");
+        assert.match(r.output, new RegExp(`${HOST}-machine: REINSTALLED \\(a new machine id\\)`));
+        assert.match(r.output, new RegExp(`done: rebuilt ${HOST}-machine and everything on it`));
+        // The reinstall took the proxy's data volume, so its internal CA is a new one: clients pin the
+        // new root from the outputs (README: your own server).
+        const out = await outputs();
+        assert.notEqual(out.hosts[HOST].caRootCert, ca[0], "a new CA on the reinstalled server");
+        ca = [out.hosts[HOST].caRootCert];
+        const h = await health(LIVE);
+        assert.equal(h?.status, "healthy");
+        assert.equal(out.hosts[HOST].machineId, newId);
+        assert.notEqual(newId, oldId);
+        const recreated = [...r.diff.created, ...r.diff.replaced].map(nameOf).filter(onHost);
+        assert.ok(recreated.includes(`${HOST}-app-redis`) && recreated.includes(`${HOST}-setup`), recreated.join(", "));
+        figures.add({ step: "reinstall, then recover", seconds: r.seconds, changes: describeDiff(r.diff), note: `healthy ${((Date.now() - started) / 1000).toFixed(1)} s after recover started` });
+        const again = await step(["up", "--", "--stack", STACK]);
+        ok(again, "npm run up");
+        assert.deepEqual(allChanged(again.diff), [], "after recover, the stack is in line with its config");
+    });
+
+    it("npm run destroy removes the stack's containers from the server and keeps the model volume", async () => {
+        const r = await step(["destroy", "--", "--stack", STACK]);
+        ok(r, "npm run destroy");
+        const left = await run("docker", ["ps", "-a", "--filter", `name=^${HOST}-app-`, "--format", "{{.Names}}"], { cwd: dir });
+        assert.equal(left.output.trim(), "");
+        const volumes = await run("docker", ["volume", "ls", "--format", "{{.Name}}"], { cwd: dir });
+        assert.ok(volumes.output.split("\n").includes(`${HOST}-app-ollama-models`), volumes.output);
+        assert.ok(r.output.includes(`Remove it with: ssh -i ~/.ssh/gpu-hosts/gpu-hosts-e2e-${HOST} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-e2e-${HOST}.known_hosts -p ${server!.port} ${E2E_USER}@127.0.0.1 docker volume rm ${HOST}-app-ollama-models`), r.output);
+        figures.add({ step: "destroy", seconds: r.seconds, changes: describeDiff(r.diff) });
+    });
+});
