@@ -42,6 +42,54 @@ export interface SlotConfig {
     readonly commit: string;
 }
 
+/** Where an AWS host runs. zone "" is the first zone of the region that offers the type. */
+export interface AwsPlacement {
+    readonly region: string;
+    readonly zone: string;
+    readonly instanceType: string;
+    readonly spot: boolean;
+}
+/** Where a GCP host runs (the project stays gcp.project). */
+export interface GcpPlacement {
+    readonly zone: string;
+    readonly machineType: string;
+    readonly gpuType: string;
+    readonly spot: boolean;
+}
+/** Where an Azure host runs. */
+export interface AzurePlacement {
+    readonly location: string;
+    readonly vmSize: string;
+    readonly spot: boolean;
+}
+
+/**
+ * What `npm run deploy` may do when a VM fails for capacity or quota. Each default is the choice
+ * that never surprises the bill or the topology: move along the candidates the operator listed
+ * (they accepted each one), but never swap a spot machine for a dearer on-demand one, and never
+ * drop a cloud from the stack, unless the stack says so.
+ */
+export interface FallbackConfig {
+    /** Move a host to its next candidate. Defaults to true. */
+    readonly candidates: boolean;
+    /** After a spot candidate fails, try the same placement on-demand (about 3x the price). Defaults to false. */
+    readonly spotToOnDemand: boolean;
+    /** When a cloud's candidates run out, deploy without its host and let the other clouds serve. Defaults to false. */
+    readonly otherClouds: boolean;
+}
+
+/** A placement the deploy driver chose, and the failures that led to it ("<placement>: <code>"). */
+export type Recorded<P> = P & { readonly tried: readonly string[] };
+
+/** gpu-hosts:placements, written by `npm run deploy`. */
+export interface PlacementsConfig {
+    readonly aws?: Recorded<AwsPlacement>;
+    readonly gcp?: Recorded<GcpPlacement>;
+    readonly azure?: Recorded<AzurePlacement>;
+    /** Clouds whose candidates ran out, deployed without (only with fallback.otherClouds). */
+    readonly skipped: readonly CloudName[];
+}
+
 export interface AppConfig {
     /** Build context, relative to the project root. */
     readonly context: string;
@@ -95,9 +143,17 @@ export interface StackConfig {
     readonly sshPublicKey: string;
     readonly diskGb: number;
     readonly nvidiaDriverBranch: string;
-    readonly aws: { readonly region: string; readonly instanceType: string };
-    readonly gcp: { readonly project: string; readonly zone: string; readonly machineType: string; readonly gpuType: string };
-    readonly azure: { readonly location: string; readonly vmSize: string };
+    /** The AWS host; `candidates` (resolved: every field filled) are the placements accepted, in order. */
+    readonly aws: { readonly region: string; readonly instanceType: string; readonly candidates: readonly AwsPlacement[] };
+    readonly gcp: {
+        readonly project: string; readonly zone: string; readonly machineType: string; readonly gpuType: string;
+        readonly candidates: readonly GcpPlacement[];
+    };
+    readonly azure: { readonly location: string; readonly vmSize: string; readonly candidates: readonly AzurePlacement[] };
+    /** What `npm run deploy` may do when a cloud has no capacity for a host. */
+    readonly fallback: FallbackConfig;
+    /** Where `npm run deploy` placed each cloud host (it writes this key); absent: the first candidate. */
+    readonly placements: PlacementsConfig;
     /** The operator's own servers, when "ssh" is in clouds. */
     readonly ssh: { readonly hosts: readonly SshHostConfig[] };
     /**
@@ -176,9 +232,11 @@ export const DEFAULTS: Defaults = {
     sshPublicKey: "",
     diskGb: 100,
     nvidiaDriverBranch: "570-server",
-    aws: { region: "us-east-1", instanceType: "g4dn.xlarge" },
-    gcp: { project: "", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4" },
-    azure: { location: "eastus", vmSize: "Standard_NC4as_T4_v3" },
+    aws: { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: [] },
+    gcp: { project: "", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", candidates: [] },
+    azure: { location: "eastus", vmSize: "Standard_NC4as_T4_v3", candidates: [] },
+    fallback: { candidates: true, spotToOnDemand: false, otherClouds: false },
+    placements: { skipped: [] },
     ssh: { hosts: [] },
     sshPrivateKey: "",
     // "" = the engine the operator's docker CLI uses (DOCKER_HOST, else the current context).
@@ -419,38 +477,55 @@ export function loadConfig(
         }
     }
 
-    const aws = r.object("aws", r.value("aws"), d.aws, {
+    const spot = r.bool("spot", r.value("spot"), d.spot);
+    // Each cloud's candidates are read after its section: an entry's omitted fields come from it.
+    const candidateLists: Partial<Record<CloudName, unknown[]>> = {};
+    const listOf = (cloud: CloudName) => <T>(k: string, v: unknown, fb: readonly T[]): readonly T[] => {
+        if (Array.isArray(v)) candidateLists[cloud] = v;
+        else if (v !== undefined) r.fail(k, `a list of placements ${CANDIDATE_SHAPES[cloud]}`, v);
+        return fb;
+    };
+    const awsSection = r.object("aws", r.value("aws"), d.aws, {
         region: str(AWS_REGION, "an AWS region, e.g. \"us-east-1\""),
         instanceType: (k, v, fb) => {
             const t = r.string(k, v, fb, /^[a-z0-9]+\.[a-z0-9]+$/, AWS_ALLOWED);
             if (enabled("aws") && t === v && !awsGpu(t)) r.fail(k, AWS_ALLOWED, v);
             return t;
         },
+        candidates: listOf("aws"),
     });
-    const gcp = r.object("gcp", r.value("gcp"), d.gcp, {
+    const gcpSection = r.object("gcp", r.value("gcp"), d.gcp, {
         project: str(/^([a-z][a-z0-9-]{4,28}[a-z0-9])?$/, "a GCP project id (6-30 lowercase letters, digits, hyphens)"),
         zone: str(GCP_ZONE, "a GCP zone, e.g. \"us-central1-a\""),
         machineType: str(/^[a-z0-9-]+$/, GCP_ALLOWED),
         gpuType: str(/^[a-z0-9-]*$/, "a GCP accelerator type, e.g. \"nvidia-tesla-t4\""),
+        candidates: listOf("gcp"),
     });
     if (enabled("gcp")) {
-        if (gcp.project === "") r.fail("gcp.project", "a GCP project id when \"gcp\" is in gpu-hosts:clouds", gcp.project);
-        if (!gcpGpu(gcp.machineType, gcp.gpuType)) {
-            r.fail("gcp.machineType", GCP_ALLOWED, `${gcp.machineType}${gcp.machineType.startsWith("g2-") ? "" : ` with gpuType ${gcp.gpuType}`}`);
+        if (gcpSection.project === "") r.fail("gcp.project", "a GCP project id when \"gcp\" is in gpu-hosts:clouds", gcpSection.project);
+        if (!gcpGpu(gcpSection.machineType, gcpSection.gpuType)) {
+            r.fail("gcp.machineType", GCP_ALLOWED, `${gcpSection.machineType}${gcpSection.machineType.startsWith("g2-") ? "" : ` with gpuType ${gcpSection.gpuType}`}`);
         }
     }
-    const azure = r.object("azure", r.value("azure"), d.azure, {
+    const azureSection = r.object("azure", r.value("azure"), d.azure, {
         location: str(AZURE_LOCATION, "an Azure location, e.g. \"eastus\""),
         vmSize: (k, v, fb) => {
             const s = r.string(k, v, fb, /^Standard_[A-Za-z0-9_]+$/, AZURE_ALLOWED);
-            if (enabled("azure") && s === v && isAzureGridSize(s)) {
-                r.fail(k, `a full-GPU NC-series size (${AZURE_ALLOWED}); NVadsA10 v5 sizes are GPU slices that need NVIDIA's GRID driver`, v);
-            } else if (enabled("azure") && s === v && !azureGpu(s)) {
-                r.fail(k, AZURE_ALLOWED, v);
-            }
+            if (enabled("azure") && s === v) checkAzureSize(r, k, s);
             return s;
         },
+        candidates: listOf("azure"),
     });
+    const placementReader = new PlacementReader(r, { aws: awsSection, gcp: gcpSection, azure: azureSection }, spot, enabled);
+    const aws = { ...awsSection, candidates: placementReader.candidates("aws", candidateLists.aws) };
+    const gcp = { ...gcpSection, candidates: placementReader.candidates("gcp", candidateLists.gcp) };
+    const azure = { ...azureSection, candidates: placementReader.candidates("azure", candidateLists.azure) };
+    const fallback = r.object("fallback", r.value("fallback"), d.fallback, {
+        candidates: (k, v, fb) => r.bool(k, v, fb),
+        spotToOnDemand: (k, v, fb) => r.bool(k, v, fb),
+        otherClouds: (k, v, fb) => r.bool(k, v, fb),
+    });
+    const placements = placementReader.placements(r.value("placements"), clouds);
 
     const ssh = readSshHosts(r, r.value("ssh"), enabled("ssh"));
     const sshPrivateKey = readSshPrivateKey(r, raw.sshPrivateKey, isSecret("sshPrivateKey"));
@@ -513,7 +588,7 @@ export function loadConfig(
         }),
         operatorCidrs,
         apiCidrs,
-        spot: r.bool("spot", r.value("spot"), d.spot),
+        spot,
         production,
         sshUser: r.string("sshUser", r.text("sshUser"), d.sshUser, USER, "a Linux user name other than root, e.g. \"ubuntu\""),
         sshPublicKey: raw.sshPublicKey === undefined || raw.sshPublicKey === "" ? ""
@@ -524,6 +599,8 @@ export function loadConfig(
         aws,
         gcp,
         azure,
+        fallback,
+        placements,
         ssh,
         sshPrivateKey,
         local: r.object("local", r.value("local"), d.local, {
@@ -552,6 +629,127 @@ export function loadConfig(
 
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return cfg;
+}
+
+/** The shape of one candidate per cloud, for messages. */
+const CANDIDATE_SHAPES: Readonly<Record<CloudName, string>> = {
+    aws: "{region, zone?, instanceType?, spot?}",
+    gcp: "{zone, machineType?, gpuType?, spot?}",
+    azure: "{location, vmSize?, spot?}",
+};
+
+function checkAzureSize(r: Reader, key: string, size: string): void {
+    if (isAzureGridSize(size)) {
+        r.fail(key, `a full-GPU NC-series size (${AZURE_ALLOWED}); NVadsA10 v5 sizes are GPU slices that need NVIDIA's GRID driver`, size);
+    } else if (!azureGpu(size)) {
+        r.fail(key, AZURE_ALLOWED, size);
+    }
+}
+
+type Placement<C extends CloudName> = C extends "aws" ? AwsPlacement : C extends "gcp" ? GcpPlacement : AzurePlacement;
+const CLOUD_NAMES: readonly CloudName[] = ["aws", "gcp", "azure"];
+
+/**
+ * Candidates and recorded placements: one placement per entry, the location required, every other
+ * field defaulting to the cloud's section (and gpu-hosts:spot), checked against the catalog when the
+ * cloud is enabled.
+ */
+class PlacementReader {
+    constructor(
+        private readonly r: Reader,
+        private readonly sections: { aws: { region: string; instanceType: string }; gcp: { zone: string; machineType: string; gpuType: string }; azure: { location: string; vmSize: string } },
+        private readonly spot: boolean,
+        private readonly enabled: (k: HostKind) => boolean,
+    ) {}
+
+    /** One entry at `at`; undefined when it is not an object or lacks its location. */
+    entry<C extends CloudName>(cloud: C, at: string, v: unknown, extra: readonly string[] = []): Placement<C> | undefined {
+        const r = this.r;
+        const shape = CANDIDATE_SHAPES[cloud];
+        if (typeof v !== "object" || v === null || Array.isArray(v)) {
+            r.fail(at, `an object ${shape}`, v);
+            return undefined;
+        }
+        const e = v as Record<string, unknown>;
+        const str = (k: string, pattern: RegExp, allowed: string, fb: string) => r.string(`${at}.${k}`, e[k], fb, pattern, allowed);
+        const known = { aws: ["region", "zone", "instanceType", "spot"], gcp: ["zone", "machineType", "gpuType", "spot"], azure: ["location", "vmSize", "spot"] }[cloud];
+        for (const k of Object.keys(e)) {
+            if (!known.includes(k) && !extra.includes(k)) r.problems.push(`${NAMESPACE}:${at}.${k} is not a known field; known fields: ${[...known, ...extra].join(", ")}`);
+        }
+        const where = { aws: "region", gcp: "zone", azure: "location" }[cloud];
+        if (e[where] === undefined) {
+            r.problems.push(`${NAMESPACE}:${at}.${where} is required`);
+            return undefined;
+        }
+        const spot = r.bool(`${at}.spot`, e.spot, this.spot);
+        const check = this.enabled(cloud);
+        if (cloud === "aws") {
+            const s = this.sections.aws;
+            const region = str("region", AWS_REGION, "an AWS region, e.g. \"us-east-1\"", "");
+            const zone = str("zone", /^$|^[a-z]{2}-[a-z]+-\d[a-z]$/, "an availability zone of the entry's region, e.g. \"us-east-1b\", or \"\" for the first that offers the type", "");
+            if (region && zone && !zone.startsWith(region)) r.fail(`${at}.zone`, `an availability zone of ${region}, e.g. "${region}b"`, zone);
+            const instanceType = str("instanceType", /^[a-z0-9]+\.[a-z0-9]+$/, AWS_ALLOWED, s.instanceType);
+            if (check && !awsGpu(instanceType)) r.fail(`${at}.instanceType`, AWS_ALLOWED, instanceType);
+            return { region, zone, instanceType, spot } as Placement<C>;
+        }
+        if (cloud === "gcp") {
+            const s = this.sections.gcp;
+            const zone = str("zone", GCP_ZONE, "a GCP zone, e.g. \"us-central1-a\"", "");
+            const machineType = str("machineType", /^[a-z0-9-]+$/, GCP_ALLOWED, s.machineType);
+            const gpuType = str("gpuType", /^[a-z0-9-]*$/, "a GCP accelerator type, e.g. \"nvidia-tesla-t4\"", s.gpuType);
+            if (check && !gcpGpu(machineType, gpuType)) {
+                r.fail(`${at}.machineType`, GCP_ALLOWED, `${machineType}${machineType.startsWith("g2-") ? "" : ` with gpuType ${gpuType}`}`);
+            }
+            return { zone, machineType, gpuType, spot } as Placement<C>;
+        }
+        const s = this.sections.azure;
+        const location = str("location", AZURE_LOCATION, "an Azure location, e.g. \"eastus\"", "");
+        const vmSize = str("vmSize", /^Standard_[A-Za-z0-9_]+$/, AZURE_ALLOWED, s.vmSize);
+        if (check) checkAzureSize(r, `${at}.vmSize`, vmSize);
+        return { location, vmSize, spot } as Placement<C>;
+    }
+
+    /** gpu-hosts:<cloud>.candidates, resolved; repeats are a problem (each would fail the same way). */
+    candidates<C extends CloudName>(cloud: C, list: readonly unknown[] | undefined): Placement<C>[] {
+        const out: Placement<C>[] = [];
+        (list ?? []).forEach((v, i) => {
+            const p = this.entry(cloud, `${cloud}.candidates[${i}]`, v);
+            if (p) out.push(p);
+        });
+        const keys = out.map((p) => JSON.stringify(p));
+        const repeated = out.filter((_, i) => keys.indexOf(keys[i]) !== i);
+        if (repeated.length) this.r.fail(`${cloud}.candidates`, "a list without repeats", repeated.length === 1 ? repeated[0] : repeated);
+        return out;
+    }
+
+    /** gpu-hosts:placements: {aws?, gcp?, azure?: placement + tried, skipped?: [cloud]}. */
+    placements(v: unknown, clouds: readonly HostKind[]): PlacementsConfig {
+        const r = this.r;
+        if (v === undefined) return DEFAULTS.placements;
+        if (typeof v !== "object" || v === null || Array.isArray(v)) {
+            r.fail("placements", "an object {aws?, gcp?, azure?, skipped?} (npm run deploy writes it)", v);
+            return DEFAULTS.placements;
+        }
+        const given = v as Record<string, unknown>;
+        for (const k of Object.keys(given)) {
+            if (![...CLOUD_NAMES, "skipped"].includes(k)) r.problems.push(`${NAMESPACE}:placements.${k} is not a known field; known fields: aws, gcp, azure, skipped`);
+        }
+        const out: { -readonly [K in keyof PlacementsConfig]: PlacementsConfig[K] } = { skipped: [] };
+        for (const cloud of CLOUD_NAMES) {
+            if (given[cloud] === undefined) continue;
+            const p = this.entry(cloud, `placements.${cloud}`, given[cloud], ["tried"]);
+            const tried = r.list(`placements.${cloud}.tried`, (given[cloud] as Record<string, unknown>)?.tried, [],
+                (x): x is string => typeof x === "string", "strings", false);
+            if (p) (out as Record<string, unknown>)[cloud] = { ...p, tried };
+        }
+        const skipped = r.list("placements.skipped", given.skipped, [], (x): x is CloudName => CLOUD_NAMES.includes(x as CloudName),
+            CLOUD_NAMES.map(show).join(", "), false);
+        const served = clouds.filter((c) => !skipped.includes(c as CloudName));
+        if (skipped.length > 0 && served.length === 0) {
+            r.fail("placements.skipped", "a list that leaves at least one host of gpu-hosts:clouds to deploy", skipped);
+        }
+        return { ...out, skipped };
+    }
 }
 
 /** An operator's API key: the key service's characters and maximum, and at least 32 characters, so it cannot be guessed. */

@@ -14,8 +14,11 @@ const VPC_CIDR = "10.42.0.0/16";
 const SUBNET_CIDR = "10.42.1.0/24";
 
 export interface AwsGpuHostArgs extends CloudHostArgs {
-    /** Region and GPU instance type (g4dn: T4, g5: A10G, g6: L4), as validated by config. */
-    readonly aws: { readonly region: string; readonly instanceType: string };
+    /**
+     * Region, availability zone and GPU instance type (g4dn: T4, g5: A10G, g6: L4), as validated by
+     * config. zone "" (or absent) is the first zone of the region that offers the type.
+     */
+    readonly aws: { readonly region: string; readonly zone?: string; readonly instanceType: string };
 }
 
 /** The EC2 instance and its network: what AwsGpuHost's machine is. */
@@ -57,8 +60,9 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
     const provider = new aws.Provider(`${name}-provider`, { region }, { parent });
     const child = { parent, provider };
 
-    // GPU types are not offered in every zone of a region; put the subnet where this one is.
-    const zone = aws.ec2.getInstanceTypeOfferingsOutput({
+    // GPU types are not offered in every zone of a region: without a zone of its own (a candidate's),
+    // put the subnet where this one is.
+    const zone = args.aws.zone ? pulumi.output(args.aws.zone) : aws.ec2.getInstanceTypeOfferingsOutput({
         locationType: "availability-zone",
         filters: [{ name: "instance-type", values: [instanceType] }],
     }, child).apply((o) => {

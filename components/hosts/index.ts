@@ -1,11 +1,12 @@
 // The stack's hosts, from `clouds`; every kind yields the same GpuHost shape.
 import * as pulumi from "@pulumi/pulumi";
-import { HostKind, StackConfig } from "../config";
+import { AwsPlacement, AzurePlacement, GcpPlacement, HostKind, StackConfig } from "../config";
 import { AwsGpuHost } from "./aws";
 import { AzureGpuHost } from "./azure";
 import { StackSshKey, cloudHostArgs } from "./cloud";
 import { GcpGpuHost } from "./gcp";
 import { GpuHost } from "./gpuHost";
+import { placementOf } from "./placement";
 import { LocalHost, dockerCliEndpoint } from "./local";
 import { SshServerHost } from "./server";
 import { createStackKey } from "./ssh";
@@ -15,12 +16,19 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuH
     switch (kind) {
         case "local":
             return [new LocalHost("local", { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint() })];
-        case "aws":
-            return [new AwsGpuHost("aws", { ...cloudHostArgs(cfg, key()), aws: cfg.aws })];
-        case "gcp":
-            return [new GcpGpuHost("gcp", { ...cloudHostArgs(cfg, key()), gcp: cfg.gcp })];
-        case "azure":
-            return [new AzureGpuHost("azure", { ...cloudHostArgs(cfg, key()), azure: cfg.azure })];
+        // A cloud host runs where its placement says (placement.ts): the recorded one, else the first candidate.
+        case "aws": {
+            const { region, zone, instanceType, spot } = placementOf(cfg, "aws") as AwsPlacement;
+            return [new AwsGpuHost("aws", { ...cloudHostArgs(cfg, key()), spot, aws: { region, zone, instanceType } })];
+        }
+        case "gcp": {
+            const { zone, machineType, gpuType, spot } = placementOf(cfg, "gcp") as GcpPlacement;
+            return [new GcpGpuHost("gcp", { ...cloudHostArgs(cfg, key()), spot, gcp: { project: cfg.gcp.project, zone, machineType, gpuType } })];
+        }
+        case "azure": {
+            const { location, vmSize, spot } = placementOf(cfg, "azure") as AzurePlacement;
+            return [new AzureGpuHost("azure", { ...cloudHostArgs(cfg, key()), spot, azure: { location, vmSize } })];
+        }
         case "ssh": {
             // The operator's own key, else the stack's, whose public half is an output to authorise.
             const own = cfg.sshPrivateKey !== "";
@@ -54,7 +62,10 @@ export function environmentProblem(clouds: readonly HostKind[], env: NodeJS.Proc
     return undefined;
 }
 
-/** The stack's hosts, in `clouds` order. One generated SSH key serves every remote host that needs it. */
+/**
+ * The stack's hosts, in `clouds` order, less any cloud `npm run deploy` skipped (gpu-hosts:placements,
+ * only with fallback.otherClouds). One generated SSH key serves every remote host that needs it.
+ */
 export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.env): GpuHost[] {
     const problem = environmentProblem(cfg.clouds, env);
     if (problem) throw new Error(problem);
@@ -66,5 +77,6 @@ export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.e
         }
         return key;
     };
-    return cfg.clouds.flatMap((kind) => hostsOf(kind, cfg, stackKey));
+    const skipped = cfg.placements.skipped as readonly HostKind[];
+    return cfg.clouds.filter((kind) => !skipped.includes(kind)).flatMap((kind) => hostsOf(kind, cfg, stackKey));
 }

@@ -36,6 +36,12 @@ export interface CliSpec {
      * never created here: their backend and secrets provider are the operator's choice. Defaults to false.
      */
     readonly createLocal?: boolean;
+    /**
+     * Exit code of a failure that is not a usage error (no stack, no CLI, a bug). `npm run status`
+     * sets 2: its 1 means DEGRADED, and a status that could not answer must not read as one.
+     * Defaults to 1.
+     */
+    readonly failureExitCode?: number;
 }
 
 export function usage(spec: CliSpec): string {
@@ -76,9 +82,9 @@ export function parseArgs(argv: readonly string[], spec: CliSpec): CliArgs | "he
     return { stack, release, workdir: on.has("workdir"), json: on.has("json"), watch: on.has("watch"), cheapest: on.has("cheapest") };
 }
 
-/** 2 for a usage error, 1 for any other failure (including a promotion that rolled back). */
-export function exitCode(e: unknown): number {
-    return isOpsError(e, "usage") ? 2 : 1;
+/** 2 for a usage error, else the spec's failureExitCode: 1 for any other failure (including a promotion that rolled back). */
+export function exitCode(e: unknown, spec?: CliSpec): number {
+    return isOpsError(e, "usage") ? 2 : spec?.failureExitCode ?? 1;
 }
 
 /** What the operator sees: one line for expected failures, the stack trace only for bugs. */
@@ -122,6 +128,7 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
             name: opened.name,
             outputs: () => opened.outputs(),
             getConfig: (k) => opened.getConfig(k),
+            allConfig: () => opened.allConfig(),
             setConfig: (k, v) => opened.setConfig(k, v),
             exportState: () => opened.exportState(),
             importState: (s) => opened.importState(s),
@@ -139,7 +146,7 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
         (code) => process.exit(code),
         (e: unknown) => {
             process.stderr.write(`${errorText(spec, e)}\n`);
-            process.exit(exitCode(e));
+            process.exit(exitCode(e, spec));
         },
     );
 }

@@ -18,7 +18,8 @@ export type OpsErrorKind =
     | "git"
     | "no-machines"
     | "pending-changes"
-    | "live-changed";
+    | "live-changed"
+    | "no-capacity";
 
 export class OpsError extends Error {
     constructor(readonly kind: OpsErrorKind, message: string) {

@@ -21,6 +21,12 @@ export interface UpSummary {
     readonly resources: readonly ResourceChange[];
 }
 
+/** A stack's raw `gpu-hosts:` config, as components/config.ts loadConfig reads it. */
+export interface RawConfig {
+    readonly values: Readonly<Record<string, string>>;
+    readonly secrets: readonly string[];
+}
+
 export interface StackOps extends RecoverOps {
     /** Stack name, for messages. */
     readonly name: string;
@@ -28,6 +34,8 @@ export interface StackOps extends RecoverOps {
     outputs(): Promise<Record<string, unknown>>;
     /** Raw value of `gpu-hosts:<key>` (objects come back as JSON text); undefined when unset. */
     getConfig(key: string): Promise<string | undefined>;
+    /** Every `gpu-hosts:` key as the program gets it (namespace stripped, objects as JSON text), and which are secrets. */
+    allConfig(): Promise<RawConfig>;
     /**
      * Sets `gpu-hosts:<key>`. An object is written as a YAML object whose leaves keep their JSON
      * types (`pulumi config set-all --json`), so a release "1.20" or an all-digit commit stays a
@@ -76,9 +84,12 @@ export interface ResourceError {
     readonly message: string;
 }
 
-/** A failed `pulumi up`: the one-line error, and each resource's own error for callers that classify them. */
+/**
+ * A failed `pulumi up`: the one-line error, each resource's own error for callers that classify
+ * them, and the steps that completed before it stopped (a failed update keeps those).
+ */
 export class UpFailedError extends OpsError {
-    constructor(message: string, readonly errors: readonly ResourceError[]) {
+    constructor(message: string, readonly errors: readonly ResourceError[], readonly resources: readonly ResourceChange[] = []) {
         super("up-failed", message);
     }
 }
@@ -196,6 +207,23 @@ class AutomationStackOps implements StackOps {
         }
     }
 
+    async allConfig(): Promise<RawConfig> {
+        try {
+            const all = await this.stack.getAllConfig();
+            const values: Record<string, string> = {};
+            const secrets: string[] = [];
+            for (const [k, v] of Object.entries(all)) {
+                if (!k.startsWith(`${PROJECT}:`)) continue;
+                const key = k.slice(PROJECT.length + 1);
+                values[key] = v.value;
+                if (v.secret) secrets.push(key);
+            }
+            return { values, secrets };
+        } catch (e) {
+            throw mapStackError(e, this.name, "reading the config");
+        }
+    }
+
     async setConfig(key: string, value: string | object): Promise<void> {
         try {
             if (typeof value === "string") {
@@ -245,7 +273,7 @@ class AutomationStackOps implements StackOps {
             const mapped = mapStackError(e, this.name, "pulumi up");
             const headline = errors.headline();
             if (mapped.kind !== "up-failed") throw mapped;
-            throw new UpFailedError(headline ? `pulumi up on stack ${this.name} failed: ${headline}` : mapped.message, errors.errors);
+            throw new UpFailedError(headline ? `pulumi up on stack ${this.name} failed: ${headline}` : mapped.message, errors.errors, log.changes);
         }
     }
 

@@ -49,6 +49,11 @@ export class StandInStack implements StackOps {
         this.config = { liveColor: live, slots: JSON.stringify(slots) };
     }
 
+    async allConfig() {
+        this.calls.push("allConfig");
+        return { values: Object.fromEntries(Object.entries(this.config).filter((e): e is [string, string] => e[1] !== undefined)), secrets: [] };
+    }
+
     async outputs(): Promise<Record<string, unknown>> {
         this.calls.push("outputs");
         const { liveColor, slots } = this.deployed;

@@ -1,0 +1,15 @@
+// npm run deploy -- --stack S [--cheapest]
+// `pulumi up` that survives a cloud without GPUs: when a VM fails for capacity or quota, the host
+// moves to its next candidate (gpu-hosts:<cloud>.candidates), the choice is written to
+// gpu-hosts:placements, and up runs again; any other failure stops it as it is. Ends with a table of
+// what was tried, why each failed, where each host runs and its price. --cheapest tries candidates
+// cheapest first (catalog prices) instead of in the listed order.
+import { main } from "./lib/cli";
+import { deploy } from "./lib/deploy";
+import { pinRelease } from "./lib/pin";
+import { appContextDir } from "./lib/up";
+
+main({ name: "deploy", switches: ["cheapest"] }, async (deps, args) => {
+    const contextDir = await appContextDir(deps.stack);
+    await deploy(deps, (r) => pinRelease(contextDir, r), { cheapest: args.cheapest });
+});

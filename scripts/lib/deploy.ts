@@ -1,0 +1,205 @@
+// `npm run deploy`: `pulumi up`, and when a cloud VM fails for capacity or quota (capacity.ts), move
+// that host, and only that host, to its next candidate (components/hosts/placement.ts), write the
+// choice into gpu-hosts:placements, and run up again, until every host is placed or its candidates
+// run out. Any other failure stops the deploy and is reported as the engine gave it.
+//
+// Why moving one host leaves the others alone: the program derives every host from its own
+// placement, so a changed gpu-hosts:placements.<cloud> changes only that host's resources
+// (test/program/placements.test.ts), and the engine only steps resources whose inputs changed.
+import { ConfigError, SlotConfig, StackConfig, loadConfig } from "../../components/config";
+import { CloudName } from "../../components/hosts/catalog";
+import {
+    CloudPlacement, bare, candidatesOf, deployedClouds, describePlacement, placementOf, priceOfPlacement, samePlacement, tryOrder,
+} from "../../components/hosts/placement";
+import { CapacityFailure, classifyCapacity, vmCloudOf } from "./capacity";
+import { OpsError } from "./errors";
+import { UpFailedError, UpSummary } from "./stackOps";
+import { UpDeps, changeLine, hostsTable, pinUnpinned } from "./up";
+import { table } from "./table";
+
+export interface DeployOptions {
+    /** Try candidates cheapest first (catalog prices) instead of in the operator's order. */
+    readonly cheapest: boolean;
+}
+
+/** One placement tried in this deploy, and why it failed (none: it is where the host runs). */
+export interface Attempt {
+    readonly placement: CloudPlacement;
+    readonly failure?: CapacityFailure;
+}
+
+export interface HostOutcome {
+    readonly cloud: CloudName;
+    readonly attempts: readonly Attempt[];
+    /** Where the host runs now; undefined when its candidates ran out. */
+    readonly chosen?: CloudPlacement;
+    /** Deployed without this cloud (fallback.otherClouds). */
+    readonly skipped: boolean;
+}
+
+export interface DeployResult {
+    readonly hosts: readonly HostOutcome[];
+    /** The successful up (the last one run), with what it changed. */
+    readonly ups: readonly UpSummary[];
+    /** How many ups ran, failed ones included. */
+    readonly rounds: number;
+}
+
+/** How many failures gpu-hosts:placements.<cloud>.tried keeps, newest last. */
+export const TRIED_KEPT = 20;
+
+async function readConfig(d: UpDeps): Promise<StackConfig> {
+    const raw = await d.stack.allConfig();
+    try {
+        return loadConfig(d.stack.name, raw.values, (k) => raw.secrets.includes(k));
+    } catch (e) {
+        if (e instanceof ConfigError) throw new OpsError("config", e.message);
+        throw e;
+    }
+}
+
+/** The table the driver ends with: per host, what was tried and why it failed, and where it runs, at what price. */
+export function deployTable(hosts: readonly HostOutcome[]): string {
+    const rows = [["host", "tried", "error", "placed on", "$/h"]];
+    for (const h of hosts) {
+        const failed = h.attempts.filter((a) => a.failure);
+        const price = h.chosen ? priceOfPlacement(h.chosen) : undefined;
+        const placed = h.chosen ? describePlacement(h.chosen) : h.skipped ? "skipped (fallback.otherClouds)" : "none: candidates ran out";
+        const cost = price ? `${price.usdPerHour.toFixed(4)}${price.indicative ? " (spot, indicative)" : ""}` : h.chosen ? "no catalog price" : "-";
+        if (failed.length === 0) rows.push([h.cloud, "-", "-", placed, cost]);
+        failed.forEach((a, i) => {
+            const last = i === failed.length - 1;
+            rows.push([i === 0 ? h.cloud : "", describePlacement(a.placement), failureText(a.failure!), last ? placed : "", last ? cost : ""]);
+        });
+    }
+    return table(rows);
+}
+
+function failureText(f: CapacityFailure): string {
+    return `${f.code}${f.quota ? ` (${f.quota})` : ""}`;
+}
+
+/** The cloud's next placement in this deploy, or undefined when none is left to try. */
+function nextPlacement(cfg: StackConfig, cloud: CloudName, tried: readonly CloudPlacement[], o: DeployOptions): CloudPlacement | undefined {
+    const order = tryOrder(candidatesOf(cfg, cloud), { cheapest: o.cheapest, spotToOnDemand: cfg.fallback.spotToOnDemand });
+    return order.find((p) => !tried.some((t) => samePlacement(t, p)));
+}
+
+/**
+ * Pins new slots, then runs up until every cloud host is placed. Throws the engine's own error
+ * (UpFailedError) for any failure that is not a VM's capacity or quota, and OpsError "no-capacity"
+ * when a host's candidates run out; the table of what was tried is logged first in both cases.
+ */
+export async function deploy(d: UpDeps, pin: (release: string) => SlotConfig, o: DeployOptions): Promise<DeployResult> {
+    d.log(`[1/3] pinning the releases of stack ${d.stack.name}`);
+    await pinUnpinned(d, pin);
+    let cfg = await readConfig(d);
+    const attempts = new Map<CloudName, Attempt[]>(deployedClouds(cfg).map((c) => [c, []]));
+    const ups: UpSummary[] = [];
+    const outcome = (skipped: readonly CloudName[], exhausted: readonly CloudName[] = []): HostOutcome[] =>
+        [...attempts.keys()].map((cloud) => ({
+            cloud,
+            attempts: attempts.get(cloud)!,
+            chosen: skipped.includes(cloud) || exhausted.includes(cloud) ? undefined : placementOf(cfg, cloud),
+            skipped: skipped.includes(cloud),
+        }));
+    // --cheapest starts a host with no recorded placement on its cheapest candidate, not the first.
+    const start: Record<string, unknown> = {};
+    for (const c of attempts.keys()) {
+        const first = tryOrder(candidatesOf(cfg, c), { cheapest: o.cheapest, spotToOnDemand: cfg.fallback.spotToOnDemand })[0];
+        if (!cfg.placements[c] && !samePlacement(first, placementOf(cfg, c))) start[c] = { ...bare(first), tried: [] };
+    }
+    if (Object.keys(start).length > 0) {
+        await d.stack.setConfig("placements", { ...cfg.placements, ...start });
+        cfg = await readConfig(d);
+    }
+    const budget = [...attempts.keys()].reduce((n, c) => n + tryOrder(candidatesOf(cfg, c), { cheapest: o.cheapest, spotToOnDemand: true }).length, 1);
+
+    let round = 1;
+    for (; ; round++) {
+        const where = [...attempts.keys()].filter((c) => !cfg.placements.skipped.includes(c)).map((c) => `${c} on ${describePlacement(placementOf(cfg, c))}`);
+        d.log(`[2/3] pulumi up (${round === 1 ? "" : `try ${round}: `}${where.join("; ") || "no cloud host"})`);
+        try {
+            ups.push(await d.stack.up());
+            break;
+        } catch (e) {
+            if (!(e instanceof UpFailedError)) throw e;
+            const failed = capacityFailures(e);
+            // Anything else failed too (or instead): not ours to retry; the engine's error as it is.
+            if (!failed || round >= budget) {
+                if ([...attempts.values()].some((a) => a.length > 0)) d.log(deployTable(outcome(cfg.placements.skipped)));
+                throw e;
+            }
+            const skipped: CloudName[] = [...cfg.placements.skipped];
+            const next: Record<string, unknown> = { ...cfg.placements, skipped };
+            const exhausted: CloudName[] = [];
+            for (const [cloud, failure] of failed) {
+                const at = placementOf(cfg, cloud);
+                attempts.get(cloud)!.push({ placement: at, failure });
+                d.log(`      ${cloud}: ${describePlacement(at)} failed: ${failureText(failure)}`);
+                const tried = [...(cfg.placements[cloud]?.tried ?? []), `${describePlacement(at)}: ${failureText(failure)}`].slice(-TRIED_KEPT);
+                const triedHere = attempts.get(cloud)!.map((a) => a.placement);
+                const to = !cfg.fallback.candidates ? undefined
+                    // A cloud-wide quota (GCP GPUS_ALL_REGIONS) fails every candidate alike.
+                    : failure.scope === "cloud" ? undefined
+                    : nextPlacement(cfg, cloud, triedHere, o);
+                if (to) {
+                    next[cloud] = { ...bare(to), tried };
+                    d.log(`      ${cloud}: moving to ${describePlacement(to)}`);
+                    continue;
+                }
+                next[cloud] = { ...bare(at), tried };
+                const others = cfg.clouds.filter((c) => c !== cloud && !(skipped as string[]).includes(c));
+                if (cfg.fallback.otherClouds && others.length > 0) {
+                    skipped.push(cloud);
+                    d.log(`      ${cloud}: candidates ran out; deploying without it (fallback.otherClouds): ${others.join(", ")} serve`);
+                } else {
+                    exhausted.push(cloud);
+                }
+            }
+            await d.stack.setConfig("placements", next);
+            cfg = await readConfig(d);
+            if (exhausted.length > 0) {
+                d.log(deployTable(outcome(cfg.placements.skipped, exhausted)));
+                throw new OpsError("no-capacity", `no capacity for ${exhausted.join(", ")}: ${exhausted.map((c) => whyStopped(cfg, c)).join("; ")}`);
+            }
+        }
+    }
+
+    // Record where every host with candidates runs, so a later up or a reordered list keeps it there.
+    const record = [...attempts.keys()].filter((c) => !cfg.placements.skipped.includes(c) && candidatesOf(cfg, c).length > 1 && !cfg.placements[c]);
+    if (record.length > 0) {
+        const next: Record<string, unknown> = { ...cfg.placements };
+        for (const c of record) next[c] = { ...bare(placementOf(cfg, c)), tried: [] };
+        await d.stack.setConfig("placements", next);
+        cfg = await readConfig(d);
+    }
+    const hosts = outcome(cfg.placements.skipped);
+    const last = ups[ups.length - 1];
+    const live = cfg.liveColor;
+    d.log(`[3/3] done after ${round === 1 ? "1 up" : `${round} ups`}: ${last.resources.length} resource(s) changed by the last (${changeLine(last.resources, live)})`);
+    d.log("");
+    d.log(deployTable(hosts));
+    d.log("");
+    d.log(hostsTable(await d.stack.outputs()));
+    return { hosts, ups, rounds: round };
+}
+
+function whyStopped(cfg: StackConfig, cloud: CloudName): string {
+    if (!cfg.fallback.candidates) return `${cloud} may not move (gpu-hosts:fallback.candidates is false)`;
+    return `every candidate of ${cloud} failed or a cloud-wide quota applies; add candidates (gpu-hosts:${cloud}.candidates)` +
+        `${cfg.fallback.otherClouds ? "" : " or allow gpu-hosts:fallback.otherClouds"}, then run npm run deploy again`;
+}
+
+/** Each failed cloud VM's capacity failure; undefined when any error of the update is something else. */
+export function capacityFailures(e: UpFailedError): Map<CloudName, CapacityFailure> | undefined {
+    if (e.errors.length === 0) return undefined;
+    const out = new Map<CloudName, CapacityFailure>();
+    for (const err of e.errors) {
+        const cloud = vmCloudOf(err.urn);
+        const failure = cloud && classifyCapacity(cloud, err.message);
+        if (!cloud || !failure) return undefined;
+        out.set(cloud, failure);
+    }
+    return out;
+}

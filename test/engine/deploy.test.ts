@@ -1,0 +1,203 @@
+// `npm run deploy` (scripts/lib/deploy.ts) end to end through the Automation API, the real engine and
+// the real command provider, on a test program (test/engine/capacity) whose cloud "VMs" fail with the
+// clouds' real capacity texts in the placements a test names. Every up's steps are counted from the
+// engine's own events, failed ups included.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { ResourceChange } from "../../scripts/lib/changes";
+import { deploy } from "../../scripts/lib/deploy";
+import { isOpsError } from "../../scripts/lib/errors";
+import { openStack, StackOps, UpFailedError } from "../../scripts/lib/stackOps";
+import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
+
+const PROGRAM = path.join(__dirname, "capacity");
+const PINNED = { blue: { release: "v1", commit: "a1".repeat(20) }, green: { release: "v1", commit: "a1".repeat(20) } };
+
+// Real texts, as the providers print them (sources: test/unit/capacity.test.ts).
+const AWS_ICE = "creating EC2 Instance: operation error EC2: RunInstances, exceeded maximum number of attempts, 3, https response error StatusCode: 500, RequestID: 78dbfe11, api error InsufficientInstanceCapacity: We currently do not have sufficient g4dn.xlarge capacity in the Availability Zone you requested (us-east-1a). Our system will be working on provisioning additional capacity. You can currently get g4dn.xlarge capacity by not specifying an Availability Zone in your request or choosing us-east-1b, us-east-1c.";
+const AWS_UNSUPPORTED = "creating EC2 Instance: operation error EC2: RunInstances, https response error StatusCode: 400, RequestID: f5620d69, api error Unsupported: Your requested instance type (g4dn.xlarge) is not supported in your requested Availability Zone (us-east-1e). Please retry your request by not specifying an Availability Zone or choosing us-east-1a, us-east-1b.";
+const GCP_EXHAUSTED = "Error waiting for instance to create: The zone 'projects/gpu-hosts-dev/zones/us-central1-a' does not have enough resources available to fulfill the request.  Try a different zone, or try again later";
+const AWS_BAD_AMI = "creating EC2 Instance: operation error EC2: RunInstances, https response error StatusCode: 400, RequestID: eea342dc, api error InvalidAMIID.NotFound: The image id '[ami-0c55b159cbfafe1f0]' does not exist";
+
+const AWS_CANDIDATES = [
+    { region: "us-east-1", zone: "us-east-1a" },
+    { region: "us-east-1", zone: "us-east-1e" },
+    { region: "us-east-2", zone: "us-east-2b", instanceType: "g5.xlarge", spot: false },
+];
+const GCP_SECTION = { project: "gpu-hosts-dev", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4" };
+
+/** A StackOps that remembers every up's steps, failed ones included. */
+function recording(stack: StackOps): { stack: StackOps; ups: { ok: boolean; resources: readonly ResourceChange[] }[] } {
+    const ups: { ok: boolean; resources: readonly ResourceChange[] }[] = [];
+    return {
+        ups,
+        stack: Object.assign(Object.create(stack) as StackOps, {
+            up: async () => {
+                try {
+                    const r = await stack.up();
+                    ups.push({ ok: true, resources: r.resources });
+                    return r;
+                } catch (e) {
+                    ups.push({ ok: false, resources: e instanceof UpFailedError ? e.resources : [] });
+                    throw e;
+                }
+            },
+        }),
+    };
+}
+
+describe("npm run deploy on the real engine (capacity test program, real command provider)", function () {
+    this.timeout(240_000);
+    let engine: Engine;
+    let tmp: string;
+    let workDir: string;
+    const saved: Record<string, string | undefined> = {};
+
+    before(function () {
+        engine = requireEngine(this);
+        tmp = tempEngineDir("gpu-hosts-engine-deploy-");
+        workDir = path.join(tmp, "program");
+        fs.mkdirSync(workDir);
+        // The program stays in the repo (it imports the real config and placement code); only its
+        // project file and stack files live here, so no test writes a tracked file.
+        fs.copyFileSync(path.join(PROGRAM, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
+        fs.writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(path.join(PROGRAM, "index.js"))});\n`);
+        fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+        for (const [k, v] of Object.entries(engineEnv(engine, tmp, { plugins: true }))) {
+            saved[k] = process.env[k];
+            process.env[k] = v;
+        }
+    });
+    after(() => {
+        for (const [k, v] of Object.entries(saved)) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+        }
+        if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    const cli = (args: string[]) => runCli(engine, [...args, "--non-interactive"], { cwd: workDir, env: engineEnv(engine, tmp, { plugins: true }) });
+
+    async function stackWith(name: string, config: Record<string, unknown>, failures: Record<string, string>) {
+        const all = { "gpu-hosts:slots": PINNED, "gpu-hosts:operatorCidrs": ["203.0.113.0/24"], "capacityTest:failures": failures, ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`gpu-hosts:${k}`, v])) };
+        fs.writeFileSync(path.join(workDir, `Pulumi.${name}.yaml`), YAML.stringify({ config: all }));
+        const init = await cli(["stack", "init", name, "--secrets-provider", "passphrase"]);
+        assert.equal(init.code, 0, report(init));
+        const log: string[] = [];
+        const rec = recording(await openStack({ stackName: name, workDir, onOutput: () => undefined }));
+        return { ...rec, log, deps: { stack: rec.stack, log: (l: string) => log.push(l) } };
+    }
+    const noPin = (): never => assert.fail("the slots are pinned; nothing to pin");
+    const placements = async (s: StackOps) => JSON.parse((await s.getConfig("placements")) ?? "null");
+    const stackFile = (name: string) => YAML.parse(fs.readFileSync(path.join(workDir, `Pulumi.${name}.yaml`), "utf8")).config;
+    const byHost = (changes: readonly ResourceChange[], host: string) => changes.filter((c) => c.urn.split("::").pop()!.startsWith(`${host}-`));
+
+    it("walks the AWS candidates in order past two capacity failures, places the host on the third, and never touches the healthy GCP host", async () => {
+        const s = await stackWith("dev", {
+            clouds: ["aws", "gcp"],
+            spot: true,
+            aws: { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: AWS_CANDIDATES },
+            gcp: GCP_SECTION,
+        }, { "us-east-1a g4dn.xlarge spot": AWS_ICE, "us-east-1e g4dn.xlarge spot": AWS_UNSUPPORTED });
+
+        const r = await deploy(s.deps, noPin, { cheapest: false });
+
+        // In order: the first, the second, then placed on the third.
+        const aws = r.hosts.find((h) => h.cloud === "aws")!;
+        assert.deepEqual(aws.attempts.map((a) => [a.placement.cloud === "aws" && a.placement.zone, a.failure?.code]), [
+            ["us-east-1a", "InsufficientInstanceCapacity"],
+            ["us-east-1e", "Unsupported"],
+        ]);
+        assert.deepEqual(aws.chosen, { cloud: "aws", region: "us-east-2", zone: "us-east-2b", instanceType: "g5.xlarge", spot: false });
+        assert.equal(s.ups.length, 3);
+        assert.deepEqual(s.ups.map((u) => u.ok), [false, false, true]);
+        // The engine ran the third placement's VM for real.
+        const outputs = await s.stack.outputs();
+        assert.deepEqual(outputs.placements, { aws: "us-east-2b g5.xlarge on-demand", gcp: "us-central1-a n1-standard-4+nvidia-tesla-t4 spot" });
+        assert.deepEqual(outputs.vms, ["vm at us-east-2b g5.xlarge on-demand", "vm at us-central1-a n1-standard-4+nvidia-tesla-t4 spot"]);
+
+        // The healthy host: each resource created once and never stepped again. (Which up creates
+        // which depends on timing: after a failed step the engine starts no new step and lets the
+        // running ones finish, so the rest of the host comes with a later up: pulumi/pulumi
+        // pkg/resource/deploy/step_executor.go, executeChain and cancelDueToError.)
+        const gcpSteps = s.ups.flatMap((u) => byHost(u.resources, "gcp").map((c) => `${c.change}:${c.urn.split("::").pop()}`));
+        assert.deepEqual(gcpSteps.sort(), ["create:gcp-app", "create:gcp-vm"]);
+        assert.deepEqual(byHost(s.ups[0].resources, "aws").map((c) => c.change), [], "the failed VM left nothing");
+
+        // The stack config names the placement, with the failures that led to it.
+        assert.deepEqual(stackFile("dev")["gpu-hosts:placements"], {
+            aws: {
+                region: "us-east-2", zone: "us-east-2b", instanceType: "g5.xlarge", spot: false,
+                tried: ["us-east-1a g4dn.xlarge spot: InsufficientInstanceCapacity", "us-east-1e g4dn.xlarge spot: Unsupported"],
+            },
+            // gcp has one placement (its section, no candidates): nothing to choose, nothing recorded.
+            skipped: [],
+        });
+        // The table: each try with its error, the placement and its price.
+        const table = s.log.join("\n");
+        assert.match(table, /aws\s+us-east-1a g4dn\.xlarge spot\s+InsufficientInstanceCapacity/);
+        assert.match(table, /\s+us-east-1e g4dn\.xlarge spot\s+Unsupported\s+us-east-2b g5\.xlarge on-demand\s+1\.0060/);
+        assert.match(table, /gcp\s+-\s+-\s+us-central1-a n1-standard-4\+nvidia-tesla-t4 spot\s+0\.1620 \(spot, indicative\)/);
+        assert.match(table, /done after 3 ups: \d resource\(s\) changed by the last/);
+
+        // A second deploy is a no-op: one up, nothing changed, the config as it was.
+        const before = fs.readFileSync(path.join(workDir, "Pulumi.dev.yaml"), "utf8");
+        const again = await deploy(s.deps, noPin, { cheapest: false });
+        assert.equal(again.ups.length, 1);
+        assert.deepEqual(again.ups[0].resources, []);
+        assert.equal(fs.readFileSync(path.join(workDir, "Pulumi.dev.yaml"), "utf8"), before);
+        // And `pulumi up` without the driver keeps the recorded placement.
+        const up = await cli(["preview", "--stack", "dev", "--diff"]);
+        assert.equal(up.code, 0, report(up));
+        assert.doesNotMatch(up.output, /to (create|update|replace|delete)/, report(up));
+    });
+
+    it("stops on a failure that is not capacity: one up, the engine's error as it is, nothing recorded", async () => {
+        const s = await stackWith("bad-ami", {
+            clouds: ["aws"],
+            aws: { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: AWS_CANDIDATES },
+        }, { "us-east-1a g4dn.xlarge on-demand": AWS_BAD_AMI });
+        const err = await deploy(s.deps, noPin, { cheapest: false }).then(() => assert.fail("deploy succeeded"), (e: unknown) => e);
+        assert.ok(err instanceof UpFailedError, String(err));
+        assert.equal(s.ups.length, 1, "no retry");
+        assert.match(err.errors[0].message, /api error InvalidAMIID\.NotFound: The image id '\[ami-0c55b159cbfafe1f0\]' does not exist/);
+        assert.equal(await placements(s.stack), null);
+    });
+
+    it("with fallback.otherClouds, deploys without a cloud whose candidates ran out; without it, stops and says why", async () => {
+        const failures = { "us-central1-a n1-standard-4+nvidia-tesla-t4 on-demand": GCP_EXHAUSTED, "us-central1-b n1-standard-4+nvidia-tesla-t4 on-demand": GCP_EXHAUSTED };
+        const config = { clouds: ["aws", "gcp"], gcp: { ...GCP_SECTION, candidates: [{ zone: "us-central1-a" }, { zone: "us-central1-b" }] } };
+
+        const strict = await stackWith("strict", config, failures);
+        const err = await deploy(strict.deps, noPin, { cheapest: false }).then(() => assert.fail("deploy succeeded"), (e: unknown) => e);
+        assert.ok(isOpsError(err, "no-capacity"), String(err));
+        assert.match(err.message, /no capacity for gcp: every candidate of gcp failed .* allow gpu-hosts:fallback\.otherClouds/);
+        assert.equal(strict.ups.length, 2);
+        assert.deepEqual((await placements(strict.stack)).gcp.tried, [
+            "us-central1-a n1-standard-4+nvidia-tesla-t4 on-demand: ZONE_RESOURCE_POOL_EXHAUSTED",
+            "us-central1-b n1-standard-4+nvidia-tesla-t4 on-demand: ZONE_RESOURCE_POOL_EXHAUSTED",
+        ]);
+        assert.match(strict.log.join("\n"), /gcp\s+us-central1-a .*ZONE_RESOURCE_POOL_EXHAUSTED[\s\S]*us-central1-b .*ZONE_RESOURCE_POOL_EXHAUSTED\s+none: candidates ran out/);
+
+        const lenient = await stackWith("lenient", { ...config, fallback: { candidates: true, spotToOnDemand: false, otherClouds: true } }, failures);
+        const r = await deploy(lenient.deps, noPin, { cheapest: false });
+        assert.equal(lenient.ups.length, 3);
+        assert.deepEqual(r.hosts.map((h) => [h.cloud, h.skipped, h.chosen && h.chosen.cloud]), [["aws", false, "aws"], ["gcp", true, undefined]]);
+        assert.deepEqual((await placements(lenient.stack)).skipped, ["gcp"]);
+        assert.deepEqual(Object.keys((await lenient.stack.outputs()).hosts as object), ["aws"]);
+    });
+
+    it("--cheapest tries the cheapest candidate first, and spotToOnDemand tries a failed spot placement on-demand next", async () => {
+        const s = await stackWith("cheap", {
+            clouds: ["aws"],
+            fallback: { candidates: true, spotToOnDemand: true, otherClouds: false },
+            aws: { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: [{ region: "us-east-1", instanceType: "g5.xlarge", spot: false }, { region: "us-east-1", zone: "us-east-1a", spot: true }] },
+        }, { "us-east-1a g4dn.xlarge spot": AWS_ICE });
+        const r = await deploy(s.deps, noPin, { cheapest: true });
+        // g4dn spot (0.1841, indicative) < g4dn on-demand (0.526, its twin) < g5 on-demand (1.006).
+        assert.deepEqual(r.hosts[0].attempts.map((a) => a.failure?.code), ["InsufficientInstanceCapacity"]);
+        assert.deepEqual(r.hosts[0].chosen, { cloud: "aws", region: "us-east-1", zone: "us-east-1a", instanceType: "g4dn.xlarge", spot: false });
+    });
+});

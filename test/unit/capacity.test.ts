@@ -1,0 +1,201 @@
+// The capacity classifier (scripts/lib/capacity.ts) on real error texts: each quoted verbatim from the
+// public source named beside it (request ids and quota-portal URLs trimmed), as Terraform/Pulumi
+// providers, gcloud or the consoles printed them.
+import * as assert from "assert";
+import { CapacityFailure, classifyCapacity, vmCloudOf } from "../../scripts/lib/capacity";
+import { CloudName } from "../../components/hosts/catalog";
+
+interface Sample {
+    readonly cloud: CloudName;
+    readonly source: string;
+    readonly text: string;
+    readonly expect: Pick<CapacityFailure, "code" | "reason"> & Partial<CapacityFailure>;
+}
+
+const CAPACITY: readonly Sample[] = [
+    {
+        cloud: "aws", expect: { code: "InsufficientInstanceCapacity", reason: "capacity", scope: "placement" },
+        source: "terraform-provider-aws, AWS SDK v1 (https://github.com/red-hat-storage/ocs-ci/issues/9263)",
+        text: "Error: creating EC2 Instance: InsufficientInstanceCapacity: We currently do not have sufficient m6i.xlarge capacity in the Availability Zone you requested (us-east-2a). Our system will be working on provisioning additional capacity. You can currently get m6i.xlarge capacity by not specifying an Availability Zone in your request or choosing us-east-2b, us-east-2c.\n\tstatus code: 500, request id: 889de2c1",
+    },
+    {
+        cloud: "aws", expect: { code: "InsufficientInstanceCapacity", reason: "capacity" },
+        source: "terraform-provider-aws, older wording (https://github.com/openshift/installer/issues/7088)",
+        text: "Error: Error launching source instance: InsufficientInstanceCapacity: We currently do not have sufficient m6a.xlarge capacity in the Availability Zone you requested (us-east-1d).",
+    },
+    {
+        cloud: "aws", expect: { code: "InsufficientInstanceCapacity", reason: "capacity" },
+        source: "AWS SDK v2 form, terraform-provider-iterative (https://github.com/iterative/cml/issues/1440)",
+        text: "terraform error: Error: Failed creating the machine: Not able to decode: operation error EC2: RunInstances, exceeded maximum number of attempts, 3, https response error StatusCode: 500, RequestID: 78dbfe11, api error InsufficientInstanceCapacity: We currently do not have sufficient p4d.24xlarge capacity in the Availability Zone you requested (us-west-2a). Our system will be working on provisioning additional capacity. You can currently get p4d.24xlarge capacity by not specifying an Availability Zone in your request or choosing us-west-2b, us-west-2c.",
+    },
+    {
+        cloud: "aws", expect: { code: "Unsupported", reason: "capacity" },
+        source: "terraform-provider-aws, AWS SDK v2 (https://github.com/ned1313/Getting-Started-Terraform/issues/44)",
+        text: "│ Error: creating EC2 Instance: operation error EC2: RunInstances, https response error StatusCode: 400, RequestID: f5620d69, api error Unsupported: Your requested instance type (t3.micro) is not supported in your requested Availability Zone (us-east-1e). Please retry your request by not specifying an Availability Zone or choosing us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f.",
+    },
+    {
+        cloud: "aws", expect: { code: "Unsupported", reason: "capacity" },
+        source: "terraform-provider-aws, AWS SDK v1 (https://github.com/clong/DetectionLab/issues/424)",
+        text: "Error: Error launching source instance: Unsupported: Your requested instance type (t2.medium) is not supported in your requested Availability Zone (us-west-1a). Please retry your request by not specifying an Availability Zone or choosing us-west-1b, us-west-1c.\n\tstatus code: 400, request id: 1",
+    },
+    {
+        cloud: "aws", expect: { code: "VcpuLimitExceeded", reason: "quota" },
+        source: "terraform-provider-aws (https://github.com/bentoml/bentoctl/issues/202)",
+        text: "creating EC2 Instance: VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit of 32 allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.",
+    },
+    {
+        cloud: "aws", expect: { code: "MaxSpotInstanceCountExceeded", reason: "quota" },
+        source: "EC2 RunInstances through boto (https://github.com/meadowdata/meadowrun/issues/84)",
+        text: "botocore.exceptions.ClientError: An error occurred (MaxSpotInstanceCountExceeded) when calling the RunInstances operation: Max spot instance count exceeded",
+    },
+    {
+        cloud: "gcp", expect: { code: "ZONE_RESOURCE_POOL_EXHAUSTED", reason: "capacity", scope: "placement" },
+        source: "terraform-provider-google (https://github.com/forseti-security/terraform-google-forseti/issues/631)",
+        text: "Error: Error waiting for instance to create: The zone 'projects/[project-id]/zones/us-west1-c' does not have enough resources available to fulfill the request.  Try a different zone, or try again later",
+    },
+    {
+        cloud: "gcp", expect: { code: "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS", reason: "capacity" },
+        source: "terraform-provider-google, current (https://github.com/datosh/intro-to-cc/blob/main/README.md)",
+        text: "│ Error: Error waiting for instance to create: The zone 'projects/kammel-dev/zones/europe-west3-c' does not have enough resources available to fulfill the request.  '(resource type:compute)'.\n│ \n│ A n2d-standard-2 VM instance with 1 local SSD(s) is not supported in the europe-west3-c zone with your configuration.  Retry your request in a zone that supports the machine type and configuration you require. For more information, view the troubleshooting documentation.\n│ \n│ Troubleshooting documentation\n│ https://cloud.google.com/compute/docs/resource-error",
+    },
+    {
+        cloud: "gcp", expect: { code: "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS", reason: "capacity" },
+        source: "gcloud, a T4 (https://github.com/kubernetes/k8s.io/issues/9834)",
+        text: "code: ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS\nmessage: A n1-standard-4 VM instance with 1 nvidia-tesla-t4 accelerator(s) is currently unavailable in the us-central1-b zone. Consider trying your request in the us-central1-a, us-central1-f zone(s), which currently has capacity to accommodate your request.",
+    },
+    {
+        cloud: "gcp", expect: { code: "ZONE_RESOURCE_POOL_EXHAUSTED", reason: "capacity" },
+        source: "Cloud Console (https://github.com/googlefonts/fontbakery-dashboard/issues/81)",
+        text: "ZONE_RESOURCE_POOL_EXHAUSTED: The zone 'projects/fontbakery-168509/zones/us-central1-a' does not have enough resources available to fulfill the request. Try a different zone, or try again later.",
+    },
+    {
+        cloud: "gcp", expect: { code: "QUOTA_EXCEEDED", reason: "quota", scope: "cloud", quota: "GPUS_ALL_REGIONS" },
+        source: "terraform-provider-google (https://github.com/ObrienlabsDev/gcp-infrastructure-as-code/blob/e42faed45ed42937a362a880483e29b712419c36/m10-3rdparty/m11-nvidia-gce-terraform-ubuntu/README.md)",
+        text: "│ Error: Error waiting for instance to create: Quota 'GPUS_ALL_REGIONS' exceeded.  Limit: 0.0 globally.\n│       metric name = compute.googleapis.com/gpus_all_regions\n│       limit name = GPUS-ALL-REGIONS-per-project\n│       dimensions = map[global:global]",
+    },
+    {
+        cloud: "gcp", expect: { code: "QUOTA_EXCEEDED", reason: "quota", scope: "placement", quota: "CPUS_PER_VM_FAMILY" },
+        source: "terraform-provider-google's own CI (https://github.com/hashicorp/terraform-provider-google/issues/20573)",
+        text: "Error: Error waiting for instance to create: Quota 'CPUS_PER_VM_FAMILY' exceeded.  Limit: 176.0 in region us-central1.\n\tmetric name = compute.googleapis.com/cpus_per_vm_family\n\tlimit name = CPUS-PER-VM-FAMILY-per-project-region\n\tlimit = 176\n\tdimensions = map[region:us-central1 vm_family:H3]",
+    },
+    {
+        cloud: "gcp", expect: { code: "QUOTA_EXCEEDED", reason: "quota", quota: "SSD_TOTAL_GB" },
+        source: "googleapi at insert time (https://github.com/googlecodelabs/feedback/issues/440)",
+        text: "googleapi: Error 403: Quota 'SSD_TOTAL_GB' exceeded. Limit: 100.0 in region us-west1., quotaExceeded",
+    },
+    {
+        cloud: "azure", expect: { code: "SkuNotAvailable", reason: "capacity" },
+        source: "azurerm 3.117.1, go-azure-sdk (https://github.com/Azure/terraform/blob/main/quickstart/201-private-link-sql-database/TestRecord.md)",
+        text: "│ Error: creating Linux Virtual Machine (Subscription: \"0000\"\n│ Resource Group Name: \"rg-stag-rg\"\n│ Virtual Machine Name: \"vm-1\"): performing CreateOrUpdate: unexpected status 409 (409 Conflict) with error: SkuNotAvailable: The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_DS1_v2' is currently not available in location 'eastus'. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.",
+    },
+    {
+        cloud: "azure", expect: { code: "SkuNotAvailable", reason: "capacity" },
+        source: "Pulumi, autorest era (https://github.com/pulumi/examples/issues/173)",
+        text: "error: Plan apply failed: compute.VirtualMachinesClient#CreateOrUpdate: Failure sending request: StatusCode=0 -- Original Error: autorest/azure: Service returned an error. Status=<nil> Code=\"SkuNotAvailable\" Message=\"The requested size for resource '/subscriptions/",
+    },
+    {
+        cloud: "azure", expect: { code: "OperationNotAllowed", reason: "quota" },
+        source: "azurerm 3.117.1 (https://github.com/Azure/terraform/blob/main/quickstart/201-private-link-sql-database/TestRecord.md)",
+        text: "performing CreateOrUpdate: unexpected status 409 (409 Conflict) with error: OperationNotAllowed: Operation could not be completed as it results in exceeding approved Total Regional Cores quota. Additional details - Deployment Model: Resource Manager, Location: eastus, Current Limit: 10, Current Usage: 10, Additional Required: 1, (Minimum) New Limit Required: 11. Setup Alerts when Quota reaches threshold.",
+    },
+    {
+        cloud: "azure", expect: { code: "OperationNotAllowed", reason: "quota" },
+        source: "azurerm, autorest era (https://github.com/DefensiveOrigins/APT-Lab-Terraform/issues/8)",
+        text: "Error: compute.VirtualMachinesClient#CreateOrUpdate: Failure sending request: StatusCode=0 -- Original Error: autorest/azure: Service returned an error. Status=<nil> Code=\"OperationNotAllowed\" Message=\"Operation could not be completed as it results in exceeding approved Total Regional Cores quota.\"",
+    },
+    {
+        cloud: "azure", expect: { code: "AllocationFailed", reason: "capacity" },
+        source: "azurerm (https://github.com/hashicorp/terraform-provider-azurerm/issues/753)",
+        text: "* azurerm_virtual_machine.node.23: compute.VirtualMachinesClient#CreateOrUpdate: Failure sending request: StatusCode=200 -- Original Error: Long running operation terminated with status 'Failed': Code=\"AllocationFailed\" Message=\"Allocation failed. Please try reducing the VM size or number of VMs, retry later, or try deploying to a different Availability Set or different Azure location.\"",
+    },
+    {
+        cloud: "azure", expect: { code: "ZonalAllocationFailed", reason: "capacity" },
+        source: "Terraform in openshift-install (https://github.com/openshift/release/pull/5181)",
+        text: "level=error msg=\"Error: Code=\\\"ZonalAllocationFailed\\\" Message=\\\"Allocation failed. We do not have sufficient capacity for the requested VM size in this zone. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance\\\"\"",
+    },
+    {
+        cloud: "azure", expect: { code: "OverconstrainedZonalAllocationRequest", reason: "capacity" },
+        source: "azurerm, a failed poll (https://github.com/jenkins-infra/azure/pull/1416)",
+        text: "Error: creating Linux Virtual Machine (x): polling after CreateOrUpdate: polling failed: the Azure API returned the following error:\n\nStatus: \"OverconstrainedZonalAllocationRequest\"\nCode: \"\"\nMessage: \"Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive. Please remove some constraints and try again. Constraints applied are:\\n  - Availability Zone\\n  - VM Size\\n\"",
+    },
+];
+
+const NOT_CAPACITY: readonly Omit<Sample, "expect">[] = [
+    {
+        cloud: "aws", source: "terraform-provider-aws, SDK v2 (https://github.com/rifaterdemsahin/Putty/blob/main/Semblance/image-id-error.md)",
+        text: "│ Error: creating EC2 Instance: operation error EC2: RunInstances, https response error StatusCode: 400, RequestID: eea342dc, api error InvalidAMIID.NotFound: The image id '[ami-0c55b159cbfafe1f0]' does not exist",
+    },
+    {
+        cloud: "aws", source: "pulumi-aws (https://github.com/localstack/localstack/issues/13773)",
+        text: "error:   sdk-v2/provider2.go:515: sdk.helper_schema: creating EC2 Instance: operation error EC2: RunInstances, https response error StatusCode: 400, RequestID: 995c00fd, api error InvalidAMIID.NotFound: The image id '[['ami-pulumi-test-67890']]' does not exist: provider=aws@6.66.2",
+    },
+    {
+        cloud: "aws", source: "terraform-provider-aws (https://github.com/hashicorp/terraform-provider-aws/issues/8720)",
+        text: "│ Error: collecting instance settings: reading EC2 Instance Type (t2.micro): UnauthorizedOperation: You are not authorized to perform this operation.\n│       status code: 403, request id: 1",
+    },
+    {
+        cloud: "gcp", source: "terraform-provider-google (https://github.com/rancher/harvester-cloud/issues/249)",
+        text: "│ Error: Error creating instance: googleapi: Error 400: hyperdisk-balanced disk type cannot be used by n2-standard-16 machine type., badRequest",
+    },
+    {
+        cloud: "gcp", source: "googleapi via terratest (https://github.com/gruntwork-io/terratest/issues/1132)",
+        text: "googleapi: Error 400: Invalid value for field 'resource.machineType': 'zones/europe-west8-a/machineTypes/f1-micro'. Machine type with name 'f1-micro' does not exist in zone 'europe-west8-a'., invalid",
+    },
+    {
+        cloud: "azure", source: "azurerm (https://github.com/hashicorp/terraform/issues/5793)",
+        text: "Error : compute.VirtualMachinesClient#CreateOrUpdate: Failure sending request: StatusCode=400 -- Original Error: Code=\"InvalidParameter\" Message=\"The Admin Username specified is not allowed.\" Target=\"adminUsername\"",
+    },
+    {
+        cloud: "azure", source: "pulumi-azure-native (https://github.com/pulumi/pulumi-azure-native/pull/4765)",
+        text: "error: Status=409 Code=\"ConflictingConcurrentWriteNotAllowed\" Message=\"The operation was interrupted by a conflicting concurrent write on the same entity. Please retry later.\"",
+    },
+];
+
+describe("capacity classifier: real error texts", () => {
+    for (const s of CAPACITY) {
+        it(`${s.cloud}: ${s.expect.code} from ${s.source}`, () => {
+            const got = classifyCapacity(s.cloud, s.text);
+            assert.ok(got, "classified as capacity");
+            for (const [k, v] of Object.entries(s.expect)) assert.strictEqual((got as unknown as Record<string, unknown>)[k], v, k);
+        });
+    }
+    for (const s of NOT_CAPACITY) {
+        it(`${s.cloud}: not capacity: ${s.source}`, () => {
+            assert.strictEqual(classifyCapacity(s.cloud, s.text), undefined);
+        });
+    }
+
+    it("reads a code only as a whole token, and only the cloud's own", () => {
+        assert.strictEqual(classifyCapacity("aws", "api error UnsupportedOperation: The instance type is not supported"), undefined);
+        assert.strictEqual(classifyCapacity("aws", "api error InsufficientInstanceCapacityX: no"), undefined);
+        // An AWS code in a GCP VM's error is not GCP's capacity.
+        assert.strictEqual(classifyCapacity("gcp", "api error InsufficientInstanceCapacity: x"), undefined);
+        assert.strictEqual(classifyCapacity("azure", "ZONE_RESOURCE_POOL_EXHAUSTED"), undefined);
+    });
+
+    it("takes Azure's OperationNotAllowed as capacity only when it is about a quota", () => {
+        assert.strictEqual(classifyCapacity("azure", "Code=\"OperationNotAllowed\" Message=\"The operation is not allowed on a VM that is being deallocated.\""), undefined);
+    });
+
+    it("recognises GCP's UNSUPPORTED_OPERATION by its code (no provider sample prints one; gcloud does)", () => {
+        assert.deepStrictEqual(classifyCapacity("gcp", "code: UNSUPPORTED_OPERATION"), { code: "UNSUPPORTED_OPERATION", reason: "capacity", scope: "placement" });
+    });
+});
+
+describe("vmCloudOf: which cloud's VM an engine diagnostic is about", () => {
+    it("is the `<cloud>-vm` child of the cloud's host component", () => {
+        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-vm"), "aws");
+        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/instance:Instance::gcp-vm"), "gcp");
+        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AzureGpuHost$azure-native:compute:VirtualMachine::azure-vm"), "azure");
+    });
+
+    it("is nothing for any other resource, a mismatched name, or a VM outside a host", () => {
+        for (const urn of [
+            "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/subnet:Subnet::aws-subnet",
+            "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::gcp-vm",
+            "urn:pulumi:dev::gpu-hosts::aws:ec2/instance:Instance::aws-vm",
+            "urn:pulumi:dev::gpu-hosts::gpu-hosts:app:AppStack$docker:index/container:Container::aws-vm",
+            "not a urn",
+        ]) assert.strictEqual(vmCloudOf(urn), undefined, urn);
+    });
+});
