@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { generationKey, GenerationReport } from "./breaker";
 import type { AppConfig } from "./config";
 import { AnalysisJobData, AnalysisResult, createQueue, findJob } from "./jobs";
+import { ApiMetrics, createApiMetrics } from "./metrics";
 import { probeOllama } from "./ollama";
 import { checkRedisWritable } from "./redis";
 import { buildServer } from "./server";
@@ -11,6 +12,8 @@ import { buildServer } from "./server";
 export interface ApiHandle {
     readonly app: FastifyInstance;
     readonly queue: Queue<AnalysisJobData, AnalysisResult>;
+    /** What GET /metrics serves. */
+    readonly metrics: ApiMetrics;
     /** Stops accepting, answers 503 to new requests, waits for in-flight ones, then disconnects. */
     close(): Promise<void>;
 }
@@ -23,10 +26,12 @@ export async function createApi(config: AppConfig, logger: Logger, version?: str
     const { queue, lookups, client, close: closeQueue } = createQueue(config);
     queue.on("error", (err) => logger.warn({ err: err.message }, "queue connection error"));
     for (const q of lookups) if (q !== queue) q.on("error", () => undefined); // same client, reported once above
+    const metrics = createApiMetrics({ config, queue, client, logger });
     const app = await buildServer({
         config,
         logger,
         queue,
+        metrics,
         redis: client,
         findJob: async (id) => (await findJob(client, lookups, id))?.view ?? null,
         // The client that serves POST and GET is the one checked, so /health cannot say 200 while
@@ -47,8 +52,10 @@ export async function createApi(config: AppConfig, logger: Logger, version?: str
     return {
         app,
         queue,
+        metrics,
         async close() {
             await app.close();
+            await metrics.close();
             await closeQueue();
         },
     };

@@ -1,5 +1,6 @@
 import type Redis from "ioredis";
 import type { Logger } from "pino";
+import type { BreakerState } from "./reports";
 
 /** Redis key where a queue's worker reports whether generation works; the api's /health reads it. */
 export const generationKey = (queueName: string): string => `gpu-hosts:generation:${queueName}`;
@@ -35,11 +36,19 @@ export class OllamaBreaker {
             readonly redis?: Redis;
             readonly queueName: string;
             readonly logger: Logger;
+            /** Called after the breaker opens (again) or closes, so /metrics need not wait for the next report. */
+            readonly onChange?: () => void;
         },
     ) {}
 
     get open(): boolean {
         return this.failures > 0;
+    }
+
+    /** closed, open (the queue's pause is running) or half_open (the pause is over: the next job is the probe). */
+    state(now: number = Date.now()): BreakerState {
+        if (this.failures === 0) return "closed";
+        return now < this.openUntil ? "open" : "half_open";
     }
 
     /** Records an outage error; pauses the queue. Returns the pause in ms. */
@@ -53,6 +62,7 @@ export class OllamaBreaker {
             this.since ??= new Date(now).toISOString();
             this.opts.logger.warn({ reason, pauseMs: ms, failures: this.failures }, "Ollama outage: queue paused, job put back without spending an attempt");
             this.publish({ state: "failing", error: reason.slice(0, 300), since: this.since }, Math.max(60_000, ms * 3));
+            this.opts.onChange?.();
         }
         const remaining = Math.max(1, this.openUntil - now);
         await this.opts.pause(remaining);
@@ -66,6 +76,7 @@ export class OllamaBreaker {
         this.openUntil = 0;
         this.since = null;
         this.publish({ state: "ok" }, 60_000);
+        this.opts.onChange?.();
     }
 
     private publish(report: GenerationReport, ttlMs: number): void {

@@ -4,6 +4,14 @@ import type { AppConfig } from "./config";
 import { AnalysisJobData, AnalysisResult, slotStamp } from "./jobs";
 import { analysisPrompt, createOllamaClient, isTransientOllamaError } from "./ollama";
 
+/** Ollama answered with no text: the job's own failure, retried like any other of its own. */
+export class EmptyAnswerError extends Error {
+    constructor() {
+        super("Ollama returned an empty response");
+        this.name = "EmptyAnswerError";
+    }
+}
+
 const TICKER = /^(?=.*[A-Z0-9])[A-Z0-9.-]{1,10}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -13,6 +21,11 @@ export interface OutageHooks {
     outage(reason: string): Promise<unknown>;
     /** A generation worked. */
     succeeded(): void;
+    /**
+     * An Ollama generate call failed (an HTTP error, a refused or dropped connection, the time limit,
+     * an empty answer), whatever happens to the job next; a cancelled job is not Ollama's error.
+     */
+    requestFailed?(): void;
 }
 
 /** Thrown when an attempt outlives JOB_TIMEOUT_MS. Retried like any transient failure. */
@@ -62,12 +75,16 @@ export function createProcessor(
                 options: { temperature: 0.2, num_predict: 400 },
             });
             const analysis = (response.response ?? "").trim();
-            if (analysis === "") throw new Error("Ollama returned an empty response");
+            // Ollama answered: it is up, whatever the answer. An empty one is this job's failure
+            // (retried with backoff, spending an attempt), not an outage to pause the queue for.
             hooks?.succeeded();
+            if (analysis === "") throw new EmptyAnswerError();
             log.info({ ms: Date.now() - started, model: config.ollamaModel }, "analysis done");
             return { ticker, date, model: config.ollamaModel, analysis };
         } catch (err) {
+            if (err instanceof EmptyAnswerError) throw err;
             if (signal?.aborted && !timedOut) throw new Error("job cancelled");
+            hooks?.requestFailed?.();
             const message = timedOut ? new JobTimeoutError(config.jobTimeoutMs).message : err instanceof Error ? causeOf(err) : String(err);
             if (!timedOut && !isTransientOllamaError(err)) {
                 const status = (err as { status_code?: number }).status_code;

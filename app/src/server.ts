@@ -7,6 +7,7 @@ import type { Queue } from "bullmq";
 import type Redis from "ioredis";
 import type { Logger } from "pino";
 import type { AppConfig } from "./config";
+import type { ApiMetrics } from "./metrics";
 import { AnalysisJobData, AnalysisResult, JOB_NAME, JobView, slotStamp } from "./jobs";
 import type { OllamaState } from "./ollama";
 import { RedisState, redisErrorState, withTimeout } from "./redis";
@@ -35,6 +36,8 @@ export interface ServerDeps {
     readonly generationState: () => Promise<"ok" | "failing" | "unknown">;
     /** Unfinished jobs in the own queue (waiting, delayed, prioritized, active). */
     readonly queueDepth: () => Promise<number>;
+    /** GET /metrics; counts the jobs POST /jobs accepts. */
+    readonly metrics: Pick<ApiMetrics, "registry" | "jobAccepted" | "render">;
     /** The api's Redis client: the rate limit's store. Without it the limit is per process. */
     readonly redis?: Redis;
     readonly version?: string;
@@ -197,8 +200,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             // the key, which Caddy copies in after the check and strips from clients), else per client
             // address (X-Forwarded-For from a TRUST_PROXY proxy, else the peer).
             keyGenerator: rateLimitKey,
-            // Health checks (docker, the proxy) are never limited.
-            allowList: (request) => request.url === "/health" || request.url === "/live",
+            // Health checks (docker, the proxy) are never limited, nor is /metrics: monitoring must not
+            // go blind when a key's budget runs out under load, and concurrent scrapes share one
+            // Redis read (src/metrics.ts), so /metrics cannot be used to load Redis. It still needs a
+            // key at the proxy.
+            allowList: (request) => request.url === "/health" || request.url === "/live" || request.url === "/metrics",
             errorResponseBuilder: (_request, ctx) => ({
                 statusCode: 429,
                 rateLimited: true,
@@ -315,6 +321,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
                 }
                 return unavailable(reply, redisMessage(err));
             }
+            deps.metrics.jobAccepted();
             request.log.info({ jobId, ticker, date }, "job accepted");
             return reply.code(202).send({ job_id: jobId, status: "pending" });
         },
@@ -393,6 +400,31 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             },
         },
         async (_request, reply) => reply.send({ status: "alive", slot: config.slot, release: config.release }),
+    );
+
+    app.get(
+        "/metrics",
+        {
+            logLevel: "warn",
+            schema: {
+                summary: "Prometheus metrics of this slot",
+                description:
+                    "Prometheus text format (prom-client). Every series carries slot=\"<APP_SLOT>\": jobs accepted, completed and failed, " +
+                    "jobs finished in the last 5 and 60 minutes, queue depth and job counts per state, job duration, Ollama errors, " +
+                    "the worker's circuit breaker, Redis reachability, and the Node process. Redis is read within REDIS_TIMEOUT_MS; " +
+                    "past it the answer is still 200, with gpu_hosts_redis_up 0 and the values read from Redis left out or at their last count.",
+                response: {
+                    200: {
+                        description: "The metrics, text/plain; version=0.0.4.",
+                        content: { "text/plain": { schema: { type: "string" } } },
+                    },
+                },
+            },
+        },
+        async (_request, reply) => {
+            const text = await deps.metrics.render();
+            return reply.header("content-type", deps.metrics.registry.contentType).send(text);
+        },
     );
 
     return app;

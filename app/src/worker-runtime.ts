@@ -4,8 +4,9 @@ import type { AppConfig } from "./config";
 import { OllamaBreaker } from "./breaker";
 import { startHeartbeat } from "./heartbeat";
 import { AnalysisJobData, AnalysisResult, bullConnection } from "./jobs";
-import { createProcessor } from "./processor";
+import { createProcessor, OutageHooks } from "./processor";
 import { checkRedisWritable, createProbeClient, pingRedis, redisErrorState } from "./redis";
+import { countOllamaError, FINISHED_HISTORY_MINUTES, startBreakerReports } from "./reports";
 
 export interface WorkerHandle {
     readonly worker: Worker<AnalysisJobData, AnalysisResult>;
@@ -22,8 +23,25 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
         redis: probe,
         queueName: config.queueName,
         logger,
+        onChange: () => breakerReports.publish(),
     });
-    const worker: Worker<AnalysisJobData, AnalysisResult> = new Worker<AnalysisJobData, AnalysisResult>(config.queueName, createProcessor(config, logger, breaker), {
+    // The breaker's state for the api's /metrics: refreshed every heartbeat period, and valid for as
+    // long as the heartbeat is (HEARTBEAT_MAX_AGE_MS), so a dead or hung worker's report goes stale
+    // when its health check starts failing.
+    const breakerReports = startBreakerReports({
+        redis: probe,
+        queueName: config.queueName,
+        intervalMs: config.heartbeatIntervalMs,
+        ttlMs: config.heartbeatMaxAgeMs,
+        timeoutMs: config.redisTimeoutMs,
+        state: () => breaker.state(),
+    });
+    const hooks: OutageHooks = {
+        outage: (reason) => breaker.outage(reason),
+        succeeded: () => breaker.succeeded(),
+        requestFailed: () => countOllamaError(probe, config.queueName),
+    };
+    const worker: Worker<AnalysisJobData, AnalysisResult> = new Worker<AnalysisJobData, AnalysisResult>(config.queueName, createProcessor(config, logger, hooks), {
         // Blocking connections must not give up on a command; BullMQ requires null here.
         connection: bullConnection(config, { maxRetriesPerRequest: null }),
         concurrency: config.workerConcurrency,
@@ -35,6 +53,11 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
         // BullMQ honours worker.rateLimit() (the breaker's pause) only when a limiter is set; this
         // one is far above any real rate, so it never limits by itself.
         limiter: { max: 1_000_000, duration: 1000 },
+        // BullMQ's own per-minute counts of finished jobs, kept in Redis by the script that moves a job
+        // to completed or failed (moveToFinished-14.lua -> includes/collectMetrics.lua), only for
+        // final outcomes (a retried attempt goes to delayed or wait instead: Job.moveToFailed in
+        // classes/job.js). The api's /metrics reads them with Queue.getMetrics.
+        metrics: { maxDataPoints: FINISHED_HISTORY_MINUTES },
     });
 
     worker.on("active", (job) => logger.info({ jobId: job.id, attempt: job.attemptsMade + 1 }, "job started"));
@@ -101,7 +124,7 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
             closing ??= (async () => {
                 closed = true;
                 await worker.close();
-                await heartbeat.stop();
+                await Promise.all([heartbeat.stop(), breakerReports.stop()]);
                 probe.disconnect();
             })();
             return closing;

@@ -91,6 +91,23 @@ describe("worker", () => {
         assert.equal(ollama.generateCalls().length, 8);
     });
 
+    it("takes an empty answer as the job's own failure: an attempt spent, retried with backoff, no outage pause", async () => {
+        const { api } = await stack({ JOB_ATTEMPTS: "2" });
+        const normal = ollama.answer;
+        let empties = 1;
+        ollama.answer = (prompt, model) => (empties-- > 0 ? "   " : normal(prompt, model));
+        try {
+            const job = await finished(api, await submit(api, "EMPTY"));
+            assert.equal(job.status, "completed", JSON.stringify(job));
+            assert.equal(job.attempts_made, 2, "the empty answer spent an attempt");
+            assert.equal(ollama.generateCalls().length, 2);
+            const health = (await api.app.inject({ method: "GET", url: "/health" })).json();
+            assert.notEqual(health.ollama, "degraded", JSON.stringify(health));
+        } finally {
+            ollama.answer = normal;
+        }
+    });
+
     it("stops taking jobs while Ollama answers 500s (no attempt burnt, no spinning), and drains the backlog after", async () => {
         const { api } = await stack({ JOB_ATTEMPTS: "3", OLLAMA_RETRY_BASE_MS: "100", OLLAMA_RETRY_MAX_MS: "400" });
         ollama.failNext = 1_000_000;

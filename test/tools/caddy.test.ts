@@ -535,6 +535,18 @@ exit 99
             assert.strictEqual((await call(live, { path: "/docsecret" })).status, 401);
         });
 
+        it("asks for a key on the api's /metrics (not a public path), on both ports, and passes it with one", async () => {
+            flip("blue");
+            for (const port of [live, idle]) {
+                const denied = await call(port, { path: "/metrics" });
+                assert.strictEqual(denied.status, 401, `port ${port}`);
+                assert.deepStrictEqual(JSON.parse(denied.body), UNAUTHORIZED);
+                const r = await call(port, { path: "/metrics", key: KEY });
+                assert.strictEqual(r.status, 200, `port ${port}`);
+                assert.deepStrictEqual([JSON.parse(r.body).path, JSON.parse(r.body).keyId], ["/metrics", keyId(KEY)]);
+            }
+        });
+
         it("rotates keys by rewriting the key file: the new key works and the removed one is refused at once, with the same caddy pid", async () => {
             const pid = caddy!.child.pid;
             assert.strictEqual(writeKeys(keysFile, renderKeysFile([KEY, NEW_KEY])).status, 0);

@@ -14,13 +14,15 @@ export async function startApi(config: AppConfig): Promise<Api> {
     const api = await createApi(config, createLogger(config, "api"));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-        api.queue.waitUntilReady().catch(() => undefined),
+        // The duration histogram's event stream too: a job that finishes before it reads is not seen.
+        Promise.all([api.queue.waitUntilReady().catch(() => undefined), api.metrics.ready()]),
         new Promise((r) => { timer = setTimeout(r, 5000); }),
     ]);
     clearTimeout(timer);
     return {
         app: api.app,
         queue: api.queue,
+        metrics: api.metrics,
         // Some tests stop Redis first; closing the queue may then fail, which teardown ignores.
         close: () => api.close().catch(() => undefined),
     };
