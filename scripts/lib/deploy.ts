@@ -60,6 +60,7 @@ async function readConfig(d: UpDeps): Promise<StackConfig> {
 
 /** The table the driver ends with: per host, what was tried and why it failed, and where it runs, at what price. */
 export function deployTable(hosts: readonly HostOutcome[]): string {
+    if (hosts.length === 0) return "no cloud host in this stack: nothing to place (the up above is all deploy does here)";
     const rows = [["host", "tried", "error", "placed on", "$/h"]];
     for (const h of hosts) {
         const failed = h.attempts.filter((a) => a.failure);

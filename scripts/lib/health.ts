@@ -72,14 +72,15 @@ export const SMOKE_JOB = { ticker: "NVDA", date: "2024-05-10" } as const;
 /** The api's health path when the stack does not say otherwise. */
 export const HEALTH_PATH = "/health";
 
-interface HttpAnswer {
+/** An HTTP answer: status, body text, and the body parsed as JSON when it is JSON. */
+export interface HttpAnswer {
     readonly status: number;
     readonly text: string;
     readonly json: any;
 }
 
 /** Why a request never produced an answer, in words an operator recognises. */
-function transportReason(e: NodeJS.ErrnoException, timeoutMs: number): string {
+export function transportReason(e: NodeJS.ErrnoException, timeoutMs: number): string {
     if (e.code === "ETIMEDOUT") return `timed out after ${timeoutMs} ms`;
     if (e.code === "ECONNREFUSED") return "connection refused";
     if (e.code === "ECONNRESET") return "connection reset";
@@ -87,8 +88,11 @@ function transportReason(e: NodeJS.ErrnoException, timeoutMs: number): string {
     return e.message || String(e);
 }
 
-/** One HTTP exchange without keep-alive, bounded by `timeoutMs` end to end. The key goes in a header only. */
-function request(method: string, url: string, timeoutMs: number, body?: unknown, access: Access = {}): Promise<HttpAnswer> {
+/**
+ * One HTTP exchange without keep-alive, bounded by `timeoutMs` end to end. The key goes in a header
+ * only. `accept` is the Accept header (a Prometheus scrape asks for text).
+ */
+function request(method: string, url: string, timeoutMs: number, body?: unknown, access: Access = {}, accept = "application/json"): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
         const u = new URL(url);
         const mod = u.protocol === "https:" ? https : http;
@@ -98,7 +102,7 @@ function request(method: string, url: string, timeoutMs: number, body?: unknown,
             agent: false,
             ...(u.protocol === "https:" && access.ca?.length ? { ca: [...access.ca] } : {}),
             headers: {
-                accept: "application/json",
+                accept,
                 ...(access.apiKey ? { authorization: `Bearer ${access.apiKey}` } : {}),
                 ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
             },
@@ -125,6 +129,11 @@ function request(method: string, url: string, timeoutMs: number, body?: unknown,
         });
         req.end(payload);
     });
+}
+
+/** GET `url` with the key and pinned CAs of `access`; rejects on a transport failure (see transportReason). */
+export function httpGet(url: string, timeoutMs: number, access: Access = {}, accept = "application/json"): Promise<HttpAnswer> {
+    return request("GET", url, timeoutMs, undefined, access, accept);
 }
 
 /** `base` + `path`, keeping any path prefix of base (http://h:8080/api + /health -> /api/health). */
@@ -161,6 +170,11 @@ export async function checkHealth(url: string, expect: Expect, timeoutMs = 5000,
     } catch (e) {
         return { ok: false, check: "health", reason: `GET ${url}: ${transportReason(e as NodeJS.ErrnoException, timeoutMs)}` };
     }
+    return judgeHealth(url, a, expect);
+}
+
+/** The verdict on a health answer `a` from `url`: the same wording for every script that probes health. */
+export function judgeHealth(url: string, a: HttpAnswer, expect: Expect): CheckResult {
     const body = a.json && typeof a.json === "object" ? (a.json as Record<string, unknown>) : undefined;
     if (a.status !== 200 || body?.status !== "healthy") {
         // Name the dependencies the api itself reports as failing, so "redis" beats "503".

@@ -12,6 +12,9 @@ import {
     Figures, StateDiff, allChanged, buildStandIns, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
 } from "./harness";
 import { Traffic } from "./traffic";
+import Ajv from "ajv";
+import type { StatusReport } from "../../scripts/lib/status/types";
+import statusSchema = require("../../scripts/lib/status/schema.json");
 
 const STACK = "local";
 const LIVE = "http://127.0.0.1:8000";
@@ -29,6 +32,8 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
     /** The operator's own keys (gpu-hosts:apiKeys): the steady traffic's, one rate-limit bucket each. */
     const clientKeys = [1, 2, 3, 4].map(() => randomBytes(24).toString("hex"));
     let traffic: Traffic | undefined;
+    /** Jobs of the traffic each slot processed (the drain step), for npm run status's counts. */
+    let jobsBySlot: Record<string, number> = {};
 
     const npm = (...args: string[]) => run("npm", ["run", "--silent", ...args], { cwd: dir, env, log });
     const pulumi = (...args: string[]) => run(path.join(dir, "node_modules", ".bin", "pulumi"), [...args, "--stack", STACK], { cwd: dir, env, log });
@@ -188,6 +193,72 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.deepEqual(c.unfinished, []);
         assert.equal(c.crossed, 0);
         assert.ok((c.bySlot.blue ?? 0) > 0 && (c.bySlot.green ?? 0) > 0, JSON.stringify(c.bySlot));
+        jobsBySlot = c.bySlot;
+    });
+
+    it("npm run status answers for the real stack: slots, releases, containers, queues, no GPU; a stopped live worker is DEGRADED", async () => {
+        const validate = new Ajv({ allErrors: true, strict: true }).compile<StatusReport>(statusSchema);
+        /** `npm run status -- --stack local --json`, as an operator runs it: its exit code and its one JSON line. */
+        const statusJson = async () => {
+            const r = await npm("status", "--", "--stack", STACK, "--json");
+            const line = r.output.split("\n").find((l) => l.startsWith("{\"schemaVersion\""));
+            assert.ok(line, `npm run status printed no report (exit ${r.code}):\n${r.output.slice(-3000)}`);
+            const doc = JSON.parse(line) as StatusReport;
+            assert.ok(validate(doc), JSON.stringify(validate.errors));
+            return { ...r, doc };
+        };
+        const secrets = [apiKey, ...clientKeys, (await pulumi("stack", "output", "opsApiKey", "--show-secrets")).output.trim()];
+        assert.match(secrets[secrets.length - 1], /^[A-Za-z0-9]{32,}$/, "the stack's ops key");
+        const noSecret = (out: string) => secrets.forEach((k) => assert.ok(!out.includes(k), "npm run status printed an API key"));
+        const [live, idle] = [await health(LIVE), await health(IDLE)];
+
+        const ok = await statusJson();
+        noSecret(ok.output);
+        assert.equal(ok.code, 0, ok.output.slice(-3000));
+        assert.equal(ok.doc.verdict, "OK", JSON.stringify(ok.doc.reasons));
+        assert.deepEqual([ok.doc.liveColor, ok.doc.idleColor], ["blue", "green"]);
+        const [h] = ok.doc.hosts;
+        assert.deepEqual([ok.doc.hosts.length, h.name, h.kind, h.market, h.cost], [1, "local", "local", null, null]);
+        assert.deepEqual(h.slots.map((x) => [x.color, x.role, x.label, x.health.ok]), [["blue", "live", live?.release, true], ["green", "idle", idle?.release, true]]);
+        // The e2e's key service is on (apiKeys set): eight containers, every one running and healthy where it has a check.
+        assert.deepEqual(h.containers.map((x) => [x.name, x.state, x.ok]), [
+            "proxy", "proxy-auth", "redis", "ollama", "blue-api", "blue-worker", "green-api", "green-worker",
+        ].map((n) => [`local-app-${n}`, "running", true]));
+        // Every job was drained: nothing waits; each slot finished at least the jobs the traffic saw it process.
+        for (const x of h.slots) {
+            assert.equal(x.metrics?.queueDepth, 0, `${x.color}: ${x.metricsError}`);
+            assert.ok((x.metrics?.completed60m ?? 0) >= (jobsBySlot[x.color] ?? 0), `${x.color}: ${x.metrics?.completed60m} < ${jobsBySlot[x.color]}`);
+            assert.equal(x.metrics?.breakerOpen, false);
+            assert.ok((x.metrics?.workers ?? 0) >= 1);
+        }
+        assert.deepEqual(h.gpu, { state: "none", note: "nvidia-smi is not installed", devices: [] });
+
+        // The table an operator reads (README: a real one, from this run).
+        const table = await npm("status", "--", "--stack", STACK);
+        noSecret(table.output);
+        assert.equal(table.code, 0, table.output.slice(-3000));
+        assert.match(table.output, /^stack local: OK /m);
+        console.log(`\n      npm run status -- --stack local (exit ${table.code}, ${table.seconds.toFixed(1)} s):\n${table.output.trimEnd().split("\n").map((l) => `      | ${l}`).join("\n")}\n`);
+
+        // The live slot's worker stops: jobs would wait. DEGRADED, exit code 1; then it runs again.
+        const worker = "local-app-blue-worker";
+        assert.equal((await run("docker", ["stop", "-t", "30", worker], { cwd: dir, log })).code, 0);
+        try {
+            const degraded = await statusJson();
+            assert.equal(degraded.code, 1, degraded.output.slice(-3000));
+            assert.equal(degraded.doc.verdict, "DEGRADED");
+            assert.ok(degraded.doc.reasons.some((x) => x.startsWith(`host local: container ${worker} is exited`)), JSON.stringify(degraded.doc.reasons));
+            assert.equal(degraded.doc.hosts[0].containers.find((x) => x.name === worker)?.state, "exited");
+            figures.add({ step: "status (OK, table, DEGRADED)", seconds: ok.seconds + table.seconds + degraded.seconds, changes: "-",
+                note: `${ok.seconds.toFixed(1)} s, ${table.seconds.toFixed(1)} s, ${degraded.seconds.toFixed(1)} s; collect ${ok.doc.durationMs} ms; worker stopped: exit ${degraded.code}` });
+        } finally {
+            assert.equal((await run("docker", ["start", worker], { cwd: dir, log })).code, 0);
+            for (let i = 0; i < 90; i++) {
+                const st = await run("docker", ["inspect", "--format", "{{.State.Health.Status}}", worker], { cwd: dir });
+                if (st.output.trim() === "healthy") break;
+                await new Promise((res) => setTimeout(res, 1000));
+            }
+        }
     });
 
     it("an edit of the key service rebuilds exactly the key service (live requests counted, not required to pass)", async () => {

@@ -13,6 +13,9 @@ import {
 } from "./harness";
 import { E2E_USER, SshServer, freePort } from "./sshServer";
 import { Traffic } from "./traffic";
+import Ajv from "ajv";
+import type { StatusReport } from "../../scripts/lib/status/types";
+import statusSchema = require("../../scripts/lib/status/schema.json");
 
 const STACK = "e2e";
 const HOST = "box";
@@ -185,6 +188,27 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         figures.add({ step: "jobs under traffic", seconds: 0, changes: "-", note: `${c.completed}/${c.total} completed, by slot ${JSON.stringify(c.bySlot)}, ${c.crossed} crossed` });
         assert.deepEqual(c.unfinished, []);
         assert.equal(c.crossed, 0);
+    });
+
+    it("npm run status reaches the server over its ssh output and the slots over HTTPS: OK, no GPU, no price", async () => {
+        const r = await npm("status", "--", "--stack", STACK, "--json");
+        const line = r.output.split("\n").find((l) => l.startsWith("{\"schemaVersion\""));
+        assert.ok(line, `npm run status printed no report (exit ${r.code}):\n${r.output.slice(-3000)}`);
+        const doc = JSON.parse(line) as StatusReport;
+        const validate = new Ajv({ allErrors: true, strict: true }).compile<StatusReport>(statusSchema);
+        assert.ok(validate(doc), JSON.stringify(validate.errors));
+        assert.equal(r.code, 0, `${JSON.stringify(doc.reasons)}\n${r.output.slice(-2000)}`);
+        assert.equal(doc.verdict, "OK");
+        const [h] = doc.hosts;
+        assert.deepEqual([h.name, h.kind, h.reachable, h.market, h.cost], [HOST, "ssh", true, null, null]);
+        assert.match(h.ssh ?? "", new RegExp(`-p ${server!.port} ${E2E_USER}@127\\.0\\.0\\.1$`));
+        assert.deepEqual(h.slots.map((x) => [x.color, x.role, x.health.ok, x.metrics?.queueDepth]), [["blue", "live", true, 0], ["green", "idle", true, 0]]);
+        assert.equal((await health(LIVE))?.release, h.slots[0].label);
+        assert.equal(h.containers.length, 8);
+        assert.ok(h.containers.every((x) => x.ok), JSON.stringify(h.containers));
+        assert.equal(h.gpu.state, "none");
+        for (const k of [apiKey, ...clientKeys]) assert.ok(!r.output.includes(k), "npm run status printed an API key");
+        figures.add({ step: "status --json", seconds: r.seconds, changes: "-", note: `verdict ${doc.verdict}, collect ${doc.durationMs} ms` });
     });
 
     it("a reinstalled server (a new /etc/machine-id, every container gone): recover brings it back healthy", async () => {

@@ -1,0 +1,295 @@
+// Collects one status report: reads the outputs (the typed contract), then looks at every host at
+// once: its machine (containers and GPUs, over SSH for remote hosts), /health and /metrics of both
+// slots through the proxy, and, for cloud VMs, the price and the machine's age from the state. Every
+// probe has its own timeout and each host a deadline, so a dead host is DOWN with its reason while
+// the others are still reported. The probes are injected, so the assembly is tested without a host.
+import type { Color } from "../../../components/config";
+import type { HostOutput, StackOutputs } from "../../../components/outputs";
+import { readDeployed } from "../deployed";
+import { OpsError } from "../errors";
+import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } from "../health";
+import type { StackState } from "../recover";
+import type { StackOps } from "../stackOps";
+import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
+import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, isCloud, machineOf } from "./cost";
+import { gpuStatus } from "./gpu";
+import { slotMetrics } from "./metrics";
+import { COMMAND_TIMEOUT_S, HOST_RUN_TIMEOUT_MS, HostLook, hostScript, lookFrom, runWithInput, sshArgv } from "./probe";
+import { SCHEMA_VERSION } from "./types";
+import type { CostStatus, GpuStatus, HostStatus, SlotHealth, SlotStatus, StatusReport, Totals } from "./types";
+import { judgeHost, judgeStack } from "./verdict";
+
+/** Each HTTP probe (/health, /metrics). */
+export const HTTP_TIMEOUT_MS = 5000;
+/** A host that has not been fully looked at by then is reported DOWN with what is missing. */
+export const HOST_DEADLINE_MS = HOST_RUN_TIMEOUT_MS + 5000;
+/** Reading outputs, config or state through the Pulumi CLI. */
+export const STACK_READ_TIMEOUT_MS = 30_000;
+
+/** The slice of a stack status reads. */
+export type StatusStack = Pick<StackOps, "name" | "outputs" | "getConfig" | "exportState">;
+
+/** A host as the probes need it. */
+export interface ProbeTarget {
+    readonly name: string;
+    readonly kind: string;
+    /** The host's `ssh` output; undefined for local. */
+    readonly ssh?: string;
+    /** DOCKER_HOST for a local host whose stack names an engine; undefined for the CLI's own. */
+    readonly dockerHost?: string;
+}
+
+/** What status does to the outside world, injectable for tests. */
+export interface StatusProbes {
+    /** GET a URL through the proxy (with the stack's ops key and pinned CAs); rejects on a transport failure. */
+    get(url: string, timeoutMs: number, accept: string): Promise<HttpAnswer>;
+    /** One look at the host's machine: its containers and GPUs. */
+    look(host: ProbeTarget): Promise<HostLook>;
+    now(): Date;
+}
+
+/** The real probes: HTTP with `access`, the host script locally or over the host's `ssh` output. */
+export function realProbes(access: Access): StatusProbes {
+    return {
+        get: (url, timeoutMs, accept) => httpGet(url, timeoutMs, access, accept),
+        async look(h) {
+            const script = hostScript(containerPrefix(h.name));
+            if (h.kind === "local") {
+                const env = h.dockerHost ? { ...process.env, DOCKER_HOST: h.dockerHost } : process.env;
+                return lookFrom(await runWithInput(["sh", "-s"], script, HOST_RUN_TIMEOUT_MS, env), "local", HOST_RUN_TIMEOUT_MS);
+            }
+            if (!h.ssh) return { ok: false, reason: "the outputs give no ssh command for this host" };
+            return lookFrom(await runWithInput(sshArgv(h.ssh), script, HOST_RUN_TIMEOUT_MS), "ssh", HOST_RUN_TIMEOUT_MS);
+        },
+        now: () => new Date(),
+    };
+}
+
+/** Resolves to `fallback()` when `p` takes longer than `ms`. */
+function within<T>(p: Promise<T>, ms: number, fallback: () => T): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<T>((resolve) => {
+        timer = setTimeout(() => resolve(fallback()), ms);
+    });
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** A stack read through the CLI, bounded: a hung CLI is a failure to answer, not a hang. */
+async function bounded<T>(what: string, p: Promise<T>, stackName: string): Promise<T> {
+    return within(p, STACK_READ_TIMEOUT_MS, () => {
+        throw new OpsError("command", `${what} of stack ${stackName} took longer than ${STACK_READ_TIMEOUT_MS / 1000} s`);
+    });
+}
+
+const text = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
+
+/** GET /health of a slot, judged against the slot and release the outputs name. */
+async function probeHealth(probes: StatusProbes, url: string, color: Color, label: string): Promise<SlotHealth> {
+    let a: HttpAnswer;
+    try {
+        a = await probes.get(url, HTTP_TIMEOUT_MS, "application/json");
+    } catch (e) {
+        const error = `GET ${url}: ${transportReason(e as NodeJS.ErrnoException, HTTP_TIMEOUT_MS)}`;
+        return { ok: false, httpStatus: null, status: null, slot: null, release: null, redis: null, ollama: null, error };
+    }
+    const verdict = judgeHealth(url, a, { slot: color, release: label });
+    const body = a.json && typeof a.json === "object" ? (a.json as Record<string, unknown>) : {};
+    return {
+        ok: verdict.ok,
+        httpStatus: a.status,
+        status: text(body.status),
+        slot: text(body.slot),
+        release: text(body.release),
+        redis: text(body.redis),
+        ollama: text(body.ollama),
+        error: verdict.ok ? null : verdict.reason,
+    };
+}
+
+/** GET /metrics of a slot, read for that slot. */
+async function probeMetrics(probes: StatusProbes, baseUrl: string, color: Color): Promise<Pick<SlotStatus, "metrics" | "metricsError">> {
+    const url = joinUrl(baseUrl, "/metrics");
+    try {
+        const a = await probes.get(url, HTTP_TIMEOUT_MS, "text/plain;version=0.0.4;q=1,*/*;q=0.1");
+        if (a.status !== 200) return { metrics: null, metricsError: `GET ${url} -> HTTP ${a.status}` };
+        return { metrics: slotMetrics(a.text, color), metricsError: null };
+    } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        const why = err.code ? transportReason(err, HTTP_TIMEOUT_MS) : err.message;
+        return { metrics: null, metricsError: `GET ${url}: ${why}` };
+    }
+}
+
+async function probeSlot(probes: StatusProbes, h: HostOutput, color: Color, role: "live" | "idle"): Promise<SlotStatus> {
+    const slot = h.slots[color];
+    const url = role === "live" ? h.liveUrl : h.idleUrl;
+    const [health, metrics] = await Promise.all([
+        probeHealth(probes, role === "live" ? h.healthUrl : h.idleHealthUrl, color, slot.label),
+        probeMetrics(probes, url, color),
+    ]);
+    return { color, role, release: slot.release, label: slot.label, commit: slot.commit, url, health, ...metrics };
+}
+
+/** What the stack knows beyond the outputs, read once for all hosts. */
+interface StackFacts {
+    readonly state?: StackState;
+    readonly stateError?: string;
+    readonly dockerHost?: string;
+    readonly gcpGpuType?: string;
+}
+
+async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o: StackOutputs, stackFacts: Promise<StackFacts>, auth: boolean): Promise<HostStatus> {
+    const live = o.liveColor;
+    const idle = o.idleColor;
+    // The slots' HTTP probes need nothing more than the outputs: they start while the config and
+    // state are still being read.
+    const lookAtHost = async (): Promise<HostLook> => {
+        const target: ProbeTarget = { name, kind: h.kind, ssh: text(h.ssh) ?? undefined, dockerHost: (await stackFacts).dockerHost };
+        return probes.look(target);
+    };
+    const [look, liveSlot, idleSlot, facts] = await Promise.all([
+        lookAtHost().catch((e: unknown): HostLook => ({ ok: false, reason: e instanceof Error ? e.message : String(e) })),
+        probeSlot(probes, h, live, "live"),
+        probeSlot(probes, h, idle, "idle"),
+        stackFacts,
+    ]);
+    const slots = [liveSlot, idleSlot];
+    const containers = look.ok ? containerStatuses(name, parseInspect(look.docker.output), expectedContainers(name, auth)) : [];
+    const gpu: GpuStatus = look.ok ? gpuStatus(look.gpu.exitCode, look.gpu.output, COMMAND_TIMEOUT_S) : { state: "unknown", note: "the host was not reached", devices: [] };
+    const gpuExpected = h.gpu && h.gpu !== "none" ? h.gpu : null;
+    const judged = judgeHost({ reachable: look.ok, unreachableReason: look.ok ? null : look.reason, slots, containers, gpu, gpuExpected });
+
+    let cost: CostStatus | null = null;
+    if (isCloud(h.kind)) {
+        const vm = machineOf(facts.state, name);
+        const gpuType = h.kind === "gcp" ? gcpAcceleratorOf(vm) ?? facts.gcpGpuType : undefined;
+        cost = costOf(h, typeof vm?.created === "string" ? vm.created : undefined, gpuType, probes.now());
+        if (facts.stateError && cost) cost = { ...cost, note: [cost.note, `the state could not be read: ${facts.stateError}`].filter(Boolean).join("; ") };
+    }
+    const notes = [
+        ...slots.filter((s) => s.health.ok && s.metricsError).map((s) => `slot ${s.color}: metrics unavailable (${s.metricsError})`),
+        ...(cost?.note ? [`cost: ${cost.note}`] : []),
+    ];
+    const zone = text(h.zone);
+    const cloud = isCloud(h.kind);
+    return {
+        name,
+        kind: h.kind,
+        verdict: judged.verdict,
+        reasons: judged.reasons,
+        notes,
+        address: h.address,
+        region: cloud ? text(h.region) : null,
+        zone: cloud && zone !== "none" ? zone : null,
+        instanceType: cloud ? text(h.instanceType) : null,
+        market: cloud ? (h.spot === true ? "spot" : "on-demand") : null,
+        ssh: text(h.ssh),
+        reachable: look.ok,
+        unreachableReason: look.ok ? null : look.reason,
+        slots,
+        containers,
+        gpu,
+        cost,
+    };
+}
+
+/** A host past its deadline: DOWN, saying so. */
+function lateHost(name: string, h: HostOutput, o: StackOutputs, deadlineMs: number): HostStatus {
+    const reason = `no complete answer within ${deadlineMs / 1000} s`;
+    const slot = (color: Color, role: "live" | "idle"): SlotStatus => ({
+        color, role, release: h.slots[color].release, label: h.slots[color].label, commit: h.slots[color].commit,
+        url: role === "live" ? h.liveUrl : h.idleUrl,
+        health: { ok: false, httpStatus: null, status: null, slot: null, release: null, redis: null, ollama: null, error: reason },
+        metrics: null, metricsError: reason,
+    });
+    return {
+        name, kind: h.kind, verdict: "DOWN", reasons: [reason], notes: [], address: h.address,
+        region: null, zone: null, instanceType: null, market: null, ssh: text(h.ssh),
+        reachable: false, unreachableReason: reason,
+        slots: [slot(o.liveColor, "live"), slot(o.idleColor, "idle")],
+        containers: [], gpu: { state: "unknown", note: reason, devices: [] }, cost: null,
+    };
+}
+
+/** Sum of the known values (rounded to 4 places, as prices are); null when none is known. */
+function sum(values: readonly (number | null | undefined)[]): number | null {
+    const known = values.filter((v): v is number => typeof v === "number");
+    return known.length ? Math.round(known.reduce((a, b) => a + b, 0) * 10_000) / 10_000 : null;
+}
+
+export function totalsOf(hosts: readonly HostStatus[]): Totals {
+    const slots = hosts.flatMap((h) => h.slots);
+    const m = <K extends keyof NonNullable<SlotStatus["metrics"]>>(k: K) => sum(slots.map((s) => s.metrics?.[k] as number | null | undefined));
+    return {
+        hosts: hosts.length,
+        ok: hosts.filter((h) => h.verdict === "OK").length,
+        degraded: hosts.filter((h) => h.verdict === "DEGRADED").length,
+        down: hosts.filter((h) => h.verdict === "DOWN").length,
+        queueDepth: m("queueDepth"),
+        completed5m: m("completed5m"),
+        failed5m: m("failed5m"),
+        completed60m: m("completed60m"),
+        failed60m: m("failed60m"),
+        usdPerHour: sum(hosts.map((h) => h.cost?.usdPerHour)),
+        usdSinceCreated: sum(hosts.map((h) => h.cost?.usdSinceCreated)),
+    };
+}
+
+/** The local stack's engine from config gpu-hosts:local (JSON text); undefined for the docker CLI's own. */
+export function dockerHostFromConfig(raw: string | undefined): string | undefined {
+    try {
+        const v = raw === undefined ? undefined : (JSON.parse(raw) as { dockerHost?: unknown }).dockerHost;
+        return typeof v === "string" && v ? v : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * One status report of `stack`, probing with `probesFor(the raw outputs)` (the real ones take the ops
+ * key and the hosts' CAs from them). Throws OpsError only when there is nothing to report on (no
+ * stack, no outputs).
+ */
+export async function collectStatus(
+    stack: StatusStack,
+    probesFor: (raw: Record<string, unknown>) => StatusProbes,
+    hostDeadlineMs = HOST_DEADLINE_MS,
+): Promise<StatusReport> {
+    const clockStart = Date.now();
+    const raw = await bounded("reading the outputs", stack.outputs(), stack.name);
+    const { outputs } = readDeployed(raw, stack.name);
+    const probes = probesFor(raw);
+    const started = new Date(probes.now().getTime() - (Date.now() - clockStart));
+    const auth = typeof raw.opsApiKey === "string" || typeof raw.apiKey === "string";
+    const hosts = Object.entries(outputs.hosts);
+
+    const kinds = new Set(hosts.map(([, h]) => h.kind));
+    const facts = readFacts(stack, kinds);
+    const statuses = await Promise.all(hosts.map(([name, h]) =>
+        within(collectHost(probes, name, h, outputs, facts, auth), hostDeadlineMs, () => lateHost(name, h, outputs, hostDeadlineMs))));
+    const stackVerdict = judgeStack(statuses);
+    return {
+        schemaVersion: SCHEMA_VERSION,
+        stack: stack.name,
+        checkedAt: started.toISOString(),
+        durationMs: Date.now() - clockStart,
+        verdict: stackVerdict.verdict,
+        reasons: stackVerdict.reasons,
+        liveColor: outputs.liveColor,
+        idleColor: outputs.idleColor,
+        hosts: statuses,
+        totals: totalsOf(statuses),
+    };
+}
+
+/** What the hosts need beyond the outputs: the state (cloud VMs), the local engine, the GCP GPU type; never throws. */
+async function readFacts(stack: StatusStack, kinds: ReadonlySet<string>): Promise<StackFacts> {
+    const [stateRead, localConfig, gcpConfig] = await Promise.all([
+        [...kinds].some(isCloud)
+            ? bounded("exporting the state", stack.exportState(), stack.name).then((state): { state?: StackState; stateError?: string } => ({ state }), (e: unknown) => ({ stateError: e instanceof Error ? e.message : String(e) }))
+            : Promise.resolve({}),
+        kinds.has("local") ? bounded("reading config", stack.getConfig("local"), stack.name).catch(() => undefined) : Promise.resolve(undefined),
+        kinds.has("gcp") ? bounded("reading config", stack.getConfig("gcp"), stack.name).catch(() => undefined) : Promise.resolve(undefined),
+    ]);
+    return { ...stateRead, dockerHost: dockerHostFromConfig(localConfig), gcpGpuType: kinds.has("gcp") ? gcpGpuTypeFromConfig(gcpConfig) : undefined };
+}

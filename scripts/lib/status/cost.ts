@@ -1,0 +1,72 @@
+// What a cloud host costs: the catalog's price per hour (components/hosts/catalog.ts, with its source
+// and date) times the hours since the engine created the machine.
+//
+// The creation time is the `created` timestamp Pulumi's state keeps per resource: apitype.ResourceV3
+// `Created *time.Time json:"created,omitempty"`, "when the remote resource was first added to state
+// by pulumi" (pulumi/pulumi sdk/go/common/apitype/core.go), set to now by CreateStep.Apply for a
+// create and for a create-replacement alike (pkg/resource/deploy/step.go), so a VM replaced by
+// `npm run recover` counts from its own creation. Checkpoints written before early 2023 lack it; the
+// CLI here (v3.259.0) writes it (checked on a real `up` and a replacement). Local hosts and the
+// operator's own servers (kind ssh) are not priced.
+import { DEFAULTS } from "../../../components/config";
+import { CloudName, priceOf } from "../../../components/hosts/catalog";
+import type { HostOutput } from "../../../components/outputs";
+import { nameOf } from "../changes";
+import { MACHINE_TYPES, StackState, StateResource } from "../recover";
+import type { CostStatus } from "./types";
+
+const CLOUDS: readonly string[] = ["aws", "gcp", "azure"];
+export const isCloud = (kind: string): kind is CloudName => CLOUDS.includes(kind);
+
+/** The machine resource of cloud host `host` (`<host>-vm`), not one pending deletion. */
+export function machineOf(state: StackState | undefined, host: string): StateResource | undefined {
+    return state?.deployment.resources?.find((r) => MACHINE_TYPES.includes(r.type) && nameOf(r.urn) === `${host}-vm` && r.delete !== true);
+}
+
+/** The GPU type a GCP N1 machine has attached, from its inputs (guestAccelerators[0].type). */
+export function gcpAcceleratorOf(vm: StateResource | undefined): string | undefined {
+    const accels = (vm?.inputs as { guestAccelerators?: { type?: unknown }[] } | undefined)?.guestAccelerators;
+    const t = Array.isArray(accels) ? accels[0]?.type : undefined;
+    return typeof t === "string" && t ? t : undefined;
+}
+
+/** The GCP accelerator type from config gpu-hosts:gcp (JSON text), else the default. */
+export function gcpGpuTypeFromConfig(raw: string | undefined): string {
+    try {
+        const v = raw === undefined ? undefined : (JSON.parse(raw) as { gpuType?: unknown }).gpuType;
+        if (typeof v === "string" && v) return v;
+    } catch {
+        // not JSON: the default below
+    }
+    return DEFAULTS.gcp.gpuType;
+}
+
+const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 ** places;
+
+/**
+ * A cloud host's cost: price from the catalog by kind, region or zone, instance type and market;
+ * hours since `createdAt`. Each part that is unknown is null, with the note saying why.
+ */
+export function costOf(h: HostOutput, createdAt: string | undefined, gpuType: string | undefined, now: Date): CostStatus | null {
+    if (!isCloud(h.kind)) return null;
+    const where = String(h.kind === "gcp" ? h.zone ?? h.region ?? "" : h.region ?? "");
+    const machine = String(h.instanceType ?? "");
+    const spot = h.spot === true;
+    const quote = priceOf(h.kind, where, machine, spot, gpuType);
+    const created = createdAt !== undefined && !Number.isNaN(Date.parse(createdAt)) ? new Date(createdAt) : undefined;
+    const hours = created ? Math.max(0, now.getTime() - created.getTime()) / 3_600_000 : undefined;
+    const notes = [
+        ...(quote ? [] : [`the catalog has no price for ${h.kind} ${machine}${gpuType && machine.startsWith("n1-") ? ` with ${gpuType}` : ""} in ${where}`]),
+        ...(created ? [] : ["the state records no creation time for the machine"]),
+    ];
+    return {
+        usdPerHour: quote?.usdPerHour ?? null,
+        indicative: quote?.indicative ?? spot,
+        source: quote?.source ?? null,
+        asOf: quote?.asOf ?? null,
+        createdAt: created ? created.toISOString() : null,
+        hoursSinceCreated: hours === undefined ? null : round(hours, 2),
+        usdSinceCreated: quote && hours !== undefined ? round(quote.usdPerHour * hours, 2) : null,
+        note: notes.length ? notes.join("; ") : null,
+    };
+}

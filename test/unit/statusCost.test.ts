@@ -1,0 +1,56 @@
+// Cost of a cloud host: the catalog's price per hour times the hours since the state's `created`.
+import * as assert from "node:assert/strict";
+import type { HostOutput } from "../../components/outputs";
+import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "../../scripts/lib/status/cost";
+import * as fixture from "../helpers/statusFixture";
+
+const host = (o: Record<string, unknown>) => ({ ...(fixture.outputs().hosts as Record<string, object>).aws, ...o }) as unknown as HostOutput;
+const NOW = new Date("2026-12-03T12:00:00.000Z");
+
+describe("status: cost", () => {
+    it("on-demand: price x hours since created, with the catalog's source and date", () => {
+        const c = costOf(host({ spot: false }), "2026-12-03T02:30:00.000Z", undefined, NOW)!;
+        assert.equal(c.usdPerHour, 0.526);
+        assert.equal(c.indicative, false);
+        assert.equal(c.hoursSinceCreated, 9.5);
+        assert.equal(c.usdSinceCreated, 5); // 0.526 x 9.5 = 4.997
+        assert.match(c.source!, /aws\.amazon\.com\/ec2\/pricing\/on-demand/);
+        assert.equal(c.asOf, "2026-12-01");
+        assert.equal(c.note, null);
+    });
+
+    it("spot: the indicative price", () => {
+        const c = costOf(host({ spot: true }), "2026-12-01T12:00:00.000Z", undefined, NOW)!;
+        assert.equal(c.usdPerHour, 0.1841); // 0.526 x 0.35
+        assert.equal(c.indicative, true);
+        assert.equal(c.hoursSinceCreated, 48);
+        assert.equal(c.usdSinceCreated, 8.84); // 8.8368
+    });
+
+    it("GCP N1 is priced with its attached GPU (from the VM's inputs, else config, else the default); G2 without", () => {
+        const gcp = (machine: string) => host({ kind: "gcp", region: "us-central1", zone: "us-central1-a", instanceType: machine, spot: false });
+        assert.equal(costOf(gcp("n1-standard-8"), "2026-12-03T11:00:00.000Z", "nvidia-tesla-t4", NOW)!.usdPerHour, 0.73); // 8 x 0.0475 + 0.35
+        assert.equal(costOf(gcp("g2-standard-4"), "2026-12-03T11:00:00.000Z", undefined, NOW)!.usdPerHour, 0.7068);
+        const vm = machineOf(fixture.state(), "gcp");
+        assert.equal(gcpAcceleratorOf(vm), "nvidia-tesla-t4");
+        assert.equal(gcpAcceleratorOf(undefined), undefined);
+        assert.equal(gcpGpuTypeFromConfig('{"project":"p","gpuType":"nvidia-tesla-t4"}'), "nvidia-tesla-t4");
+        assert.equal(gcpGpuTypeFromConfig(undefined), "nvidia-tesla-t4", "the config default");
+    });
+
+    it("what is unknown is null, with the note saying why; local and own servers have no cost at all", () => {
+        const c = costOf(host({ region: "eu-west-1" }), undefined, undefined, NOW)!;
+        assert.deepEqual([c.usdPerHour, c.createdAt, c.usdSinceCreated], [null, null, null]);
+        assert.equal(c.note, "the catalog has no price for aws g4dn.xlarge in eu-west-1; the state records no creation time for the machine");
+        assert.equal(costOf(host({ kind: "local" }), "2026-12-03T02:30:00.000Z", undefined, NOW), null);
+        assert.equal(costOf(host({ kind: "ssh" }), "2026-12-03T02:30:00.000Z", undefined, NOW), null);
+    });
+
+    it("the machine is the host's `<host>-vm` of a VM type, not one pending deletion after a replacement", () => {
+        const s = fixture.state();
+        assert.equal(machineOf(s, "aws")?.created, "2026-12-03T02:00:00.000Z");
+        assert.equal(machineOf(s, "azure"), undefined);
+        const replaced = { ...s, deployment: { resources: [{ ...s.deployment.resources![0], created: "2026-11-01T00:00:00.000Z", delete: true }, ...s.deployment.resources!] } };
+        assert.equal(machineOf(replaced, "aws")?.created, "2026-12-03T02:00:00.000Z");
+    });
+});
