@@ -31,6 +31,11 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
     let apiKey = "";
     /** The operator's own keys (gpu-hosts:apiKeys): the steady traffic's, one rate-limit bucket each. */
     const clientKeys = [1, 2, 3, 4].map(() => randomBytes(24).toString("hex"));
+    /**
+     * Keys of their own for the key-service step's traffic: the steady traffic's keys may still be
+     * near their per-minute rate limit then, and a 429 is not the gap this step measures.
+     */
+    const rebuildKeys = [1, 2, 3, 4].map(() => randomBytes(24).toString("hex"));
     let traffic: Traffic | undefined;
     /** Jobs of the traffic each slot processed (the drain step), for npm run status's counts. */
     let jobsBySlot: Record<string, number> = {};
@@ -116,7 +121,7 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
     });
 
     it("the operator adds API keys of their own: the update rewrites the key file and nothing else", async () => {
-        ok(await pulumi("config", "set", "--secret", "gpu-hosts:apiKeys", clientKeys.join(",")), "config set apiKeys");
+        ok(await pulumi("config", "set", "--secret", "gpu-hosts:apiKeys", [...clientKeys, ...rebuildKeys].join(",")), "config set apiKeys");
         const r = await step(["up"]);
         ok(r, "npm run up");
         assert.deepEqual(allChanged(r.diff).map(nameOf), ["local-app-proxy-api-keys"]);
@@ -135,6 +140,17 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.deepEqual(allChanged(r.diff), []);
         figures.add({ step: "preview, then up again", seconds: p.seconds + r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn("preview + up"), failed: traffic!.failedIn("preview + up").length });
         assert.deepEqual(traffic!.failedIn("preview + up"), []);
+    });
+
+    it("npm run deploy on a stack without cloud hosts is an up: nothing to place, nothing changes", async () => {
+        traffic!.setPhase("deploy");
+        const r = await step(["deploy", "--", "--stack", STACK]);
+        ok(r, "npm run deploy");
+        assert.match(r.output, /no cloud host in this stack: nothing to place/);
+        assert.match(r.output, /done after 1 up: 0 resource\(s\) changed/);
+        assert.deepEqual(allChanged(r.diff), []);
+        figures.add({ step: "deploy (no cloud host)", seconds: r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn("deploy"), failed: traffic!.failedIn("deploy").length });
+        assert.deepEqual(traffic!.failedIn("deploy"), []);
     });
 
     it("an edit of the app on disk, then npm run up: nothing changes", async () => {
@@ -207,7 +223,7 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
             assert.ok(validate(doc), JSON.stringify(validate.errors));
             return { ...r, doc };
         };
-        const secrets = [apiKey, ...clientKeys, (await pulumi("stack", "output", "opsApiKey", "--show-secrets")).output.trim()];
+        const secrets = [apiKey, ...clientKeys, ...rebuildKeys, (await pulumi("stack", "output", "opsApiKey", "--show-secrets")).output.trim()];
         assert.match(secrets[secrets.length - 1], /^[A-Za-z0-9]{32,}$/, "the stack's ops key");
         const noSecret = (out: string) => secrets.forEach((k) => assert.ok(!out.includes(k), "npm run status printed an API key"));
         const [live, idle] = [await health(LIVE), await health(IDLE)];
@@ -264,7 +280,7 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
     it("an edit of the key service rebuilds exactly the key service (live requests counted, not required to pass)", async () => {
         // The key service is shared by both slots and replaced in place (delete, then create: its
         // name is fixed), so requests in that gap fail; the figure is reported as measured.
-        const keyTraffic = new Traffic({ url: LIVE, keys: clientKeys, rate: 30 });
+        const keyTraffic = new Traffic({ url: LIVE, keys: rebuildKeys, rate: 30 });
         keyTraffic.start("auth edit");
         fs.appendFileSync(path.join(dir, "auth", "server.js"), "\n// an edit of the key service\n");
         const r = await step(["up"]);
