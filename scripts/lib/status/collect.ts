@@ -11,7 +11,8 @@ import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } fr
 import type { StackState } from "../recover";
 import type { StackOps } from "../stackOps";
 import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
-import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, isCloud, machineOf } from "./cost";
+import { isCloud } from "../../../components/hosts/placement";
+import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "./cost";
 import { gpuStatus } from "./gpu";
 import { slotMetrics } from "./metrics";
 import { COMMAND_TIMEOUT_S, HOST_RUN_TIMEOUT_MS, HostLook, hostScript, lookFrom, runWithInput, sshArgv } from "./probe";

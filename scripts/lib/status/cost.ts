@@ -9,14 +9,13 @@
 // CLI here (v3.259.0) writes it (checked on a real `up` and a replacement). Local hosts and the
 // operator's own servers (kind ssh) are not priced.
 import { DEFAULTS } from "../../../components/config";
-import { CloudName, priceOf } from "../../../components/hosts/catalog";
+import { priceOf } from "../../../components/hosts/catalog";
+import { isCloud } from "../../../components/hosts/placement";
 import type { HostOutput } from "../../../components/outputs";
 import { nameOf } from "../changes";
 import { MACHINE_TYPES, StackState, StateResource } from "../recover";
 import type { CostStatus } from "./types";
 
-const CLOUDS: readonly string[] = ["aws", "gcp", "azure"];
-export const isCloud = (kind: string): kind is CloudName => CLOUDS.includes(kind);
 
 /** The machine resource of cloud host `host` (`<host>-vm`), not one pending deletion. */
 export function machineOf(state: StackState | undefined, host: string): StateResource | undefined {
