@@ -40,7 +40,7 @@ export interface HostOutcome {
 export interface DeployResult {
     readonly hosts: readonly HostOutcome[];
     /** The successful up (the last one run), with what it changed. */
-    readonly ups: readonly UpSummary[];
+    readonly up: UpSummary;
     /** How many ups ran, failed ones included. */
     readonly rounds: number;
 }
@@ -80,7 +80,7 @@ function failureText(f: CapacityFailure): string {
     return `${f.code}${f.quota ? ` (${f.quota})` : ""}`;
 }
 
-/** The cloud's next placement in this deploy, or undefined when none is left to try. */
+/** The cloud's next placement in this deploy (its first with nothing tried), or undefined when none is left. */
 function nextPlacement(cfg: StackConfig, cloud: CloudName, tried: readonly CloudPlacement[], o: DeployOptions): CloudPlacement | undefined {
     const order = tryOrder(candidatesOf(cfg, cloud), { cheapest: o.cheapest, spotToOnDemand: cfg.fallback.spotToOnDemand });
     return order.find((p) => !tried.some((t) => samePlacement(t, p)));
@@ -95,8 +95,12 @@ export async function deploy(d: UpDeps, pin: (release: string) => SlotConfig, o:
     d.log(`[1/3] pinning the releases of stack ${d.stack.name}`);
     await pinUnpinned(d, pin);
     let cfg = await readConfig(d);
+    /** Writes gpu-hosts:placements and reads the config back, validated, as the next up sees it. */
+    const writePlacements = async (placements: Record<string, unknown>) => {
+        await d.stack.setConfig("placements", placements);
+        cfg = await readConfig(d);
+    };
     const attempts = new Map<CloudName, Attempt[]>(deployedClouds(cfg).map((c) => [c, []]));
-    const ups: UpSummary[] = [];
     const outcome = (skipped: readonly CloudName[], exhausted: readonly CloudName[] = []): HostOutcome[] =>
         [...attempts.keys()].map((cloud) => ({
             cloud,
@@ -107,21 +111,19 @@ export async function deploy(d: UpDeps, pin: (release: string) => SlotConfig, o:
     // --cheapest starts a host with no recorded placement on its cheapest candidate, not the first.
     const start: Record<string, unknown> = {};
     for (const c of attempts.keys()) {
-        const first = tryOrder(candidatesOf(cfg, c), { cheapest: o.cheapest, spotToOnDemand: cfg.fallback.spotToOnDemand })[0];
+        const first = nextPlacement(cfg, c, [], o)!;
         if (!cfg.placements[c] && !samePlacement(first, placementOf(cfg, c))) start[c] = { ...bare(first), tried: [] };
     }
-    if (Object.keys(start).length > 0) {
-        await d.stack.setConfig("placements", { ...cfg.placements, ...start });
-        cfg = await readConfig(d);
-    }
+    if (Object.keys(start).length > 0) await writePlacements({ ...cfg.placements, ...start });
     const budget = [...attempts.keys()].reduce((n, c) => n + tryOrder(candidatesOf(cfg, c), { cheapest: o.cheapest, spotToOnDemand: true }).length, 1);
 
+    let up: UpSummary;
     let round = 1;
     for (; ; round++) {
         const where = [...attempts.keys()].filter((c) => !cfg.placements.skipped.includes(c)).map((c) => `${c} on ${describePlacement(placementOf(cfg, c))}`);
         d.log(`[2/3] pulumi up (${round === 1 ? "" : `try ${round}: `}${where.join("; ") || "no cloud host"})`);
         try {
-            ups.push(await d.stack.up());
+            up = await d.stack.up();
             break;
         } catch (e) {
             if (!(e instanceof UpFailedError)) throw e;
@@ -158,8 +160,7 @@ export async function deploy(d: UpDeps, pin: (release: string) => SlotConfig, o:
                     exhausted.push(cloud);
                 }
             }
-            await d.stack.setConfig("placements", next);
-            cfg = await readConfig(d);
+            await writePlacements(next);
             if (exhausted.length > 0) {
                 d.log(deployTable(outcome(cfg.placements.skipped, exhausted)));
                 throw new OpsError("no-capacity", `no capacity for ${exhausted.join(", ")}: ${exhausted.map((c) => whyStopped(cfg, c)).join("; ")}`);
@@ -172,18 +173,15 @@ export async function deploy(d: UpDeps, pin: (release: string) => SlotConfig, o:
     if (record.length > 0) {
         const next: Record<string, unknown> = { ...cfg.placements };
         for (const c of record) next[c] = { ...bare(placementOf(cfg, c)), tried: [] };
-        await d.stack.setConfig("placements", next);
-        cfg = await readConfig(d);
+        await writePlacements(next);
     }
     const hosts = outcome(cfg.placements.skipped);
-    const last = ups[ups.length - 1];
-    const live = cfg.liveColor;
-    d.log(`[3/3] done after ${round === 1 ? "1 up" : `${round} ups`}: ${last.resources.length} resource(s) changed by the last (${changeLine(last.resources, live)})`);
+    d.log(`[3/3] done after ${round === 1 ? "1 up" : `${round} ups`}: ${up.resources.length} resource(s) changed by the last (${changeLine(up.resources, cfg.liveColor)})`);
     d.log("");
     d.log(deployTable(hosts));
     d.log("");
     d.log(hostsTable(await d.stack.outputs()));
-    return { hosts, ups, rounds: round };
+    return { hosts, up, rounds: round };
 }
 
 function whyStopped(cfg: StackConfig, cloud: CloudName): string {

@@ -145,8 +145,8 @@ describe("npm run deploy on the real engine (capacity test program, real command
         // A second deploy is a no-op: one up, nothing changed, the config as it was.
         const before = fs.readFileSync(path.join(workDir, "Pulumi.dev.yaml"), "utf8");
         const again = await deploy(s.deps, noPin, { cheapest: false });
-        assert.equal(again.ups.length, 1);
-        assert.deepEqual(again.ups[0].resources, []);
+        assert.equal(again.rounds, 1);
+        assert.deepEqual(again.up.resources, []);
         assert.equal(fs.readFileSync(path.join(workDir, "Pulumi.dev.yaml"), "utf8"), before);
         // And `pulumi up` without the driver keeps the recorded placement.
         const up = await cli(["preview", "--stack", "dev", "--diff"]);
