@@ -17,21 +17,15 @@
 // not OK, OK otherwise. Exit codes: OK 0, DEGRADED 1, DOWN 2; a status that cannot answer at all (no
 // stack, no outputs, no CLI) exits 2 too, with its one-line error on stderr and nothing on stdout.
 import { containerProblem } from "./containers";
-import type { ContainerStatus, GpuStatus, SlotStatus, Verdict } from "./types";
+import type { HostStatus, SlotStatus, Verdict } from "./types";
 
 export const EXIT_CODES: Readonly<Record<Verdict, number>> = { OK: 0, DEGRADED: 1, DOWN: 2 };
 
-/** What the host verdict is decided on. */
-export interface HostFacts {
-    readonly reachable: boolean;
-    readonly unreachableReason: string | null;
-    /** The live slot first, then the idle one. */
-    readonly slots: readonly SlotStatus[];
-    readonly containers: readonly ContainerStatus[];
-    readonly gpu: GpuStatus;
+/** What the host verdict is decided on: the host's report, less what it says about itself. */
+export type HostFacts = Pick<HostStatus, "reachable" | "unreachableReason" | "slots" | "containers" | "gpu"> & {
     /** The GPU model the outputs name for the host, or null when it has none ("none"). */
     readonly gpuExpected: string | null;
-}
+};
 
 export interface Judgement {
     readonly verdict: Verdict;
