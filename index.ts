@@ -1,11 +1,11 @@
 // config -> hosts -> app stacks -> outputs. Nothing else lives here.
 import * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, loadConfig, namespaced } from "./components/config";
-import { StackApiKeys, isConfigSecret, proxyAuth, proxyTls } from "./components/access";
-import { createHosts } from "./components/hosts";
-import { AppStack } from "./components/app/appStack";
-import { resolveSlots } from "./components/app/release";
-import { stackOutputs } from "./components/outputs";
+import { NAMESPACE, loadConfig, namespaced } from "./infra/config";
+import { StackApiKeys, isConfigSecret, proxyAuth, proxyTls } from "./infra/service/access";
+import { createHosts } from "./infra/inventory";
+import { AppStack } from "./infra/service/appStack";
+import { resolveSlots } from "./infra/service/release";
+import { stackOutputs } from "./infra/contract/outputs";
 
 const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()), (k) => isConfigSecret(`${NAMESPACE}:${k}`));
 const sources = resolveSlots(__dirname, cfg.app.context, cfg.app.dockerfile, cfg.slots);
@@ -15,5 +15,5 @@ const deployed = createHosts(cfg).map((host) => ({
     app: new AppStack(`${host.name}-app`, { host, settings: cfg, sources, auth: proxyAuth(keys), tls: proxyTls(cfg.tls, host) }),
 }));
 
-// The outputs are one typed contract (components/outputs.ts), exported whole.
+// The outputs are one typed contract (infra/contract/outputs.ts), exported whole.
 export = stackOutputs(cfg, deployed, keys);

@@ -20,9 +20,9 @@ import * as net from "net";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import * as tls from "tls";
-import { renderKeysFile } from "../components/app/apiKeys";
-import { defaultPublicPaths, renderCaddyfile, switchScript } from "../components/app/caddy";
-import { Color } from "../components/config";
+import { renderKeysFile } from "../infra/service/apiKeys";
+import { defaultPublicPaths, renderCaddyfile, switchScript } from "../infra/service/caddy";
+import { Color } from "../infra/config";
 import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy } from "../test/helpers/caddy";
 
 interface Options {

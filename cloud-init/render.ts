@@ -52,7 +52,7 @@ export const CLOUD_INIT_DEFAULTS = {
     dockerLogMaxFile: 3,
 } as const;
 
-// Paths shared with the readiness gate (components/hosts/readiness.ts) and the tests.
+// Paths shared with the readiness gate (infra/hosts/readiness.ts) and the tests.
 export const STATE_DIR = "/var/lib/gpu-hosts";
 export const SETUP_SCRIPT_PATH = "/usr/local/sbin/gpu-hosts-setup";
 export const SETUP_DONE_MARKER = `${STATE_DIR}/setup-done`;
@@ -65,7 +65,7 @@ export const SSHD_DROP_IN_PATH = "/etc/ssh/sshd_config.d/10-gpu-hosts.conf";
 /**
  * Every Docker API call over ssh:// is one SSH session (`ssh ... docker system dial-stdio`,
  * docker/cli connhelper), and about 15 resources per host run at once. The operator's side
- * multiplexes them over one connection (ControlMaster, components/hosts/ssh.ts); these limits let
+ * multiplexes them over one connection (ControlMaster, infra/hosts/ssh.ts); these limits let
  * that connection carry them (MaxSessions, default 10) and let unmultiplexed clients in
  * (MaxStartups, default 10:30:100, drops connections at random past 10 unauthenticated ones:
  * kreuzwerker/terraform-provider-docker#262, docker/compose#10117).

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Makes the real Pulumi engine available to `npm run up`, the Automation API, the engine suites and
-# the end-to-end runs: the CLI, its Node.js language host, and the docker, command and random
+# the end-to-end runs: the CLI, its Node.js language host, and the docker, command, random and tls
 # provider plugins at the versions the project's SDK packages pin. Prints the CLI's path last.
 #
 # 1. Already installed where the pinned `pulumi` npm launcher runs it
 #    ($PULUMI_HOME/versions/<launcher version>/bin, PULUMI_HOME defaulting to ~/.pulumi; see
 #    node_modules/pulumi/lib/resolve.js), with the language host beside it and the plugins: done.
-# 2. Otherwise the offline engine bundle ($GPU_HOSTS_ENGINE_BUNDLE, default ../shared/engine beside
-#    this checkout): its install.sh puts exactly that in place (about 15 s; it checks the archives'
+# 2. Otherwise the offline engine bundle: $GPU_HOSTS_ENGINE_BUNDLE, else ../shared/engine beside this
+#    checkout, else beside the local repository it was cloned from (CI runs a clone in a temporary
+#    directory, whose origin is the project's checkout): its install.sh puts exactly that in place (about 15 s; it checks the archives'
 #    checksums). Its README lists the versions and the upstream sources they were built from.
 # 3. Otherwise it says what is missing and fails. On an operator's machine with internet access none
 #    of this is needed: the npm launcher downloads the CLI and the plugins on first use.
@@ -22,7 +23,7 @@ launcher="$(node -p 'require("./node_modules/pulumi/package.json").version' 2>/d
 [ -n "$launcher" ] || { say "node_modules/pulumi is missing: run npm ci first"; exit 1; }
 home="${PULUMI_HOME:-$HOME/.pulumi}"
 bin="$home/versions/$launcher/bin"
-plugins=(docker:5.2.0 command:1.2.1 random:4.21.2)
+plugins=(docker:5.2.0 command:1.2.1 random:4.21.2 tls:5.6.1)
 
 installed() {
   [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] || return 1
@@ -36,7 +37,16 @@ if installed; then
   exit 0
 fi
 
-bundle="${GPU_HOSTS_ENGINE_BUNDLE:-$(cd .. && pwd)/shared/engine}"
+candidates=("$(cd .. && pwd)/shared/engine")
+origin="$(git remote get-url origin 2>/dev/null || true)"
+if [ -n "$origin" ] && [ -d "$origin" ]; then candidates+=("$(cd "$origin/.." && pwd)/shared/engine"); fi
+bundle="${GPU_HOSTS_ENGINE_BUNDLE:-}"
+if [ -z "$bundle" ]; then
+  for c in "${candidates[@]}"; do
+    if [ -x "$c/install.sh" ]; then bundle="$c"; break; fi
+  done
+fi
+bundle="${bundle:-${candidates[0]}}"
 if [ -x "$bundle/install.sh" ]; then
   start=$SECONDS
   PULUMI_HOME="$home" bash "$bundle/install.sh" "$launcher" >/dev/null

@@ -1,6 +1,6 @@
 /**
  * Blue/green work: two slots' api and worker processes, each started with the env the program gives
- * that slot (slotEnvLines mirrors components/app/slotEnv.ts), one real redis-server, the Ollama
+ * that slot (slotEnvLines mirrors infra/service/slotEnv.ts), one real redis-server, the Ollama
  * stand-in. Jobs go to the slot whose URL accepted them; either URL reads every job.
  */
 import assert from "node:assert/strict";

@@ -16,8 +16,8 @@
 //    (provider/pkg/azure/client_azcore.go, PulumiAzcoreResponseError.Error); azurerm's go-azure-sdk
 //    "with error: SkuNotAvailable: ..." or, after a failed poll, `Status: "AllocationFailed"`.
 //    OperationNotAllowed is capacity only when it is about a quota.
-import { CloudName } from "../../components/hosts/catalog";
-import { isCloud } from "../../components/hosts/placement";
+import { CloudName } from "../../infra/clouds/catalog";
+import { isCloud } from "../../infra/clouds/placement";
 
 export interface CapacityFailure {
     /** The cloud's error code, e.g. "InsufficientInstanceCapacity", "ZONE_RESOURCE_POOL_EXHAUSTED". */
@@ -87,7 +87,7 @@ export function classifyCapacity(cloud: CloudName, message: string): CapacityFai
     }
 }
 
-/** The host component types whose `<cloud>-vm` child is the cloud's VM (components/hosts/{aws,gcp,azure}.ts). */
+/** The host component types whose `<cloud>-vm` child is the cloud's VM (infra/hosts/{aws,gcp,azure}.ts). */
 const HOST_TYPES: Readonly<Record<string, CloudName>> = {
     "gpu-hosts:hosts:AwsGpuHost": "aws",
     "gpu-hosts:hosts:GcpGpuHost": "gcp",

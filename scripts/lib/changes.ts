@@ -2,9 +2,9 @@
 // stack each resource belongs to: the live slot, the idle slot, or what both share. The release and
 // swap scripts use it to refuse, before anything runs, an update that would touch the live slot, and
 // to report afterwards what really changed. Pure: the engine's step events come in, a summary goes out.
-import type { Color } from "../../components/config";
-import { PROXY_TYPE, routesName } from "../../components/app/proxy";
-import { SLOT_TYPE } from "../../components/app/slot";
+import type { Color } from "../../infra/config";
+import { PROXY_TYPE, routesName } from "../../infra/service/proxy";
+import { SLOT_TYPE } from "../../infra/service/slot";
 
 /** The effect of one step on a resource, most severe last. */
 export type Change = "update" | "create" | "delete" | "replace";
@@ -69,7 +69,7 @@ export const typeChainOf = (urn: string): string[] => {
 
 /**
  * The slot a resource belongs to, or undefined for what the slots share (network, redis, ollama,
- * proxy, routes, hosts). A slot is a Slot component (components/app/slot.ts) named
+ * proxy, routes, hosts). A slot is a Slot component (infra/service/slot.ts) named
  * "<host>-app-<color>", and every child's name starts with it; the host part may say anything, so
  * the color is the last "-blue" or "-green" that ends a name part.
  */

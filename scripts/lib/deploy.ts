@@ -1,16 +1,16 @@
 // `npm run deploy`: `pulumi up`, and when a cloud VM fails for capacity or quota (capacity.ts), move
-// that host, and only that host, to its next candidate (components/hosts/placement.ts), write the
+// that host, and only that host, to its next candidate (infra/clouds/placement.ts), write the
 // choice into gpu-hosts:placements, and run up again, until every host is placed or its candidates
 // run out. Any other failure stops the deploy and is reported as the engine gave it.
 //
 // Why moving one host leaves the others alone: the program derives every host from its own
 // placement, so a changed gpu-hosts:placements.<cloud> changes only that host's resources
 // (test/program/placements.test.ts), and the engine only steps resources whose inputs changed.
-import { ConfigError, SlotConfig, StackConfig, loadConfig } from "../../components/config";
-import { CloudName } from "../../components/hosts/catalog";
+import { ConfigError, SlotConfig, StackConfig, loadConfig } from "../../infra/config";
+import { CloudName } from "../../infra/clouds/catalog";
 import {
     CloudPlacement, bare, candidatesOf, deployedClouds, describePlacement, placementOf, priceOfPlacement, samePlacement, tryOrder,
-} from "../../components/hosts/placement";
+} from "../../infra/clouds/placement";
 import { CapacityFailure, classifyCapacity, vmCloudOf } from "./capacity";
 import { OpsError } from "./errors";
 import { UpFailedError, UpSummary } from "./stackOps";

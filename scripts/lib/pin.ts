@@ -6,12 +6,12 @@
 //                 Push that ref namespace to let a teammate's machine build it too.
 //   a git ref  -> the commit it names now (a branch that moves later does not move the slot).
 // The stack config then holds {release, commit}; the program builds only the commit
-// (components/app/release.ts).
+// (infra/service/release.ts).
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { git, gitError } from "../../components/app/release";
-import { RELEASE, RELEASE_ALLOWED, SlotConfig } from "../../components/config";
+import { git, gitError } from "../../infra/service/release";
+import { RELEASE, RELEASE_ALLOWED, SlotConfig } from "../../infra/config";
 import { OpsError } from "./errors";
 
 export const WORKDIR = "workdir";

@@ -2,7 +2,7 @@
 // - A cloud VM reclaimed as spot (AWS terminates a one-time spot instance; GCP and Azure spot VMs
 //   are set to be deleted on preemption/eviction, see the host files): the cloud says so on refresh.
 // - One of the operator's own servers reinstalled: its /etc/machine-id changed, which the program
-//   reads on every run (components/hosts/server.ts), so a preview plans to replace its identity
+//   reads on every run (infra/hosts/server.ts), so a preview plans to replace its identity
 //   record.
 //
 // Why not `pulumi up --refresh`: refreshing the Docker objects dials the dead machine's engine and
@@ -30,7 +30,7 @@ export const MACHINE_TYPES: readonly string[] = [
     "azure-native:compute:VirtualMachine",
 ];
 
-/** An operator's server's identity record (components/hosts/server.ts): `<host>-machine` under an SshServerHost. */
+/** An operator's server's identity record (infra/hosts/server.ts): `<host>-machine` under an SshServerHost. */
 export function isServerIdentity(r: { readonly urn: string; readonly type: string }): boolean {
     const chain = typeChainOf(r.urn);
     return r.type === "command:local:Command" && chain[chain.length - 2] === "gpu-hosts:hosts:SshServerHost" && nameOf(r.urn).endsWith("-machine");

@@ -21,7 +21,7 @@ export interface UpSummary {
     readonly resources: readonly ResourceChange[];
 }
 
-/** A stack's raw `gpu-hosts:` config, as components/config.ts loadConfig reads it. */
+/** A stack's raw `gpu-hosts:` config, as infra/config/index.ts loadConfig reads it. */
 export interface RawConfig {
     readonly values: Readonly<Record<string, string>>;
     readonly secrets: readonly string[];

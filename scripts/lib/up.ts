@@ -3,9 +3,9 @@
 // it is on disk), so the program only ever builds pinned commits; then they run the engine and
 // report what changed, per slot.
 import * as path from "path";
-import { COLORS, Color, SlotConfig } from "../../components/config";
-import { releaseLabel } from "../../components/app/release";
-import { parseStackOutputs } from "../../components/outputs";
+import { COLORS, Color, SlotConfig } from "../../infra/config";
+import { releaseLabel } from "../../infra/service/release";
+import { parseStackOutputs } from "../../infra/contract/outputs";
 import { ResourceChange, countChanges, groupChanges } from "./changes";
 import { parseSlots } from "./deployed";
 import { PROJECT_ROOT, StackOps, UpSummary } from "./stackOps";

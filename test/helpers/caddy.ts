@@ -6,7 +6,7 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { caddyRun } from "../../components/app/caddy";
+import { caddyRun } from "../../infra/service/caddy";
 
 /** Asks the kernel for a free loopback port (released before use; fine on a quiet machine). */
 export function freePort(): Promise<number> {

@@ -2,9 +2,9 @@
 // records what a reviewer checks: resources, their inputs and their dependency edges.
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig, loadConfig, namespaced } from "../../components/config";
-import { CloudHostArgs, NEVER_EXPOSED_PORTS, cloudHostArgs } from "../../components/hosts/cloud";
-import { createStackKey } from "../../components/hosts/ssh";
+import { StackConfig, loadConfig, namespaced } from "../../infra/config";
+import { CloudHostArgs, NEVER_EXPOSED_PORTS, cloudHostArgs } from "../../infra/clouds/common";
+import { createStackKey } from "../../infra/hosts/ssh";
 import { MockWorld, Recorded, StrictMocks } from "./mocks";
 import { isSecretInput, plainStrings } from "./secrets";
 import { PINNED_SLOTS, resolve, stackConfig } from "./stack";

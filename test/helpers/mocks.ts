@@ -39,7 +39,7 @@ const FAKE_ED25519_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockM
 
 function commandStdout(a: pulumi.runtime.MockResourceArgs, world: MockWorld, otherwise: string): string {
     const create = String(a.inputs.create ?? "");
-    // The readiness gate (components/hosts/readiness.ts) prints the engine's platform and, on a GPU
+    // The readiness gate (infra/hosts/readiness.ts) prints the engine's platform and, on a GPU
     // host (its script runs a --gpus all container), each GPU.
     if (create.includes("# gpu-hosts readiness gate.")) {
         return [
@@ -75,7 +75,7 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
     // commands that follow a container by id (the key file, the CA root, the routes) see it.
     "docker:index/container:Container": (a) => ({ id: hex(`${a.name}:${a.inputs.image}`, 64), state: { exitCode: 0, networkDatas: [] } }),
     // What the engine prints for the commands whose output the program uses: the local ready command
-    // prints the engine's platform (components/hosts/local.ts), an image-id command the image's id.
+    // prints the engine's platform (infra/hosts/local.ts), an image-id command the image's id.
     "command:local:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `stdout of ${a.name}`), stderr: "" } }),
     "command:remote:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `GPU: NVIDIA T4, driver 570.172.08 (${a.name})`), stderr: "" } }),
     "random:index/randomPassword:RandomPassword": (a) => ({ state: { result: hex(`password:${a.name}`, a.inputs.length ?? 16) } }),

@@ -8,7 +8,7 @@ import * as path from "path";
 export const TEST_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-test-home-"));
 
 // The program reads an operator's server's /etc/machine-id over ssh while it runs
-// (components/hosts/server.ts). Under the mocks there is no server: a stub `ssh` first on PATH
+// (infra/hosts/server.ts). Under the mocks there is no server: a stub `ssh` first on PATH
 // answers exactly that read with an id derived from the target and GPU_HOSTS_TEST_MACHINE_GENERATION
 // (a test bumps it to model a reinstall), and hands anything else to the real ssh.
 const realSsh = ["/usr/bin/ssh", "/usr/local/bin/ssh", "/bin/ssh"].find((p) => fs.existsSync(p)) ?? "ssh-not-installed";

@@ -2,8 +2,8 @@
 // everywhere; HTTPS on cloud stacks (internal CA by default, a public certificate with acme);
 // the switches that turn either off.
 import * as assert from "assert";
-import { GENERATED_KEY_LENGTH } from "../../components/access";
-import { ACME_HTTP_PORT } from "../../components/app/proxy";
+import { GENERATED_KEY_LENGTH } from "../../infra/service/access";
+import { ACME_HTTP_PORT } from "../../infra/service/proxy";
 import { isSecretInput, plain, plainStrings } from "../helpers/secrets";
 import { ProgramRun, runProgram, secret } from "../helpers/stack";
 

@@ -2,8 +2,8 @@
 // pins, network, exposure, health checks, volumes, GPUs, secrets, idempotence and blue-green diffs.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
-import { DEFAULTS } from "../../components/config";
-import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile, switchScript } from "../../components/app/caddy";
+import { DEFAULTS } from "../../infra/config";
+import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile, switchScript } from "../../infra/service/caddy";
 import { Recorded } from "../helpers/mocks";
 import { isSecretInput, plain, plainStrings } from "../helpers/secrets";
 import { HEAD_COMMIT, ProgramRun, ROOT, changedInputs, runProgram, runProgramFresh } from "../helpers/stack";

@@ -5,8 +5,8 @@
 // - kreuzwerker's container Read writing memorySwap (2x memory) and the image id back;
 // - the Docker provider taking DOCKER_CONTEXT over its host.
 import * as assert from "assert";
-import { dockerCliEndpoint, localReadyScript } from "../../components/hosts/local";
-import { environmentProblem } from "../../components/hosts/index";
+import { dockerCliEndpoint, localReadyScript } from "../../infra/hosts/local";
+import { environmentProblem } from "../../infra/inventory";
 import { EngineConfigError, ProgramRun, runProgram, stackConfig } from "../helpers/stack";
 
 const PROJECT_YAML = `name: gpu-hosts

@@ -1,7 +1,7 @@
 // AwsGpuHost under strict mocks, built from the dev and prod stacks' real config.
 import * as assert from "assert";
 import { renderCloudInit } from "../../cloud-init/render";
-import { AwsGpuHost, CANONICAL_AWS_OWNER, UBUNTU_2404_AMI_NAME } from "../../components/hosts/aws";
+import { AwsGpuHost, CANONICAL_AWS_OWNER, UBUNTU_2404_AMI_NAME } from "../../infra/clouds/aws/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
 import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
 import { resolve } from "../helpers/stack";

@@ -1,7 +1,7 @@
 // AzureGpuHost under strict mocks, built from the dev and prod stacks' real config.
 import * as assert from "assert";
 import { renderCloudInit } from "../../cloud-init/render";
-import { AzureGpuHost, UBUNTU_2404_IMAGE } from "../../components/hosts/azure";
+import { AzureGpuHost, UBUNTU_2404_IMAGE } from "../../infra/clouds/azure/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
 import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
 import { resolve } from "../helpers/stack";

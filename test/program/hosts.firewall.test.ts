@@ -1,10 +1,10 @@
 // The inbound policy across every cloud at once: each stack builds all three hosts and every
 // ingress rule of every cloud is checked.
 import * as assert from "assert";
-import { AwsGpuHost } from "../../components/hosts/aws";
-import { AzureGpuHost } from "../../components/hosts/azure";
-import { ACME_CHALLENGE_PORT, NEVER_EXPOSED_PORTS, SSH_PORT } from "../../components/hosts/cloud";
-import { GcpGpuHost } from "../../components/hosts/gcp";
+import { AwsGpuHost } from "../../infra/clouds/aws/host";
+import { AzureGpuHost } from "../../infra/clouds/azure/host";
+import { ACME_CHALLENGE_PORT, NEVER_EXPOSED_PORTS, SSH_PORT } from "../../infra/clouds/common";
+import { GcpGpuHost } from "../../infra/clouds/gcp/host";
 import { buildHost, ingressOf, isWorld } from "../helpers/hosts";
 
 for (const stack of ["dev", "prod"] as const) {

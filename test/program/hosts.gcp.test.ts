@@ -1,7 +1,7 @@
 // GcpGpuHost under strict mocks, built from the dev and prod stacks' real config.
 import * as assert from "assert";
 import { renderCloudInit } from "../../cloud-init/render";
-import { GcpGpuHost, UBUNTU_2404_FAMILY, UBUNTU_IMAGE_PROJECT } from "../../components/hosts/gcp";
+import { GcpGpuHost, UBUNTU_2404_FAMILY, UBUNTU_IMAGE_PROJECT } from "../../infra/clouds/gcp/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
 import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
 import { resolve } from "../helpers/stack";

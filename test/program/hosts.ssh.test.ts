@@ -4,7 +4,7 @@
 // AppStack, proxy, keys, TLS and outputs as a cloud host.
 import * as assert from "assert";
 import { setupScript } from "../../cloud-init/render";
-import { readinessScript } from "../../components/hosts/readiness";
+import { readinessScript } from "../../infra/hosts/readiness";
 import { isSecretInput, plainStrings } from "../helpers/secrets";
 import { ProgramRun, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
 

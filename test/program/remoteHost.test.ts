@@ -1,4 +1,4 @@
-// The remote-host skeleton (components/hosts/remote.ts) under strict mocks, with a machine of the
+// The remote-host skeleton (infra/hosts/remote.ts) under strict mocks, with a machine of the
 // test's own: the key file, the SSH gate, the setup over SSH, the readiness gate, the runner and the
 // Docker provider, their order, what follows the machine, and the key's secrecy.
 import * as assert from "assert";
@@ -6,9 +6,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { RemoteHost } from "../../components/hosts/remote";
-import { readinessScript } from "../../components/hosts/readiness";
-import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../components/hosts/ssh";
+import { RemoteHost } from "../../infra/hosts/remote";
+import { readinessScript } from "../../infra/hosts/readiness";
+import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
 import { buildHost } from "../helpers/hosts";
 import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
 import { TEST_HOME } from "../helpers/setup";

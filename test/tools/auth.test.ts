@@ -1,4 +1,4 @@
-// The proxy's key service (auth/server.js) and the key file it reads (components/app/apiKeys.ts):
+// The proxy's key service (auth/server.js) and the key file it reads (infra/service/apiKeys.ts):
 // parsing, the constant-time compare over every digest, re-reading on change, the atomic writer,
 // and the HTTP answers forward_auth copies to clients.
 import * as assert from "assert";
@@ -10,7 +10,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as auth from "../../auth/server";
-import { apiKeyProblems, caRootScript, keyDigest, keyId, renderKeysFile, writeKeysScript } from "../../components/app/apiKeys";
+import { apiKeyProblems, caRootScript, keyDigest, keyId, renderKeysFile, writeKeysScript } from "../../infra/service/apiKeys";
 import { writeKeys } from "../helpers/caddy";
 import { requireTool } from "../helpers/tools";
 

@@ -9,9 +9,9 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as tls from "tls";
-import { keyId, renderKeysFile } from "../../components/app/apiKeys";
-import { defaultPublicPaths, renderCaddyfile, routeScript, switchScript } from "../../components/app/caddy";
-import { Color } from "../../components/config";
+import { keyId, renderKeysFile } from "../../infra/service/apiKeys";
+import { defaultPublicPaths, renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
+import { Color } from "../../infra/config";
 import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "../helpers/caddy";
 import { requireTool } from "../helpers/tools";
 

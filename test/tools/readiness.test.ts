@@ -13,7 +13,7 @@ import {
     READINESS_REBOOTING_EXIT_CODE,
     readinessScript,
     validateReadinessOptions,
-} from "../../components/hosts/readiness";
+} from "../../infra/hosts/readiness";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 

@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { imageIdScript, parseImageId, pruneImagesScript } from "../../components/app/hostImage";
+import { imageIdScript, parseImageId, pruneImagesScript } from "../../infra/service/hostImage";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 

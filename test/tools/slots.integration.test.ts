@@ -2,12 +2,12 @@
 // are the app's real processes (app/src/api.ts and app/src/worker.ts through the app's ts-node),
 // started with exactly the KEY=value lines slotEnvironment() gives that slot's containers, against a
 // real redis-server and the app's Ollama stand-in. Needs Debian's redis-server and `npm ci` in app/.
-import { DEFAULTS } from "../../components/config";
+import { DEFAULTS } from "../../infra/config";
 import * as assert from "assert";
 import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { LOOKUP_QUEUES, slotEnvironment, slotQueue } from "../../components/app/slotEnv";
+import { LOOKUP_QUEUES, slotEnvironment, slotQueue } from "../../infra/service/slotEnv";
 import { OllamaStandIn } from "../../app/test/helpers/ollama-stand-in";
 import { freePort, RedisHandle, startRedis } from "../../app/test/helpers/redis-server";
 import { runSlotScenario } from "../../app/test/helpers/slot-scenario";

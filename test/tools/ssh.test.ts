@@ -1,4 +1,4 @@
-// The SSH plumbing of remote hosts (components/hosts/ssh.ts): client options, the key file, the SSH
+// The SSH plumbing of remote hosts (infra/hosts/ssh.ts): client options, the key file, the SSH
 // gate and the machine-id read. Scripts are shellchecked and run for real against a stub ssh (and
 // the options through the real `ssh -G`); the skeleton's resources are test/program/remoteHost.test.ts.
 import * as assert from "assert";
@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     CONTROL_PERSIST_SECONDS, SERVER_GATE_PROBE, SSH_GATE_PROBE, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName,
     readMachineId, sshClientOptions, sshGateScript, writeKeyFile,
-} from "../../components/hosts/ssh";
+} from "../../infra/hosts/ssh";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 

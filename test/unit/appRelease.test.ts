@@ -1,11 +1,11 @@
-// How a pinned slot becomes a build (components/app/release.ts): the files Docker would send, by
+// How a pinned slot becomes a build (infra/service/release.ts): the files Docker would send, by
 // Docker's own .dockerignore rules; a digest of exactly those as the image tag; and the context
 // exported from the pinned commit, whatever the work tree holds.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildSource, contextDigest, dockerContextFiles, releaseLabel } from "../../components/app/release";
+import { buildSource, contextDigest, dockerContextFiles, releaseLabel } from "../../infra/service/release";
 import { ROOT } from "../helpers/stack";
 import { TempRepo, tempRepo } from "../helpers/gitRepo";
 

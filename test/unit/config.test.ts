@@ -4,7 +4,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, DEFAULTS, KNOWN_KEYS, loadConfig } from "../../components/config";
+import { ConfigError, DEFAULTS, KNOWN_KEYS, loadConfig } from "../../infra/config";
 import { ROOT, runProgram } from "../helpers/stack";
 
 const raw = (o: Record<string, unknown>): Record<string, string> =>

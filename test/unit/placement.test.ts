@@ -1,10 +1,10 @@
-// Candidates, fallback and recorded placements: their validation (components/config.ts, every
+// Candidates, fallback and recorded placements: their validation (infra/config/index.ts, every
 // problem at once, with key, value and what is allowed) and the pure answers the program and the
-// deploy driver share (components/hosts/placement.ts).
+// deploy driver share (infra/clouds/placement.ts).
 import * as assert from "assert";
-import { ConfigError, StackConfig, loadConfig } from "../../components/config";
-import { priceOf } from "../../components/hosts/catalog";
-import { CloudPlacement, candidatesOf, describePlacement, placementOf, priceOfPlacement, tryOrder } from "../../components/hosts/placement";
+import { ConfigError, StackConfig, loadConfig } from "../../infra/config";
+import { priceOf } from "../../infra/clouds/catalog";
+import { CloudPlacement, candidatesOf, describePlacement, placementOf, priceOfPlacement, tryOrder } from "../../infra/clouds/placement";
 
 const C1 = "c1".repeat(20);
 const BASE = { slots: { blue: { release: "v1", commit: C1 }, green: { release: "v1", commit: C1 } }, clouds: ["aws", "gcp", "azure"], operatorCidrs: ["203.0.113.0/24"], gcp: { project: "gpu-hosts-dev" } };

@@ -1,6 +1,6 @@
 // Cost of a cloud host: the catalog's price per hour times the hours since the state's `created`.
 import * as assert from "node:assert/strict";
-import type { HostOutput } from "../../components/outputs";
+import type { HostOutput } from "../../infra/contract/outputs";
 import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "../../scripts/lib/status/cost";
 import * as fixture from "../helpers/statusFixture";
 

@@ -13,7 +13,7 @@ import { resolve } from "node:path";
 export const APP_DIR = resolve(__dirname, "..", "..");
 
 /**
- * The env of one slot, mirroring components/app/slotEnv.ts slotEnvironment() line for line (the app
+ * The env of one slot, mirroring infra/service/slotEnv.ts slotEnvironment() line for line (the app
  * compiles with rootDir "." and cannot import it). The program-level test/slots.integration.test.ts
  * runs the same processes with the real slotEnvironment(), so a drift between the two shows there.
  */

@@ -3,15 +3,15 @@
 // slots through the proxy, and, for cloud VMs, the price and the machine's age from the state. Every
 // probe has its own timeout and each host a deadline, so a dead host is DOWN with its reason while
 // the others are still reported. The probes are injected, so the assembly is tested without a host.
-import type { Color } from "../../../components/config";
-import type { HostOutput, StackOutputs } from "../../../components/outputs";
+import type { Color } from "../../../infra/config";
+import type { HostOutput, StackOutputs } from "../../../infra/contract/outputs";
 import { readDeployed } from "../deployed";
 import { OpsError } from "../errors";
 import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } from "../health";
 import type { StackState } from "../recover";
 import type { StackOps } from "../stackOps";
 import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
-import { isCloud } from "../../../components/hosts/placement";
+import { isCloud } from "../../../infra/clouds/placement";
 import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "./cost";
 import { gpuStatus } from "./gpu";
 import { slotMetrics } from "./metrics";

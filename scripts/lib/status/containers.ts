@@ -1,8 +1,8 @@
 // The containers of a host's app, as Docker reports them, against the ones the program creates.
 // Names follow the components: AppStack `<host>-app` (index.ts) makes `-redis` and `-ollama`
-// (components/app/appStack.ts), each Slot `-<color>-api` and `-<color>-worker` (slot.ts), the Proxy
+// (infra/service/appStack.ts), each Slot `-<color>-api` and `-<color>-worker` (slot.ts), the Proxy
 // `-proxy` and, with API keys on, its key service `-proxy-auth` (proxy.ts).
-import { COLORS, Color } from "../../../components/config";
+import { COLORS, Color } from "../../../infra/config";
 import type { ContainerRole, ContainerStatus } from "./types";
 
 /** The prefix every container of host `host` carries. */

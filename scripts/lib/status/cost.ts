@@ -1,4 +1,4 @@
-// What a cloud host costs: the catalog's price per hour (components/hosts/catalog.ts, with its source
+// What a cloud host costs: the catalog's price per hour (infra/clouds/catalog.ts, with its source
 // and date) times the hours since the engine created the machine.
 //
 // The creation time is the `created` timestamp Pulumi's state keeps per resource: apitype.ResourceV3
@@ -8,10 +8,10 @@
 // `npm run recover` counts from its own creation. Checkpoints written before early 2023 lack it; the
 // CLI here (v3.259.0) writes it (checked on a real `up` and a replacement). Local hosts and the
 // operator's own servers (kind ssh) are not priced.
-import { DEFAULTS } from "../../../components/config";
-import { priceOf } from "../../../components/hosts/catalog";
-import { isCloud } from "../../../components/hosts/placement";
-import type { HostOutput } from "../../../components/outputs";
+import { DEFAULTS } from "../../../infra/config";
+import { priceOf } from "../../../infra/clouds/catalog";
+import { isCloud } from "../../../infra/clouds/placement";
+import type { HostOutput } from "../../../infra/contract/outputs";
 import { nameOf } from "../changes";
 import { MACHINE_TYPES, StackState, StateResource } from "../recover";
 import type { CostStatus } from "./types";

@@ -1,4 +1,4 @@
-// The real program's config and placement logic (components/config.ts, components/hosts/placement.ts,
+// The real program's config and placement logic (infra/config/index.ts, infra/clouds/placement.ts,
 // loaded through ts-node) with cloud hosts whose "VM" is a real command that fails the way a cloud
 // does for the placements listed in capacityTest:failures ("<describePlacement>": "<error text>").
 // Same component types and resource names as the real hosts (gpu-hosts:hosts:AwsGpuHost, child

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { loadConfig, namespaced } from "../../../components/config";
-import { CloudName } from "../../../components/hosts/catalog";
-import { deployedClouds, describePlacement, placementOf } from "../../../components/hosts/placement";
+import { loadConfig, namespaced } from "../../../infra/config";
+import { CloudName } from "../../../infra/clouds/catalog";
+import { deployedClouds, describePlacement, placementOf } from "../../../infra/clouds/placement";
 
 const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()));
 const failures = new pulumi.Config("capacityTest").getObject<Record<string, string>>("failures") ?? {};
@@ -31,7 +31,7 @@ class TestGpuHost extends pulumi.ComponentResource {
 
 const deployed = deployedClouds(cfg).map((cloud) => ({ cloud, host: new TestGpuHost(cloud) }));
 
-// The outputs contract (components/outputs.ts) the scripts' closing table reads; documentation
+// The outputs contract (infra/contract/outputs.ts) the scripts' closing table reads; documentation
 // addresses (RFC 5737), nothing listens.
 const slot = (c: "blue" | "green") => ({ ...cfg.slots[c], label: `${cfg.slots[c].release}@${cfg.slots[c].commit.slice(0, 12)}`, image: `app:${c}` });
 const slotsOut = { blue: slot("blue"), green: slot("green") };

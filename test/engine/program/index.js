@@ -1,6 +1,6 @@
 // See Pulumi.yaml. A miniature of the real program for the operator scripts' engine tests: the same
 // project name, the config keys the scripts read and write (liveColor, slots), the same outputs
-// contract (components/outputs.ts), and per host the same resource shapes the scripts classify:
+// contract (infra/contract/outputs.ts), and per host the same resource shapes the scripts classify:
 // a gpu-hosts:app:Slot component per color whose "image" command follows the slot's commit, and a
 // gpu-hosts:app:Proxy component whose routes command writes the live color for the stand-in proxies
 // (so routes change only on a real update, never on a preview); each slot's command writes its release. Real command provider, no Docker.
@@ -57,7 +57,7 @@ const standIn = cfg.requireObject("standIn");
 // The failure test: a command that fails the update with the given message on stderr.
 if (standIn.fail) new command.local.Command("fail", { create: `echo ${JSON.stringify(standIn.fail)} >&2; exit 3` });
 
-// Operator's servers, shaped as components/hosts/server.ts makes them: an identity record that follows
+// Operator's servers, shaped as infra/hosts/server.ts makes them: an identity record that follows
 // the machine id (here from config, where the real program reads /etc/machine-id over SSH), a gate
 // that depends on it, and an app resource that follows the id and, like a container whose engine was
 // wiped, cannot be deleted once the server is reinstalled (its `gone` file exists).

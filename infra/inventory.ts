@@ -1,15 +1,15 @@
 // The stack's hosts, from `clouds`; every kind yields the same GpuHost shape.
 import * as pulumi from "@pulumi/pulumi";
-import { AwsPlacement, AzurePlacement, GcpPlacement, HostKind, StackConfig } from "../config";
-import { AwsGpuHost } from "./aws";
-import { AzureGpuHost } from "./azure";
-import { StackSshKey, cloudHostArgs } from "./cloud";
-import { GcpGpuHost } from "./gcp";
-import { GpuHost } from "./gpuHost";
-import { placementOf } from "./placement";
-import { LocalHost, dockerCliEndpoint } from "./local";
-import { SshServerHost } from "./server";
-import { createStackKey } from "./ssh";
+import { AwsPlacement, AzurePlacement, GcpPlacement, HostKind, StackConfig } from "./config";
+import { AwsGpuHost } from "./clouds/aws/host";
+import { AzureGpuHost } from "./clouds/azure/host";
+import { StackSshKey, cloudHostArgs } from "./clouds/common";
+import { GcpGpuHost } from "./clouds/gcp/host";
+import { GpuHost } from "./hosts/gpuHost";
+import { placementOf } from "./clouds/placement";
+import { LocalHost, dockerCliEndpoint } from "./hosts/local";
+import { SshServerHost } from "./hosts/server";
+import { createStackKey } from "./hosts/ssh";
 
 /** The hosts one entry of `clouds` stands for: one VM per cloud, the local engine, or every server of "ssh". */
 function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost[] {

@@ -163,7 +163,7 @@ export interface SshGateOptions {
  * up, the user not yet created, a driver reboot) would fail the remote commands without it.
  */
 export function sshGateScript(o: SshGateOptions): string {
-    if (o.sshOptions.some((x) => /^Control(Master|Path|Persist)=/.test(x))) throw new Error("the SSH gate must not multiplex (see components/hosts/ssh.ts)");
+    if (o.sshOptions.some((x) => /^Control(Master|Path|Persist)=/.test(x))) throw new Error("the SSH gate must not multiplex (see infra/hosts/ssh.ts)");
     const opts = [...o.sshOptions, "-o", `Port=${o.port}`, "-o", "ConnectTimeout=10", "-o", "ServerAliveCountMax=4"].map(shellQuote).join(" ");
     return [
         "set -u",

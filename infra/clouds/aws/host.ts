@@ -1,9 +1,9 @@
 // One GPU VM on AWS EC2 in its own VPC, made a Docker host by cloud-init and reached over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { awsGpu } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData } from "./cloud";
-import { MachineRecord, RemoteHost } from "./remote";
+import { awsGpu } from "../catalog";
+import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { MachineRecord, RemoteHost } from "../../hosts/remote";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu AMIs. */
 export const CANONICAL_AWS_OWNER = "099720109477";

@@ -7,9 +7,9 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { renderCloudInit } from "../../cloud-init/render";
 import { StackConfig } from "../config";
-import { RemoteHostArgs } from "./remote";
-import { SSH_DEFAULTS } from "./ssh";
-import { READINESS_DEFAULTS } from "./readiness";
+import { RemoteHostArgs } from "../hosts/remote";
+import { SSH_DEFAULTS } from "../hosts/ssh";
+import { READINESS_DEFAULTS } from "../hosts/readiness";
 
 /** Args every cloud GPU host takes; every value already validated by the config loader. */
 export interface CloudHostArgs {

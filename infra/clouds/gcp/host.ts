@@ -2,9 +2,9 @@
 // and reached over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { gcpGpu, gcpRegion } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData } from "./cloud";
-import { MachineRecord, RemoteHost } from "./remote";
+import { gcpGpu, gcpRegion } from "../catalog";
+import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData } from "../common";
+import { MachineRecord, RemoteHost } from "../../hosts/remote";
 
 /** The API every Compute Engine call needs; a new project has it disabled. */
 export const COMPUTE_API = "compute.googleapis.com";

@@ -3,11 +3,11 @@
 // ConfigError listing every problem at once.
 import * as net from "net";
 import * as ipaddr from "ipaddr.js";
-import { KEY_CHARS, KEY_MAX_LENGTH } from "./app/apiKeys";
+import { KEY_CHARS, KEY_MAX_LENGTH } from "../service/apiKeys";
 import {
     AWS_ALLOWED, AWS_REGION, AZURE_ALLOWED, AZURE_LOCATION, CloudName, GCP_ALLOWED, GCP_ZONE,
     awsGpu, azureGpu, gcpGpu, isAzureGridSize,
-} from "./hosts/catalog";
+} from "../clouds/catalog";
 
 export const NAMESPACE = "gpu-hosts";
 

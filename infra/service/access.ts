@@ -3,9 +3,9 @@
 // mapping for TLS, so index.ts stays config -> hosts -> app stacks -> outputs.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { StackConfig } from "./config";
-import { ProxyAuth, ProxyTls } from "./app/proxy";
-import { GpuHost } from "./hosts/gpuHost";
+import { StackConfig } from "../config";
+import { ProxyAuth, ProxyTls } from "./proxy";
+import { GpuHost } from "../hosts/gpuHost";
 
 /**
  * Whether a config value was set with --secret. @pulumi/pulumi has this (runtime/config.js

@@ -2,9 +2,9 @@
 // cloud-init and reached over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
-import { azureGpu } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "./cloud";
-import { MachineRecord, RemoteHost } from "./remote";
+import { azureGpu } from "../catalog";
+import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { MachineRecord, RemoteHost } from "../../hosts/remote";
 
 /** Canonical's Ubuntu 24.04 LTS marketplace image (Gen2); "latest" resolves when the VM is created. */
 export const UBUNTU_2404_IMAGE = { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" } as const;

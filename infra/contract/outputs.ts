@@ -3,10 +3,10 @@
 // out of a URL or guesses a field. Every URL comes from the host's AppStack, which knows the scheme
 // its proxy really serves.
 import * as pulumi from "@pulumi/pulumi";
-import { COLORS, Color, HostKind, StackConfig, otherColor } from "./config";
-import type { AppStack } from "./app/appStack";
-import type { GpuHost } from "./hosts/gpuHost";
-import type { StackApiKeys } from "./access";
+import { COLORS, Color, HostKind, StackConfig, otherColor } from "../config";
+import type { AppStack } from "../service/appStack";
+import type { GpuHost } from "../hosts/gpuHost";
+import type { StackApiKeys } from "../service/access";
 
 /** A slot as the outputs show it. */
 export interface SlotOutput {
