@@ -1,6 +1,7 @@
 // config -> hosts -> app stacks -> outputs. Nothing else lives here.
 import * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, loadConfig, namespaced } from "./infra/config";
+import { loadConfig, namespaced } from "./infra/config";
+import { NAMESPACE } from "./infra/vocabulary";
 import { StackApiKeys, isConfigSecret, proxyAuth, proxyTls } from "./infra/service/access";
 import { createHosts } from "./infra/inventory";
 import { AppStack } from "./infra/service/appStack";

@@ -15,7 +15,7 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import { renderCaddyfile, switchScript } from "../infra/service/caddy";
 import { slotEnvironment } from "../infra/service/slotEnv";
-import type { Color } from "../infra/config";
+import type { Color } from "../infra/vocabulary";
 import { OllamaStandIn } from "../app/test/helpers/ollama-stand-in";
 import { RedisHandle, startRedis } from "../app/test/helpers/redis-server";
 import { Slot, startSlot } from "../app/test/helpers/slots";

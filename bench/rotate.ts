@@ -22,7 +22,7 @@ import { performance } from "perf_hooks";
 import * as tls from "tls";
 import { renderKeysFile } from "../infra/service/apiKeys";
 import { defaultPublicPaths, renderCaddyfile, switchScript } from "../infra/service/caddy";
-import { Color } from "../infra/config";
+import { Color } from "../infra/vocabulary";
 import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy } from "../test/helpers/caddy";
 
 interface Options {

@@ -15,7 +15,7 @@ import { performance } from "perf_hooks";
 import * as tls from "tls";
 import { renderKeysFile } from "../infra/service/apiKeys";
 import { defaultPublicPaths, renderCaddyfile, switchScript } from "../infra/service/caddy";
-import { Color, otherColor } from "../infra/config";
+import { Color, otherColor } from "../infra/vocabulary";
 import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy, writeKeys } from "../test/helpers/caddy";
 
 

@@ -2,19 +2,16 @@
 // Pure: takes the raw key/value strings Pulumi hands the program, returns StackConfig or throws
 // ConfigError listing every problem at once.
 import * as net from "net";
-import * as ipaddr from "ipaddr.js";
-import { KEY_CHARS, KEY_MAX_LENGTH } from "../service/apiKeys";
 import {
     AWS_ALLOWED, AWS_REGION, AZURE_ALLOWED, AZURE_LOCATION, CloudName, GCP_ALLOWED, GCP_ZONE,
     awsGpu, azureGpu, gcpGpu, isAzureGridSize,
 } from "../clouds/catalog";
+import { COLORS, Color, NAMESPACE, PORTS } from "../vocabulary";
+import {
+    API_KEY, COMMIT, DNS_NAME, DOCKER_HOST, DOMAIN, DRIVER_BRANCH, DURATION, EMAIL, HOST_NAME, IMAGE_PIN, LINUX_USER, MODEL, RELATIVE_PATH,
+    RELEASE, SSH_PRIVATE_KEY, SSH_PUBLIC_KEY, URL_PATH, isCidr, isWorldOpen, withoutHostBits, WIDEST_PRODUCTION_PREFIX,
+} from "../validators";
 
-export const NAMESPACE = "gpu-hosts";
-
-export type Color = "blue" | "green";
-export const COLORS: readonly Color[] = ["blue", "green"];
-/** The other slot: the idle one when `c` is live, and the other way round. */
-export const otherColor = (c: Color): Color => (c === "blue" ? "green" : "blue");
 export type HostKind = "local" | CloudName | "ssh";
 export const HOST_KINDS: readonly HostKind[] = ["local", "aws", "gcp", "azure", "ssh"];
 
@@ -356,52 +353,7 @@ class Reader {
     }
 }
 
-const IMAGE_PIN = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:(?!latest(?:@|$))[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?$/;
-const IMAGE_ALLOWED = "an image with an explicit version tag other than \"latest\", e.g. \"redis:7.4.2-alpine\"";
-const MODEL = /^[a-z0-9][a-z0-9._-]*(?:\/[a-z0-9][a-z0-9._-]*)*(?::[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
-/** A slot release: "workdir" or a git ref safe to pass to git and to use in an image tag. */
-export const RELEASE = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
-export const RELEASE_ALLOWED = "\"workdir\" or a git ref (letters, digits, \".\", \"_\", \"-\", \"/\"; at most 100 characters)";
-/** A full git object id: SHA-1 (40 hex digits) or SHA-256 (64). */
-export const COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
-const REL_PATH = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+$/;
-const DURATION = /^(-1|0|\d+(s|m|h))$/;
-const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const DOCKER_HOST = /^(|unix:\/\/\/[^\s]+|tcp:\/\/[^\s]+|ssh:\/\/[^\s]+|npipe:\/\/[^\s]+)$/;
-
-/** A CIDR block in canonical notation: a valid address (no octal-looking parts) and a plain prefix length. */
-export function isCidr(v: unknown): v is string {
-    if (typeof v !== "string") return false;
-    const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(v);
-    if (!m) return false;
-    const bits = Number(m[2]);
-    if (net.isIPv4(m[1])) return bits <= 32;
-    if (net.isIPv6(m[1])) return bits <= 128;
-    return false;
-}
-
-/** The block's network address when `cidr` has host bits set ("10.0.0.1/8" -> "10.0.0.0/8"), else undefined. */
-export function withoutHostBits(cidr: string): string | undefined {
-    const [addr, bits] = ipaddr.parseCIDR(cidr);
-    const network = addr.kind() === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
-    return network.toString() === addr.toString() ? undefined : `${network.toString()}/${bits}`;
-}
-
-/**
- * The widest blocks a production stack may open SSH and the idle slot to: an IPv4 /16 (65,536
- * addresses) and an IPv6 /32. Anything wider counts as open to the world, however it is spelled
- * ("0.0.0.0/1" + "128.0.0.0/1", "0::/0", an IPv4-mapped ::ffff:0:0/96).
- */
-export const WIDEST_PRODUCTION_PREFIX = { ipv4: 16, ipv6: 32 } as const;
-
-/** Whether a CIDR covers more addresses than a production stack allows for SSH. */
-export function isWorldOpen(cidr: string): boolean {
-    const [addr, bits] = ipaddr.parseCIDR(cidr);
-    if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) return bits - 96 < WIDEST_PRODUCTION_PREFIX.ipv4;
-    return bits < (addr.kind() === "ipv4" ? WIDEST_PRODUCTION_PREFIX.ipv4 : WIDEST_PRODUCTION_PREFIX.ipv6);
-}
-const RESERVED_PORTS = [22, 6379, 11434];
+const RESERVED_PORTS: readonly number[] = [PORTS.ssh, PORTS.redis, PORTS.ollama];
 
 /**
  * Validates the raw config of `stack` (keys without the "gpu-hosts:" prefix) and returns the typed
@@ -430,18 +382,18 @@ export function loadConfig(
     const int = (min: number, max: number) => (k: string, v: unknown, fb: number) => r.int(k, v, fb, min, max);
     const cmd = (k: string, v: unknown, fb: readonly string[]) => r.command(k, v, fb);
     const release = (k: string, v: unknown, fb: SlotConfig) => r.object(k, v, fb, {
-        release: str(RELEASE, RELEASE_ALLOWED),
+        release: str(RELEASE.re, RELEASE.allowed),
         commit: (ck, cv, cfb) => (typeof cv === "string" ? cv : cv === undefined ? cfb : (r.fail(ck, "a string", cv), cfb)),
     });
-    const image = str(IMAGE_PIN, IMAGE_ALLOWED);
+    const image = str(IMAGE_PIN.re, IMAGE_PIN.allowed);
 
     const app = r.object("app", r.value("app"), d.app, {
-        context: str(REL_PATH, "a relative path inside the project, e.g. \"app\""),
-        dockerfile: str(REL_PATH, "a relative path inside the context, e.g. \"Dockerfile\""),
+        context: str(RELATIVE_PATH.re, RELATIVE_PATH.allowed),
+        dockerfile: str(RELATIVE_PATH.re, "a relative path inside the context, e.g. \"Dockerfile\""),
         apiCommand: cmd,
         workerCommand: cmd,
         port: int(1, 65535),
-        healthPath: str(/^\/[A-Za-z0-9._~/-]*$/, "an absolute URL path, e.g. \"/health\""),
+        healthPath: str(URL_PATH.re, URL_PATH.allowed),
         apiHealthcheck: cmd,
         workerHealthcheck: cmd,
     });
@@ -536,11 +488,11 @@ export function loadConfig(
     }
 
     const apiKeys = readApiKeys(r, raw.apiKeys, isSecret("apiKeys"));
-    const domain = str(/^$|^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name such as \"api.example.com\", or \"\"");
+    const domain = str(new RegExp(`^$|${DOMAIN.re.source}`), `${DOMAIN.allowed}, or ""`);
     const tls = r.object("tls", r.value("tls"), d.tls, {
         mode: (k, v, fb) => r.oneOf(k, v, fb, TLS_MODES),
         domains: (k, v, fb) => r.object(k, v, fb, { aws: domain, gcp: domain, azure: domain }),
-        email: str(/^$|^[^\s@]+@[^\s@]+\.[^\s@]+$/, "an email address, or \"\""),
+        email: str(new RegExp(`^$|${EMAIL.re.source}`), `${EMAIL.allowed}, or ""`),
     });
     if (tls.mode === "acme") {
         for (const [key, port] of [["apiPort", apiPort], ["idlePort", idlePort]] as const) {
@@ -565,7 +517,7 @@ export function loadConfig(
     const cfg: StackConfig = {
         stack,
         clouds,
-        model: r.string("model", r.text("model"), d.model, MODEL, "an Ollama model name, e.g. \"llama3.2:3b\""),
+        model: r.string("model", r.text("model"), d.model, MODEL.re, MODEL.allowed),
         liveColor: r.oneOf("liveColor", r.text("liveColor"), d.liveColor, COLORS),
         slots,
         images: r.object("images", r.value("images"), d.images, { redis: image, ollama: image, proxy: image, gpuCheck: image }),
@@ -579,7 +531,7 @@ export function loadConfig(
             queueMaxDepth: int(1, 10_000_000),
         }),
         ollama: r.object("ollama", r.value("ollama"), d.ollama, {
-            keepAlive: str(DURATION, "a duration such as \"24h\", \"30m\", \"0\" or \"-1\""),
+            keepAlive: str(DURATION.re, DURATION.allowed),
             numParallel: int(1, 16),
             maxLoadedModels: int(1, 8),
         }),
@@ -590,12 +542,11 @@ export function loadConfig(
         apiCidrs,
         spot,
         production,
-        sshUser: r.string("sshUser", r.text("sshUser"), d.sshUser, USER, "a Linux user name other than root, e.g. \"ubuntu\""),
+        sshUser: r.string("sshUser", r.text("sshUser"), d.sshUser, LINUX_USER.re, "a Linux user name other than root, e.g. \"ubuntu\""),
         sshPublicKey: raw.sshPublicKey === undefined || raw.sshPublicKey === "" ? ""
-            : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_KEY, "an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*), or \"\" for none"),
+            : r.string("sshPublicKey", raw.sshPublicKey, "", SSH_PUBLIC_KEY.re, `${SSH_PUBLIC_KEY.allowed}, or "" for none`),
         diskGb: r.int("diskGb", r.value("diskGb"), d.diskGb, 100, 4096),
-        nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.text("nvidiaDriverBranch"), d.nvidiaDriverBranch, /^\d{3}-server(-open)?$/,
-            "an Ubuntu NVIDIA server driver branch such as \"570-server\" or \"570-server-open\""),
+        nvidiaDriverBranch: r.string("nvidiaDriverBranch", r.text("nvidiaDriverBranch"), d.nvidiaDriverBranch, DRIVER_BRANCH.re, DRIVER_BRANCH.allowed),
         aws,
         gcp,
         azure,
@@ -604,7 +555,7 @@ export function loadConfig(
         ssh,
         sshPrivateKey,
         local: r.object("local", r.value("local"), d.local, {
-            dockerHost: str(DOCKER_HOST, "\"\" (the docker CLI's own engine) or a Docker host URL such as \"unix:///var/run/docker.sock\""),
+            dockerHost: str(DOCKER_HOST.re, DOCKER_HOST.allowed),
             gpu: (k, v, fb) => r.bool(k, v, fb),
             bindAddress: (k, v, fb) => {
                 if (v === undefined) return fb;
@@ -622,7 +573,7 @@ export function loadConfig(
     // nothing to build.
     for (const c of slotsRead ? COLORS : []) {
         const commit = cfg.slots[c].commit;
-        if (!COMMIT.test(commit)) {
+        if (!COMMIT.re.test(commit)) {
             r.fail(`slots.${c}.commit`, `the full id of the git commit the slot is pinned to (40 or 64 hex digits)${commit === "" ? "; `npm run up` pins a new stack's slots, `npm run release` pins a new release" : ""}`, commit);
         }
     }
@@ -752,9 +703,7 @@ class PlacementReader {
     }
 }
 
-/** An operator's API key: the key service's characters and maximum, and at least 32 characters, so it cannot be guessed. */
-const API_KEY = new RegExp(`^[${KEY_CHARS}]{32,${KEY_MAX_LENGTH}}$`);
-export const API_KEY_ALLOWED = "a comma-separated list of API keys, each 32 to 256 characters of letters, digits and \"._~+/=-\"";
+export const API_KEY_ALLOWED = `a comma-separated list of API keys, each ${API_KEY.allowed}`;
 
 /** Operators' API keys from the config text; never echoes a value in a message. */
 function readApiKeys(r: Reader, text: string | undefined, secret: boolean): readonly string[] {
@@ -762,15 +711,13 @@ function readApiKeys(r: Reader, text: string | undefined, secret: boolean): read
     const keys = text.split(",").map((k) => k.trim()).filter((k) => k !== "");
     const problems: string[] = [];
     if (!secret) problems.push(`${NAMESPACE}:apiKeys must be set as a secret (pulumi config set --secret ${NAMESPACE}:apiKeys ...), got a plain-text value (not shown)`);
-    const bad = keys.filter((k) => !API_KEY.test(k)).length;
+    const bad = keys.filter((k) => !API_KEY.re.test(k)).length;
     if (bad > 0) problems.push(`${NAMESPACE}:apiKeys must be ${API_KEY_ALLOWED}, got ${bad} of ${keys.length} key${keys.length === 1 ? "" : "s"} that ${bad === 1 ? "is" : "are"} not (values not shown: they are secrets)`);
     if (new Set(keys).size !== keys.length) problems.push(`${NAMESPACE}:apiKeys must be a list without repeats (values not shown: they are secrets)`);
     r.problems.push(...problems);
     return problems.length > 0 ? [] : keys;
 }
 
-const HOST_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/;
-const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 const SSH_HOST_FIELDS = ["name", "address", "port", "user", "gpu"] as const;
 /** An ssh host's defaults: the fields an entry may leave out. */
 export const SSH_HOST_DEFAULTS = { port: 22, user: "ubuntu", gpu: true } as const;
@@ -802,12 +749,11 @@ function readSshHosts(r: Reader, v: unknown, enabled: boolean): StackConfig["ssh
             if (!(SSH_HOST_FIELDS as readonly string[]).includes(k)) r.problems.push(`${NAMESPACE}:${at}.${k} is not a known field; known fields: ${SSH_HOST_FIELDS.join(", ")}`);
         }
         for (const k of ["name", "address"]) if (e[k] === undefined) r.problems.push(`${NAMESPACE}:${at}.${k} is required`);
-        const name = e.name === undefined ? "" : r.string(`${at}.name`, e.name, "", HOST_NAME,
-            `a host name of lowercase letters, digits and '-', starting with a letter (at most 32 characters), e.g. "gpu-box-1"`);
+        const name = e.name === undefined ? "" : r.string(`${at}.name`, e.name, "", HOST_NAME.re, HOST_NAME.allowed);
         if (name && HOST_KINDS.includes(name as HostKind)) r.fail(`${at}.name`, `a name other than ${HOST_KINDS.map(show).join(", ")} (the other hosts' names)`, name);
         const address = e.address === undefined ? "" : (() => {
             const a = e.address;
-            if (typeof a === "string" && (net.isIP(a) !== 0 || (DNS_NAME.test(a) && !/^[0-9.]+$/.test(a)))) return a;
+            if (typeof a === "string" && (net.isIP(a) !== 0 || (DNS_NAME.re.test(a) && !/^[0-9.]+$/.test(a)))) return a;
             r.fail(`${at}.address`, "an IPv4 or IPv6 address or a DNS name, e.g. \"203.0.113.10\" or \"gpu1.example.com\"", a);
             return "";
         })();
@@ -815,7 +761,7 @@ function readSshHosts(r: Reader, v: unknown, enabled: boolean): StackConfig["ssh
             name,
             address,
             port: r.int(`${at}.port`, e.port, SSH_HOST_DEFAULTS.port, 1, 65535),
-            user: r.string(`${at}.user`, e.user, SSH_HOST_DEFAULTS.user, USER, "a Linux user name, e.g. \"ubuntu\""),
+            user: r.string(`${at}.user`, e.user, SSH_HOST_DEFAULTS.user, LINUX_USER.re, LINUX_USER.allowed),
             gpu: r.bool(`${at}.gpu`, e.gpu, SSH_HOST_DEFAULTS.gpu),
         });
     });
@@ -825,14 +771,13 @@ function readSshHosts(r: Reader, v: unknown, enabled: boolean): StackConfig["ssh
     return { hosts };
 }
 
-const SSH_PRIVATE_KEY = /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END \1 PRIVATE KEY-----\s*$/;
 
 /** The operators' own SSH private key: a secret, in OpenSSH or PEM form; never echoed. */
 function readSshPrivateKey(r: Reader, text: string | undefined, secret: boolean): string {
     if (text === undefined || text.trim() === "") return "";
     const problems: string[] = [];
     if (!secret) problems.push(`${NAMESPACE}:sshPrivateKey must be set as a secret (pulumi config set --secret ${NAMESPACE}:sshPrivateKey < ~/.ssh/id_ed25519), got a plain-text value (not shown)`);
-    if (!SSH_PRIVATE_KEY.test(text)) problems.push(`${NAMESPACE}:sshPrivateKey must be an unencrypted OpenSSH or PEM private key ("-----BEGIN OPENSSH PRIVATE KEY-----" ...), got something else (not shown: it is a secret)`);
+    if (!SSH_PRIVATE_KEY.re.test(text)) problems.push(`${NAMESPACE}:sshPrivateKey must be ${SSH_PRIVATE_KEY.allowed}, got something else (not shown: it is a secret)`);
     r.problems.push(...problems);
     return problems.length ? "" : text;
 }

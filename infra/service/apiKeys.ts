@@ -2,6 +2,7 @@
 // line, so neither the file nor the command that writes it holds a key. Pure functions; the writer
 // is a host command fed on stdin, never argv.
 import * as crypto from "crypto";
+import { API_KEY_CHARS, API_KEY_LENGTH } from "../validators";
 
 /** Where the key service reads the key file, on its volume (auth/Dockerfile's KEYS_FILE). */
 export const KEYS_DIR = "/keys";
@@ -9,11 +10,8 @@ export const KEYS_FILE = `${KEYS_DIR}/api-keys`;
 /** The key service's port on the host's private network. */
 export const AUTH_PORT = 9000;
 
-/** Characters a key may hold: base64url/base64 and a few unreserved ones, so it fits an HTTP header as is. */
-export const KEY_CHARS = "A-Za-z0-9._~+/=-";
-const KEY = new RegExp(`^[${KEY_CHARS}]+$`);
-export const KEY_MIN_LENGTH = 16;
-export const KEY_MAX_LENGTH = 256;
+const KEY = new RegExp(`^[${API_KEY_CHARS}]+$`);
+const { min: KEY_MIN_LENGTH, max: KEY_MAX_LENGTH } = API_KEY_LENGTH;
 
 /**
  * Every problem with a key list, all at once. Messages name the key by position, never by value

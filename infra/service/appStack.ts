@@ -3,7 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { Color, StackConfig } from "../config";
+import { StackConfig } from "../config";
+import { Color } from "../vocabulary";
 import { GpuHost } from "../hosts/gpuHost";
 import { healthcheck, service } from "./containerDefaults";
 import { Proxy, ProxyAuth, ProxyTls } from "./proxy";

@@ -18,7 +18,7 @@
 // pass through unchanged. With auth, every request but the public paths is first checked by the key
 // service (auth/server.js) through forward_auth; the key set lives in that service's file, not in
 // this one, so rotating keys changes nothing here. With TLS, both ports serve HTTPS only.
-import { COLORS, Color, otherColor } from "../config";
+import { COLORS, Color, otherColor } from "../vocabulary";
 
 /** Port inside the proxy container that serves the live slot. */
 export const LIVE_LISTEN = 8080;

@@ -8,7 +8,7 @@
 // nothing. With TLS on, Caddy's certificates and internal CA live on a volume at /data.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { Color } from "../config";
+import { Color } from "../vocabulary";
 import { GpuHost } from "../hosts/gpuHost";
 import { AUTH_PORT, KEYS_DIR, caRootScript, renderKeysFile, writeKeysScript } from "./apiKeys";
 import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, defaultPublicPaths, renderCaddyfile, routeScript } from "./caddy";

@@ -9,7 +9,8 @@ import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { NAMESPACE, SlotConfig } from "../config";
+import { SlotConfig } from "../config";
+import { NAMESPACE } from "../vocabulary";
 
 export interface BuildSource {
     /** Build context to hand Docker, relative to the project root (Pulumi runs the program there),

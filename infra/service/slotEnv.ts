@@ -7,7 +7,7 @@
 // through the live URL lands on the new live slot's api, hence its queue and worker, while jobs the
 // old slot accepted finish on the old slot's worker. Every api looks jobs up in both slots' queues
 // (LOOKUP_QUEUES), so a job stays readable through either URL whichever slot accepted it.
-import type { Color } from "../config";
+import type { Color } from "../vocabulary";
 
 /** The queue a slot's api enqueues into and its worker consumes. */
 export const slotQueue = (color: Color): string => `jobs-${color}`;

@@ -2,7 +2,7 @@
 // stack each resource belongs to: the live slot, the idle slot, or what both share. The release and
 // swap scripts use it to refuse, before anything runs, an update that would touch the live slot, and
 // to report afterwards what really changed. Pure: the engine's step events come in, a summary goes out.
-import type { Color } from "../../infra/config";
+import type { Color } from "../../infra/vocabulary";
 import { PROXY_TYPE, routesName } from "../../infra/service/proxy";
 import { SLOT_TYPE } from "../../infra/service/slot";
 

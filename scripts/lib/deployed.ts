@@ -1,7 +1,8 @@
 // What the release, swap and status scripts share: their dependencies, what the stack says is
 // deployed (read through the outputs' one parser), per-host checks, and config reads that must agree
 // with the deployment before an update may run.
-import { COLORS, Color, NAMESPACE, SlotConfig, otherColor } from "../../infra/config";
+import { SlotConfig } from "../../infra/config";
+import { COLORS, Color, NAMESPACE, otherColor } from "../../infra/vocabulary";
 import { OutputsError, parseStackOutputs, SlotOutput, StackOutputs } from "../../infra/contract/outputs";
 import { countChanges, groupChanges, listChanges } from "./changes";
 import { OpsError } from "./errors";

@@ -2,7 +2,7 @@
 // test that pushes one real job through the api, the queue, the worker and the model.
 import * as http from "http";
 import * as https from "https";
-import { Color } from "../../infra/config";
+import { Color } from "../../infra/vocabulary";
 
 // Re-exported: the scripts and their tests take the slot type from here.
 export type { Color };

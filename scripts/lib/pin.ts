@@ -11,7 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { git, gitError } from "../../infra/service/release";
-import { RELEASE, RELEASE_ALLOWED, SlotConfig } from "../../infra/config";
+import { SlotConfig } from "../../infra/config";
+import { RELEASE } from "../../infra/validators";
 import { OpsError } from "./errors";
 
 export const WORKDIR = "workdir";
@@ -87,7 +88,7 @@ export function resolveRef(contextDir: string, ref: string): string {
 
 /** Pins a release name: "workdir" to a snapshot taken now, anything else to the commit it names. */
 export function pinRelease(contextDir: string, release: string): SlotConfig {
-    if (!RELEASE.test(release)) throw new OpsError("usage", `release must be ${RELEASE_ALLOWED}, got ${JSON.stringify(release)}`);
+    if (!RELEASE.re.test(release)) throw new OpsError("usage", `release must be ${RELEASE.allowed}, got ${JSON.stringify(release)}`);
     return { release, commit: release === WORKDIR ? snapshotWorkdir(contextDir) : resolveRef(contextDir, release) };
 }
 

@@ -1,7 +1,8 @@
 // A release: pin it, deploy it into the idle slot only, prove it healthy with one real job. The
 // live slot is never touched: a preview first refuses any update that would change the live slot or
 // anything both slots share, and the update's own step events are checked again afterwards.
-import { Color, NAMESPACE, SlotConfig } from "../../infra/config";
+import { SlotConfig } from "../../infra/config";
+import { Color, NAMESPACE } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
 import { ResourceChange, countChanges, groupChanges, listChanges } from "./changes";
 import {

@@ -2,7 +2,7 @@
 // Health-gated before, previewed so nothing but the routes can change, verified after, and rolled
 // back by itself when any of that fails. Plain async functions over StackOps + Checker, so every
 // branch is testable without Pulumi or a network.
-import { Color, NAMESPACE } from "../../infra/config";
+import { Color, NAMESPACE } from "../../infra/vocabulary";
 import { ResourceChange, isRoutes, listChanges } from "./changes";
 import {
     Deployed, Deps, assertLiveColorInSync, assertLivePinInSync, describeFailures, eachHost, parseSlots, readDeployed, releaseOf, runUp,

@@ -3,7 +3,8 @@
 // it is on disk), so the program only ever builds pinned commits; then they run the engine and
 // report what changed, per slot.
 import * as path from "path";
-import { COLORS, Color, SlotConfig } from "../../infra/config";
+import { SlotConfig } from "../../infra/config";
+import { COLORS, Color } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
 import { parseStackOutputs } from "../../infra/contract/outputs";
 import { ResourceChange, countChanges, groupChanges } from "./changes";

@@ -2,7 +2,7 @@
 // plans and applies exactly what the real program would change for a config change (the routes of
 // every host for a liveColor flip; a slot's image, containers and image commands for a new pin),
 // with URNs shaped as the engine writes them. Plus a Checker scripted over the same model.
-import { otherColor } from "../../infra/config";
+import { otherColor } from "../../infra/vocabulary";
 import { ResourceChange } from "../../scripts/lib/changes";
 import { Checker, CheckResult, Color, Expect } from "../../scripts/lib/health";
 import { Deps } from "../../scripts/lib/deployed";

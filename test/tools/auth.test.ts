@@ -14,9 +14,9 @@ import { apiKeyProblems, caRootScript, keyDigest, keyId, renderKeysFile, writeKe
 import { writeKeys } from "../helpers/caddy";
 import { requireTool } from "../helpers/tools";
 
-const KEY_A = "a".repeat(20) + "-key-A_0123456789";
-const KEY_B = "B".repeat(24) + "+key/B=";
-const KEY_C = "c0ffee.c0ffee~c0ffee";
+const KEY_A = "a".repeat(24) + "-key-A_0123456789";
+const KEY_B = "B".repeat(28) + "+key/B=";
+const KEY_C = "c0ffee.c0ffee~c0ffee.c0ffee~c0ffee";
 
 function tmpdir(): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), "auth-test-"));
@@ -38,8 +38,8 @@ describe("API keys", () => {
             const secretish = "short-secret";
             const problems = apiKeyProblems([KEY_A, secretish, "has space in it, long enough", KEY_A], "gpu-hosts:apiKeys");
             assert.deepStrictEqual(problems, [
-                "gpu-hosts:apiKeys[1] must be 16-256 characters from A-Z a-z 0-9 . _ ~ + / = -, got 12 characters",
-                "gpu-hosts:apiKeys[2] must be 16-256 characters from A-Z a-z 0-9 . _ ~ + / = -, got 28 characters with others",
+                "gpu-hosts:apiKeys[1] must be 32-256 characters from A-Z a-z 0-9 . _ ~ + / = -, got 12 characters",
+                "gpu-hosts:apiKeys[2] must be 32-256 characters from A-Z a-z 0-9 . _ ~ + / = -, got 28 characters with others",
                 "gpu-hosts:apiKeys[3] repeats gpu-hosts:apiKeys[0]",
             ]);
             assert.ok(!problems.join("\n").includes(secretish));

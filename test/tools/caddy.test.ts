@@ -11,7 +11,7 @@ import * as path from "path";
 import * as tls from "tls";
 import { keyId, renderKeysFile } from "../../infra/service/apiKeys";
 import { defaultPublicPaths, renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
-import { Color } from "../../infra/config";
+import { Color } from "../../infra/vocabulary";
 import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "../helpers/caddy";
 import { requireTool } from "../helpers/tools";
 
@@ -401,8 +401,8 @@ exit 99
         // clients that send no SNI (default_sni), as in the container, where the local address is the
         // bridge IP.
         const HOST_IP = "198.51.100.7";
-        const KEY = "k1-0123456789abcdefghij";
-        const NEW_KEY = "k2-zyxwvutsrqponmlkjihg";
+        const KEY = "k1-0123456789abcdefghij0123456789";
+        const NEW_KEY = "k2-zyxwvutsrqponmlkjihg9876543210";
         const UNAUTHORIZED = { error: "Unauthorized", message: "missing or invalid API key" };
         let dir: string;
         let caddy: CaddyProcess | undefined;

@@ -138,7 +138,7 @@ describe("config", () => {
             'gpu-hosts:nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "570-server" or "570-server-open", got "570"'],
         ["disk", "local", { diskGb: 50 }, "gpu-hosts:diskGb must be an integer from 100 to 4096, got 50"],
         ["ssh key", "local", { sshPublicKey: "not-a-key" },
-            'gpu-hosts:sshPublicKey must be an OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp*), or "" for none, got "not-a-key"'],
+            'gpu-hosts:sshPublicKey must be an OpenSSH public key line (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp*, sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com), or "" for none, got "not-a-key"'],
         ["root user", "local", { sshUser: "root" }, 'gpu-hosts:sshUser must be a Linux user name other than root, e.g. "ubuntu", got "root"'],
         ["keep alive", "local", { ollama: { keepAlive: "forever" } }, 'gpu-hosts:ollama.keepAlive must be a duration such as "24h", "30m", "0" or "-1", got "forever"'],
         ["bind address", "local", { local: { bindAddress: "localhost" } }, 'gpu-hosts:local.bindAddress must be an IP address of this machine, e.g. "127.0.0.1", got "localhost"'],

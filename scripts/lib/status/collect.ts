@@ -3,7 +3,7 @@
 // slots through the proxy, and, for cloud VMs, the price and the machine's age from the state. Every
 // probe has its own timeout and each host a deadline, so a dead host is DOWN with its reason while
 // the others are still reported. The probes are injected, so the assembly is tested without a host.
-import type { Color } from "../../../infra/config";
+import type { Color } from "../../../infra/vocabulary";
 import type { HostOutput, StackOutputs } from "../../../infra/contract/outputs";
 import { readDeployed } from "../deployed";
 import { OpsError } from "../errors";

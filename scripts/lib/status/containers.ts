@@ -2,7 +2,7 @@
 // Names follow the components: AppStack `<host>-app` (index.ts) makes `-redis` and `-ollama`
 // (infra/service/appStack.ts), each Slot `-<color>-api` and `-<color>-worker` (slot.ts), the Proxy
 // `-proxy` and, with API keys on, its key service `-proxy-auth` (proxy.ts).
-import { COLORS, Color } from "../../../infra/config";
+import { COLORS, Color } from "../../../infra/vocabulary";
 import type { ContainerRole, ContainerStatus } from "./types";
 
 /** The prefix every container of host `host` carries. */

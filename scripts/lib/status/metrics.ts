@@ -6,7 +6,7 @@
 // gpu_hosts_job_duration_seconds is left to Prometheus; every counter and gauge parses whole
 // (test/unit/statusMetrics.test.ts, on prom-client's own output).
 import parsePrometheusTextFormat = require("parse-prometheus-text-format");
-import type { Color } from "../../../infra/config";
+import type { Color } from "../../../infra/vocabulary";
 import type { SlotMetrics } from "./types";
 
 type Family = parsePrometheusTextFormat.MetricFamily;
