@@ -355,6 +355,15 @@ class Reader {
 
 const RESERVED_PORTS: readonly number[] = [PORTS.ssh, PORTS.redis, PORTS.ollama];
 
+/** How strict loadConfig is about what only the program needs. */
+export interface LoadOptions {
+    /**
+     * Refuse a slot without a commit. The program builds only pinned commits; the operator scripts
+     * read a new stack's config before they pin it. Defaults to true.
+     */
+    readonly requirePinnedSlots?: boolean;
+}
+
 /**
  * Validates the raw config of `stack` (keys without the "gpu-hosts:" prefix) and returns the typed
  * config, or throws ConfigError naming every bad key, its value and what is allowed.
@@ -363,6 +372,7 @@ export function loadConfig(
     stack: string,
     raw: Readonly<Record<string, string | undefined>>,
     isSecret: (key: string) => boolean = () => false,
+    options: LoadOptions = {},
 ): StackConfig {
     const r = new Reader(raw);
     const d = DEFAULTS;
@@ -573,6 +583,7 @@ export function loadConfig(
     // nothing to build.
     for (const c of slotsRead ? COLORS : []) {
         const commit = cfg.slots[c].commit;
+        if (commit === "" && options.requirePinnedSlots === false) continue;
         if (!COMMIT.re.test(commit)) {
             r.fail(`slots.${c}.commit`, `the full id of the git commit the slot is pinned to (40 or 64 hex digits)${commit === "" ? "; `npm run up` pins a new stack's slots, `npm run release` pins a new release" : ""}`, commit);
         }
