@@ -1,50 +1,58 @@
-// The stack's hosts, from `clouds`; every kind yields the same GpuHost shape.
+// The stack's hosts, from `clouds`: every kind yields the same GpuHost shape.
 import * as pulumi from "@pulumi/pulumi";
-import { AwsPlacement, AzurePlacement, GcpPlacement, HostKind, StackConfig } from "./config";
-import { AwsGpuHost } from "./clouds/aws/host";
-import { AzureGpuHost } from "./clouds/azure/host";
-import { StackSshKey, cloudHostArgs } from "./clouds/common";
-import { GcpGpuHost } from "./clouds/gcp/host";
-import { GpuHost } from "./hosts/gpuHost";
+import { HostKind, LOCAL, SSH } from "./vocabulary";
+import type { StackConfig } from "./config";
+import { CLOUDS, isCloud } from "./clouds";
+import { CloudHostArgs, StackSshKey } from "./clouds/common";
 import { placementOf } from "./clouds/placement";
+import { GpuHost } from "./hosts/gpuHost";
 import { LocalHost, dockerCliEndpoint } from "./hosts/local";
 import { SshServerHost } from "./hosts/server";
 import { createStackKey } from "./hosts/ssh";
 
+const ROLE = "gpu-host";
+
+/** The CloudHostArgs a stack's validated config implies; add the cloud's own section (aws, gcp, azure). */
+export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs {
+    return {
+        spot: cfg.spot,
+        diskGb: cfg.diskGb,
+        sshUser: cfg.sshUser,
+        sshPublicKey: key.publicKey,
+        sshPrivateKey: key.privateKey,
+        operatorPublicKey: cfg.sshPublicKey,
+        operatorCidrs: [...new Set(cfg.operatorCidrs)],
+        apiCidrs: [...new Set(cfg.apiCidrs)],
+        apiPort: cfg.apiPort,
+        idlePort: cfg.idlePort,
+        acmeChallenge: cfg.tls.mode === "acme",
+        nvidiaDriverBranch: cfg.nvidiaDriverBranch,
+        gpuCheckImage: cfg.images.gpuCheck,
+        tags: { project: pulumi.getProject(), stack: pulumi.getStack(), role: ROLE },
+    };
+}
+
 /** The hosts one entry of `clouds` stands for: one VM per cloud, the local engine, or every server of "ssh". */
 function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost[] {
-    switch (kind) {
-        case "local":
-            return [new LocalHost("local", { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint() })];
-        // A cloud host runs where its placement says (placement.ts): the recorded one, else the first candidate.
-        case "aws": {
-            const { region, zone, instanceType, spot } = placementOf(cfg, "aws") as AwsPlacement;
-            return [new AwsGpuHost("aws", { ...cloudHostArgs(cfg, key()), spot, aws: { region, zone, instanceType } })];
-        }
-        case "gcp": {
-            const { zone, machineType, gpuType, spot } = placementOf(cfg, "gcp") as GcpPlacement;
-            return [new GcpGpuHost("gcp", { ...cloudHostArgs(cfg, key()), spot, gcp: { project: cfg.gcp.project, zone, machineType, gpuType } })];
-        }
-        case "azure": {
-            const { location, vmSize, spot } = placementOf(cfg, "azure") as AzurePlacement;
-            return [new AzureGpuHost("azure", { ...cloudHostArgs(cfg, key()), spot, azure: { location, vmSize } })];
-        }
-        case "ssh": {
-            // The operator's own key, else the stack's, whose public half is an output to authorise.
-            const own = cfg.sshPrivateKey !== "";
-            return cfg.ssh.hosts.map((server) => new SshServerHost(server.name, {
-                server,
-                privateKey: own ? pulumi.secret(cfg.sshPrivateKey) : key().privateKey,
-                publicKey: own ? "" : key().publicKey,
-                nvidiaDriverBranch: cfg.nvidiaDriverBranch,
-                gpuCheckImage: cfg.images.gpuCheck,
-            }));
-        }
-        default: {
-            const unreachable: never = kind;
-            throw new Error(`unknown host kind ${unreachable}`);
-        }
+    if (kind === LOCAL) return [new LocalHost(LOCAL, { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint() })];
+    if (kind === SSH) {
+        // The operator's own key, else the stack's, whose public half is an output to authorise.
+        const own = cfg.sshPrivateKey !== "";
+        return cfg.ssh.hosts.map((server) => new SshServerHost(server.name, {
+            server,
+            privateKey: own ? pulumi.secret(cfg.sshPrivateKey) : key().privateKey,
+            publicKey: own ? "" : key().publicKey,
+            nvidiaDriverBranch: cfg.nvidiaDriverBranch,
+            gpuCheckImage: cfg.images.gpuCheck,
+        }).host);
     }
+    if (isCloud(kind)) {
+        // A cloud host runs where its placement says (placement.ts): the recorded one, else the first candidate.
+        const { cloud, ...placement } = placementOf(cfg, kind);
+        return [CLOUDS[cloud].createHost(cloud, cloudHostArgs(cfg, key()), placement as never, cfg[cloud] as never)];
+    }
+    const unreachable: never = kind;
+    throw new Error(`unknown host kind ${unreachable}`);
 }
 
 /**
@@ -54,7 +62,7 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuH
  * engine that context names, the operator's laptop say. Pure: the caller passes the environment.
  */
 export function environmentProblem(clouds: readonly HostKind[], env: NodeJS.ProcessEnv): string | undefined {
-    const cloudHosts = clouds.filter((c) => c !== "local");
+    const cloudHosts = clouds.filter((c) => c !== LOCAL);
     if (cloudHosts.length > 0 && env.DOCKER_CONTEXT) {
         return `DOCKER_CONTEXT is set (to ${JSON.stringify(env.DOCKER_CONTEXT)}) and would redirect the Docker provider of ` +
             `${cloudHosts.join(", ")} from its host to that context's engine; unset it (\`unset DOCKER_CONTEXT\`) and run again`;

@@ -28,3 +28,15 @@ export const PORTS = {
     /** Where a public CA's HTTP-01 challenge connects (RFC 8555 section 8.3). */
     acmeChallenge: 80,
 } as const;
+
+/**
+ * The clouds there are. Each cloud's folder adds its own name to this interface
+ * (`declare module "../../vocabulary"` in infra/clouds/<cloud>/index.ts), and the registry
+ * (infra/clouds/index.ts) must then hold its driver or tsc fails: a new cloud touches its folder and
+ * one registry line, never this file.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface CloudNames {}
+export type CloudName = keyof CloudNames & string;
+/** Every kind of host: the local engine, a cloud's VM, or the operator's own servers. */
+export type HostKind = LocalKind | CloudName | SshKind;

@@ -6,7 +6,7 @@ import * as crypto from "crypto";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { renderCloudInit } from "../../cloud-init/render";
-import { StackConfig } from "../config";
+import { PORTS } from "../vocabulary";
 import { RemoteHostArgs } from "../hosts/remote";
 import { SSH_DEFAULTS } from "../hosts/ssh";
 import { READINESS_DEFAULTS } from "../hosts/readiness";
@@ -48,32 +48,10 @@ export interface CloudHostArgs {
 
 /** Every GPU shape the catalog allows is x86_64, and the images are Ubuntu amd64 ones. */
 export const CLOUD_PLATFORM = "linux/amd64";
-export const SSH_PORT = 22;
-/** Where a public CA's HTTP-01 challenge connects (RFC 8555 section 8.3). */
-export const ACME_CHALLENGE_PORT = 80;
+export const SSH_PORT = PORTS.ssh;
+export const ACME_CHALLENGE_PORT = PORTS.acmeChallenge;
 /** Redis and Ollama: reachable only on the host's Docker network, never through a firewall. */
-export const NEVER_EXPOSED_PORTS: readonly number[] = [6379, 11434];
-const ROLE = "gpu-host";
-
-/** The CloudHostArgs a stack's validated config implies; add the cloud's own section (aws, gcp, azure). */
-export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs {
-    return {
-        spot: cfg.spot,
-        diskGb: cfg.diskGb,
-        sshUser: cfg.sshUser,
-        sshPublicKey: key.publicKey,
-        sshPrivateKey: key.privateKey,
-        operatorPublicKey: cfg.sshPublicKey,
-        operatorCidrs: [...new Set(cfg.operatorCidrs)],
-        apiCidrs: [...new Set(cfg.apiCidrs)],
-        apiPort: cfg.apiPort,
-        idlePort: cfg.idlePort,
-        acmeChallenge: cfg.tls.mode === "acme",
-        nvidiaDriverBranch: cfg.nvidiaDriverBranch,
-        gpuCheckImage: cfg.images.gpuCheck,
-        tags: { project: pulumi.getProject(), stack: pulumi.getStack(), role: ROLE },
-    };
-}
+export const NEVER_EXPOSED_PORTS: readonly number[] = [PORTS.redis, PORTS.ollama];
 
 /** How the skeleton reaches a cloud VM: the stack's key, port 22, the GPU proved, every interface bound. */
 export function cloudRemoteArgs(a: CloudHostArgs): RemoteHostArgs {
@@ -147,15 +125,6 @@ export function renderUserData(a: CloudHostArgs, createUser: boolean): pulumi.Ou
     return authorizedKeys(a).apply((keys) =>
         renderCloudInit({ nvidiaDriverBranch: a.nvidiaDriverBranch, sshUser: a.sshUser, createUser, sshAuthorizedKeys: keys }));
 }
-
-/** Per-host facts of a cloud VM for the stack outputs (the skeleton adds `ssh`). */
-// A type alias, not an interface, so it fits GpuHost.details' index signature.
-export type HostDetails = {
-    readonly region: string;
-    readonly zone: pulumi.Input<string>;
-    readonly instanceType: string;
-    readonly spot: boolean;
-};
 
 /** The stack's generated SSH key pair, as index.ts hands it to every host that uses it. */
 export interface StackSshKey {

@@ -3,7 +3,8 @@
 // out of a URL or guesses a field. Every URL comes from the host's AppStack, which knows the scheme
 // its proxy really serves.
 import * as pulumi from "@pulumi/pulumi";
-import { HostKind, StackConfig } from "../config";
+import { StackConfig } from "../config";
+import { HostKind } from "../vocabulary";
 import { COLORS, Color, otherColor } from "../vocabulary";
 import type { AppStack } from "../service/appStack";
 import type { GpuHost } from "../hosts/gpuHost";

@@ -1,7 +1,7 @@
 // The one shape every host kind produces; an AppStack runs on any of them.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { HostKind } from "../config";
+import type { HostKind } from "../vocabulary";
 
 /** A shell command run on the host: over SSH for a cloud VM, locally for the local engine. */
 export interface HostCommandArgs {

@@ -1,12 +1,12 @@
 // One remote host, whatever made its machine: the SSH connection (key file, known hosts, the SSH
 // gate), for a server the setup over SSH, the readiness gate, the runner for host commands, the Docker
-// provider, and the GpuHost fields and outputs. Each kind (aws.ts, gcp.ts, azure.ts, server.ts) only
-// makes its machine exist and names its identity, in the MachineRecord its provision callback returns.
+// provider, and the GpuHost fields and outputs. Each kind (infra/clouds/<cloud>/host.ts, server.ts)
+// only makes its machine exist and names its identity in a MachineRecord, then calls connectRemote.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { HostKind } from "../config";
+import type { HostKind } from "../vocabulary";
 import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
 import { gpuModelOf, platformOf, readinessScript } from "./readiness";
 import {
@@ -68,176 +68,180 @@ export interface MachineRecord {
     readonly details: Readonly<Record<string, pulumi.Input<unknown>>>;
 }
 
-/** What a kind gets from the skeleton while it provisions its machine. */
+/** How the skeleton reaches a machine; a kind may use it while it makes its machine (a server's machine id). */
 export interface SshAccess {
     readonly keyPath: string;
+    readonly knownHostsPath: string;
+    /** The private key, a secret, ending in a newline. */
+    readonly privateKey: pulumi.Output<string>;
     /** Client options without multiplexing; they resolve once the key file is written. */
     readonly options: pulumi.Output<string[]>;
+    /** The Docker provider's options (multiplexed, see ssh.ts). */
+    readonly providerOptions: pulumi.Output<string[]>;
     readonly user: string;
     readonly port: number;
     readonly publicKey: pulumi.Input<string>;
 }
 
-export class RemoteHost extends pulumi.ComponentResource implements GpuHost {
-    /** Logical name. */
-    public readonly name: string;
-    /** The host kind. */
-    public readonly kind: HostKind;
-    /** Whether containers may ask for `gpus: "all"`. */
-    public readonly gpu: boolean;
-    /** The GPU model (the catalog's, or what the readiness gate saw), "none" without one. */
-    public readonly gpuModel: pulumi.Output<string>;
-    /** Where clients reach the published ports. */
-    public readonly address: pulumi.Output<string>;
-    /** Host IP the proxy binds its published ports to. */
-    public readonly bindAddress: string;
+/** A remote host as the service and the outputs see it: a GpuHost, plus how an operator reaches it. */
+export interface RemoteHost extends GpuHost {
     /** SSH login user. */
-    public readonly sshUser: string;
-    /** Runs a command on the host over SSH once it is ready. */
-    public readonly run: HostRunner;
-    /** The host's Docker engine over SSH; depends on `ready`. */
-    public readonly provider: docker.Provider;
-    /** The readiness gate. */
-    public readonly ready: command.remote.Command;
-    /** Options for everything that lives on the machine: replaced with it (and deleted with a VM). */
-    public readonly onHost: HostResourceOptions;
-    /** The engine's platform, which images are built for. */
-    public readonly platform: pulumi.Output<string>;
+    readonly sshUser: string;
     /** The machine's identity. */
-    public readonly machineId: pulumi.Output<string>;
+    readonly machineId: pulumi.Output<string>;
     /** `ssh ...` command line for the operator. */
-    public readonly sshCommand: pulumi.Output<string>;
-    /** Facts for the stack outputs. */
-    public readonly details: Readonly<Record<string, pulumi.Input<unknown>>>;
+    readonly sshCommand: pulumi.Output<string>;
+    /** Facts for the stack outputs (the kind's details and `ssh`). */
+    readonly details: Readonly<Record<string, pulumi.Input<unknown>>>;
+    /** The readiness gate. */
+    readonly ready: command.remote.Command;
     /** The setup command, for a machine set up over SSH. */
-    public readonly setup?: command.remote.Command;
+    readonly setup?: command.remote.Command;
+}
 
-    constructor(
-        type: string,
-        name: string,
-        kind: HostKind,
-        args: RemoteHostArgs,
-        provision: (parent: pulumi.Resource, access: SshAccess) => MachineRecord,
-        opts?: pulumi.ComponentResourceOptions,
-    ) {
-        super(type, name, {}, opts);
-        this.name = name;
-        this.kind = kind;
-        this.gpu = args.gpu;
-        this.sshUser = args.user;
-        this.bindAddress = args.bindAddress;
+/**
+ * How the skeleton will reach `name`'s machine, before the machine exists: the key file's path and
+ * the client options that name it. The program writes the key file on every run (ssh.ts); the
+ * options resolve only once it is written, so nothing dials the host before. No resource is made.
+ */
+export function sshAccess(name: string, args: RemoteHostArgs): SshAccess {
+    const keyPath = `${args.keyDir.replace(/\/+$/, "")}/${keyFileName(name)}`;
+    const knownHostsPath = `${keyPath}.known_hosts`;
+    const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply((k) => (k.endsWith("\n") ? k : `${k}\n`)));
+    const written = pulumi.unsecret(privateKey.apply((k) => {
+        writeKeyFile(keyPath, k);
+        return true;
+    }));
+    return {
+        keyPath,
+        knownHostsPath,
+        privateKey,
+        options: written.apply(() => sshClientOptions(keyPath, knownHostsPath, false)),
+        providerOptions: written.apply(() => sshClientOptions(keyPath, knownHostsPath, true)),
+        user: args.user,
+        port: args.port,
+        publicKey: args.publicKey,
+    };
+}
 
-        const keyPath = `${args.keyDir.replace(/\/+$/, "")}/${keyFileName(name)}`;
-        const knownHostsPath = `${keyPath}.known_hosts`;
-        const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply((k) => (k.endsWith("\n") ? k : `${k}\n`)));
-        // The key file, written by the program on every run (ssh.ts); the options that name it resolve
-        // only once it is written, so nothing dials the host before.
-        const written = pulumi.unsecret(privateKey.apply((k) => {
-            writeKeyFile(keyPath, k);
-            return true;
-        }));
-        const plainOptions = written.apply(() => sshClientOptions(keyPath, knownHostsPath, false));
-        const providerOptions = written.apply(() => sshClientOptions(keyPath, knownHostsPath, true));
+/**
+ * Connects a machine that a host kind made (`m`) as a GpuHost, with `parent` (the kind's component)
+ * as the parent of everything it creates: the SSH files, the SSH gate, for a server the setup over
+ * SSH, the readiness gate, the runner for host commands and the Docker provider. What pulumi-eks'
+ * createNodeGroup is to its cluster: each kind makes its machine, and calls this.
+ */
+export function connectRemote(parent: pulumi.Resource, name: string, kind: HostKind, args: RemoteHostArgs, access: SshAccess, m: MachineRecord): RemoteHost {
+    const { keyPath, knownHostsPath, privateKey } = access;
+    const target = pulumi.interpolate`${args.user}@${m.address}`;
 
-        const m = provision(this, { keyPath, options: plainOptions, user: args.user, port: args.port, publicKey: args.publicKey });
-        this.address = m.address;
-        this.machineId = m.machineId;
-        const target = pulumi.interpolate`${args.user}@${m.address}`;
+    // Everything below lives on the machine: replaced with it (and deleted with a VM).
+    const onHost: HostResourceOptions = { replacementTrigger: m.machineId, ...(m.machine ? { deletedWith: m.machine } : {}) };
 
-        // Everything below lives on the machine: replaced with it (and deleted with a VM).
-        this.onHost = { replacementTrigger: m.machineId, ...(m.machine ? { deletedWith: m.machine } : {}) };
+    // Removes the key and known_hosts files on destroy, and only then: it is never replaced.
+    const sshFiles = new command.local.Command(`${name}-ssh-files`, {
+        create: "true\n",
+        delete: keyFileDeleteScript(keyPath, knownHostsPath),
+        interpreter: ["/bin/sh", "-c"],
+        addPreviousOutputInEnv: false,
+    }, { parent });
+    // A new machine behind the same address has new host keys: forget the old ones.
+    const knownHosts = new command.local.Command(`${name}-known-hosts`, {
+        create: forgetHostKeysScript(knownHostsPath),
+        interpreter: ["/bin/sh", "-c"],
+        addPreviousOutputInEnv: false,
+    }, { parent, replacementTrigger: m.machineId, dependsOn: [sshFiles] });
 
-        // Removes the key and known_hosts files on destroy, and only then: it is never replaced.
-        const sshFiles = new command.local.Command(`${name}-ssh-files`, {
-            create: "true\n",
-            delete: keyFileDeleteScript(keyPath, knownHostsPath),
-            interpreter: ["/bin/sh", "-c"],
-            addPreviousOutputInEnv: false,
-        }, { parent: this });
-        // A new machine behind the same address has new host keys: forget the old ones.
-        const knownHosts = new command.local.Command(`${name}-known-hosts`, {
-            create: forgetHostKeysScript(knownHostsPath),
-            interpreter: ["/bin/sh", "-c"],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, replacementTrigger: m.machineId, dependsOn: [sshFiles] });
+    const sshGate = new command.local.Command(`${name}-ssh-gate`, {
+        create: pulumi.all([target, access.options]).apply(([t, o]) => sshGateScript({
+            target: t, sshOptions: o, port: args.port, timeoutSeconds: args.bootTimeoutSeconds,
+            probe: m.setup.by === "cloud-init" ? SSH_GATE_PROBE : SERVER_GATE_PROBE,
+        })),
+        interpreter: ["/bin/sh", "-c"],
+        addPreviousOutputInEnv: false,
+    }, {
+        parent,
+        replacementTrigger: m.machineId,
+        // After the machine itself: a recovered or replaced one is waited for before anything dials it.
+        dependsOn: [knownHosts, ...(m.machine ? [m.machine] : []), ...m.dependsOn],
+    });
 
-        const sshGate = new command.local.Command(`${name}-ssh-gate`, {
-            create: pulumi.all([target, plainOptions]).apply(([t, o]) => sshGateScript({
-                target: t, sshOptions: o, port: args.port, timeoutSeconds: args.bootTimeoutSeconds,
-                probe: m.setup.by === "cloud-init" ? SSH_GATE_PROBE : SERVER_GATE_PROBE,
-            })),
-            interpreter: ["/bin/sh", "-c"],
-            addPreviousOutputInEnv: false,
-        }, {
-            parent: this,
-            replacementTrigger: m.machineId,
-            // After the machine itself: a recovered or replaced one is waited for before anything dials it.
-            dependsOn: [knownHosts, ...(m.machine ? [m.machine] : []), ...m.dependsOn],
-        });
+    // The SSH gate has waited for sshd already; these bound each remote command's own dialling.
+    const connection: command.types.input.remote.ConnectionArgs = {
+        host: m.address,
+        port: args.port,
+        user: args.user,
+        privateKey,
+        dialErrorLimit: 20,
+        perDialTimeout: 15,
+    };
+    const remote = (cmdName: string, cmd: HostCommandArgs, cmdOpts?: pulumi.CustomResourceOptions) => new command.remote.Command(cmdName, {
+        connection,
+        create: cmd.create,
+        delete: cmd.delete,
+        stdin: cmd.stdin,
+        triggers: cmd.triggers,
+        // The provider would pass the previous output in PULUMI_COMMAND_STDOUT/STDERR; Ubuntu's sshd
+        // accepts no such variable (AcceptEnv LANG LC_*), and every run warns.
+        addPreviousOutputInEnv: false,
+    }, { parent, ...onHost, ...cmdOpts });
 
-        // The SSH gate has waited for sshd already; these bound each remote command's own dialling.
-        const connection: command.types.input.remote.ConnectionArgs = {
-            host: m.address,
-            port: args.port,
-            user: args.user,
-            privateKey,
-            dialErrorLimit: 20,
-            perDialTimeout: 15,
-        };
-        const remote = (cmdName: string, cmd: HostCommandArgs, cmdOpts?: pulumi.CustomResourceOptions) => new command.remote.Command(cmdName, {
-            connection,
-            create: cmd.create,
-            delete: cmd.delete,
-            stdin: cmd.stdin,
-            triggers: cmd.triggers,
-            // The provider would pass the previous output in PULUMI_COMMAND_STDOUT/STDERR; Ubuntu's sshd
-            // accepts no such variable (AcceptEnv LANG LC_*), and every run warns.
-            addPreviousOutputInEnv: false,
-        }, { parent: this, ...this.onHost, ...cmdOpts });
-
-        let beforeReady: pulumi.Resource = sshGate;
-        if (m.setup.by === "ssh") {
-            const script = m.setup.script;
-            // As root, from stdin (nothing in argv); again only when the script changes.
-            this.setup = remote(`${name}-setup`, {
-                create: args.user === "root" ? "bash -s" : "sudo -n bash -s",
-                stdin: script,
-                triggers: [crypto.createHash("sha256").update(script).digest("hex")],
-            }, { dependsOn: [sshGate] });
-            beforeReady = this.setup;
-        }
-
-        this.ready = remote(`${name}-ready`, {
-            create: readinessScript({
-                image: args.gpuCheckImage,
-                timeoutSeconds: args.readinessTimeoutSeconds,
-                gpu: args.gpu,
-                cloudInit: m.setup.by === "cloud-init",
-            }),
-            triggers: [m.address],
-        }, { dependsOn: [beforeReady] });
-        this.platform = m.platform !== undefined ? pulumi.output(m.platform) : this.ready.stdout.apply(platformOf);
-        this.gpuModel = m.gpuModel !== undefined ? pulumi.output(m.gpuModel) : this.ready.stdout.apply(gpuModelOf);
-
-        this.run = (cmdName, cmd, cmdOpts) => remote(cmdName, cmd, { ...cmdOpts, dependsOn: withDependency(cmdOpts?.dependsOn, this.ready) });
-
-        // A new machine means a new engine: the provider is replaced with it, so nothing created through
-        // the old one is assumed to exist on the new one. Its check that the engine answers would dial
-        // a dead spot VM during a destroy; the readiness gate has proved the engine before anything is
-        // created. It is the only client that multiplexes (ssh.ts), and its first connection comes after
-        // the readiness gate proved the user's groups.
-        const portSuffix = args.port === 22 ? "" : `:${args.port}`;
-        this.provider = new docker.Provider(`${name}-docker`, {
-            host: pulumi.interpolate`ssh://${target}${portSuffix}`,
-            sshOpts: providerOptions,
-            disableDockerDaemonCheck: true,
-        }, { parent: this, dependsOn: [this.ready], replacementTrigger: m.machineId });
-
-        const portFlag = args.port === 22 ? "" : ` -p ${args.port}`;
-        this.sshCommand = pulumi.interpolate`ssh -i ${keyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHostsPath}${portFlag} ${target}`;
-        this.details = { ...m.details, ssh: this.sshCommand };
-        this.registerOutputs({ address: this.address, machineId: this.machineId, sshCommand: this.sshCommand });
+    let beforeReady: pulumi.Resource = sshGate;
+    let setup: command.remote.Command | undefined;
+    if (m.setup.by === "ssh") {
+        const script = m.setup.script;
+        // As root, from stdin (nothing in argv); again only when the script changes.
+        setup = remote(`${name}-setup`, {
+            create: args.user === "root" ? "bash -s" : "sudo -n bash -s",
+            stdin: script,
+            triggers: [crypto.createHash("sha256").update(script).digest("hex")],
+        }, { dependsOn: [sshGate] });
+        beforeReady = setup;
     }
+
+    const ready = remote(`${name}-ready`, {
+        create: readinessScript({
+            image: args.gpuCheckImage,
+            timeoutSeconds: args.readinessTimeoutSeconds,
+            gpu: args.gpu,
+            cloudInit: m.setup.by === "cloud-init",
+        }),
+        triggers: [m.address],
+    }, { dependsOn: [beforeReady] });
+
+    const run: HostRunner = (cmdName, cmd, cmdOpts) => remote(cmdName, cmd, { ...cmdOpts, dependsOn: withDependency(cmdOpts?.dependsOn, ready) });
+
+    // A new machine means a new engine: the provider is replaced with it, so nothing created through
+    // the old one is assumed to exist on the new one. Its check that the engine answers would dial
+    // a dead spot VM during a destroy; the readiness gate has proved the engine before anything is
+    // created. It is the only client that multiplexes (ssh.ts), and its first connection comes after
+    // the readiness gate proved the user's groups.
+    const portSuffix = args.port === 22 ? "" : `:${args.port}`;
+    const provider = new docker.Provider(`${name}-docker`, {
+        host: pulumi.interpolate`ssh://${target}${portSuffix}`,
+        sshOpts: access.providerOptions,
+        disableDockerDaemonCheck: true,
+    }, { parent, dependsOn: [ready], replacementTrigger: m.machineId });
+
+    const portFlag = args.port === 22 ? "" : ` -p ${args.port}`;
+    const sshCommand = pulumi.interpolate`ssh -i ${keyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHostsPath}${portFlag} ${target}`;
+    return {
+        name,
+        kind,
+        gpu: args.gpu,
+        gpuModel: m.gpuModel !== undefined ? pulumi.output(m.gpuModel) : ready.stdout.apply(gpuModelOf),
+        address: m.address,
+        bindAddress: args.bindAddress,
+        sshUser: args.user,
+        run,
+        provider,
+        ready,
+        onHost,
+        platform: m.platform !== undefined ? pulumi.output(m.platform) : ready.stdout.apply(platformOf),
+        machineId: m.machineId,
+        sshCommand,
+        details: { ...m.details, ssh: sshCommand },
+        ...(setup ? { setup } : {}),
+    };
 }
 
 type DependsOn = pulumi.CustomResourceOptions["dependsOn"];

@@ -7,8 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { CLOUD_INIT_DEFAULTS, setupScript } from "../../cloud-init/render";
-import { SshHostConfig } from "../config";
-import { MachineRecord, RemoteHost, SshAccess } from "./remote";
+import type { SshHostConfig } from "../config/sections/hosts";
+import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, sshAccess } from "./remote";
 import { READINESS_DEFAULTS } from "./readiness";
 import { SSH_DEFAULTS, readMachineId } from "./ssh";
 
@@ -28,14 +28,19 @@ export interface SshServerHostArgs {
 /** Seconds the SSH gate waits for a server that is already running: sshd answers, or the key is wrong. */
 export const SERVER_BOOT_TIMEOUT_SECONDS = 120;
 
-export class SshServerHost extends RemoteHost {
+export const SERVER_HOST_TYPE = "gpu-hosts:hosts:SshServerHost";
+
+/** One of the operator's own servers, connected as a GpuHost. */
+export class SshServerHost extends pulumi.ComponentResource {
+    /** The host as the service sees it. */
+    public readonly host: RemoteHost;
     /** The record of the server's identity in the state; `npm run recover` looks for its replacement. */
     public readonly identity: command.local.Command;
 
     constructor(name: string, args: SshServerHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(SERVER_HOST_TYPE, name, {}, opts);
         const s = args.server;
-        let identity: command.local.Command | undefined;
-        super("gpu-hosts:hosts:SshServerHost", name, "ssh", {
+        const remote: RemoteHostArgs = {
             user: s.user,
             port: s.port,
             privateKey: args.privateKey,
@@ -48,12 +53,12 @@ export class SshServerHost extends RemoteHost {
             // No cloud firewall in front: the proxy listens on every interface of the server, and the
             // operator's own firewall decides who reaches the idle port (README: your own server).
             bindAddress: "0.0.0.0",
-        }, (parent, access) => {
-            const made = serverMachine(parent, name, args, access);
-            identity = made.identity;
-            return made.record;
-        }, opts);
-        this.identity = identity!;
+        };
+        const access = sshAccess(name, remote);
+        const { identity, record } = serverMachine(this, name, args, access);
+        this.identity = identity;
+        this.host = connectRemote(this, name, "ssh", remote, access, record);
+        this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
     }
 }
 

@@ -3,7 +3,7 @@
 // mapping for TLS, so index.ts stays config -> hosts -> app stacks -> outputs.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { StackConfig } from "../config";
+import type { TlsConfig } from "../config/sections/access";
 import { ProxyAuth, ProxyTls } from "./proxy";
 import { GpuHost } from "../hosts/gpuHost";
 
@@ -62,7 +62,7 @@ export function proxyAuth(keys: StackApiKeys | undefined): ProxyAuth | undefined
  * default), and on a remote host what gpu-hosts:tls says, for that host's address or domain (a cloud
  * host's tls.domains entry, an operator's server's own DNS name).
  */
-export function proxyTls(tls: StackConfig["tls"], host: Pick<GpuHost, "kind" | "address">): ProxyTls {
+export function proxyTls(tls: TlsConfig, host: Pick<GpuHost, "kind" | "address">): ProxyTls {
     if (host.kind === "local") return { mode: "off" };
     switch (tls.mode) {
         case "off":

@@ -3,7 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { StackConfig } from "../config";
+import type { SlotsConfig } from "../config/sections/release";
+import type { AppConfig, ImagePins, LimitsConfig, MemoryConfig, OllamaConfig } from "../config/sections/service";
 import { Color } from "../vocabulary";
 import { GpuHost } from "../hosts/gpuHost";
 import { healthcheck, service } from "./containerDefaults";
@@ -12,8 +13,19 @@ import { BuildSource, releaseLabel } from "./release";
 import { Slot } from "./slot";
 
 /** The part of the stack config an AppStack needs. */
-export type AppSettings = Pick<StackConfig,
-    "model" | "liveColor" | "slots" | "images" | "app" | "apiPort" | "idlePort" | "workerConcurrency" | "limits" | "ollama" | "memoryMb">;
+export interface AppSettings {
+    readonly model: string;
+    readonly liveColor: Color;
+    readonly slots: SlotsConfig;
+    readonly images: ImagePins;
+    readonly app: AppConfig;
+    readonly apiPort: number;
+    readonly idlePort: number;
+    readonly workerConcurrency: number;
+    readonly limits: LimitsConfig;
+    readonly ollama: OllamaConfig;
+    readonly memoryMb: MemoryConfig;
+}
 
 export interface AppStackArgs {
     /** Where to run. */

@@ -9,7 +9,7 @@ import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { SlotConfig } from "../config";
+import type { SlotConfig } from "../config/sections/release";
 import { NAMESPACE } from "../vocabulary";
 
 export interface BuildSource {

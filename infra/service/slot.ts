@@ -3,7 +3,8 @@
 // slot-scoped like traffic (slotEnv.ts): the slot's worker takes only jobs its own api accepted.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { AppConfig, SlotConfig } from "../config";
+import type { SlotConfig } from "../config/sections/release";
+import type { AppConfig } from "../config/sections/service";
 import { Color } from "../vocabulary";
 import { GpuHost } from "../hosts/gpuHost";
 import { BuildSource, releaseLabel } from "./release";

@@ -7,7 +7,7 @@
 // placement, so a changed gpu-hosts:placements.<cloud> changes only that host's resources
 // (test/program/placements.test.ts), and the engine only steps resources whose inputs changed.
 import { ConfigError, SlotConfig, StackConfig, loadConfig } from "../../infra/config";
-import { CloudName } from "../../infra/clouds/catalog";
+import type { CloudName } from "../../infra/vocabulary";
 import {
     CloudPlacement, bare, candidatesOf, deployedClouds, describePlacement, placementOf, priceOfPlacement, samePlacement, tryOrder,
 } from "../../infra/clouds/placement";

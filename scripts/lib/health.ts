@@ -192,11 +192,16 @@ export function judgeHealth(url: string, a: HttpAnswer, expect: Expect): CheckRe
     return { ok: true, summary: `healthy, slot ${String(body.slot)}, release ${String(body.release)}` };
 }
 
-/** Probes until healthy or `timeoutMs` passes (always at least one probe). */
+/**
+ * Probes until healthy or `timeoutMs` passes (always at least one probe). Each probe gets its whole
+ * `requestTimeoutMs`: the deadline decides whether to probe again, never how long a probe may take,
+ * so a probe started late on a busy machine is not cut to a few milliseconds and failed for it (the
+ * wait may end up to one request timeout past the deadline).
+ */
 export async function waitForHealth(url: string, expect: Expect, timeoutMs: number, intervalMs = 2000, requestTimeoutMs = 5000, access: Access = {}): Promise<CheckResult> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const r = await checkHealth(url, expect, Math.max(1, Math.min(requestTimeoutMs, deadline - Date.now())), access);
+        const r = await checkHealth(url, expect, requestTimeoutMs, access);
         if (r.ok || Date.now() + intervalMs > deadline) {
             return r.ok ? r : { ...r, reason: `${r.reason} (still failing after ${duration(timeoutMs)})` };
         }

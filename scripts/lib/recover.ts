@@ -20,15 +20,12 @@
 // refresh removes a vanished VM and prunes every reference to it, blanking deletedWith and filtering
 // dependencies (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, rebuildBaseState), so the
 // refreshed state no longer says what lived on it. Hosts that are still there are untouched.
+import { CLOUDS, CLOUD_NAMES } from "../../infra/clouds";
 import { OpsError } from "./errors";
 import { ResourceChange, nameOf, typeChainOf } from "./changes";
 
-/** The resource types of the VMs the stack makes, one per cloud host. */
-export const MACHINE_TYPES: readonly string[] = [
-    "aws:ec2/instance:Instance",
-    "gcp:compute/instance:Instance",
-    "azure-native:compute:VirtualMachine",
-];
+/** The resource types of the VMs the stack makes, one per cloud host (each cloud's driver names its own). */
+export const MACHINE_TYPES: readonly string[] = CLOUD_NAMES.map((c) => CLOUDS[c].machineType);
 
 /** An operator's server's identity record (infra/hosts/server.ts): `<host>-machine` under an SshServerHost. */
 export function isServerIdentity(r: { readonly urn: string; readonly type: string }): boolean {
@@ -75,14 +72,12 @@ export interface RecoverDeps {
 }
 
 /**
- * Whether a refreshed VM is gone: dropped from the state by the refresh (the cloud no longer has it),
- * or still there as "terminated" (AWS keeps a terminated instance visible for a while). A
- * "shutting-down" instance is not gone yet: it still holds the network interface (and so the Elastic
- * IP) its replacement needs, and recovering now would fail to attach it; run recover again.
+ * Whether a VM is gone after the refresh: its cloud's rule (infra/clouds/<cloud>/index.ts isGone),
+ * from the VM as it was (its type) and as the refresh left it (undefined: dropped from the state).
  */
-export function isGone(refreshed: StateResource | undefined): boolean {
-    if (!refreshed) return true;
-    return refreshed.outputs?.instanceState === "terminated";
+export function isGone(machine: StateResource, refreshed: StateResource | undefined): boolean {
+    const cloud = CLOUD_NAMES.find((c) => CLOUDS[c].machineType === machine.type);
+    return cloud === undefined ? refreshed === undefined : CLOUDS[cloud].isGone(refreshed);
 }
 
 /** A provider reference "urn::id" -> urn. */
@@ -143,7 +138,7 @@ export async function recover(d: RecoverDeps): Promise<RecoverResult> {
         base = await d.stack.exportState();
         const after = new Map((base.deployment.resources ?? []).map((r) => [r.urn, r]));
         for (const m of vms) {
-            const g = isGone(after.get(m.urn));
+            const g = isGone(m, after.get(m.urn));
             if (g) gone.add(m.urn);
             const state = after.get(m.urn)?.outputs?.instanceState;
             d.log(`      ${nameOf(m.urn)}: ${g ? "GONE (interrupted or deleted)" : `present${state ? ` (${String(state)})` : ""}`}`);

@@ -3,7 +3,8 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig, loadConfig, namespaced } from "../../infra/config";
-import { CloudHostArgs, NEVER_EXPOSED_PORTS, cloudHostArgs } from "../../infra/clouds/common";
+import { CloudHostArgs, NEVER_EXPOSED_PORTS } from "../../infra/clouds/common";
+import { cloudHostArgs } from "../../infra/inventory";
 import { createStackKey } from "../../infra/hosts/ssh";
 import { MockWorld, Recorded, StrictMocks } from "./mocks";
 import { isSecretInput, plainStrings } from "./secrets";
@@ -78,9 +79,13 @@ export async function buildHost<T>(
 /** Every public Output-or-value field of a component, resolved. */
 export async function resolveFields(obj: object): Promise<Record<string, { value: unknown; secret: boolean }>> {
     const out: Record<string, { value: unknown; secret: boolean }> = {};
-    for (const [k, v] of Object.entries(obj)) {
+    // A host component holds its GpuHost (what connectRemote made) in `host`: its fields count as the component's.
+    const { host, ...own } = obj as { host?: unknown };
+    const fields = host && typeof host === "object" && !pulumi.Resource.isInstance(host) ? { ...host, ...own } : obj;
+    for (const [k, v] of Object.entries(fields)) {
         // onHost holds resource options (the machine resource itself), not values.
         if (k.startsWith("__") || k === "urn" || k === "onHost" || typeof v === "function" || pulumi.Resource.isInstance(v)) continue;
+        if (k === "host" && v && typeof v === "object") continue;
         if (k === "details" && v && typeof v === "object") {
             for (const [dk, dv] of Object.entries(v)) out[`details.${dk}`] = await resolve(dv);
             continue;

@@ -28,10 +28,10 @@ for (const stack of ["dev", "prod"] as const) {
             const vm = run.get("aws-vm");
             assert.strictEqual(vm.type, "aws:ec2/instance:Instance");
             assert.strictEqual(vm.inputs.instanceType, e.instanceType);
-            assert.strictEqual((await resolve(run.host.gpuModel)).value, e.gpu);
-            assert.strictEqual(run.host.kind, "aws");
-            assert.strictEqual(run.host.gpu, true);
-            assert.strictEqual(run.host.bindAddress, "0.0.0.0");
+            assert.strictEqual((await resolve(run.host.host.gpuModel)).value, e.gpu);
+            assert.strictEqual(run.host.host.kind, "aws");
+            assert.strictEqual(run.host.host.gpu, true);
+            assert.strictEqual(run.host.host.bindAddress, "0.0.0.0");
         });
 
         it("takes its region from config through an explicit provider", () => {
@@ -65,7 +65,7 @@ for (const stack of ["dev", "prod"] as const) {
             } else {
                 assert.strictEqual(market, undefined);
             }
-            assert.strictEqual(run.host.details.spot, e.spot);
+            assert.strictEqual(run.host.host.details.spot, e.spot);
         });
 
         it("boots from an encrypted gp3 root volume of at least 100 GB", () => {
@@ -85,7 +85,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepStrictEqual(run.get("aws-vm").inputs.primaryNetworkInterface, { networkInterfaceId: run.get("aws-eni").id });
             assert.ok(run.regs.get("aws-vm")!.deps.includes("aws-eip-assoc"));
             assert.ok(run.regs.get("aws-eip-assoc")!.deps.includes("aws-igw"), "an EIP needs the internet gateway attached");
-            assert.strictEqual((await resolve(run.host.address)).value, "198.51.100.94");
+            assert.strictEqual((await resolve(run.host.host.address)).value, "198.51.100.94");
         });
 
         it("opens SSH and the idle port to operators, the API port to its clients, nothing else", () => {
@@ -115,8 +115,8 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("reaches Docker over ssh:// at the Elastic IP, only after the readiness gate", async () => {
             const p = run.get("aws-docker");
-            assert.strictEqual(p.inputs.host, `ssh://ubuntu@${(await resolve(run.host.address)).value}`);
-            assert.match((await resolve(run.host.provider.urn)).value, /pulumi:providers:docker::aws-docker$/);
+            assert.strictEqual(p.inputs.host, `ssh://ubuntu@${(await resolve(run.host.host.address)).value}`);
+            assert.match((await resolve(run.host.host.provider.urn)).value, /pulumi:providers:docker::aws-docker$/);
             assert.ok(run.regs.get("aws-docker")!.deps.includes("aws-ready"));
             assert.ok(run.regs.get("aws-ready")!.deps.includes("aws-ssh-gate"));
             for (const rule of ["aws-ssh-94c6699e", "aws-eip-assoc"]) {

@@ -30,7 +30,7 @@ for (const stack of ["dev", "prod"] as const) {
             const vm = run.get("azure-vm");
             assert.strictEqual(vm.type, "azure-native:compute:VirtualMachine");
             assert.deepStrictEqual(vm.inputs.hardwareProfile, { vmSize: e.vmSize });
-            assert.strictEqual((await resolve(run.host.gpuModel)).value, "NVIDIA T4");
+            assert.strictEqual((await resolve(run.host.host.gpuModel)).value, "NVIDIA T4");
         });
 
         it("takes its location from config through an explicit provider", () => {
@@ -48,7 +48,7 @@ for (const stack of ["dev", "prod"] as const) {
             } else {
                 assert.deepStrictEqual([vm.priority, vm.evictionPolicy, vm.billingProfile], ["Regular", undefined, undefined]);
             }
-            assert.strictEqual(run.host.details.spot, e.spot);
+            assert.strictEqual(run.host.host.details.spot, e.spot);
         });
 
         it("boots Canonical's Ubuntu 24.04 from a Premium SSD of at least 100 GB, Secure Boot off for the driver", () => {
@@ -83,7 +83,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.strictEqual(nic.networkSecurityGroup.id, run.get("azure-nsg").id);
             assert.deepStrictEqual(run.get("azure-vm").inputs.networkProfile.networkInterfaces, [{ id: run.get("azure-nic").id, primary: true, deleteOption: "Detach" }]);
             assert.match(run.get("azure-nsg").id, /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/azure-rg[0-9a-f]+\/providers\/Microsoft\.Network\/networkSecurityGroups\//);
-            assert.strictEqual((await resolve(run.host.address)).value, "198.51.100.96");
+            assert.strictEqual((await resolve(run.host.host.address)).value, "198.51.100.96");
         });
 
         it("opens SSH and the idle port to operators, the API port to its clients, nothing else", () => {

@@ -30,7 +30,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.strictEqual(vm.inputs.machineType, e.machineType);
             assert.strictEqual(vm.inputs.zone, "us-central1-a");
             assert.deepStrictEqual(vm.inputs.guestAccelerators, e.accelerators);
-            assert.strictEqual((await resolve(run.host.gpuModel)).value, e.gpu);
+            assert.strictEqual((await resolve(run.host.host.gpuModel)).value, e.gpu);
         });
 
         it("takes project, region and zone from config through an explicit provider", () => {
@@ -51,7 +51,7 @@ for (const stack of ["dev", "prod"] as const) {
             } else {
                 assert.deepStrictEqual(s, { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true });
             }
-            assert.strictEqual(run.host.details.spot, e.spot);
+            assert.strictEqual(run.host.host.details.spot, e.spot);
         });
 
         it("boots Ubuntu 24.04 from the image family, on an SSD-backed disk of at least 100 GB", () => {
@@ -76,7 +76,7 @@ for (const stack of ["dev", "prod"] as const) {
             }]);
             assert.strictEqual(run.get("gcp-ip").inputs.addressType, "EXTERNAL");
             assert.strictEqual(run.get("gcp-network").inputs.autoCreateSubnetworks, false);
-            assert.strictEqual((await resolve(run.host.address)).value, "198.51.100.30");
+            assert.strictEqual((await resolve(run.host.host.address)).value, "198.51.100.30");
         });
 
         it("opens SSH and the idle port to operators, the API port to its clients, nothing else", () => {

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { RemoteHost } from "../../infra/hosts/remote";
+import { RemoteHostArgs, connectRemote, sshAccess } from "../../infra/hosts/remote";
 import { readinessScript } from "../../infra/hosts/readiness";
 import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
 import { buildHost } from "../helpers/hosts";
@@ -19,29 +19,29 @@ const KNOWN = `${KEY}.known_hosts`;
 
 type Kind = "vm" | "server";
 
-/** A RemoteHost whose machine is a stand-in command (a VM the stack owns), or nothing (a server it does not). */
+/** A host whose machine is a stand-in command (a VM the stack owns), or nothing (a server it does not), connected by the skeleton. */
 const build = (kind: Kind = "vm", port = 22) => buildHost("dev", (cfg, args) => {
-    class Host extends pulumi.ComponentResource {
-        constructor(n: string) { super("gpu-hosts:test:Host", n); }
+    class Component extends pulumi.ComponentResource {
+        constructor(t: string, n: string) { super(t, n); }
     }
-    let machine: command.local.Command | undefined;
-    const host = new RemoteHost("gpu-hosts:test:RemoteHost", "h1", kind === "vm" ? "aws" : "ssh", {
+    const remote: RemoteHostArgs = {
         user: "ubuntu", port, privateKey: args.sshPrivateKey, publicKey: args.sshPublicKey, gpu: kind === "vm",
         gpuCheckImage: cfg.images.gpuCheck, readinessTimeoutSeconds: 1800, bootTimeoutSeconds: 2400, keyDir: "~/.ssh/gpu-hosts", bindAddress: "0.0.0.0",
-    }, (parent) => {
-        if (kind === "vm") machine = new command.local.Command("h1-vm", { create: "true" }, { parent });
-        return {
-            address: pulumi.output("198.51.100.7"),
-            machineId: pulumi.output("i-0123456789abcdef0"),
-            machine,
-            dependsOn: [],
-            setup: kind === "vm" ? { by: "cloud-init" } : { by: "ssh", script: "#!/bin/bash\necho set up\n" },
-            gpuModel: kind === "vm" ? "NVIDIA T4" : undefined,
-            platform: kind === "vm" ? "linux/amd64" : undefined,
-            details: { region: "here" },
-        };
+    };
+    const parent = new Component("gpu-hosts:test:RemoteHost", "h1");
+    const access = sshAccess("h1", remote);
+    const machine = kind === "vm" ? new command.local.Command("h1-vm", { create: "true" }, { parent }) : undefined;
+    const host = connectRemote(parent, "h1", kind === "vm" ? "aws" : "ssh", remote, access, {
+        address: pulumi.output("198.51.100.7"),
+        machineId: pulumi.output("i-0123456789abcdef0"),
+        machine,
+        dependsOn: [],
+        setup: kind === "vm" ? { by: "cloud-init" } : { by: "ssh", script: "#!/bin/bash\necho set up\n" },
+        gpuModel: kind === "vm" ? "NVIDIA T4" : undefined,
+        platform: kind === "vm" ? "linux/amd64" : undefined,
+        details: { region: "here" },
     });
-    const app = new Host("h1-app");
+    const app = new Component("gpu-hosts:test:Host", "h1-app");
     const cmd = host.run("h1-model-pull", { create: "docker exec h1-ollama ollama pull llama3.2:3b", triggers: ["llama3.2:3b"] }, { parent: app });
     return { host, cmd };
 });

@@ -3,7 +3,7 @@
 // providers, gcloud or the consoles printed them.
 import * as assert from "assert";
 import { CapacityFailure, classifyCapacity, vmCloudOf } from "../../scripts/lib/capacity";
-import { CloudName } from "../../infra/clouds/catalog";
+import type { CloudName } from "../../infra/vocabulary";
 
 interface Sample {
     readonly cloud: CloudName;

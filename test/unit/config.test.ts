@@ -252,8 +252,8 @@ describe("config", () => {
         await assert.rejects(async () => { run = await runProgram("local", { liveColor: "purple", apiPort: 0 }); }, (e: Error) => {
             assert.strictEqual(e.message, [
                 "invalid gpu-hosts configuration (2 problems):",
-                "  - gpu-hosts:apiPort must be an integer from 1 to 65535, got 0",
                 "  - gpu-hosts:liveColor must be \"blue\" or \"green\", got \"purple\"",
+                "  - gpu-hosts:apiPort must be an integer from 1 to 65535, got 0",
             ].join("\n"));
             return true;
         });

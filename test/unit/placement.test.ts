@@ -55,7 +55,6 @@ describe("config: candidates, fallback, placements", () => {
             fallback: { candidates: "yes" },
             placements: { aws: { region: "us-east-1", zone: "", instanceType: "g4dn.xlarge", spot: false, tried: [1] }, oracle: {}, skipped: ["aws", "gcp", "azure"] },
         }), [
-            'gpu-hosts:azure.candidates must be a list of placements {location, vmSize?, spot?}, got {"location":"eastus"}',
             "gpu-hosts:aws.candidates[0].region is required",
             'gpu-hosts:aws.candidates[1].zone must be an availability zone of us-east-1, e.g. "us-east-1b", got "us-west-2a"',
             "gpu-hosts:aws.candidates[2].cores is not a known field; known fields: region, zone, instanceType, spot",
@@ -63,6 +62,7 @@ describe("config: candidates, fallback, placements", () => {
             'gpu-hosts:aws.candidates must be a list without repeats, got {"region":"us-east-1","zone":"","instanceType":"g4dn.xlarge","spot":false}',
             'gpu-hosts:gcp.candidates[0].machineType must be an n1-standard-N or n1-highmem-N machine with gpuType "nvidia-tesla-t4", or a g2-standard-N machine (L4), got "e2-standard-4 with gpuType nvidia-tesla-t4"',
             'gpu-hosts:gcp.candidates[1] must be an object {zone, machineType?, gpuType?, spot?}, got "us-central1-b"',
+            'gpu-hosts:azure.candidates must be a list of placements {location, vmSize?, spot?}, got {"location":"eastus"}',
             'gpu-hosts:fallback.candidates must be true or false, got "yes"',
             "gpu-hosts:placements.oracle is not a known field; known fields: aws, gcp, azure, skipped",
             "gpu-hosts:placements.aws.tried must be a list of strings, got 1",

@@ -134,10 +134,11 @@ describe("recover: bringing back hosts whose VM is gone", () => {
     });
 
     it("counts an AWS instance as gone only once it is terminated: shutting-down still holds the ENI its replacement needs", () => {
-        assert.strictEqual(isGone(undefined), true);
-        assert.strictEqual(isGone({ urn: "u", type: "aws:ec2/instance:Instance", outputs: { instanceState: "terminated" } }), true);
+        const vm = { urn: "u", type: "aws:ec2/instance:Instance" };
+        assert.strictEqual(isGone(vm, undefined), true);
+        assert.strictEqual(isGone(vm, { ...vm, outputs: { instanceState: "terminated" } }), true);
         for (const st of ["shutting-down", "running", "stopped", "stopping", "pending"]) {
-            assert.strictEqual(isGone({ urn: "u", type: "aws:ec2/instance:Instance", outputs: { instanceState: st } }), false, st);
+            assert.strictEqual(isGone(vm, { ...vm, outputs: { instanceState: st } }), false, st);
         }
     });
 

@@ -1,9 +1,10 @@
 // One GPU VM on AWS EC2 in its own VPC, made a Docker host by cloud-init and reached over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { awsGpu } from "../catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
-import { MachineRecord, RemoteHost } from "../../hosts/remote";
+import { awsGpu } from "./catalog";
+import type { HostDetails } from "../types";
+import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu AMIs. */
 export const CANONICAL_AWS_OWNER = "099720109477";
@@ -30,7 +31,12 @@ export interface AwsMachine {
     readonly userData: pulumi.Output<string>;
 }
 
-export class AwsGpuHost extends RemoteHost {
+export const AWS_HOST_TYPE = "gpu-hosts:hosts:AwsGpuHost";
+
+/** One GPU VM on EC2, connected as a GpuHost. */
+export class AwsGpuHost extends pulumi.ComponentResource {
+    /** The host as the service sees it. */
+    public readonly host: RemoteHost;
     /** The EC2 instance id. */
     public readonly instanceId: pulumi.Output<string>;
     /** The availability zone. */
@@ -39,15 +45,15 @@ export class AwsGpuHost extends RemoteHost {
     public readonly userData: pulumi.Output<string>;
 
     constructor(name: string, args: AwsGpuHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        let vm: AwsMachine | undefined;
-        super("gpu-hosts:hosts:AwsGpuHost", name, "aws", cloudRemoteArgs(args), (parent) => {
-            const made = awsMachine(parent, name, args);
-            vm = made.vm;
-            return made.record;
-        }, opts);
-        this.instanceId = vm!.instance.id;
-        this.zone = vm!.zone;
-        this.userData = vm!.userData;
+        super(AWS_HOST_TYPE, name, {}, opts);
+        const remote = cloudRemoteArgs(args);
+        const access = sshAccess(name, remote);
+        const { vm, record } = awsMachine(this, name, args);
+        this.host = connectRemote(this, name, "aws", remote, access, record);
+        this.instanceId = vm.instance.id;
+        this.zone = vm.zone;
+        this.userData = vm.userData;
+        this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
     }
 }
 

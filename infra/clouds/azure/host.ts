@@ -2,9 +2,10 @@
 // cloud-init and reached over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
-import { azureGpu } from "../catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
-import { MachineRecord, RemoteHost } from "../../hosts/remote";
+import { azureGpu } from "./catalog";
+import type { HostDetails } from "../types";
+import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** Canonical's Ubuntu 24.04 LTS marketplace image (Gen2); "latest" resolves when the VM is created. */
 export const UBUNTU_2404_IMAGE = { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" } as const;
@@ -29,21 +30,26 @@ export interface AzureMachine {
     readonly userData: pulumi.Output<string>;
 }
 
-export class AzureGpuHost extends RemoteHost {
+export const AZURE_HOST_TYPE = "gpu-hosts:hosts:AzureGpuHost";
+
+/** One GPU VM on Azure, connected as a GpuHost. */
+export class AzureGpuHost extends pulumi.ComponentResource {
+    /** The host as the service sees it. */
+    public readonly host: RemoteHost;
     /** The VM's unique id (vmId), new for every VM created. */
     public readonly instanceId: pulumi.Output<string>;
     /** The rendered cloud-config. */
     public readonly userData: pulumi.Output<string>;
 
     constructor(name: string, args: AzureGpuHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        let made: AzureMachine | undefined;
-        super("gpu-hosts:hosts:AzureGpuHost", name, "azure", cloudRemoteArgs(args), (parent) => {
-            const m = azureMachine(parent, name, args);
-            made = m.vm;
-            return m.record;
-        }, opts);
-        this.instanceId = made!.vm.vmId;
-        this.userData = made!.userData;
+        super(AZURE_HOST_TYPE, name, {}, opts);
+        const remote = cloudRemoteArgs(args);
+        const access = sshAccess(name, remote);
+        const { vm, record } = azureMachine(this, name, args);
+        this.host = connectRemote(this, name, "azure", remote, access, record);
+        this.instanceId = vm.vm.vmId;
+        this.userData = vm.userData;
+        this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
     }
 }
 

@@ -2,9 +2,10 @@
 // and reached over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import { gcpGpu, gcpRegion } from "../catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, HostDetails, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData } from "../common";
-import { MachineRecord, RemoteHost } from "../../hosts/remote";
+import { gcpGpu, gcpRegion } from "./catalog";
+import type { HostDetails } from "../types";
+import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData } from "../common";
+import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** The API every Compute Engine call needs; a new project has it disabled. */
 export const COMPUTE_API = "compute.googleapis.com";
@@ -27,21 +28,26 @@ export interface GcpMachine {
     readonly userData: pulumi.Output<string>;
 }
 
-export class GcpGpuHost extends RemoteHost {
+export const GCP_HOST_TYPE = "gpu-hosts:hosts:GcpGpuHost";
+
+/** One GPU VM on Compute Engine, connected as a GpuHost. */
+export class GcpGpuHost extends pulumi.ComponentResource {
+    /** The host as the service sees it. */
+    public readonly host: RemoteHost;
     /** The VM's numeric instance id, new for every VM created. */
     public readonly instanceId: pulumi.Output<string>;
     /** The rendered cloud-config. */
     public readonly userData: pulumi.Output<string>;
 
     constructor(name: string, args: GcpGpuHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        let vm: GcpMachine | undefined;
-        super("gpu-hosts:hosts:GcpGpuHost", name, "gcp", cloudRemoteArgs(args), (parent) => {
-            const made = gcpMachine(parent, name, args);
-            vm = made.vm;
-            return made.record;
-        }, opts);
-        this.instanceId = vm!.instance.instanceId;
-        this.userData = vm!.userData;
+        super(GCP_HOST_TYPE, name, {}, opts);
+        const remote = cloudRemoteArgs(args);
+        const access = sshAccess(name, remote);
+        const { vm, record } = gcpMachine(this, name, args);
+        this.host = connectRemote(this, name, "gcp", remote, access, record);
+        this.instanceId = vm.instance.instanceId;
+        this.userData = vm.userData;
+        this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
     }
 }
 

@@ -11,7 +11,7 @@ import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } fr
 import type { StackState } from "../recover";
 import type { StackOps } from "../stackOps";
 import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
-import { isCloud } from "../../../infra/clouds/placement";
+import { isCloud } from "../../../infra/clouds";
 import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "./cost";
 import { gpuStatus } from "./gpu";
 import { slotMetrics } from "./metrics";

@@ -10,7 +10,7 @@
 // operator's own servers (kind ssh) are not priced.
 import { DEFAULTS } from "../../../infra/config";
 import { priceOf } from "../../../infra/clouds/catalog";
-import { isCloud } from "../../../infra/clouds/placement";
+import { isCloud } from "../../../infra/clouds";
 import type { HostOutput } from "../../../infra/contract/outputs";
 import { nameOf } from "../changes";
 import { MACHINE_TYPES, StackState, StateResource } from "../recover";

@@ -1,7 +1,7 @@
 // What `npm run status` reports: the one report type that the table renders, `--json` prints as it
 // is, and schema.json describes (test/unit/statusSchema.test.ts keeps the two in step). Version 1 of
 // the JSON contract: a field is only ever added; renaming or removing one bumps schemaVersion.
-import type { HostKind } from "../../../infra/config";
+import type { HostKind } from "../../../infra/vocabulary";
 import type { Color } from "../../../infra/vocabulary";
 
 export type Verdict = "OK" | "DEGRADED" | "DOWN";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { loadConfig, namespaced } from "../../../infra/config";
-import { CloudName } from "../../../infra/clouds/catalog";
+import type { CloudName } from "../../../infra/vocabulary";
 import { deployedClouds, describePlacement, placementOf } from "../../../infra/clouds/placement";
 
 const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()));

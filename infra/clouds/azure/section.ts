@@ -1,0 +1,66 @@
+// gpu-hosts:azure: where the Azure host runs, and the placements the operator accepts.
+import { defineKey } from "../../config/schema";
+import { placementReading, readCandidates } from "../../config/placements";
+import type { Reader } from "../../config/reader";
+import { AZURE_ALLOWED, AZURE_LOCATION, VM_SIZE, azureGpu, isAzureGridSize } from "./catalog";
+
+/** Where an Azure host runs. */
+export interface AzurePlacement {
+    readonly location: string;
+    readonly vmSize: string;
+    readonly spot: boolean;
+}
+
+export interface AzureSection {
+    readonly location: string;
+    readonly vmSize: string;
+    /** The placements accepted, in order, every field filled; [] is the section's one placement. */
+    readonly candidates: readonly AzurePlacement[];
+}
+
+const LOCATION_ALLOWED = "an Azure location, e.g. \"eastus\"";
+
+function checkSize(r: Reader, key: string, size: string): void {
+    if (isAzureGridSize(size)) {
+        r.fail(key, `a full-GPU NC-series size (${AZURE_ALLOWED}); NVadsA10 v5 sizes are GPU slices that need NVIDIA's GRID driver`, size);
+    } else if (!azureGpu(size)) {
+        r.fail(key, AZURE_ALLOWED, size);
+    }
+}
+
+export const azurePlacements = placementReading<AzureSection, AzurePlacement>({
+    cloud: "azure",
+    shape: "{location, vmSize?, spot?}",
+    where: "location",
+    fields: ["location", "vmSize", "spot"],
+    read(r, at, e, section, check) {
+        const location = r.string(`${at}.location`, e.location, "", AZURE_LOCATION, LOCATION_ALLOWED);
+        const vmSize = r.string(`${at}.vmSize`, e.vmSize, section.vmSize, VM_SIZE, AZURE_ALLOWED);
+        if (check) checkSize(r, `${at}.vmSize`, vmSize);
+        return { location, vmSize };
+    },
+});
+
+const DEFAULT = { location: "eastus", vmSize: "Standard_NC4as_T4_v3", candidates: [] };
+
+export const azureSection = defineKey<AzureSection>({
+    key: "azure",
+    schema: {
+        description: "Azure host {location, vmSize, candidates}; an NC-series CUDA size such as Standard_NC4as_T4_v3. candidates: [{location, vmSize?, spot?}], as for aws.",
+        default: DEFAULT,
+    },
+    read: (r, raw, ctx, fb) => {
+        let list: unknown;
+        const section = r.object("azure", raw, fb, {
+            location: (k, v, f) => r.string(k, v, f, AZURE_LOCATION, LOCATION_ALLOWED),
+            vmSize: (k, v, f) => {
+                const s = r.string(k, v, f, VM_SIZE, AZURE_ALLOWED);
+                if (ctx.enabled("azure") && s === v) checkSize(r, k, s);
+                return s;
+            },
+            // Read below, once the section's own fields (an entry's defaults) are known.
+            candidates: (_k, v, f) => ((list = v), f),
+        });
+        return { ...section, candidates: readCandidates(r, azurePlacements, list, section, ctx.spot, ctx.enabled("azure")) };
+    },
+});

@@ -1,0 +1,47 @@
+// GCP as the rest of the program sees it: one driver (../types.ts) over this folder.
+import type { CloudDriver } from "../types";
+import { GCP_HOST_TYPE, GcpGpuHost } from "./host";
+import { classifyGcpCapacity } from "./capacity";
+import { describeMachine, gcpGpu, gcpPrice } from "./catalog";
+import { GcpPlacement, GcpSection, checkGcpSection, gcpPlacements, gcpSection } from "./section";
+
+declare module "../../vocabulary" {
+    interface CloudNames {
+        gcp: true;
+    }
+}
+
+/** The GPU type a deployed N1 machine has attached, from its inputs (guestAccelerators[0].type). */
+function acceleratorOf(inputs: Readonly<Record<string, unknown>> | undefined): string | undefined {
+    const accels = inputs?.guestAccelerators as { type?: unknown }[] | undefined;
+    const t = Array.isArray(accels) ? accels[0]?.type : undefined;
+    return typeof t === "string" && t ? t : undefined;
+}
+
+export const gcp: CloudDriver<GcpSection, GcpPlacement> = {
+    name: "gcp",
+    section: gcpSection,
+    placements: gcpPlacements,
+    check: checkGcpSection,
+    candidates: (s, spot) => (s.candidates.length ? s.candidates : [{ zone: s.zone, machineType: s.machineType, gpuType: s.gpuType, spot }]),
+    bare: (p) => ({ zone: p.zone, machineType: p.machineType, gpuType: p.gpuType, spot: p.spot }),
+    describe: (p) => `${p.zone} ${describeMachine(p.machineType, p.gpuType)} ${p.spot ? "spot" : "on-demand"}`,
+    price: (p) => gcpPrice(p.zone, p.machineType, p.gpuType, p.spot),
+    gpuOf: (p) => gcpGpu(p.machineType, p.gpuType),
+    // The outputs name the zone and machine; an N1's accelerator is read from the VM's own inputs.
+    deployedPlacement: (d, vm, s) => {
+        const zone = typeof d.zone === "string" ? d.zone : typeof d.region === "string" ? d.region : undefined;
+        if (zone === undefined || typeof d.instanceType !== "string") return undefined;
+        return { zone, machineType: d.instanceType, gpuType: acceleratorOf(vm?.inputs) ?? s.gpuType, spot: d.spot === true };
+    },
+    createHost: (name, args, p, s, opts) => new GcpGpuHost(name, {
+        ...args, spot: p.spot, gcp: { project: s.project, zone: p.zone, machineType: p.machineType, gpuType: p.gpuType },
+    }, opts).host,
+    hostType: GCP_HOST_TYPE,
+    machineType: "gcp:compute/instance:Instance",
+    classifyCapacity: classifyGcpCapacity,
+    // This project's spot VMs are deleted on preemption (instanceTerminationAction DELETE, host.ts).
+    isGone: (vm) => !vm,
+};
+
+

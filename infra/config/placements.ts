@@ -1,0 +1,63 @@
+// Reading a cloud placement (an entry of gpu-hosts:<cloud>.candidates, or a recorded one in
+// gpu-hosts:placements): what every cloud's entries share. Each cloud names its fields and reads
+// them (infra/clouds/<cloud>/section.ts); this checks the shape, unknown fields, the required
+// location and the market.
+import { NAMESPACE } from "../vocabulary";
+import type { Reader } from "./reader";
+import type { PlacementReading } from "./schema";
+
+/** A cloud's placement entries: its fields, and how to read them. */
+export interface PlacementFields<S, P> {
+    readonly cloud: string;
+    /** The entry's shape, for messages: "{region, zone?, instanceType?, spot?}". */
+    readonly shape: string;
+    /** The field that says where (required): "region", "zone", "location". */
+    readonly where: string;
+    /** Every field an entry may have, `spot` included. */
+    readonly fields: readonly string[];
+    /** The cloud's own fields of entry `e` at `at` (omitted ones from `section`), checked against the catalog when `check`. */
+    read(r: Reader, at: string, e: Readonly<Record<string, unknown>>, section: S, check: boolean): Omit<P, "spot">;
+}
+
+/** How to read a cloud's placements, from its fields. */
+export function placementReading<S, P extends { readonly spot: boolean }>(f: PlacementFields<S, P>): PlacementReading<S, P> {
+    return {
+        cloud: f.cloud,
+        shape: f.shape,
+        entry(r, at, v, section, spot, check, extra = []) {
+            if (typeof v !== "object" || v === null || Array.isArray(v)) {
+                r.fail(at, `an object ${f.shape}`, v);
+                return undefined;
+            }
+            const e = v as Record<string, unknown>;
+            for (const k of Object.keys(e)) {
+                if (!f.fields.includes(k) && !extra.includes(k)) r.problems.push(`${NAMESPACE}:${at}.${k} is not a known field; known fields: ${[...f.fields, ...extra].join(", ")}`);
+            }
+            if (e[f.where] === undefined) {
+                r.problems.push(`${NAMESPACE}:${at}.${f.where} is required`);
+                return undefined;
+            }
+            const market = r.bool(`${at}.spot`, e.spot, spot);
+            return { ...f.read(r, at, e, section, check), spot: market } as P;
+        },
+    };
+}
+
+/** The candidates of a cloud's section (gpu-hosts:<cloud>.candidates), resolved; repeats are a problem (each would fail the same way). */
+export function readCandidates<S, P>(r: Reader, reading: PlacementReading<S, P>, list: unknown, section: S, spot: boolean, check: boolean): P[] {
+    const cloud = reading.cloud;
+    const out: P[] = [];
+    if (list === undefined) return out;
+    if (!Array.isArray(list)) {
+        r.fail(`${cloud}.candidates`, `a list of placements ${reading.shape}`, list);
+        return out;
+    }
+    list.forEach((v, i) => {
+        const p = reading.entry(r, `${cloud}.candidates[${i}]`, v, section, spot, check);
+        if (p) out.push(p);
+    });
+    const keys = out.map((p) => JSON.stringify(p));
+    const repeated = out.filter((_, i) => keys.indexOf(keys[i]) !== i);
+    if (repeated.length) r.fail(`${cloud}.candidates`, "a list without repeats", repeated.length === 1 ? repeated[0] : repeated);
+    return out;
+}

@@ -1,0 +1,66 @@
+// The rules that tie keys to each other, checked once every key has been read on its own: ports
+// that must differ, CIDRs a cloud needs, what ACME needs, slots the program can build. Each reports
+// into the same list as the keys' own problems, so the operator sees them all at once.
+import { COLORS, NAMESPACE, PORTS } from "../vocabulary";
+import { COMMIT, WIDEST_PRODUCTION_PREFIX, isIp, isWorldOpen } from "../validators";
+import { CLOUDS, isCloud } from "../clouds";
+import type { Reader } from "./reader";
+import type { LoadOptions, StackConfig } from ".";
+
+/** Ports the proxy must not publish: SSH, Redis and Ollama would open to the port's CIDRs. */
+const RESERVED_PORTS: readonly number[] = [PORTS.ssh, PORTS.redis, PORTS.ollama];
+
+export function checkRules(r: Reader, cfg: StackConfig, options: LoadOptions, slotsRead: boolean): void {
+    const ports = [["apiPort", cfg.apiPort], ["idlePort", cfg.idlePort]] as const;
+    if (cfg.apiPort === cfg.idlePort) r.fail("idlePort", `a port other than ${NAMESPACE}:apiPort (${cfg.apiPort})`, cfg.idlePort);
+    for (const [key, port] of ports) {
+        if (RESERVED_PORTS.includes(port)) r.fail(key, `a port other than ${PORTS.ssh} (SSH), ${PORTS.redis} (Redis) and ${PORTS.ollama} (Ollama)`, port);
+    }
+
+    // Cloud VMs get a firewall from the CIDRs; the operator's own servers (ssh) keep theirs.
+    const clouds = cfg.clouds.filter(isCloud);
+    if (clouds.length > 0) {
+        if (cfg.operatorCidrs.length === 0) r.fail("operatorCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens SSH and the idle slot)", cfg.operatorCidrs);
+        if (cfg.apiCidrs.length === 0) r.fail("apiCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens the live API port)", cfg.apiCidrs);
+        if (cfg.production) {
+            const open = cfg.operatorCidrs.filter(isWorldOpen);
+            if (open.length > 0) {
+                r.fail("operatorCidrs", `a list of CIDR blocks no wider than /${WIDEST_PRODUCTION_PREFIX.ipv4} (IPv4) or /${WIDEST_PRODUCTION_PREFIX.ipv6} (IPv6) ` +
+                    `when ${NAMESPACE}:production is true (SSH and the idle slot are never open to the world in production)`, open.length === 1 ? open[0] : open);
+            }
+        }
+    }
+    for (const c of clouds) CLOUDS[c].check(r, cfg[c] as never);
+
+    cfg.ssh.hosts.forEach((h, i) => {
+        for (const [key, port] of ports) {
+            if (h.port === port) r.fail(`ssh.hosts[${i}].port`, `a port other than ${NAMESPACE}:${key} (${port}): the proxy publishes that one on the server`, h.port);
+        }
+    });
+
+    if (cfg.tls.mode === "acme") {
+        for (const [key, port] of ports) {
+            if (port === PORTS.acmeChallenge) r.fail(key, `a port other than ${PORTS.acmeChallenge} when ${NAMESPACE}:tls.mode is "acme" (${PORTS.acmeChallenge} answers the certificate challenge)`, port);
+        }
+        cfg.ssh.hosts.forEach((h, i) => {
+            if (isIp(h.address)) {
+                r.fail(`ssh.hosts[${i}].address`, `a DNS name when ${NAMESPACE}:tls.mode is "acme" (a public CA issues certificates for names; use "internal" for an address)`, h.address);
+            }
+        });
+        for (const c of clouds) {
+            if (cfg.tls.domains[c] === "") {
+                r.fail(`tls.domains.${c}`, `the DNS name of the ${c} host when ${NAMESPACE}:tls.mode is "acme" (a public CA issues only for a name)`, "");
+            }
+        }
+    }
+
+    // Checked whether or not the stack sets slots: the default is unpinned, and an unpinned slot has
+    // nothing to build.
+    for (const c of slotsRead ? COLORS : []) {
+        const commit = cfg.slots[c].commit;
+        if (commit === "" && options.requirePinnedSlots === false) continue;
+        if (!COMMIT.re.test(commit)) {
+            r.fail(`slots.${c}.commit`, `the full id of the git commit the slot is pinned to (40 or 64 hex digits)${commit === "" ? "; `npm run up` pins a new stack's slots, `npm run release` pins a new release" : ""}`, commit);
+        }
+    }
+}

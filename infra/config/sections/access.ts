@@ -1,0 +1,78 @@
+// Who may use the API and how it is served: gpu-hosts:auth, apiKeys, tls.
+import { NAMESPACE } from "../../vocabulary";
+import { API_KEY, DOMAIN, EMAIL } from "../../validators";
+import type { Reader } from "../reader";
+import { ConfigKey, defineKey } from "../schema";
+
+export type TlsMode = "internal" | "acme" | "off";
+export const TLS_MODES: readonly TlsMode[] = ["internal", "acme", "off"];
+
+export interface TlsConfig {
+    /**
+     * "internal": a certificate for the host's IP from the stack's own CA (zero configuration; the
+     * root is the stack output caRootCert, for clients to pin). "acme": a publicly trusted
+     * certificate for the cloud's domain in `domains` (needs DNS pointing at the host and port 80
+     * open for the HTTP-01 challenge). "off": plain HTTP.
+     */
+    readonly mode: TlsMode;
+    /** The operator's DNS name of each cloud's host, for "acme"; "" for none. */
+    readonly domains: Readonly<Record<string, string>>;
+    /** Contact address for the ACME account. "" for none. */
+    readonly email: string;
+}
+
+export const auth = defineKey<{ readonly enabled: boolean }>({
+    key: "auth",
+    schema: {
+        description: "API keys {enabled}: the proxy answers 401 to a request without a valid \"Authorization: Bearer <key>\" on the live and idle port (/health stays open). The stack generates one key (stack output apiKey, a secret).",
+        default: { enabled: true },
+    },
+    read: (r, raw, _ctx, fb) => r.object("auth", raw, fb, { enabled: (k, v, efb) => r.bool(k, v, efb) }),
+});
+
+export const API_KEY_ALLOWED = `a comma-separated list of API keys, each ${API_KEY.allowed}`;
+
+/** Operators' API keys from the config text; never echoes a value in a message. */
+function readApiKeys(r: Reader, text: unknown): readonly string[] {
+    if (typeof text !== "string" || text.trim() === "") return [];
+    const keys = text.split(",").map((k) => k.trim()).filter((k) => k !== "");
+    const problems: string[] = [];
+    if (!r.isSecret("apiKeys")) problems.push(`${NAMESPACE}:apiKeys must be set as a secret (pulumi config set --secret ${NAMESPACE}:apiKeys ...), got a plain-text value (not shown)`);
+    const bad = keys.filter((k) => !API_KEY.re.test(k)).length;
+    if (bad > 0) problems.push(`${NAMESPACE}:apiKeys must be ${API_KEY_ALLOWED}, got ${bad} of ${keys.length} key${keys.length === 1 ? "" : "s"} that ${bad === 1 ? "is" : "are"} not (values not shown: they are secrets)`);
+    if (new Set(keys).size !== keys.length) problems.push(`${NAMESPACE}:apiKeys must be a list without repeats (values not shown: they are secrets)`);
+    r.problems.push(...problems);
+    return problems.length > 0 ? [] : keys;
+}
+
+export const apiKeys = defineKey<readonly string[], string>({
+    key: "apiKeys",
+    schema: {
+        type: "string",
+        description: "Your own API keys beside the generated one, comma-separated; set it with --secret. Add a key, then remove the old one, to rotate without a failed request.",
+        default: "",
+    },
+    fallback: [],
+    read: (r, raw) => readApiKeys(r, raw),
+});
+
+/** gpu-hosts:tls; its domains are per cloud, so the key follows the clouds the registry knows. */
+export function tlsKey(clouds: readonly string[]): ConfigKey<TlsConfig> {
+    const fallback: TlsConfig = { mode: "internal", domains: Object.fromEntries(clouds.map((c) => [c, ""])), email: "" };
+    const orNone = (p: { re: RegExp; allowed: string }) => ({ re: new RegExp(`^$|${p.re.source}`), allowed: `${p.allowed}, or ""` });
+    return defineKey<TlsConfig>({
+        key: "tls",
+        schema: {
+            description: `HTTPS on cloud hosts {mode, domains: {${clouds.join(", ")}}, email}. mode "internal" (Caddy's own CA; its root is the stack output caRootCert), "acme" (a public certificate for domains.<cloud>; opens port 80 for the challenge) or "off". The local stack serves plain HTTP on loopback.`,
+            default: fallback,
+        },
+        read: (r, raw, _ctx, fb) => {
+            const domain = (k: string, v: unknown, dfb: string) => r.pattern(k, v, dfb, orNone(DOMAIN));
+            return r.object("tls", raw, fb, {
+                mode: (k, v, mfb) => r.oneOf(k, v, mfb, TLS_MODES),
+                domains: (k, v, dfb) => r.object(k, v, dfb, Object.fromEntries(clouds.map((c) => [c, domain]))),
+                email: (k, v, efb) => r.pattern(k, v, efb, orNone(EMAIL)),
+            });
+        },
+    });
+}

@@ -1,0 +1,42 @@
+// Which release each slot runs and which slot is live: gpu-hosts:slots and gpu-hosts:liveColor.
+import { COLORS, Color } from "../../vocabulary";
+import { RELEASE } from "../../validators";
+import { defineKey } from "../schema";
+
+export interface SlotConfig {
+    /** The release's name, for people: "workdir" (a snapshot of the app context on disk) or a git ref. */
+    readonly release: string;
+    /**
+     * The commit the release was pinned to when it was set (scripts/lib/pin.ts): what the slot is
+     * built from. Nothing but a new value here moves a slot.
+     */
+    readonly commit: string;
+}
+
+export type SlotsConfig = { readonly [C in Color]: SlotConfig };
+
+export const liveColor = defineKey<Color>({
+    key: "liveColor",
+    schema: { type: "string", description: "Release slot serving live traffic, \"blue\" or \"green\". Flip it to promote.", default: "blue" },
+    read: (r, raw, _ctx, fb) => r.oneOf("liveColor", raw, fb, COLORS),
+});
+
+/** Unpinned: `npm run up` pins a new stack's slots to one snapshot before its first deployment. */
+const UNPINNED: SlotsConfig = { blue: { release: "workdir", commit: "" }, green: { release: "workdir", commit: "" } };
+
+export const slots = defineKey<SlotsConfig>({
+    key: "slots",
+    schema: {
+        description: "Release of each slot, {blue: {release, commit}, green: {release, commit}}. release is its name (\"workdir\": a snapshot of the app context on disk, or a git ref); commit is what it was pinned to when set, and what the slot runs. npm run up pins a new stack, npm run release the idle slot.",
+        default: UNPINNED,
+    },
+    read: (r, raw, _ctx, fb) => {
+        const slot = (k: string, v: unknown, fb: SlotConfig) => r.object(k, v, fb, {
+            release: (rk, rv, rfb) => r.pattern(rk, rv, rfb, RELEASE),
+            commit: (ck, cv, cfb) => (typeof cv === "string" ? cv : cv === undefined ? cfb : (r.fail(ck, "a string", cv), cfb)),
+        });
+        return r.object("slots", raw, fb, { blue: slot, green: slot });
+    },
+});
+
+export const RELEASE_KEYS = [liveColor, slots] as const;

@@ -1,0 +1,58 @@
+// The house's shape, checked: every program file has a layer, and every import runs down the layers
+// (never up).
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { execFileSync } from "child_process";
+import { ROOT } from "../helpers/stack";
+
+/**
+ * The layers, lowest first. A file may import its own layer or a lower one. Order of the first match
+ * wins, so specific paths come before their folder.
+ */
+const LAYERS: readonly (readonly [number, RegExp, string])[] = [
+    [0, /^infra\/vocabulary\.ts$/, "the names everything shares"],
+    [1, /^infra\/validators\.ts$|^infra\/shell\//, "patterns, quoting and host scripts"],
+    [2, /^infra\/config\/(reader|schema|placements|fixed)\.ts$|^infra\/config\/sections\//, "config sections: each key's declaration and reader"],
+    [3, /^infra\/hosts\/|^infra\/service\/|^cloud-init\//, "host skeleton and service components"],
+    [4, /^infra\/clouds\/(?!placement\.ts)/, "clouds: one driver per cloud, and the registry"],
+    [5, /^infra\/config\/|^infra\/clouds\/placement\.ts$/, "loadConfig, its rules, and placements over the config"],
+    [6, /^infra\/inventory\.ts$|^infra\/contract\//, "the stack's hosts, and the outputs contract"],
+    [7, /^index\.ts$|^scripts\//, "the program and the operator scripts"],
+];
+
+const layerOf = (file: string) => LAYERS.find(([, re]) => re.test(file));
+
+const sources = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "index.ts", "infra", "scripts", "cloud-init"], { cwd: ROOT, encoding: "utf8" })
+    .split("\n").filter((f) => f.endsWith(".ts") && fs.existsSync(path.join(ROOT, f)));
+
+/** The relative modules a file imports (import/export ... from, require, import type included). */
+function importsOf(file: string): string[] {
+    const text = fs.readFileSync(path.join(ROOT, file), "utf8");
+    const out: string[] = [];
+    for (const m of text.matchAll(/(?:from|require\(|import\()\s*["'](\.{1,2}\/[^"']*)["']/g)) {
+        const base = path.normalize(path.join(path.dirname(file), m[1]));
+        const hit = ["", ".ts", "/index.ts", ".json"].map((e) => base + e).find((p) => fs.existsSync(path.join(ROOT, p)) && fs.statSync(path.join(ROOT, p)).isFile());
+        if (hit) out.push(hit);
+    }
+    return out;
+}
+
+describe("the house's shape", () => {
+    it("puts every program file in a layer", () => {
+        const unplaced = sources.filter((f) => !layerOf(f));
+        assert.deepStrictEqual(unplaced, []);
+    });
+
+    it("never imports from a lower layer up (type-only imports included)", () => {
+        const up: string[] = [];
+        for (const f of sources) {
+            const [from] = layerOf(f)!;
+            for (const t of importsOf(f)) {
+                const target = layerOf(t);
+                if (target && target[0] > from) up.push(`${f} (layer ${from}) imports ${t} (layer ${target[0]}: ${target[2]})`);
+            }
+        }
+        assert.deepStrictEqual(up, []);
+    });
+});
