@@ -1,6 +1,6 @@
-// The documentation's links resolve: every relative link in README.md, app/README.md and docs/*.md
-// names a file or folder that exists and, with a #fragment, a heading of that markdown file, as
-// GitHub renders it. The README is the front door, so it must link every file in docs/.
+// The documentation's links resolve: every relative link in the READMEs and docs/*.md names a file
+// or folder that exists and, with a #fragment, a heading of that markdown file, as GitHub renders
+// it. The README is the front door, so it must link every file in docs/.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
@@ -13,7 +13,7 @@ function documentationFiles(root: string): string[] {
     const docs = fs.existsSync(path.join(root, "docs"))
         ? fs.readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)
         : [];
-    return ["README.md", "app/README.md", ...docs];
+    return ["README.md", "app/README.md", "test/engine/README.md", ...docs];
 }
 
 /** The lines of `markdown` outside fenced code blocks (``` or ~~~), with their 1-based numbers. */
