@@ -289,14 +289,4 @@ describe("Pulumi.yaml", () => {
             assert.deepStrictEqual(declared, value, k);
         }
     });
-
-    it("is matched by the README's config table: every key, with its default", () => {
-        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-        for (const k of KNOWN_KEYS) {
-            const row = new RegExp(`^\\| \`${k}\` \\| [^|]+ \\| \`([^\`]*)\` \\|`, "m").exec(readme);
-            assert.ok(row, `README has no row for ${k}`);
-            assert.deepStrictEqual(JSON.parse(row[1]), project.config[k].default, `README default of ${k}`);
-            assert.ok(!/^\s*$/.test(project.config[k].description ?? ""), k);
-        }
-    });
 });
