@@ -3,17 +3,17 @@
 // (./sections/*.ts) or its cloud's folder (infra/clouds/<cloud>/section.ts); the rules between keys
 // are in ./rules.ts. Pure: takes the raw key/value strings Pulumi hands the program, returns
 // StackConfig or throws ConfigError listing every problem at once.
-import { Color, CloudName, HostKind, NAMESPACE } from "../vocabulary";
+import { CloudName, HostKind, NAMESPACE } from "../vocabulary";
 import { CLOUDS, CLOUD_NAMES, HOST_KINDS, PlacementOf, SectionOf } from "../clouds";
 import { ConfigError, Reader } from "./reader";
 import { ConfigKey, ReadContext, fallbackOf } from "./schema";
-import { TlsConfig, apiKeys, auth, tlsKey } from "./sections/access";
+import { AccessConfig, apiKeys, auth, tlsKey } from "./sections/access";
 import { FallbackConfig, Recorded, fallback, placementsKey } from "./sections/capacity";
-import { LocalConfig, SshHostConfig, cloudsKey, local, ssh, sshPrivateKey } from "./sections/hosts";
-import { diskGb, nvidiaDriverBranch, spot, sshPublicKey, sshUser } from "./sections/machines";
-import { apiCidrs, apiPort, idlePort, operatorCidrs, production } from "./sections/network";
-import { SlotsConfig, liveColor, slots } from "./sections/release";
-import { AppConfig, ImagePins, LimitsConfig, MemoryConfig, OllamaConfig, app, images, limits, memoryMb, model, ollama, workerConcurrency } from "./sections/service";
+import { HostsConfig, cloudsKey, local, ssh, sshPrivateKey } from "./sections/hosts";
+import { MachinesConfig, diskGb, nvidiaDriverBranch, spot, sshPublicKey, sshUser } from "./sections/machines";
+import { NetworkConfig, apiCidrs, apiPort, idlePort, operatorCidrs, production } from "./sections/network";
+import { ReleaseConfig, liveColor, slots } from "./sections/release";
+import { ServiceConfig, app, images, limits, memoryMb, model, ollama, workerConcurrency } from "./sections/service";
 import { checkRules } from "./rules";
 
 export { ConfigError } from "./reader";
@@ -26,57 +26,14 @@ export type { TlsConfig, TlsMode } from "./sections/access";
 /** gpu-hosts:placements, written by `npm run deploy`: each moved cloud host's placement, and skipped clouds. */
 export type PlacementsConfig = { readonly [C in CloudName]?: Recorded<PlacementOf<C>> } & { readonly skipped: readonly CloudName[] };
 
-/** The validated config of one stack: every key, typed, defaults applied. */
-export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & {
+/** The validated config of one stack: every key, typed, defaults applied; one part per section. */
+export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceConfig & ReleaseConfig & NetworkConfig & MachinesConfig & HostsConfig & AccessConfig & {
     readonly stack: string;
     readonly clouds: readonly HostKind[];
-    readonly model: string;
-    readonly liveColor: Color;
-    readonly slots: SlotsConfig;
-    readonly images: ImagePins;
-    readonly app: AppConfig;
-    /** Host port serving the live slot. */
-    readonly apiPort: number;
-    /** Host port serving the idle slot; only operatorCidrs reach it. */
-    readonly idlePort: number;
-    readonly workerConcurrency: number;
-    readonly limits: LimitsConfig;
-    readonly ollama: OllamaConfig;
-    readonly memoryMb: MemoryConfig;
-    /** Who may reach SSH and the idle slot. */
-    readonly operatorCidrs: readonly string[];
-    /** Who may reach the live API port. */
-    readonly apiCidrs: readonly string[];
-    readonly spot: boolean;
-    /** A production stack: SSH and the idle slot may only open to narrow operator CIDRs. */
-    readonly production: boolean;
-    readonly sshUser: string;
-    /** An operator's own public key, authorised beside the stack's generated one; "" for none. */
-    readonly sshPublicKey: string;
-    readonly diskGb: number;
-    readonly nvidiaDriverBranch: string;
     /** What `npm run deploy` may do when a cloud has no capacity for a host. */
     readonly fallback: FallbackConfig;
     /** Where `npm run deploy` placed each cloud host (it writes this key); absent: the first candidate. */
     readonly placements: PlacementsConfig;
-    /** The operator's own servers, when "ssh" is in clouds. */
-    readonly ssh: { readonly hosts: readonly SshHostConfig[] };
-    /**
-     * The operator's own SSH private key for the "ssh" hosts (a config secret), or "" to use the
-     * stack's generated key, whose public half the stack outputs for the servers to authorise.
-     * Plain here, as Pulumi hands config to the program; the hosts wrap it in a secret at once.
-     */
-    readonly sshPrivateKey: string;
-    readonly local: LocalConfig;
-    /** API keys: checked by the proxy on the live and idle port of every host. */
-    readonly auth: { readonly enabled: boolean };
-    /**
-     * Operators' own API keys, beside the one the stack generates (config secret, comma-separated).
-     * Plain here, as Pulumi hands config to the program; index.ts wraps them in a secret at once.
-     */
-    readonly apiKeys: readonly string[];
-    /** HTTPS on cloud hosts (the local stack serves plain HTTP on loopback). */
-    readonly tls: TlsConfig;
 };
 
 // The keys whose declaration depends on the clouds the registry knows.

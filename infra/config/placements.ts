@@ -4,7 +4,7 @@
 // location and the market.
 import { NAMESPACE } from "../vocabulary";
 import type { Reader } from "./reader";
-import type { PlacementReading } from "./schema";
+import type { PlacementReading, ReadContext } from "./schema";
 
 /** A cloud's placement entries: its fields, and how to read them. */
 export interface PlacementFields<S, P> {
@@ -60,4 +60,20 @@ export function readCandidates<S, P>(r: Reader, reading: PlacementReading<S, P>,
     const repeated = out.filter((_, i) => keys.indexOf(keys[i]) !== i);
     if (repeated.length) r.fail(`${cloud}.candidates`, "a list without repeats", repeated.length === 1 ? repeated[0] : repeated);
     return out;
+}
+
+/**
+ * A cloud's section (gpu-hosts:<cloud>): its own fields, then its candidates, read once the fields
+ * (an entry's defaults) are known.
+ */
+export function readCloudSection<S extends { readonly candidates: readonly P[] }, P>(
+    r: Reader, raw: unknown, fallback: S, ctx: ReadContext, reading: PlacementReading<S, P>,
+    fields: { [K in Exclude<keyof S, "candidates">]: (key: string, v: unknown, fb: S[K]) => S[K] },
+): S {
+    let list: unknown;
+    const section = r.object(reading.cloud, raw, fallback, {
+        ...fields,
+        candidates: (_k: string, v: unknown, f: readonly P[]) => ((list = v), f),
+    } as { [K in keyof S]: (key: string, v: unknown, fb: S[K]) => S[K] });
+    return { ...section, candidates: readCandidates(r, reading, list, section, ctx.spot, ctx.enabled(reading.cloud)) };
 }

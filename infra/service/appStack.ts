@@ -3,8 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import type { SlotsConfig } from "../config/sections/release";
-import type { AppConfig, ImagePins, LimitsConfig, MemoryConfig, OllamaConfig } from "../config/sections/service";
+import type { NetworkConfig } from "../config/sections/network";
+import type { ReleaseConfig } from "../config/sections/release";
+import type { ServiceConfig } from "../config/sections/service";
 import { Color } from "../vocabulary";
 import { GpuHost } from "../hosts/gpuHost";
 import { healthcheck, service } from "./containerDefaults";
@@ -13,19 +14,7 @@ import { BuildSource, releaseLabel } from "./release";
 import { Slot } from "./slot";
 
 /** The part of the stack config an AppStack needs. */
-export interface AppSettings {
-    readonly model: string;
-    readonly liveColor: Color;
-    readonly slots: SlotsConfig;
-    readonly images: ImagePins;
-    readonly app: AppConfig;
-    readonly apiPort: number;
-    readonly idlePort: number;
-    readonly workerConcurrency: number;
-    readonly limits: LimitsConfig;
-    readonly ollama: OllamaConfig;
-    readonly memoryMb: MemoryConfig;
-}
+export type AppSettings = ServiceConfig & ReleaseConfig & Pick<NetworkConfig, "apiPort" | "idlePort">;
 
 export interface AppStackArgs {
     /** Where to run. */

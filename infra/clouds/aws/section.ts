@@ -1,6 +1,6 @@
 // gpu-hosts:aws: where the AWS host runs, and the placements the operator accepts.
 import { defineKey } from "../../config/schema";
-import { placementReading, readCandidates } from "../../config/placements";
+import { placementReading, readCloudSection } from "../../config/placements";
 import { AWS_ALLOWED, AWS_REGION, INSTANCE_TYPE, awsGpu } from "./catalog";
 
 /** Where an AWS host runs. zone "" is the first zone of the region that offers the type. */
@@ -44,18 +44,12 @@ export const awsSection = defineKey<AwsSection>({
         description: "AWS host {region, instanceType, candidates}; instanceType is g4dn (T4), g5 (A10G) or g6 (L4). candidates: the placements you accept, in order, [{region, zone?, instanceType?, spot?}]; npm run deploy moves to the next on a capacity or quota error. [] is the one placement region/instanceType.",
         default: DEFAULT,
     },
-    read: (r, raw, ctx, fb) => {
-        let list: unknown;
-        const section = r.object("aws", raw, fb, {
-            region: (k, v, f) => r.string(k, v, f, AWS_REGION, REGION_ALLOWED),
-            instanceType: (k, v, f) => {
-                const t = r.string(k, v, f, INSTANCE_TYPE, AWS_ALLOWED);
-                if (ctx.enabled("aws") && t === v && !awsGpu(t)) r.fail(k, AWS_ALLOWED, v);
-                return t;
-            },
-            // Read below, once the section's own fields (an entry's defaults) are known.
-            candidates: (_k, v, f) => ((list = v), f),
-        });
-        return { ...section, candidates: readCandidates(r, awsPlacements, list, section, ctx.spot, ctx.enabled("aws")) };
-    },
+    read: (r, raw, ctx, fb) => readCloudSection(r, raw, fb, ctx, awsPlacements, {
+        region: (k, v, f) => r.string(k, v, f, AWS_REGION, REGION_ALLOWED),
+        instanceType: (k, v, f) => {
+            const t = r.string(k, v, f, INSTANCE_TYPE, AWS_ALLOWED);
+            if (ctx.enabled("aws") && t === v && !awsGpu(t)) r.fail(k, AWS_ALLOWED, v);
+            return t;
+        },
+    }),
 });

@@ -1,6 +1,6 @@
 // gpu-hosts:azure: where the Azure host runs, and the placements the operator accepts.
 import { defineKey } from "../../config/schema";
-import { placementReading, readCandidates } from "../../config/placements";
+import { placementReading, readCloudSection } from "../../config/placements";
 import type { Reader } from "../../config/reader";
 import { AZURE_ALLOWED, AZURE_LOCATION, VM_SIZE, azureGpu, isAzureGridSize } from "./catalog";
 
@@ -49,18 +49,12 @@ export const azureSection = defineKey<AzureSection>({
         description: "Azure host {location, vmSize, candidates}; an NC-series CUDA size such as Standard_NC4as_T4_v3. candidates: [{location, vmSize?, spot?}], as for aws.",
         default: DEFAULT,
     },
-    read: (r, raw, ctx, fb) => {
-        let list: unknown;
-        const section = r.object("azure", raw, fb, {
-            location: (k, v, f) => r.string(k, v, f, AZURE_LOCATION, LOCATION_ALLOWED),
-            vmSize: (k, v, f) => {
-                const s = r.string(k, v, f, VM_SIZE, AZURE_ALLOWED);
-                if (ctx.enabled("azure") && s === v) checkSize(r, k, s);
-                return s;
-            },
-            // Read below, once the section's own fields (an entry's defaults) are known.
-            candidates: (_k, v, f) => ((list = v), f),
-        });
-        return { ...section, candidates: readCandidates(r, azurePlacements, list, section, ctx.spot, ctx.enabled("azure")) };
-    },
+    read: (r, raw, ctx, fb) => readCloudSection(r, raw, fb, ctx, azurePlacements, {
+        location: (k, v, f) => r.string(k, v, f, AZURE_LOCATION, LOCATION_ALLOWED),
+        vmSize: (k, v, f) => {
+            const s = r.string(k, v, f, VM_SIZE, AZURE_ALLOWED);
+            if (ctx.enabled("azure") && s === v) checkSize(r, k, s);
+            return s;
+        },
+    }),
 });

@@ -1,6 +1,6 @@
 // gpu-hosts:gcp: the project and where the GCP host runs, and the placements the operator accepts.
 import { defineKey } from "../../config/schema";
-import { placementReading, readCandidates } from "../../config/placements";
+import { placementReading, readCloudSection } from "../../config/placements";
 import type { Reader } from "../../config/reader";
 import { GCP_ALLOWED, GCP_PROJECT, GCP_ZONE, GPU_TYPE, MACHINE_TYPE, gcpGpu } from "./catalog";
 
@@ -49,18 +49,12 @@ export const gcpSection = defineKey<GcpSection>({
         description: "GCP host {project, zone, machineType, gpuType, candidates}; N1 with nvidia-tesla-t4, or G2 (L4). candidates: [{zone, machineType?, gpuType?, spot?}], as for aws.",
         default: DEFAULT,
     },
-    read: (r, raw, ctx, fb) => {
-        let list: unknown;
-        const section = r.object("gcp", raw, fb, {
-            project: (k, v, f) => r.string(k, v, f, GCP_PROJECT, "a GCP project id (6-30 lowercase letters, digits, hyphens)"),
-            zone: (k, v, f) => r.string(k, v, f, GCP_ZONE, ZONE_ALLOWED),
-            machineType: (k, v, f) => r.string(k, v, f, MACHINE_TYPE, GCP_ALLOWED),
-            gpuType: (k, v, f) => r.string(k, v, f, GPU_TYPE, GPU_TYPE_ALLOWED),
-            // Read below, once the section's own fields (an entry's defaults) are known.
-            candidates: (_k, v, f) => ((list = v), f),
-        });
-        return { ...section, candidates: readCandidates(r, gcpPlacements, list, section, ctx.spot, ctx.enabled("gcp")) };
-    },
+    read: (r, raw, ctx, fb) => readCloudSection(r, raw, fb, ctx, gcpPlacements, {
+        project: (k, v, f) => r.string(k, v, f, GCP_PROJECT, "a GCP project id (6-30 lowercase letters, digits, hyphens)"),
+        zone: (k, v, f) => r.string(k, v, f, GCP_ZONE, ZONE_ALLOWED),
+        machineType: (k, v, f) => r.string(k, v, f, MACHINE_TYPE, GCP_ALLOWED),
+        gpuType: (k, v, f) => r.string(k, v, f, GPU_TYPE, GPU_TYPE_ALLOWED),
+    }),
 });
 
 /** The section's rules when gcp is enabled: a project, and a machine with a GPU. */

@@ -21,6 +21,19 @@ export interface TlsConfig {
     readonly email: string;
 }
 
+/** The access section of the stack config. */
+export interface AccessConfig {
+    /** API keys: checked by the proxy on the live and idle port of every host. */
+    readonly auth: { readonly enabled: boolean };
+    /**
+     * Operators' own API keys, beside the one the stack generates (config secret, comma-separated).
+     * Plain here, as Pulumi hands config to the program; index.ts wraps them in a secret at once.
+     */
+    readonly apiKeys: readonly string[];
+    /** HTTPS on cloud hosts and servers (the local stack serves plain HTTP on loopback). */
+    readonly tls: TlsConfig;
+}
+
 export const auth = defineKey<{ readonly enabled: boolean }>({
     key: "auth",
     schema: {

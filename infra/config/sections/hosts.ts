@@ -29,6 +29,19 @@ export interface LocalConfig {
     readonly bindAddress: string;
 }
 
+/** Where the service runs (gpu-hosts:clouds is typed by the loader, which knows the kinds). */
+export interface HostsConfig {
+    /** The operator's own servers, when "ssh" is in clouds. */
+    readonly ssh: { readonly hosts: readonly SshHostConfig[] };
+    /**
+     * The operator's own SSH private key for the "ssh" hosts (a config secret), or "" to use the
+     * stack's generated key, whose public half the stack outputs for the servers to authorise.
+     * Plain here, as Pulumi hands config to the program; the hosts wrap it in a secret at once.
+     */
+    readonly sshPrivateKey: string;
+    readonly local: LocalConfig;
+}
+
 /** gpu-hosts:clouds: which host kinds the stack has, from every kind there is. */
 export function cloudsKey(kinds: readonly string[]): ConfigKey<readonly string[]> {
     return defineKey<readonly string[]>({

@@ -4,6 +4,16 @@
 import { DRIVER_BRANCH, LINUX_USER, SSH_PUBLIC_KEY } from "../../validators";
 import { defineKey } from "../schema";
 
+/** What every cloud VM gets. */
+export interface MachinesConfig {
+    readonly spot: boolean;
+    readonly sshUser: string;
+    /** An operator's own public key, authorised beside the stack's generated one; "" for none. */
+    readonly sshPublicKey: string;
+    readonly diskGb: number;
+    readonly nvidiaDriverBranch: string;
+}
+
 export const spot = defineKey<boolean>({
     key: "spot",
     schema: { type: "boolean", description: "Run cloud hosts on spot/preemptible capacity.", default: false },

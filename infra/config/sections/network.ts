@@ -5,6 +5,20 @@ import { isCidr, withoutHostBits } from "../../validators";
 import type { Reader } from "../reader";
 import { defineKey } from "../schema";
 
+/** The network section of the stack config. */
+export interface NetworkConfig {
+    /** Host port serving the live slot. */
+    readonly apiPort: number;
+    /** Host port serving the idle slot; only operatorCidrs reach it. */
+    readonly idlePort: number;
+    /** Who may reach SSH and the idle slot. */
+    readonly operatorCidrs: readonly string[];
+    /** Who may reach the live API port. */
+    readonly apiCidrs: readonly string[];
+    /** A production stack: SSH and the idle slot may only open to narrow operator CIDRs. */
+    readonly production: boolean;
+}
+
 export const apiPort = defineKey<number>({
     key: "apiPort",
     schema: { type: "integer", description: "Host port serving the live slot.", default: 8000 },

@@ -15,6 +15,13 @@ export interface SlotConfig {
 
 export type SlotsConfig = { readonly [C in Color]: SlotConfig };
 
+/** The release section of the stack config. */
+export interface ReleaseConfig {
+    /** The slot serving live traffic. */
+    readonly liveColor: Color;
+    readonly slots: SlotsConfig;
+}
+
 export const liveColor = defineKey<Color>({
     key: "liveColor",
     schema: { type: "string", description: "Release slot serving live traffic, \"blue\" or \"green\". Flip it to promote.", default: "blue" },

@@ -47,6 +47,17 @@ export interface MemoryConfig {
     readonly proxy: number;
 }
 
+/** The service section of the stack config. */
+export interface ServiceConfig {
+    readonly model: string;
+    readonly images: ImagePins;
+    readonly app: AppConfig;
+    readonly workerConcurrency: number;
+    readonly limits: LimitsConfig;
+    readonly ollama: OllamaConfig;
+    readonly memoryMb: MemoryConfig;
+}
+
 const int = (r: Reader, min: number, max: number) => (k: string, v: unknown, fb: number) => r.int(k, v, fb, min, max);
 const cmd = (r: Reader) => (k: string, v: unknown, fb: readonly string[]) => r.command(k, v, fb);
 
