@@ -1,0 +1,1 @@
+set -eu; mkdir -p /routes; cd /routes; touch live-green; touch routed; [ -e live-green ] && [ -e routed ]

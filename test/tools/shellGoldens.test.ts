@@ -1,0 +1,131 @@
+// Every script the program hands a host, for each input combination it uses, byte for byte. The
+// rendered text is a resource input: a changed byte of the cloud-init user data replaces a cloud VM,
+// one of the setup script re-runs it on a server (its sha is a trigger), one of the readiness, SSH
+// gate or route commands re-runs them. These golden files were recorded from the TS string builders
+// before the scripts moved to infra/shell/*.sh, and must never change as a side effect of a
+// refactor. Rewrite them after an intended change only, with
+// `UPDATE_GOLDEN=1 /work/tools/m test/tools/shellGoldens.test.ts`, and review the diff.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { setupScript } from "../../cloud-init/render";
+import { localReadyScript } from "../../infra/hosts/local";
+import { readinessScript } from "../../infra/hosts/readiness";
+import { SERVER_GATE_PROBE, SSH_GATE_PROBE, forgetHostKeysScript, keyFileDeleteScript, sshClientOptions, sshGateScript } from "../../infra/hosts/ssh";
+import { caRootScript, writeKeysScript } from "../../infra/service/apiKeys";
+import { renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
+import { imageIdScript, pruneImagesScript } from "../../infra/service/hostImage";
+import { CA_ROOT_PATH } from "../../infra/service/proxy";
+import { hostScript } from "../../scripts/lib/status/probe";
+import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
+import { requireTool } from "../helpers/tools";
+
+const DIR = path.join(__dirname, "..", "golden", "shell");
+
+const CLOUD_KEY = "~/.ssh/gpu-hosts/gpu-hosts-dev-aws";
+const SERVER_KEY = "~/.ssh/gpu-hosts/gpu-hosts-prod-box1";
+const LOG = { dockerLogMaxSize: "10m", dockerLogMaxFile: 3 };
+
+interface Case {
+    /** File under test/golden/shell/. */
+    readonly file: string;
+    readonly render: () => string;
+    /** The shell that runs it, for shellcheck; none for text that is not shell (the Caddyfile). */
+    readonly shell?: "bash" | "sh";
+}
+
+const CASES: Case[] = [
+    // The setup script an operator's server gets over SSH (cloud VMs get it inside cloud-init: test/golden/cloud-init.*.yaml).
+    { file: "setup.server-gpu.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "570-server", ...LOG }) },
+    { file: "setup.server-cpu.sh", shell: "bash", render: () => setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "570-server", ...LOG }) },
+    { file: "setup.server-root-open.sh", shell: "bash", render: () => setupScript({ sshUser: "root", gpu: true, nvidiaDriverBranch: "575-server-open", ...LOG }) },
+
+    // The readiness gate: a cloud VM (GPU, cloud-init), a GPU server, a CPU server, and the combination no host uses yet.
+    { file: "readiness.cloud.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true }) },
+    { file: "readiness.server-gpu.sh", shell: "bash", render: () => readinessScript({ image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 1800, gpu: true, cloudInit: false }) },
+    { file: "readiness.server-cpu.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: false, cloudInit: false }) },
+    { file: "readiness.cloud-cpu.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 60, gpu: false, cloudInit: true }) },
+
+    // The SSH gate, run on the operator's machine, and the probe it runs on the host.
+    {
+        file: "gate.cloud.sh", shell: "sh",
+        render: () => sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: sshClientOptions(CLOUD_KEY, `${CLOUD_KEY}.known_hosts`, false), port: 22, timeoutSeconds: 2400, probe: SSH_GATE_PROBE }),
+    },
+    {
+        file: "gate.server.sh", shell: "sh",
+        render: () => sshGateScript({ target: "gpuops@gpu1.example.com", sshOptions: sshClientOptions(SERVER_KEY, `${SERVER_KEY}.known_hosts`, false), port: 2222, timeoutSeconds: 120, probe: SERVER_GATE_PROBE }),
+    },
+    {
+        file: "gate.server-ipv6.sh", shell: "sh",
+        render: () => sshGateScript({ target: "ubuntu@2001:db8::7", sshOptions: sshClientOptions(SERVER_KEY, `${SERVER_KEY}.known_hosts`, false), port: 22, timeoutSeconds: 120, probe: SERVER_GATE_PROBE }),
+    },
+    { file: "probe.cloud.sh", shell: "bash", render: () => SSH_GATE_PROBE },
+    { file: "probe.server.sh", shell: "bash", render: () => SERVER_GATE_PROBE },
+
+    // The key file's companions, run on the operator's machine.
+    { file: "forget-host-keys.sh", shell: "sh", render: () => forgetHostKeysScript(`${CLOUD_KEY}.known_hosts`) },
+    { file: "key-file-delete.sh", shell: "sh", render: () => keyFileDeleteScript(CLOUD_KEY, `${CLOUD_KEY}.known_hosts`) },
+
+    // Beside the local engine.
+    { file: "local-ready.sh", shell: "bash", render: () => localReadyScript() },
+
+    // On every host: the proxy's routes, keys and CA root; the slots' images.
+    { file: "route.green.sh", shell: "bash", render: () => routeScript("aws-app-proxy", "green", "http://aws-app-green-api:8000/health") },
+    { file: "route.blue.sh", shell: "bash", render: () => routeScript("local-app-proxy", "blue", "http://local-app-blue-api:8000/health") },
+    { file: "switch.green.sh", shell: "sh", render: () => switchScript("green") },
+    { file: "switch.blue.sh", shell: "sh", render: () => switchScript("blue") },
+    { file: "write-keys.sh", shell: "bash", render: () => writeKeysScript("aws-app-proxy-auth") },
+    { file: "ca-root.sh", shell: "bash", render: () => caRootScript("aws-app-proxy", CA_ROOT_PATH) },
+    { file: "prune-images.sh", shell: "bash", render: () => pruneImagesScript("aws-app-green", "aws-app-green:v3-0123456789abcdef0123") },
+    { file: "image-id.sh", shell: "sh", render: () => imageIdScript("aws-app-green:v3-0123456789abcdef0123") },
+
+    // `npm run status`'s look at a host (not a resource input, pinned all the same).
+    { file: "status.sh", shell: "sh", render: () => hostScript("aws-app-") },
+
+    // The Caddyfile (not shell), whose validation the move touches.
+    { file: "Caddyfile.off", render: () => renderCaddyfile({ upstreams: { blue: "local-app-blue-api:8000", green: "local-app-green-api:8000" }, healthPath: "/health" }) },
+    {
+        file: "Caddyfile.internal-auth",
+        render: () => renderCaddyfile({
+            upstreams: { blue: "aws-app-blue-api:8000", green: "aws-app-green-api:8000" }, healthPath: "/health",
+            tls: { mode: "internal", hostname: "198.51.100.7" }, auth: { upstream: "aws-app-proxy-auth:9000", publicPaths: ["/health", "/docs", "/docs/*"] },
+        }),
+    },
+    {
+        file: "Caddyfile.internal-ipv6",
+        render: () => renderCaddyfile({ upstreams: { blue: "b-api:8000", green: "g-api:8000" }, healthPath: "/health", tls: { mode: "internal", hostname: "2001:db8::7" } }),
+    },
+    {
+        file: "Caddyfile.acme",
+        render: () => renderCaddyfile({
+            upstreams: { blue: "gcp-app-blue-api:8000", green: "gcp-app-green-api:8000" }, healthPath: "/health",
+            tls: { mode: "acme", domain: "api.example.com", email: "ops@example.com" },
+        }),
+    },
+];
+
+describe("golden files of every script the program deploys (test/golden/shell/)", () => {
+    for (const c of CASES) {
+        it(`${c.file} byte for byte`, () => {
+            const file = path.join(DIR, c.file);
+            const rendered = c.render();
+            if (process.env.UPDATE_GOLDEN === "1") {
+                fs.mkdirSync(DIR, { recursive: true });
+                fs.writeFileSync(file, rendered);
+            }
+            assert.ok(fs.existsSync(file), `${file} is missing; run with UPDATE_GOLDEN=1 to create it`);
+            assert.strictEqual(rendered, fs.readFileSync(file, "utf8"));
+        });
+    }
+
+    it("every golden file of test/golden/shell/ has its case (none left behind)", () => {
+        assert.deepStrictEqual(fs.readdirSync(DIR).sort(), CASES.map((c) => c.file).sort());
+    });
+
+    it("shellcheck finds nothing in any of them", function () {
+        requireTool("shellcheck", this);
+        for (const c of CASES) {
+            if (c.shell) assertScriptShellcheckClean(c.render(), c.file, c.shell);
+        }
+    });
+});
