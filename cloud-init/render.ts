@@ -2,6 +2,7 @@
 // driver and container toolkit. Pure: the same options always give the same bytes, so the
 // output is pinned by golden files in test/golden/.
 import * as YAML from "yaml";
+import { shellQuote } from "../infra/shell/quote";
 
 /** Options for {@link renderCloudInit}. All values are validated before rendering. */
 export interface CloudInitOptions {
@@ -195,11 +196,6 @@ function withDefaults(opts: CloudInitOptions): ResolvedCloudInitOptions {
         dockerLogMaxFile: opts.dockerLogMaxFile ?? d.dockerLogMaxFile,
         ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
     };
-}
-
-/** Quotes `s` as one POSIX shell word. */
-export function shellQuote(s: string): string {
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The packages for a driver branch: the headless (no X/desktop) driver and nvidia-smi. */

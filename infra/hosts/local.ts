@@ -3,7 +3,7 @@ import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as command from "@pulumi/command";
-import { shellQuote } from "../../cloud-init/render";
+import { shellQuote } from "../shell/quote";
 import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
 
 export interface LocalHostArgs {

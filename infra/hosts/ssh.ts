@@ -43,7 +43,8 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { REBOOT_REQUIRED_MARKER, shellQuote } from "../../cloud-init/render";
+import { REBOOT_REQUIRED_MARKER } from "../../cloud-init/render";
+import { shellPath, shellQuote } from "../shell/quote";
 import { READINESS_REBOOTING_EXIT_CODE } from "./readiness";
 
 export const SSH_DEFAULTS = {
@@ -109,11 +110,6 @@ export function writeKeyFile(keyPath: string, key: string, home: string = os.hom
     } finally {
         fs.rmSync(tmp, { force: true });
     }
-}
-
-/** A path as a shell word: "~/x" becomes "$HOME"/x, the rest is quoted. */
-export function shellPath(p: string): string {
-    return p.startsWith("~/") ? `"$HOME"/${shellQuote(p.slice(2))}` : shellQuote(p);
 }
 
 /** POSIX sh that forgets a host's known keys: a new VM behind the same static address has new ones. */

@@ -3,7 +3,7 @@
 // the containers that run the new one are up. Slots (the app) and the proxy's key service share it.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { shellQuote } from "../../cloud-init/render";
+import { shellQuote } from "../shell/quote";
 import { GpuHost } from "../hosts/gpuHost";
 
 const REPO = /^[a-z0-9][a-z0-9._-]*$/;

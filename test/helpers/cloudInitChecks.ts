@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as YAML from "yaml";
-import { shellQuote } from "../../cloud-init/render";
+import { shellQuote } from "../../infra/shell/quote";
 import { findTool } from "./tools";
 
 /** A piece of shell found in a cloud-config, and the shell that will run it. */

@@ -5,7 +5,7 @@
 // the runner's own timeout. The script is read from stdin, never argv, and holds no config value
 // but the container prefix, which is quoted.
 import { spawn } from "child_process";
-import { shellQuote } from "../../../cloud-init/render";
+import { shellQuote } from "../../../infra/shell/quote";
 import { INSPECT_FORMAT } from "./containers";
 import { NVIDIA_SMI_ARGS } from "./gpu";
 
