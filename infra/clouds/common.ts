@@ -8,8 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderCloudInit } from "../../cloud-init/render";
 import { PORTS } from "../vocabulary";
 import { RemoteHostArgs } from "../hosts/remote";
-import { SSH_DEFAULTS } from "../hosts/ssh";
-import { READINESS_DEFAULTS } from "../hosts/readiness";
+import { CLOUD_BOOT_TIMEOUT_SECONDS, READINESS_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
 
 /** Args every cloud GPU host takes; every value already validated by the config loader. */
 export interface CloudHostArgs {
@@ -62,9 +61,9 @@ export function cloudRemoteArgs(a: CloudHostArgs): RemoteHostArgs {
         publicKey: a.sshPublicKey,
         gpu: true,
         gpuCheckImage: a.gpuCheckImage,
-        readinessTimeoutSeconds: READINESS_DEFAULTS.timeoutSeconds,
-        bootTimeoutSeconds: SSH_DEFAULTS.bootTimeoutSeconds,
-        keyDir: SSH_DEFAULTS.keyDir,
+        readinessTimeoutSeconds: READINESS_TIMEOUT_SECONDS,
+        bootTimeoutSeconds: CLOUD_BOOT_TIMEOUT_SECONDS,
+        keyDir: SSH_KEY_DIR,
         // The public IP is NAT'd onto a private address; the cloud firewall decides who gets in.
         bindAddress: "0.0.0.0",
     };

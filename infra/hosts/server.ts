@@ -6,11 +6,11 @@
 // containers, networks and volumes from it (the model volume excepted) and leaves the machine.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { CLOUD_INIT_DEFAULTS, setupScript } from "../../cloud-init/render";
+import { setupScript } from "../../cloud-init/render";
 import type { SshHostConfig } from "../config/sections/hosts";
+import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SERVER_BOOT_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
 import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, sshAccess } from "./remote";
-import { READINESS_DEFAULTS } from "./readiness";
-import { SSH_DEFAULTS, readMachineId } from "./ssh";
+import { readMachineId } from "./ssh";
 
 export interface SshServerHostArgs {
     /** The server as config names it (name, address, port, user, gpu), validated. */
@@ -24,9 +24,6 @@ export interface SshServerHostArgs {
     /** Image the readiness gate runs with `--gpus all` on a GPU server. */
     readonly gpuCheckImage: string;
 }
-
-/** Seconds the SSH gate waits for a server that is already running: sshd answers, or the key is wrong. */
-export const SERVER_BOOT_TIMEOUT_SECONDS = 120;
 
 export const SERVER_HOST_TYPE = "gpu-hosts:hosts:SshServerHost";
 
@@ -47,9 +44,9 @@ export class SshServerHost extends pulumi.ComponentResource {
             publicKey: args.publicKey,
             gpu: s.gpu,
             gpuCheckImage: args.gpuCheckImage,
-            readinessTimeoutSeconds: READINESS_DEFAULTS.timeoutSeconds,
+            readinessTimeoutSeconds: READINESS_TIMEOUT_SECONDS,
             bootTimeoutSeconds: SERVER_BOOT_TIMEOUT_SECONDS,
-            keyDir: SSH_DEFAULTS.keyDir,
+            keyDir: SSH_KEY_DIR,
             // No cloud firewall in front: the proxy listens on every interface of the server, and the
             // operator's own firewall decides who reaches the idle port (README: your own server).
             bindAddress: "0.0.0.0",
@@ -81,8 +78,8 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
         sshUser: s.user,
         gpu: s.gpu,
         nvidiaDriverBranch: args.nvidiaDriverBranch,
-        dockerLogMaxSize: CLOUD_INIT_DEFAULTS.dockerLogMaxSize,
-        dockerLogMaxFile: CLOUD_INIT_DEFAULTS.dockerLogMaxFile,
+        dockerLogMaxSize: DOCKER_LOG_ROTATION.maxSize,
+        dockerLogMaxFile: DOCKER_LOG_ROTATION.maxFile,
     });
     return {
         identity,

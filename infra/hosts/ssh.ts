@@ -47,11 +47,6 @@ import { REBOOT_REQUIRED_MARKER } from "../../cloud-init/render";
 import { shellPath, shellQuote } from "../shell/quote";
 import { READINESS_REBOOTING_EXIT_CODE } from "./readiness";
 
-export const SSH_DEFAULTS = {
-    keyDir: "~/.ssh/gpu-hosts",
-    bootTimeoutSeconds: 2400,
-} as const;
-
 /** The stack's SSH key pair; index.ts creates one and passes both halves to every cloud host. */
 export function createStackKey(name: string, opts?: pulumi.CustomResourceOptions): tls.PrivateKey {
     return new tls.PrivateKey(name, { algorithm: "ED25519" }, opts);

@@ -1,8 +1,9 @@
 // Settings every long-running container shares.
 import * as docker from "@pulumi/docker";
+import { DOCKER_LOG_ROTATION } from "../config/fixed";
 
-/** Rotate json-file logs so a chatty container cannot fill the disk. */
-export const logOpts = { "max-size": "10m", "max-file": "3" };
+/** Rotate json-file logs so a chatty container cannot fill the disk (Docker takes both as strings). */
+export const logOpts = { "max-size": DOCKER_LOG_ROTATION.maxSize, "max-file": String(DOCKER_LOG_ROTATION.maxFile) };
 
 /** A Docker health check running `test` (exec form) inside the container. */
 export function healthcheck(test: readonly string[], startPeriod = "20s"): docker.types.input.ContainerHealthcheck {
