@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderCloudInit } from "../../cloud-init/render";
 import { PORTS } from "../vocabulary";
 import { RemoteHostArgs } from "../hosts/remote";
-import { CLOUD_BOOT_TIMEOUT_SECONDS, READINESS_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
+import { CLOUD_BOOT_TIMEOUT_SECONDS, DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
 
 /** Args every cloud GPU host takes; every value already validated by the config loader. */
 export interface CloudHostArgs {
@@ -122,7 +122,7 @@ export function authorizedKeys(a: CloudHostArgs): pulumi.Output<string[]> {
  */
 export function renderUserData(a: CloudHostArgs, createUser: boolean): pulumi.Output<string> {
     return authorizedKeys(a).apply((keys) =>
-        renderCloudInit({ nvidiaDriverBranch: a.nvidiaDriverBranch, sshUser: a.sshUser, createUser, sshAuthorizedKeys: keys }));
+        renderCloudInit({ nvidiaDriverBranch: a.nvidiaDriverBranch, sshUser: a.sshUser, createUser, sshAuthorizedKeys: keys, dockerLog: DOCKER_LOG_ROTATION }));
 }
 
 /** The stack's generated SSH key pair, as index.ts hands it to every host that uses it. */

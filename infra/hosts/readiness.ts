@@ -1,7 +1,7 @@
 // The readiness gate: a bash script a host runs over SSH (a Pulumi remote command) before its
 // Docker provider is used. It waits for cloud-init, then proves the GPU is visible inside a
 // container. Pure: the script is a function of its options.
-import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../cloud-init/render";
+import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../shell/host";
 import { shellQuote } from "../shell/quote";
 
 /** Options for {@link readinessScript}. */

@@ -6,11 +6,11 @@
 // containers, networks and volumes from it (the model volume excepted) and leaves the machine.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { setupScript } from "../../cloud-init/render";
 import type { SshHostConfig } from "../config/sections/hosts";
 import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SERVER_BOOT_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
 import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, sshAccess } from "./remote";
 import { readMachineId } from "./ssh";
+import { setupScript } from "../shell/setup";
 
 export interface SshServerHostArgs {
     /** The server as config names it (name, address, port, user, gpu), validated. */
@@ -78,8 +78,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
         sshUser: s.user,
         gpu: s.gpu,
         nvidiaDriverBranch: args.nvidiaDriverBranch,
-        dockerLogMaxSize: DOCKER_LOG_ROTATION.maxSize,
-        dockerLogMaxFile: DOCKER_LOG_ROTATION.maxFile,
+        dockerLog: DOCKER_LOG_ROTATION,
     });
     return {
         identity,

@@ -43,7 +43,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { REBOOT_REQUIRED_MARKER } from "../../cloud-init/render";
+import { REBOOT_REQUIRED_MARKER } from "../shell/host";
 import { shellPath, shellQuote } from "../shell/quote";
 import { READINESS_REBOOTING_EXIT_CODE } from "./readiness";
 

@@ -1,6 +1,7 @@
 // AwsGpuHost under strict mocks, built from the dev and prod stacks' real config.
 import * as assert from "assert";
 import { renderCloudInit } from "../../cloud-init/render";
+import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
 import { AwsGpuHost, CANONICAL_AWS_OWNER, UBUNTU_2404_AMI_NAME } from "../../infra/clouds/aws/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
 import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
@@ -107,7 +108,7 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("hands the instance the rendered cloud-init as user data, replaced when it changes", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch });
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION });
             assert.strictEqual(run.get("aws-vm").inputs.userData, want);
             assert.strictEqual(run.get("aws-vm").inputs.userDataReplaceOnChange, true);
             assert.strictEqual(run.get("aws-key").inputs.publicKey, pub);

@@ -1,6 +1,7 @@
 // AzureGpuHost under strict mocks, built from the dev and prod stacks' real config.
 import * as assert from "assert";
 import { renderCloudInit } from "../../cloud-init/render";
+import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
 import { AzureGpuHost, UBUNTU_2404_IMAGE } from "../../infra/clouds/azure/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
 import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
@@ -98,7 +99,7 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("passes the rendered cloud-init, base64-encoded, as customData; replaced when it changes", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: false, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch });
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: false, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION });
             assert.strictEqual(decode(run.get("azure-vm").inputs.osProfile.customData), want);
             assert.deepStrictEqual(run.regs.get("azure-vm")!.replaceOnChanges, ["osProfile.customData"]);
         });

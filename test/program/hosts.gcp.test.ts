@@ -1,6 +1,7 @@
 // GcpGpuHost under strict mocks, built from the dev and prod stacks' real config.
 import * as assert from "assert";
 import { renderCloudInit } from "../../cloud-init/render";
+import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
 import { GcpGpuHost, UBUNTU_2404_FAMILY, UBUNTU_IMAGE_PROJECT } from "../../infra/clouds/gcp/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
 import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
@@ -96,7 +97,7 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("passes the rendered cloud-init as user-data metadata, with the SSH keys and no OS Login", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch });
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION });
             assert.deepStrictEqual(run.get("gcp-vm").inputs.metadata, {
                 "user-data": want,
                 "ssh-keys": `ubuntu:${pub}`,

@@ -3,7 +3,8 @@
 // /etc/machine-id (read over SSH; the stub ssh of test/helpers/setup.ts answers here), and the same
 // AppStack, proxy, keys, TLS and outputs as a cloud host.
 import * as assert from "assert";
-import { setupScript } from "../../cloud-init/render";
+import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
+import { setupScript } from "../../infra/shell/setup";
 import { readinessScript } from "../../infra/hosts/readiness";
 import { isSecretInput, plainStrings } from "../helpers/secrets";
 import { ProgramRun, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
@@ -32,8 +33,8 @@ describe("ssh hosts (the operator's own servers)", () => {
     it("sets each server up over SSH with the cloud-init setup script (GPU parts only where there is a GPU), as root through sudo", () => {
         const s1 = run.get("box1-setup");
         assert.strictEqual(s1.inputs.create, "sudo -n bash -s");
-        assert.strictEqual(s1.inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLogMaxSize: "10m", dockerLogMaxFile: 3 }));
-        assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "570-server", dockerLogMaxSize: "10m", dockerLogMaxFile: 3 }));
+        assert.strictEqual(s1.inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION }));
+        assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION }));
         assert.match(run.get("box2-setup").inputs.stdin, /^readonly GPU=false$/m);
         assert.strictEqual(run.get("box1-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", gpu: true, cloudInit: false }));
         assert.strictEqual(run.get("box2-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", gpu: false, cloudInit: false }));

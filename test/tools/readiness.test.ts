@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../cloud-init/render";
+import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../infra/shell/host";
 import {
     READINESS_DEFAULTS,
     READINESS_REBOOTING_EXIT_CODE,

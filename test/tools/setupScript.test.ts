@@ -1,4 +1,4 @@
-// The host setup script (cloud-init/render.ts setupScript), run for real with bash as root in a
+// The host setup script (infra/shell/setup.sh, rendered by infra/shell/setup.ts), run for real with bash as root in a
 // private mount namespace: tmpfs over every directory it writes (/etc/docker, the sshd drop-in
 // directory, /var/lib/gpu-hosts, /run...), stubs on PATH for what would change the machine or reach
 // the network (apt-get, systemctl, usermod, the NVIDIA tools, curl), and the real sshd for `sshd -t`.
@@ -8,11 +8,13 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { SETUP_DONE_MARKER, SSHD_DROP_IN_PATH, SetupOptions, setupScript } from "../../cloud-init/render";
+import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
+import { SETUP_DONE_MARKER } from "../../infra/shell/host";
+import { SSHD_DROP_IN_PATH, SetupOptions, setupScript } from "../../infra/shell/setup";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { isCI, requireTool } from "../helpers/tools";
 
-const BASE: SetupOptions = { sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "570-server", dockerLogMaxSize: "10m", dockerLogMaxFile: 3 };
+const BASE: SetupOptions = { sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION };
 /** Every directory the script may write, each a fresh tmpfs in the namespace. */
 const SANDBOXED = ["/etc/docker", "/etc/ssh/sshd_config.d", "/etc/udev/rules.d", "/var/lib/gpu-hosts", "/run", "/etc/apt/keyrings", "/etc/apt/sources.list.d", "/usr/share/keyrings"];
 

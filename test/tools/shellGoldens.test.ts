@@ -8,7 +8,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { setupScript } from "../../cloud-init/render";
+import { setupScript } from "../../infra/shell/setup";
 import { localReadyScript } from "../../infra/hosts/local";
 import { readinessScript } from "../../infra/hosts/readiness";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, forgetHostKeysScript, keyFileDeleteScript, sshClientOptions, sshGateScript } from "../../infra/hosts/ssh";
@@ -24,7 +24,7 @@ const DIR = path.join(__dirname, "..", "golden", "shell");
 
 const CLOUD_KEY = "~/.ssh/gpu-hosts/gpu-hosts-dev-aws";
 const SERVER_KEY = "~/.ssh/gpu-hosts/gpu-hosts-prod-box1";
-const LOG = { dockerLogMaxSize: "10m", dockerLogMaxFile: 3 };
+const LOG = { dockerLog: { maxSize: "10m", maxFile: 3 } };
 
 interface Case {
     /** File under test/golden/shell/. */
