@@ -8,7 +8,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import type { HostKind } from "../vocabulary";
 import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
-import { gpuModelOf, platformOf, readinessScript } from "./readiness";
+import { gpuModelOf, platformOf, readinessScript } from "../shell/readiness";
 import {
     SERVER_GATE_PROBE, SSH_GATE_PROBE, forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, sshGateScript, writeKeyFile,
 } from "./ssh";

@@ -43,9 +43,8 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { REBOOT_REQUIRED_MARKER } from "../shell/host";
+import { READINESS_REBOOTING_EXIT_CODE, REBOOT_REQUIRED_MARKER } from "../shell/host";
 import { shellPath, shellQuote } from "../shell/quote";
-import { READINESS_REBOOTING_EXIT_CODE } from "./readiness";
 
 /** The stack's SSH key pair; index.ts creates one and passes both halves to every cloud host. */
 export function createStackKey(name: string, opts?: pulumi.CustomResourceOptions): tls.PrivateKey {

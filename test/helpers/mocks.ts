@@ -39,7 +39,7 @@ const FAKE_ED25519_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockM
 
 function commandStdout(a: pulumi.runtime.MockResourceArgs, world: MockWorld, otherwise: string): string {
     const create = String(a.inputs.create ?? "");
-    // The readiness gate (infra/hosts/readiness.ts) prints the engine's platform and, on a GPU
+    // The readiness gate (infra/shell/readiness.ts) prints the engine's platform and, on a GPU
     // host (its script runs a --gpus all container), each GPU.
     if (create.includes("# gpu-hosts readiness gate.")) {
         return [

@@ -3,9 +3,9 @@
 // /etc/machine-id (read over SSH; the stub ssh of test/helpers/setup.ts answers here), and the same
 // AppStack, proxy, keys, TLS and outputs as a cloud host.
 import * as assert from "assert";
-import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
+import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS } from "../../infra/config/fixed";
 import { setupScript } from "../../infra/shell/setup";
-import { readinessScript } from "../../infra/hosts/readiness";
+import { readinessScript } from "../../infra/shell/readiness";
 import { isSecretInput, plainStrings } from "../helpers/secrets";
 import { ProgramRun, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
 
@@ -36,8 +36,8 @@ describe("ssh hosts (the operator's own servers)", () => {
         assert.strictEqual(s1.inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION }));
         assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION }));
         assert.match(run.get("box2-setup").inputs.stdin, /^readonly GPU=false$/m);
-        assert.strictEqual(run.get("box1-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", gpu: true, cloudInit: false }));
-        assert.strictEqual(run.get("box2-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", gpu: false, cloudInit: false }));
+        assert.strictEqual(run.get("box1-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", timeoutSeconds: READINESS_TIMEOUT_SECONDS, gpu: true, cloudInit: false }));
+        assert.strictEqual(run.get("box2-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", timeoutSeconds: READINESS_TIMEOUT_SECONDS, gpu: false, cloudInit: false }));
         assert.strictEqual(run.get("box1-app-ollama").inputs.gpus, "all");
         assert.strictEqual(run.get("box2-app-ollama").inputs.gpus, undefined, "no GPU asked for on a server without one");
     });

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { RemoteHostArgs, connectRemote, sshAccess } from "../../infra/hosts/remote";
-import { readinessScript } from "../../infra/hosts/readiness";
+import { readinessScript } from "../../infra/shell/readiness";
 import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
 import { buildHost } from "../helpers/hosts";
 import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
@@ -101,7 +101,7 @@ describe("the remote-host skeleton under strict mocks", () => {
         assert.ok(run.regs.get("h1-setup")!.deps.includes("h1-ssh-gate"));
         assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-setup"));
         assert.doesNotMatch(run.get("h1-ssh-gate").inputs.create, /cloud-init/, "a server's gate waits for nothing but SSH");
-        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, gpu: false, cloudInit: false }));
+        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, timeoutSeconds: 1800, gpu: false, cloudInit: false }));
         assert.strictEqual(setup.options.deletedWith, "", "a server the stack does not own: its resources are deleted on destroy");
     });
 
@@ -127,7 +127,7 @@ describe("the remote-host skeleton under strict mocks", () => {
 
     it("runs the readiness script on the host; remote commands pass no previous output in env", async () => {
         const run = await build();
-        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, gpu: true, cloudInit: true }));
+        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, timeoutSeconds: 1800, gpu: true, cloudInit: true }));
         for (const name of ["h1-ready", "h1-model-pull", "h1-ssh-gate", "h1-ssh-files", "h1-known-hosts"]) {
             assert.strictEqual(run.get(name).inputs.addPreviousOutputInEnv, false, name);
         }

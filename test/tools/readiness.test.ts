@@ -1,23 +1,21 @@
-// Readiness gate: the script's text (golden file, shellcheck) and its behaviour, run with bash
-// against stub cloud-init / nvidia-smi / docker / sudo commands in a temporary directory.
-// Rewrite the golden file after an intended change with
-// `UPDATE_GOLDEN=1 npx mocha test/readiness.test.ts`.
+// Readiness gate (infra/shell/readiness.ts and readiness/*.sh): the script's text (golden file,
+// shellcheck) and its behaviour, run with bash against stub cloud-init / nvidia-smi / docker / sudo
+// commands in a temporary directory. Rewrite the golden file after an intended change with
+// `UPDATE_GOLDEN=1 /work/tools/m test/tools/readiness.test.ts`; every variant's golden file is in
+// test/golden/shell/ (test/tools/shellGoldens.test.ts).
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../infra/shell/host";
-import {
-    READINESS_DEFAULTS,
-    READINESS_REBOOTING_EXIT_CODE,
-    readinessScript,
-    validateReadinessOptions,
-} from "../../infra/hosts/readiness";
+import { READINESS_REBOOTING_EXIT_CODE, REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../infra/shell/host";
+import { ReadinessOptions, readinessScript, validateReadinessOptions } from "../../infra/shell/readiness";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 
 const GOLDEN = path.join(__dirname, "..", "golden", "readiness.default.sh");
+/** A cloud VM's gate as the program renders it with the config's default image and the fixed timeout. */
+const CLOUD: ReadinessOptions = { image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true };
 
 const STUBS: Record<string, string> = {
     "cloud-init": `#!/bin/sh
@@ -97,6 +95,11 @@ class Host {
         return this.exec(this.localise(script), env);
     }
 
+    /** Runs a GPU server's script (no cloud-init): its markers and boot id local to this sandbox. */
+    runGpuServer(script: string, env: Record<string, string> = {}): Run {
+        return this.exec(this.localise(script, false), env);
+    }
+
     private exec(script: string, env: Record<string, string>): Run {
         const res = spawnSync("bash", ["--norc", "-c", script], {
             encoding: "utf8",
@@ -110,11 +113,11 @@ class Host {
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 
-    private localise(script: string): string {
+    private localise(script: string, cloudInit = true): string {
         const swaps: Array<[string, string]> = [
             [`readonly REBOOT_MARKER=${REBOOT_REQUIRED_MARKER}\n`, `readonly REBOOT_MARKER=${this.rebootMarker}\n`],
             [`readonly DONE_MARKER=${SETUP_DONE_MARKER}\n`, `readonly DONE_MARKER=${this.doneMarker}\n`],
-            ["readonly CLOUD_INIT_LOG=/var/log/cloud-init-output.log\n", `readonly CLOUD_INIT_LOG=${this.cloudInitLog}\n`],
+            ...(cloudInit ? [["readonly CLOUD_INIT_LOG=/var/log/cloud-init-output.log\n", `readonly CLOUD_INIT_LOG=${this.cloudInitLog}\n`] as [string, string]] : []),
             ["readonly BOOT_ID_FILE=/proc/sys/kernel/random/boot_id\n", `readonly BOOT_ID_FILE=${this.bootId}\n`],
         ];
         for (const [from, to] of swaps) {
@@ -126,7 +129,7 @@ class Host {
 }
 
 describe("readiness gate", () => {
-    const script = readinessScript({});
+    const script = readinessScript(CLOUD);
 
     it("matches test/golden/readiness.default.sh byte for byte", () => {
         if (process.env.UPDATE_GOLDEN === "1") {
@@ -137,9 +140,10 @@ describe("readiness gate", () => {
         assert.strictEqual(script, fs.readFileSync(GOLDEN, "utf8"));
     });
 
-    it("is deterministic, strict bash, with a pinned default image", () => {
-        assert.strictEqual(readinessScript({}), readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800 }));
-        assert.deepStrictEqual(READINESS_DEFAULTS, { image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true });
+    it("is deterministic, strict bash, and holds no defaults (every option required)", () => {
+        assert.strictEqual(readinessScript({ ...CLOUD }), script);
+        const required: Required<ReadinessOptions> = CLOUD;
+        assert.deepStrictEqual(Object.keys(required).sort(), ["cloudInit", "gpu", "image", "timeoutSeconds"]);
         assert.ok(script.startsWith("#!/bin/bash\n"));
         assert.match(script, /^set -Eeuo pipefail$/m);
         assert.match(script, /^readonly IMAGE=ubuntu:24\.04$/m);
@@ -150,30 +154,32 @@ describe("readiness gate", () => {
     });
 
     it("quotes the image and timeout it is given", () => {
-        const custom = readinessScript({ image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 60 });
+        const custom = readinessScript({ ...CLOUD, image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 60 });
         assert.match(custom, /^readonly IMAGE=nvidia\/cuda:12\.8\.1-base-ubuntu24\.04$/m);
         assert.match(custom, /^readonly TIMEOUT_SECONDS=60$/m);
     });
 
-    it("rejects options that could inject shell or docker flags", () => {
-        assert.throws(() => readinessScript({ image: "ubuntu; rm -rf /" }), {
-            message:
-                'readiness option image must be a Docker image reference like "ubuntu:24.04" or "repo/name@sha256:<digest>", got "ubuntu; rm -rf /"',
+    it("rejects options that could inject shell or docker flags, with the config's image rule (infra/validators.ts IMAGE_PIN)", () => {
+        assert.throws(() => readinessScript({ ...CLOUD, image: "ubuntu; rm -rf /" }), {
+            message: 'readiness option image must be an image with an explicit version tag other than "latest", e.g. "redis:7.4.2-alpine", got "ubuntu; rm -rf /"',
         });
-        assert.throws(() => readinessScript({ image: "--privileged" }), /readiness option image/);
-        assert.throws(() => readinessScript({ image: "ubuntu:$(id)" }), /readiness option image/);
-        assert.deepStrictEqual(validateReadinessOptions({ image: "x'y", timeoutSeconds: 1.5 }), [
-            'readiness option image must be a Docker image reference like "ubuntu:24.04" or "repo/name@sha256:<digest>", got "x\'y"',
+        assert.throws(() => readinessScript({ ...CLOUD, image: "--privileged" }), /readiness option image/);
+        assert.throws(() => readinessScript({ ...CLOUD, image: "ubuntu:$(id)" }), /readiness option image/);
+        assert.deepStrictEqual(validateReadinessOptions({ ...CLOUD, image: "x'y", timeoutSeconds: 1.5 }), [
+            'readiness option image must be an image with an explicit version tag other than "latest", e.g. "redis:7.4.2-alpine", got "x\'y"',
             "readiness option timeoutSeconds must be an integer from 1 to 86400, got 1.5",
         ]);
-        assert.doesNotThrow(() => readinessScript({ image: `ubuntu@sha256:${"a".repeat(64)}` }));
-        assert.doesNotThrow(() => readinessScript({ image: "registry.example.com/team/cuda:12.8" }));
+        // What the config accepts for images.gpuCheck, the gate accepts.
+        assert.doesNotThrow(() => readinessScript({ ...CLOUD, image: `ubuntu:24.04@sha256:${"a".repeat(64)}` }));
+        assert.doesNotThrow(() => readinessScript({ ...CLOUD, image: "registry.example.com/team/cuda:12.8" }));
+        assert.doesNotThrow(() => readinessScript({ ...CLOUD, image: "registry.example.com:5000/team/cuda:12.8" }));
     });
 
     it("shellcheck finds nothing", function () {
         requireTool("shellcheck", this);
-        assertScriptShellcheckClean(script, "readinessScript({})", "bash");
-        assertScriptShellcheckClean(readinessScript({ image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 5 }));
+        for (const gpu of [true, false]) {
+            for (const cloudInit of [true, false]) assertScriptShellcheckClean(readinessScript({ ...CLOUD, gpu, cloudInit }), `readiness gpu=${gpu} cloudInit=${cloudInit}`, "bash");
+        }
     });
 
     describe("behaviour against stub commands", () => {
@@ -213,7 +219,7 @@ describe("readiness gate", () => {
         });
 
         it("on a server without a GPU or cloud-init: no cloud-init, no driver, no GPU container; the user's Docker and its platform", () => {
-            const plain = readinessScript({ gpu: false, cloudInit: false });
+            const plain = readinessScript({ ...CLOUD, gpu: false, cloudInit: false });
             assert.doesNotMatch(plain, /cloud-init|nvidia-smi|--gpus|CLOUD_INIT_LOG|REBOOT_MARKER/);
             const r = host.runPlain(plain);
             assert.strictEqual(r.status, 0, r.stderr);
@@ -246,7 +252,7 @@ describe("readiness gate", () => {
         }
 
         it("fails when cloud-init does not finish in time", () => {
-            const r = host.run(readinessScript({ timeoutSeconds: 1 }), { STUB_CI_SLEEP: "5" });
+            const r = host.run(readinessScript({ ...CLOUD, timeoutSeconds: 1 }), { STUB_CI_SLEEP: "5" });
             assert.strictEqual(r.status, 1);
             assert.match(r.stderr, /cloud-init did not finish within 1s/);
         });
@@ -257,6 +263,22 @@ describe("readiness gate", () => {
             assert.strictEqual(r.status, READINESS_REBOOTING_EXIT_CODE);
             assert.match(r.stderr, /rebooting to load the NVIDIA driver.*run 'pulumi up' again/);
             assert.strictEqual(r.log, "", "nothing else runs while the host reboots");
+        });
+
+        it("on a GPU server: no cloud-init wait; asks the operator to reboot, and passes once the driver works", () => {
+            const server = readinessScript({ ...CLOUD, cloudInit: false });
+            assert.doesNotMatch(server, /cloud-init|CLOUD_INIT_LOG|TIMEOUT_SECONDS/);
+            fs.writeFileSync(host.rebootMarker, "boot-2\n");
+            const r = host.runGpuServer(server, { STUB_NVSMI_OK: "0" });
+            assert.strictEqual(r.status, READINESS_REBOOTING_EXIT_CODE);
+            assert.match(r.stderr, /loads only after a reboot: reboot the server, then run 'npm run up' again/);
+            assert.strictEqual(r.log, "", "nothing else runs before the reboot");
+            const after = host.runGpuServer(server);
+            assert.strictEqual(after.status, 0, after.stderr);
+            assert.match(after.stdout, /^GPU: NVIDIA A10G, driver 570\.133\.20$/m);
+            const broken = host.runGpuServer(server, { STUB_DOCKER_OK: "0" });
+            assert.strictEqual(broken.status, 1);
+            assert.doesNotMatch(broken.stderr, /cloud-init/, "no cloud-init log to show on a server");
         });
 
         it("ignores a stale reboot marker once the driver works", () => {

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { setupScript } from "../../infra/shell/setup";
 import { localReadyScript } from "../../infra/hosts/local";
-import { readinessScript } from "../../infra/hosts/readiness";
+import { readinessScript } from "../../infra/shell/readiness";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, forgetHostKeysScript, keyFileDeleteScript, sshClientOptions, sshGateScript } from "../../infra/hosts/ssh";
 import { caRootScript, writeKeysScript } from "../../infra/service/apiKeys";
 import { renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";

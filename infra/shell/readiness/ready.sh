@@ -1,0 +1,1 @@
+echo "gpu-hosts: host ready"
