@@ -9,9 +9,8 @@ import * as docker from "@pulumi/docker";
 import type { HostKind } from "../vocabulary";
 import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
 import { gpuModelOf, platformOf, readinessScript } from "../shell/readiness";
-import {
-    SERVER_GATE_PROBE, SSH_GATE_PROBE, forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, sshGateScript, writeKeyFile,
-} from "./ssh";
+import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../shell/gate";
+import { forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, writeKeyFile } from "./ssh";
 
 /** How to reach and check a remote host; resolved and validated by the config loader. */
 export interface RemoteHostArgs {

@@ -1,7 +1,7 @@
 // SSH plumbing for remote hosts (the cloud VMs and an operator's own servers), as pure functions:
-// the key file the ssh client reads, the client options, the SSH gate script and the probe it runs,
-// and the one-shot read of a server's machine id. The skeleton that wires them into resources is
-// remote.ts.
+// the key file the ssh client reads, the client options, the one-line scripts that forget and delete
+// it, and the one-shot read of a server's machine id. The SSH gate that uses the options is
+// infra/shell/gate.sh (gate.ts); the skeleton that wires them into resources is remote.ts.
 //
 // How the stack's key reaches the Docker provider's ssh client: for an ssh:// host the provider
 // uses the docker CLI's connection helper, which runs the operator's OpenSSH client as
@@ -29,7 +29,7 @@
 //                                       connections were dropped at random (kreuzwerker/
 //                                       terraform-provider-docker#262, docker/compose#10117).
 //                                       One multiplexed connection carries them all; the setup
-//                                       script also raises MaxStartups and MaxSessions (render.ts).
+//                                       script also raises MaxStartups and MaxSessions (infra/shell/setup.ts).
 // Nothing else multiplexes, above all not the SSH gate: a master connection keeps the groups of
 // its first login, so one opened while the setup was still adding the user to the docker group
 // would carry every later `docker system dial-stdio` with stale groups ("permission denied" on
@@ -43,8 +43,8 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { READINESS_REBOOTING_EXIT_CODE, REBOOT_REQUIRED_MARKER } from "../shell/host";
-import { shellPath, shellQuote } from "../shell/quote";
+import { shellPath } from "../shell/quote";
+import { MACHINE_ID, matches } from "../validators";
 
 /** The stack's SSH key pair; index.ts creates one and passes both halves to every cloud host. */
 export function createStackKey(name: string, opts?: pulumi.CustomResourceOptions): tls.PrivateKey {
@@ -117,78 +117,6 @@ export function keyFileDeleteScript(keyPath: string, knownHostsPath: string): st
 }
 
 /**
- * Run on a cloud VM by the SSH gate: waits for cloud-init, then exits 75 while the setup script
- * has asked for a reboot in this boot (the marker holds the boot id) and the driver is not loaded.
- */
-export const SSH_GATE_PROBE = [
-    "cloud-init status --wait >/dev/null 2>&1 || true",
-    `m=${shellQuote(REBOOT_REQUIRED_MARKER)}`,
-    'if [ -e "$m" ] && [ "$(cat "$m")" = "$(cat /proc/sys/kernel/random/boot_id)" ] && ! nvidia-smi >/dev/null 2>&1; then',
-    `  exit ${READINESS_REBOOTING_EXIT_CODE}`,
-    "fi",
-].join("\n") + "\n";
-
-/**
- * Run on an operator's server by the SSH gate: nothing to wait for, it is running already. Never
- * cloud-init's wait: a server with cloud-init installed but not in use (seen on this project's own
- * test host) would make `cloud-init status --wait` wait forever.
- */
-export const SERVER_GATE_PROBE = "true\n";
-
-export interface SshGateOptions {
-    readonly target: string;
-    /** The client options, without multiplexing (see the file comment). */
-    readonly sshOptions: readonly string[];
-    /** The host's SSH port. */
-    readonly port: number;
-    readonly timeoutSeconds: number;
-    /** What to run once in: SSH_GATE_PROBE on a cloud VM, SERVER_GATE_PROBE on a server. */
-    readonly probe: string;
-}
-
-/**
- * POSIX sh, run on the operator's machine, that retries until the host answers over SSH (the
- * provider's options without multiplexing) and has finished its first boot. The installed
- * @pulumi/command's remote connection dials only a few times, so a still-booting VM (sshd not
- * up, the user not yet created, a driver reboot) would fail the remote commands without it.
- */
-export function sshGateScript(o: SshGateOptions): string {
-    if (o.sshOptions.some((x) => /^Control(Master|Path|Persist)=/.test(x))) throw new Error("the SSH gate must not multiplex (see infra/hosts/ssh.ts)");
-    const opts = [...o.sshOptions, "-o", `Port=${o.port}`, "-o", "ConnectTimeout=10", "-o", "ServerAliveCountMax=4"].map(shellQuote).join(" ");
-    return [
-        "set -u",
-        "# ssh expands ~ in -i and UserKnownHostsFile itself, exactly as for the Docker provider.",
-        "# shellcheck disable=SC2088",
-        `set -- ${opts}`,
-        `target=${shellQuote(o.target)}`,
-        "# The probe runs, and expands, on the host.",
-        "# shellcheck disable=SC2016",
-        `probe=${shellQuote(o.probe)}`,
-        `deadline=$(( $(date +%s) + ${o.timeoutSeconds} ))`,
-        "attempt=0",
-        "while :; do",
-        "  attempt=$((attempt + 1))",
-        "  rc=0",
-        '  ssh -n "$@" -- "$target" "$probe" || rc=$?',
-        '  case "$rc" in',
-        '    0) echo "gpu-hosts: $target answers over SSH and has finished its first boot"; exit 0 ;;',
-        `    ${READINESS_REBOOTING_EXIT_CODE}) echo "gpu-hosts: $target is rebooting to load the NVIDIA driver (attempt $attempt)" ;;`,
-        '    255) echo "gpu-hosts: $target does not accept SSH yet (attempt $attempt)" ;;',
-        '    *) echo "gpu-hosts: the boot probe on $target exited $rc; the readiness gate will tell why"; exit 0 ;;',
-        "  esac",
-        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
-        `    echo "gpu-hosts: $target did not come up within ${o.timeoutSeconds}s" >&2`,
-        "    exit 1",
-        "  fi",
-        "  sleep 10",
-        "done",
-    ].join("\n") + "\n";
-}
-
-/** A machine id as systemd writes /etc/machine-id: 32 lowercase hex digits. */
-const MACHINE_ID = /^[0-9a-f]{32}$/;
-
-/**
  * Reads a server's /etc/machine-id over SSH, now (the program runs this during preview and up):
  * the identity everything on the server follows, so a reinstalled machine is redeployed rather than
  * patched. `options` must not multiplex (see the file comment). Throws a message that says what to
@@ -198,7 +126,7 @@ export function readMachineId(o: { target: string; port: number; options: readon
     const r = spawnSync("ssh", ["-n", ...o.options, "-o", `Port=${o.port}`, "-o", "ConnectTimeout=15", "--", o.target, "cat /etc/machine-id"],
         { encoding: "utf8", timeout: 60_000 });
     const id = (r.stdout ?? "").trim();
-    if (r.status === 0 && MACHINE_ID.test(id)) return id;
+    if (r.status === 0 && matches(MACHINE_ID, id)) return id;
     const why = (r.error?.message ?? (r.stderr ?? "").trim().split("\n").pop()) || `exit ${r.status}`;
     const hint = /Permission denied/.test(why) && o.publicKey
         ? `; authorise the key: add this line to ~/.ssh/authorized_keys of that user: ${o.publicKey.trim()}`

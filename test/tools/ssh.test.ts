@@ -1,5 +1,5 @@
 // The SSH plumbing of remote hosts (infra/hosts/ssh.ts): client options, the key file, the SSH
-// gate and the machine-id read. Scripts are shellchecked and run for real against a stub ssh (and
+// gate (infra/shell/gate.sh, probe.sh) and the machine-id read. Scripts are shellchecked and run for real against a stub ssh (and
 // the options through the real `ssh -G`); the skeleton's resources are test/program/remoteHost.test.ts.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
@@ -8,9 +8,9 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    CONTROL_PERSIST_SECONDS, SERVER_GATE_PROBE, SSH_GATE_PROBE, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName,
-    readMachineId, sshClientOptions, sshGateScript, writeKeyFile,
+    CONTROL_PERSIST_SECONDS, expandHome, forgetHostKeysScript, keyFileDeleteScript, keyFileName, readMachineId, sshClientOptions, writeKeyFile,
 } from "../../infra/hosts/ssh";
+import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 
@@ -152,6 +152,12 @@ exit "\${code:-0}"
 
     it("refuses multiplexed options: a master opened before the setup keeps the user's old groups", () => {
         assert.throws(() => sshGateScript({ target: "ubuntu@198.51.100.7", sshOptions: OPTS, port: 22, timeoutSeconds: 10, probe: SSH_GATE_PROBE }), /the SSH gate must not multiplex/);
+    });
+
+    it("refuses a port or timeout that would not read as a number in the script", () => {
+        const gate = { target: "ubuntu@198.51.100.7", sshOptions: PLAIN, port: 22, timeoutSeconds: 10, probe: SSH_GATE_PROBE };
+        assert.throws(() => sshGateScript({ ...gate, port: 0 }), /port must be from 1 to 65535, got 0/);
+        assert.throws(() => sshGateScript({ ...gate, timeoutSeconds: 1.5 }), /timeout must be a whole number of seconds, got 1.5/);
     });
 
     it("never waits for cloud-init on an operator's server: one installed but not in use would wait forever", () => {
