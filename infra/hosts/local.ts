@@ -3,7 +3,8 @@ import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as command from "@pulumi/command";
-import { shellQuote } from "../shell/quote";
+import { PLATFORM_FORMAT } from "../shell/host";
+import { renderShell } from "../shell/render";
 import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
 
 export interface LocalHostArgs {
@@ -41,18 +42,9 @@ export function dockerCliEndpoint(env: NodeJS.ProcessEnv = process.env, cli: Doc
     return out;
 }
 
-/** The engine's platform as Docker names it ("linux/amd64"), printed by the ready command. */
-const PLATFORM_FORMAT = "{{.Server.Os}}/{{.Server.Arch}}";
-
-/** Bash run beside the engine: prints its platform, or fails naming the endpoint that did not answer. */
+/** Bash run beside the engine (infra/shell/local-ready.sh): prints its platform, or fails naming the endpoint that did not answer. */
 export function localReadyScript(): string {
-    return [
-        `if ! out="$(docker version --format ${shellQuote(PLATFORM_FORMAT)} 2>&1)"; then`,
-        '  echo "no Docker engine answers at $DOCKER_HOST: $out" >&2',
-        "  exit 1",
-        "fi",
-        'echo "$out"',
-    ].join("\n") + "\n";
+    return renderShell({ file: "local-ready.sh", inPlace: { PLATFORM_FORMAT } });
 }
 
 export class LocalHost extends pulumi.ComponentResource implements GpuHost {

@@ -2,7 +2,8 @@
 // line, so neither the file nor the command that writes it holds a key. Pure functions; the writer
 // is a host command fed on stdin, never argv.
 import * as crypto from "crypto";
-import { API_KEY_CHARS, API_KEY_LENGTH } from "../validators";
+import { API_KEY_CHARS, API_KEY_LENGTH, DOCKER_NAME, matches } from "../validators";
+import { renderShell } from "../shell/render";
 
 /** Where the key service reads the key file, on its volume (auth/Dockerfile's KEYS_FILE). */
 export const KEYS_DIR = "/keys";
@@ -51,34 +52,20 @@ export function renderKeysFile(keys: readonly string[]): string {
     return ["# gpu-hosts API keys: sha256 (hex) of each key, one a line; written by `server.js write-keys`", ...keys.map(keyDigest), ""].join("\n");
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
 /**
  * Host-side script that installs the key file read from its stdin into the key service's volume,
  * atomically (write, fsync, rename in server.js). The service picks it up on its next request: no
  * restart, no proxy reload.
  */
 export function writeKeysScript(authContainer: string): string {
-    if (!NAME.test(authContainer)) throw new Error(`auth container name must match ${NAME}, got ${JSON.stringify(authContainer)}`);
+    if (!matches(DOCKER_NAME, authContainer)) throw new Error(`auth container name must be ${DOCKER_NAME.allowed}, got ${JSON.stringify(authContainer)}`);
     return ["set -euo pipefail", `docker exec -i ${authContainer} node /srv/server.js write-keys`, ""].join("\n");
 }
 
-/** Host-side script that prints the proxy's internal root CA certificate once Caddy has created it. */
+/** Host-side script (infra/shell/ca-root.sh) that prints the proxy's internal root CA certificate once Caddy has created it. */
 export function caRootScript(proxyContainer: string, rootPath: string): string {
-    if (!NAME.test(proxyContainer)) throw new Error(`proxy container name must match ${NAME}, got ${JSON.stringify(proxyContainer)}`);
+    if (!matches(DOCKER_NAME, proxyContainer)) throw new Error(`proxy container name must be ${DOCKER_NAME.allowed}, got ${JSON.stringify(proxyContainer)}`);
+    // It lands in the script unquoted, inside a message.
     if (!/^\/[A-Za-z0-9._/-]+$/.test(rootPath)) throw new Error(`root certificate path must be absolute, got ${JSON.stringify(rootPath)}`);
-    return [
-        "set -euo pipefail",
-        // Caddy creates its CA at start-up, just after the container turns healthy.
-        "for attempt in $(seq 1 30); do",
-        `  if docker exec ${proxyContainer} test -s ${rootPath}; then break; fi`,
-        "  if [ \"$attempt\" -eq 30 ]; then",
-        `    echo "caddy did not create its internal root CA (${rootPath}) within 60 s" >&2`,
-        "    exit 1",
-        "  fi",
-        "  sleep 2",
-        "done",
-        `docker exec ${proxyContainer} cat ${rootPath}`,
-        "",
-    ].join("\n");
+    return renderShell({ file: "ca-root.sh", inPlace: { PROXY: proxyContainer, ROOT_CERT: rootPath } });
 }

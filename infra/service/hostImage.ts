@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { shellQuote } from "../shell/quote";
+import { renderShell } from "../shell/render";
 import { GpuHost } from "../hosts/gpuHost";
 
 const REPO = /^[a-z0-9][a-z0-9._-]*$/;
@@ -28,7 +29,7 @@ export function parseImageId(stdout: string): string {
 }
 
 /**
- * Bash that removes every tag of `repository` but `keep`: docker.Image never deletes what it built
+ * Bash (infra/shell/prune-images.sh) that removes every tag of `repository` but `keep`: docker.Image never deletes what it built
  * (pulumi-docker), so without it each release leaves an image behind on the host. One repository
  * per slot, so this never touches an image the other slot runs. An image still used by a container
  * is left alone, with a note.
@@ -36,15 +37,7 @@ export function parseImageId(stdout: string): string {
 export function pruneImagesScript(repository: string, keep: string): string {
     if (!REPO.test(repository)) throw new Error(`image repository must match ${REPO}, got ${JSON.stringify(repository)}`);
     if (!keep.startsWith(`${repository}:`)) throw new Error(`image to keep must be a tag of ${repository}, got ${JSON.stringify(keep)}`);
-    return [
-        "set -euo pipefail",
-        `keep=${shellQuote(keep)}`,
-        `docker image ls --format '{{.Repository}}:{{.Tag}}' ${shellQuote(repository)} | while read -r ref; do`,
-        '  [ "$ref" = "$keep" ] && continue',
-        '  if docker image rm "$ref" >/dev/null; then echo "removed previous image $ref"; else echo "kept $ref: still in use" >&2; fi',
-        "done",
-        "",
-    ].join("\n");
+    return renderShell({ file: "prune-images.sh", inPlace: { KEEP_REF: keep, REPOSITORY: repository } });
 }
 
 export interface HostImageArgs {

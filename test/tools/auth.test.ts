@@ -56,7 +56,7 @@ describe("API keys", () => {
         it("writes keys from stdin (never argv) into the key service's container", () => {
             const script = writeKeysScript("local-app-proxy-auth");
             assert.strictEqual(script, "set -euo pipefail\ndocker exec -i local-app-proxy-auth node /srv/server.js write-keys\n");
-            assert.throws(() => writeKeysScript("a b"), /auth container name must match/);
+            assert.throws(() => writeKeysScript("a b"), /auth container name must be a Docker name of letters, digits/);
         });
 
         it("prints the internal root CA once Caddy made it, and shellcheck finds nothing in either", function () {
