@@ -18,6 +18,7 @@
 // pass through unchanged. With auth, every request but the public paths is first checked by the key
 // service (auth/server.js) through forward_auth; the key set lives in that service's file, not in
 // this one, so rotating keys changes nothing here. With TLS, both ports serve HTTPS only.
+import { ADDRESS_ALLOWED, DOCKER_NAME, DOMAIN, EMAIL, URL_PATH, isAddress, matches } from "../validators";
 import { COLORS, Color, otherColor } from "../vocabulary";
 
 /** Port inside the proxy container that serves the live slot. */
@@ -83,9 +84,11 @@ export function defaultPublicPaths(healthPath: string): string[] {
     return [healthPath, "/docs", "/docs/*"];
 }
 
+// The Caddyfile's own forms; every value the config also checks uses infra/validators.ts.
 const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$/;
-const PATH = /^\/[A-Za-z0-9._~/-]*$/;
 const PUBLIC_PATH = /^\/[A-Za-z0-9._~/-]*\*?$/;
+/** One Caddyfile token as is: nothing its lexer reads as quoting, a block, a placeholder or an escape. */
+const CADDY_TOKEN = /^[^\s"`{}\\]+$/;
 
 /** Exists while green is live; absent, blue is. */
 export const GREEN_MARKER = "live-green";
@@ -295,9 +298,9 @@ export function renderCaddyfile(r: CaddyRoutes): string {
     for (const c of COLORS) {
         if (!UPSTREAM.test(r.upstreams[c])) throw new Error(`caddy ${c} upstream must be host:port, got ${JSON.stringify(r.upstreams[c])}`);
     }
-    if (!PATH.test(r.healthPath)) throw new Error(`caddy health path must be an absolute URL path, got ${JSON.stringify(r.healthPath)}`);
+    if (!matches(URL_PATH, r.healthPath)) throw new Error(`caddy health path must be ${URL_PATH.allowed}, got ${JSON.stringify(r.healthPath)}`);
     const dir = r.routesDir ?? ROUTES_DIR;
-    if (!PATH.test(dir)) throw new Error(`caddy routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
+    if (!URL_PATH.re.test(dir)) throw new Error(`caddy routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
     validateTls(r.tls ?? { mode: "off" });
     if (r.auth) {
         if (!UPSTREAM.test(r.auth.upstream)) throw new Error(`caddy auth upstream must be host:port, got ${JSON.stringify(r.auth.upstream)}`);
@@ -316,23 +319,19 @@ export function renderCaddyfile(r: CaddyRoutes): string {
     ].join("\n");
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*$/;
-const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
-const EMAIL = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$/;
-
 function validateTls(tls: CaddyTls): void {
     switch (tls.mode) {
         case "off":
             return;
         case "internal":
-            if (!IPV4.test(tls.hostname) && !IPV6.test(tls.hostname) && !DNS_NAME.test(tls.hostname)) {
-                throw new Error(`caddy tls hostname must be an IP address or a DNS name, got ${JSON.stringify(tls.hostname)}`);
-            }
+            // The host's address as the config accepts it (an ssh host's may be a single label, or mixed case).
+            if (!isAddress(tls.hostname)) throw new Error(`caddy tls hostname must be ${ADDRESS_ALLOWED}, got ${JSON.stringify(tls.hostname)}`);
             return;
         case "acme":
-            if (!DNS_NAME.test(tls.domain)) throw new Error(`caddy tls domain must be a DNS name, got ${JSON.stringify(tls.domain)}`);
-            if (tls.email !== undefined && !EMAIL.test(tls.email)) throw new Error(`caddy tls email must be an e-mail address, got ${JSON.stringify(tls.email)}`);
+            if (!matches(DOMAIN, tls.domain)) throw new Error(`caddy tls domain must be ${DOMAIN.allowed}, got ${JSON.stringify(tls.domain)}`);
+            if (tls.email !== undefined && !(matches(EMAIL, tls.email) && CADDY_TOKEN.test(tls.email))) {
+                throw new Error(`caddy tls email must be ${EMAIL.allowed} without quotes, braces or backslashes (one Caddyfile token), got ${JSON.stringify(tls.email)}`);
+            }
             return;
         default: {
             const never: never = tls;
@@ -352,12 +351,11 @@ export function caddyRun(configPath: string): string[] {
  * single quote, so it can be passed as one `sh -c '...'` argument.
  */
 export function switchScript(live: Color, dir: string = ROUTES_DIR): string {
-    if (!PATH.test(dir)) throw new Error(`routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
+    if (!URL_PATH.re.test(dir)) throw new Error(`routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
     const [set, check] = live === "green" ? [`touch ${GREEN_MARKER}`, `[ -e ${GREEN_MARKER} ]`] : [`rm -f ${GREEN_MARKER}`, `[ ! -e ${GREEN_MARKER} ]`];
     return ["set -eu", `mkdir -p ${dir}`, `cd ${dir}`, set, `touch ${ROUTED_MARKER}`, `${check} && [ -e ${ROUTED_MARKER} ]`].join("; ");
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Seconds a slot must stay healthy before a switch: one health_interval plus one health_timeout. */
 export const HEALTH_SETTLE_S = 4;
 
@@ -366,7 +364,7 @@ export const HEALTH_SETTLE_S = 4;
  * check from inside the proxy's network, then flip the marker inside the proxy container.
  */
 export function routeScript(proxyContainer: string, live: Color, liveHealthUrl: string): string {
-    if (!NAME.test(proxyContainer)) throw new Error(`proxy container name must match ${NAME}, got ${JSON.stringify(proxyContainer)}`);
+    if (!matches(DOCKER_NAME, proxyContainer)) throw new Error(`proxy container name must be ${DOCKER_NAME.allowed}, got ${JSON.stringify(proxyContainer)}`);
     if (!/^http:\/\/[A-Za-z0-9.-]+:\d{1,5}\/[A-Za-z0-9._~/-]*$/.test(liveHealthUrl)) throw new Error(`live health URL must be http://host:port/path, got ${JSON.stringify(liveHealthUrl)}`);
     return [
         "set -euo pipefail",

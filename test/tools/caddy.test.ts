@@ -11,6 +11,7 @@ import * as path from "path";
 import * as tls from "tls";
 import { keyId, renderKeysFile } from "../../infra/service/apiKeys";
 import { defaultPublicPaths, renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
+import { isAddress } from "../../infra/validators";
 import { Color } from "../../infra/vocabulary";
 import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "../helpers/caddy";
 import { requireTool } from "../helpers/tools";
@@ -102,12 +103,23 @@ describe("caddy routing", () => {
 
         it("rejects hostnames, domains, e-mails, auth upstreams and public paths that would break the file", () => {
             const r = (x: object) => () => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", ...x });
-            assert.throws(r({ tls: { mode: "internal", hostname: "1.2.3.4 {" } }), /caddy tls hostname must be an IP address or a DNS name, got "1.2.3.4 \{"/);
-            assert.throws(r({ tls: { mode: "acme", domain: "localhost" } }), /caddy tls domain must be a DNS name, got "localhost"/);
-            assert.throws(r({ tls: { mode: "acme", domain: "a.example.com", email: "x y@z" } }), /caddy tls email must be an e-mail address, got "x y@z"/);
+            assert.throws(r({ tls: { mode: "internal", hostname: "1.2.3.4 {" } }), /caddy tls hostname must be an IPv4 or IPv6 address or a DNS name, e.g. "203.0.113.10" or "gpu1.example.com", got "1.2.3.4 \{"/);
+            assert.throws(r({ tls: { mode: "acme", domain: "localhost" } }), /caddy tls domain must be a DNS name such as "api.example.com", got "localhost"/);
+            assert.throws(r({ tls: { mode: "acme", domain: "a.example.com", email: "x y@z" } }), /caddy tls email must be an email address without quotes, braces or backslashes \(one Caddyfile token\), got "x y@z"/);
             assert.throws(r({ auth: { upstream: "auth", publicPaths: ["/health"] } }), /caddy auth upstream must be host:port, got "auth"/);
             assert.throws(r({ auth: { upstream: "auth:9000", publicPaths: [] } }), /caddy auth public paths must name at least one path/);
             assert.throws(r({ auth: { upstream: "auth:9000", publicPaths: ["/a b"] } }), /caddy auth public path must be an absolute URL path, optionally ending in \*, got "\/a b"/);
+        });
+
+        it("serves internal TLS for every host address the config accepts (infra/validators.ts isAddress): a one-label name, mixed case, IPv6", () => {
+            for (const hostname of ["gpubox", "GPU1.Example.com", "203.0.113.10", "2001:db8::7", "gpu1.example.com"]) {
+                assert.ok(isAddress(hostname), hostname);
+                assert.match(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname } }), /\n\tdefault_sni /, hostname);
+            }
+            for (const hostname of ["1.2.3", "-bad.example.com", "a b"]) {
+                assert.ok(!isAddress(hostname), hostname);
+                assert.throws(() => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname } }), /caddy tls hostname/, hostname);
+            }
         });
 
         it("every mode adapts and validates in the real caddy", function () {
@@ -189,7 +201,7 @@ describe("caddy routing", () => {
         });
 
         it("rejects names and URLs that would need quoting", () => {
-            assert.throws(() => routeScript("a;b", "blue", "http://x:1/h"), /proxy container name must match/);
+            assert.throws(() => routeScript("a;b", "blue", "http://x:1/h"), /proxy container name must be a Docker name/);
             assert.throws(() => routeScript("p", "blue", "http://x:1/h;rm"), /live health URL must be http:\/\/host:port\/path/);
         });
 
