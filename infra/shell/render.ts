@@ -34,6 +34,11 @@ const NOTE = /^[ \t]*##(?: |$)/;
 
 const files = new Map<string, string>();
 
+/** The files of infra/shell/ read so far, relative to it (a test checks none is left unused). */
+export function shellFilesRead(): string[] {
+    return [...files.keys()].sort();
+}
+
 /** The text of infra/shell/<name> as a host receives it: its `##` note lines dropped. */
 export function shellFile(name: string): string {
     let text = files.get(name);
