@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as command from "@pulumi/command";
 import { shellQuote } from "../../cloud-init/render";
+import { LOCAL_HOST_TYPE } from "../contract/names";
 import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
 
 export interface LocalHostArgs {
@@ -82,7 +83,7 @@ export class LocalHost extends pulumi.ComponentResource implements GpuHost {
     public readonly dockerHost: string;
 
     constructor(name: string, args: LocalHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("gpu-hosts:hosts:LocalHost", name, {}, opts);
+        super(LOCAL_HOST_TYPE, name, {}, opts);
         this.name = name;
         this.dockerHost = args.dockerHost;
         this.gpu = args.gpu ?? false;

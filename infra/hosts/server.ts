@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { CLOUD_INIT_DEFAULTS, setupScript } from "../../cloud-init/render";
 import type { SshHostConfig } from "../config/sections/hosts";
+import { SERVER_HOST_TYPE, serverIdentityName } from "../contract/names";
 import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, sshAccess } from "./remote";
 import { READINESS_DEFAULTS } from "./readiness";
 import { SSH_DEFAULTS, readMachineId } from "./ssh";
@@ -27,8 +28,6 @@ export interface SshServerHostArgs {
 
 /** Seconds the SSH gate waits for a server that is already running: sshd answers, or the key is wrong. */
 export const SERVER_BOOT_TIMEOUT_SECONDS = 120;
-
-export const SERVER_HOST_TYPE = "gpu-hosts:hosts:SshServerHost";
 
 /** One of the operator's own servers, connected as a GpuHost. */
 export class SshServerHost extends pulumi.ComponentResource {
@@ -71,7 +70,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
         .apply(([options, publicKey]) => readMachineId({ target, port: s.port, options, publicKey }));
     // The machine id in the state: replaced when the server's changes, which is how `npm run
     // recover` tells a reinstalled server; the SSH gate, hence everything on the server, depends on it.
-    const identity = new command.local.Command(`${name}-machine`, {
+    const identity = new command.local.Command(serverIdentityName(name), {
         create: "true\n",
         triggers: [machineId],
         interpreter: ["/bin/sh", "-c"],

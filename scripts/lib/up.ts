@@ -7,6 +7,7 @@ import { SlotConfig } from "../../infra/config";
 import { COLORS, Color } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
 import { parseStackOutputs } from "../../infra/contract/outputs";
+import { appStackName, modelVolumeName } from "../../infra/contract/names";
 import { ResourceChange, countChanges, groupChanges } from "./changes";
 import { parseSlots } from "./deployed";
 import { PROJECT_ROOT, StackOps, UpSummary } from "./stackOps";
@@ -110,8 +111,9 @@ export function keptAdvice(outputs: Record<string, unknown>): string[] {
     }
     const lines: string[] = [];
     for (const h of hosts) {
-        lines.push(`Kept: the Docker volume ${h.name}-app-ollama-models${h.ssh ? ` on ${h.name}` : ""} (downloaded models, kept so the next up skips the download).`);
-        lines.push(`Remove it with: ${h.ssh ? `${h.ssh} ` : ""}docker volume rm ${h.name}-app-ollama-models`);
+        const volume = modelVolumeName(appStackName(h.name));
+        lines.push(`Kept: the Docker volume ${volume}${h.ssh ? ` on ${h.name}` : ""} (downloaded models, kept so the next up skips the download).`);
+        lines.push(`Remove it with: ${h.ssh ? `${h.ssh} ` : ""}docker volume rm ${volume}`);
     }
     if (images.length) {
         lines.push("Kept: the images this stack pulled and built. Remove exactly those with:");

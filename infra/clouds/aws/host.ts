@@ -4,6 +4,7 @@ import * as aws from "@pulumi/aws";
 import { awsGpu } from "./catalog";
 import type { HostDetails } from "../types";
 import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { vmName } from "../../contract/names";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu AMIs. */
@@ -139,7 +140,7 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
     }, { ...child, dependsOn: [igw] });
 
     const userData = renderUserData(args, true);
-    const instance = new aws.ec2.Instance(`${name}-vm`, {
+    const instance = new aws.ec2.Instance(vmName(name), {
         ami: ami.id,
         instanceType,
         keyName: keyPair.keyName,

@@ -5,6 +5,7 @@ import * as azure from "@pulumi/azure-native";
 import { azureGpu } from "./catalog";
 import type { HostDetails } from "../types";
 import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { vmName } from "../../contract/names";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** Canonical's Ubuntu 24.04 LTS marketplace image (Gen2); "latest" resolves when the VM is created. */
@@ -117,7 +118,7 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
     // The VM resource creates the admin user with the stack's key; cloud-init adds the
     // operator's key too, since Azure's own key check accepts only RSA and Ed25519.
     const userData = renderUserData(args, false);
-    const vm = new azure.compute.VirtualMachine(`${name}-vm`, {
+    const vm = new azure.compute.VirtualMachine(vmName(name), {
         ...where,
         hardwareProfile: { vmSize },
         storageProfile: {

@@ -5,6 +5,7 @@ import * as gcp from "@pulumi/gcp";
 import { gcpGpu, gcpRegion } from "./catalog";
 import type { HostDetails } from "../types";
 import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData } from "../common";
+import { vmName } from "../../contract/names";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** The API every Compute Engine call needs; a new project has it disabled. */
@@ -120,7 +121,7 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         : { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true };
 
     const userData = renderUserData(args, true);
-    const instance = new gcp.compute.Instance(`${name}-vm`, {
+    const instance = new gcp.compute.Instance(vmName(name), {
         zone,
         machineType,
         // N1 takes its GPU as an attached accelerator; G2 machine types come with their L4s.

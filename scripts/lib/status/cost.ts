@@ -12,14 +12,15 @@ import { DEFAULTS } from "../../../infra/config";
 import { priceOf } from "../../../infra/clouds/catalog";
 import { isCloud } from "../../../infra/clouds";
 import type { HostOutput } from "../../../infra/contract/outputs";
+import { vmName } from "../../../infra/contract/names";
 import { nameOf } from "../changes";
 import { MACHINE_TYPES, StackState, StateResource } from "../recover";
 import type { CostStatus } from "./types";
 
 
-/** The machine resource of cloud host `host` (`<host>-vm`), not one pending deletion. */
+/** The machine resource of cloud host `host` (vmName(host)), not one pending deletion. */
 export function machineOf(state: StackState | undefined, host: string): StateResource | undefined {
-    return state?.deployment.resources?.find((r) => MACHINE_TYPES.includes(r.type) && nameOf(r.urn) === `${host}-vm` && r.delete !== true);
+    return state?.deployment.resources?.find((r) => MACHINE_TYPES.includes(r.type) && nameOf(r.urn) === vmName(host) && r.delete !== true);
 }
 
 /** The GPU type a GCP N1 machine has attached, from its inputs (guestAccelerators[0].type). */
