@@ -81,6 +81,8 @@ export class LocalHost extends pulumi.ComponentResource implements GpuHost {
     public readonly platform: pulumi.Output<string>;
     /** The engine URL in use. */
     public readonly dockerHost: string;
+    /** The local engine adds nothing to the outputs every host has. */
+    public readonly details = { kind: "local" } as const;
 
     constructor(name: string, args: LocalHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super(LOCAL_HOST_TYPE, name, {}, opts);

@@ -56,7 +56,7 @@ export class SshServerHost extends pulumi.ComponentResource {
         const access = sshAccess(name, remote);
         const { identity, record } = serverMachine(this, name, args, access);
         this.identity = identity;
-        this.host = connectRemote(this, name, "ssh", remote, access, record);
+        this.host = connectRemote(this, name, remote, access, record);
         this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
     }
 }
@@ -91,7 +91,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
             dependsOn: [identity],
             setup: { by: "ssh", script },
             // authorizedKey: the line the server's authorized_keys needs, when the stack generated the key.
-            details: { port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
+            details: { kind: "ssh", port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
         },
     };
 }

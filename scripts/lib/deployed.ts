@@ -3,7 +3,7 @@
 // with the deployment before an update may run.
 import { SlotConfig } from "../../infra/config";
 import { COLORS, Color, NAMESPACE, otherColor } from "../../infra/vocabulary";
-import { OutputsError, parseStackOutputs, SlotOutput, StackOutputs } from "../../infra/contract/outputs";
+import { OutputsError, parseStackOutputs, SlotsOutput, StackOutputs } from "../../infra/contract/outputs";
 import { countChanges, groupChanges, listChanges } from "./changes";
 import { OpsError } from "./errors";
 import { Checker, CheckResult } from "./health";
@@ -36,12 +36,12 @@ export interface Deployed {
     readonly outputs: StackOutputs;
     readonly liveColor: Color;
     readonly idleColor: Color;
-    readonly slots: Readonly<Record<Color, SlotOutput>>;
+    readonly slots: SlotsOutput;
     readonly hosts: readonly HostTarget[];
 }
 
 /** The stack's outputs as the scripts use them; every missing or malformed output at once. */
-export function readDeployed(raw: Record<string, unknown>, stackName: string): Deployed {
+export function readDeployed(raw: Readonly<Record<string, unknown>>, stackName: string): Deployed {
     let outputs: StackOutputs;
     try {
         outputs = parseStackOutputs(raw);

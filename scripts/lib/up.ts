@@ -6,7 +6,7 @@ import * as path from "path";
 import { SlotConfig } from "../../infra/config";
 import { COLORS, Color } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
-import { parseStackOutputs } from "../../infra/contract/outputs";
+import { isRemoteHost, parseStackOutputs } from "../../infra/contract/outputs";
 import { appStackName, modelVolumeName } from "../../infra/contract/names";
 import { ResourceChange, countChanges, groupChanges } from "./changes";
 import { parseSlots } from "./deployed";
@@ -59,7 +59,7 @@ export function changeLine(changes: readonly ResourceChange[], live: Color): str
 }
 
 /** The final table of an up: each host's URLs and slots. */
-export function hostsTable(outputs: Record<string, unknown>): string {
+export function hostsTable(outputs: Readonly<Record<string, unknown>>): string {
     const o = parseStackOutputs(outputs);
     const rows = [["host", "kind", "live", "idle", "live URL", "idle URL"]];
     for (const [name, h] of Object.entries(o.hosts)) {
@@ -97,7 +97,7 @@ export async function preview(d: UpDeps, pin: (release: string) => SlotConfig): 
 }
 
 /** The docker commands that remove what a destroy keeps on purpose: model volumes and images. */
-export function keptAdvice(outputs: Record<string, unknown>): string[] {
+export function keptAdvice(outputs: Readonly<Record<string, unknown>>): string[] {
     let images: string[] = [];
     let hosts: { name: string; ssh?: string }[] = [];
     try {
@@ -105,7 +105,7 @@ export function keptAdvice(outputs: Record<string, unknown>): string[] {
         images = [...o.hostImages];
         // A cloud VM's volumes go with its disk; the local engine and an operator's servers keep theirs.
         hosts = Object.entries(o.hosts).filter(([, h]) => h.kind === "local" || h.kind === "ssh")
-            .map(([n, h]) => ({ name: n, ssh: h.kind === "ssh" && typeof h.ssh === "string" ? h.ssh : undefined }));
+            .map(([n, h]) => ({ name: n, ssh: isRemoteHost(h) ? h.ssh : undefined }));
     } catch {
         // A stack with no (or older) outputs: nothing to advise.
     }

@@ -199,7 +199,7 @@ describe("the operator scripts on the real engine (test program, real command pr
         await deployed("empty", { up: false });
         const stack = await open("empty");
         const e = await rejects(promote(deps(stack)), "missing-output");
-        assert.match(e.message, /stack empty has no output "liveColor", "idleColor", "idleUrl", "slots", "hosts"/);
+        assert.match(e.message, /^stack empty has no output "liveColor", "idleColor", "liveUrl", "idleUrl", "apiUrl", "docsUrl", "healthUrl", "model", "image", "slots", "hosts", "hostImages": /);
     });
 
     it("--stack local uses the backend `npm run up` uses (<project>/.pulumi/state, empty passphrase), whatever the shell exports", async () => {

@@ -3,9 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
 import { azureGpu } from "./catalog";
-import type { HostDetails } from "../types";
 import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
 import { vmName } from "../../contract/names";
+import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** Canonical's Ubuntu 24.04 LTS marketplace image (Gen2); "latest" resolves when the VM is created. */
@@ -47,7 +47,7 @@ export class AzureGpuHost extends pulumi.ComponentResource {
         const remote = cloudRemoteArgs(args);
         const access = sshAccess(name, remote);
         const { vm, record } = azureMachine(this, name, args);
-        this.host = connectRemote(this, name, "azure", remote, access, record);
+        this.host = connectRemote(this, name, remote, access, record);
         this.instanceId = vm.vm.vmId;
         this.userData = vm.userData;
         this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
@@ -174,7 +174,7 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
         return a;
     });
 
-    const details: HostDetails = { region: location, zone: "none", instanceType: vmSize, spot: args.spot };
+    const details: MachineDetails<"azure"> = { kind: "azure", region: location, zone: "none", instanceType: vmSize, spot: args.spot };
     return {
         vm: { vm, userData },
         record: {

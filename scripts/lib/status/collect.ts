@@ -3,8 +3,8 @@
 // slots through the proxy, and, for cloud VMs, the price and the machine's age from the state. Every
 // probe has its own timeout and each host a deadline, so a dead host is DOWN with its reason while
 // the others are still reported. The probes are injected, so the assembly is tested without a host.
-import type { Color } from "../../../infra/vocabulary";
-import type { HostOutput, StackOutputs } from "../../../infra/contract/outputs";
+import type { Color, HostKind } from "../../../infra/vocabulary";
+import { HostOutput, StackOutputs, isCloudHost, isRemoteHost } from "../../../infra/contract/outputs";
 import { readDeployed } from "../deployed";
 import { OpsError } from "../errors";
 import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } from "../health";
@@ -33,7 +33,7 @@ export type StatusStack = Pick<StackOps, "name" | "outputs" | "getConfig" | "exp
 /** A host as the probes need it. */
 export interface ProbeTarget {
     readonly name: string;
-    readonly kind: string;
+    readonly kind: HostKind;
     /** The host's `ssh` output; undefined for local. */
     readonly ssh?: string;
     /** DOCKER_HOST for a local host whose stack names an engine; undefined for the CLI's own. */
@@ -145,7 +145,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
     // The slots' HTTP probes need nothing more than the outputs: they start while the config and
     // state are still being read.
     const lookAtHost = async (): Promise<HostLook> => {
-        const target: ProbeTarget = { name, kind: h.kind, ssh: text(h.ssh) ?? undefined, dockerHost: (await stackFacts).dockerHost };
+        const target: ProbeTarget = { name, kind: h.kind, ssh: isRemoteHost(h) ? h.ssh : undefined, dockerHost: (await stackFacts).dockerHost };
         return probes.look(target);
     };
     const [look, liveSlot, idleSlot, facts] = await Promise.all([
@@ -161,7 +161,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
     const judged = judgeHost({ reachable: look.ok, unreachableReason: look.ok ? null : look.reason, slots, containers, gpu, gpuExpected });
 
     let cost: CostStatus | null = null;
-    if (isCloud(h.kind)) {
+    if (isCloudHost(h)) {
         const vm = machineOf(facts.state, name);
         const gpuType = h.kind === "gcp" ? gcpAcceleratorOf(vm) ?? facts.gcpGpuType : undefined;
         cost = costOf(h, typeof vm?.created === "string" ? vm.created : undefined, gpuType, probes.now());
@@ -171,8 +171,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
         ...slots.filter((s) => s.health.ok && s.metricsError).map((s) => `slot ${s.color}: metrics unavailable (${s.metricsError})`),
         ...(cost?.note ? [`cost: ${cost.note}`] : []),
     ];
-    const zone = text(h.zone);
-    const cloud = isCloud(h.kind);
+    const cloud = isCloudHost(h) ? h : undefined;
     return {
         name,
         kind: h.kind,
@@ -180,11 +179,11 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
         reasons: judged.reasons,
         notes,
         address: h.address,
-        region: cloud ? text(h.region) : null,
-        zone: cloud && zone !== "none" ? zone : null,
-        instanceType: cloud ? text(h.instanceType) : null,
-        market: cloud ? (h.spot === true ? "spot" : "on-demand") : null,
-        ssh: text(h.ssh),
+        region: cloud ? cloud.region : null,
+        zone: cloud && cloud.zone !== "none" ? cloud.zone : null,
+        instanceType: cloud ? cloud.instanceType : null,
+        market: cloud ? (cloud.spot ? "spot" : "on-demand") : null,
+        ssh: isRemoteHost(h) ? h.ssh : null,
         reachable: look.ok,
         unreachableReason: look.ok ? null : look.reason,
         slots,
@@ -205,7 +204,7 @@ function lateHost(name: string, h: HostOutput, o: StackOutputs, deadlineMs: numb
     });
     return {
         name, kind: h.kind, verdict: "DOWN", reasons: [reason], notes: [], address: h.address,
-        region: null, zone: null, instanceType: null, market: null, ssh: text(h.ssh),
+        region: null, zone: null, instanceType: null, market: null, ssh: isRemoteHost(h) ? h.ssh : null,
         reachable: false, unreachableReason: reason,
         slots: [slot(o.liveColor, "live"), slot(o.idleColor, "idle")],
         containers: [], gpu: { state: "unknown", note: reason, devices: [] }, cost: null,
@@ -247,21 +246,21 @@ export function dockerHostFromConfig(raw: string | undefined): string | undefine
 }
 
 /**
- * One status report of `stack`, probing with `probesFor(the raw outputs)` (the real ones take the ops
+ * One status report of `stack`, probing with `probesFor(its outputs)` (the real ones take the ops
  * key and the hosts' CAs from them). Throws OpsError only when there is nothing to report on (no
  * stack, no outputs).
  */
 export async function collectStatus(
     stack: StatusStack,
-    probesFor: (raw: Record<string, unknown>) => StatusProbes,
+    probesFor: (outputs: StackOutputs) => StatusProbes,
     hostDeadlineMs = HOST_DEADLINE_MS,
 ): Promise<StatusReport> {
     const clockStart = Date.now();
     const raw = await bounded("reading the outputs", stack.outputs(), stack.name);
     const { outputs } = readDeployed(raw, stack.name);
-    const probes = probesFor(raw);
+    const probes = probesFor(outputs);
     const started = new Date(probes.now().getTime() - (Date.now() - clockStart));
-    const auth = typeof raw.opsApiKey === "string" || typeof raw.apiKey === "string";
+    const auth = outputs.opsApiKey !== undefined || outputs.apiKey !== undefined;
     const hosts = Object.entries(outputs.hosts);
 
     const kinds = new Set(hosts.map(([, h]) => h.kind));
@@ -284,7 +283,7 @@ export async function collectStatus(
 }
 
 /** What the hosts need beyond the outputs: the state (cloud VMs), the local engine, the GCP GPU type; never throws. */
-async function readFacts(stack: StatusStack, kinds: ReadonlySet<string>): Promise<StackFacts> {
+async function readFacts(stack: StatusStack, kinds: ReadonlySet<HostKind>): Promise<StackFacts> {
     const [stateRead, localConfig, gcpConfig] = await Promise.all([
         [...kinds].some(isCloud)
             ? bounded("exporting the state", stack.exportState(), stack.name).then((state): { state?: StackState; stateError?: string } => ({ state }), (e: unknown) => ({ stateError: e instanceof Error ? e.message : String(e) }))

@@ -10,8 +10,7 @@
 // operator's own servers (kind ssh) are not priced.
 import { DEFAULTS } from "../../../infra/config";
 import { priceOf } from "../../../infra/clouds/catalog";
-import { isCloud } from "../../../infra/clouds";
-import type { HostOutput } from "../../../infra/contract/outputs";
+import { HostOutput, isCloudHost } from "../../../infra/contract/outputs";
 import { vmName } from "../../../infra/contract/names";
 import { nameOf } from "../changes";
 import { MACHINE_TYPES, StackState, StateResource } from "../recover";
@@ -48,7 +47,7 @@ const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 *
  * hours since `createdAt`. Each part that is unknown is null, with the note saying why.
  */
 export function costOf(h: HostOutput, createdAt: string | undefined, gpuType: string | undefined, now: Date): CostStatus | null {
-    if (!isCloud(h.kind)) return null;
+    if (!isCloudHost(h)) return null;
     const where = String(h.kind === "gcp" ? h.zone ?? h.region ?? "" : h.region ?? "");
     const machine = String(h.instanceType ?? "");
     const spot = h.spot === true;

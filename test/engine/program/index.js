@@ -82,6 +82,7 @@ for (const [name, h] of Object.entries(standIn.hosts)) {
     hosts[name] = {
         kind: "ssh", address: "127.0.0.1", gpu: "none", liveUrl: h.liveUrl, idleUrl: h.idleUrl, healthUrl: `${h.liveUrl}/health`,
         idleHealthUrl: `${h.idleUrl}/health`, docsUrl: `${h.liveUrl}/docs`, apiUrl: h.liveUrl, liveColor, idleColor, slots,
+        port: 22, user: "ops", machineId: "0123456789abcdef0123456789abcdef", ssh: `ssh -i ~/.ssh/gpu-hosts/gpu-hosts-test-${name} ops@127.0.0.1`,
     };
 }
 const primary = Object.values(hosts)[0];
