@@ -133,7 +133,6 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
         const stack: StackOps = {
             name: opened.name,
             outputs: () => opened.outputs(),
-            getConfig: (k) => opened.getConfig(k),
             allConfig: () => opened.allConfig(),
             setConfig: (k, v) => opened.setConfig(k, v),
             exportState: () => opened.exportState(),

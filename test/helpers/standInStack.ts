@@ -79,11 +79,6 @@ export class StandInStack implements StackOps {
         return out;
     }
 
-    async getConfig(key: string): Promise<string | undefined> {
-        this.calls.push(`getConfig ${key}`);
-        return this.config[key];
-    }
-
     async setConfig(key: string, value: string | object): Promise<void> {
         const v = typeof value === "string" ? value : JSON.stringify(value);
         this.calls.push(`setConfig ${key} ${v}`);

@@ -58,7 +58,7 @@ export function stack(over: Partial<StatusStack> = {}): StatusStack {
     return {
         name: "dev",
         outputs: async () => outputs(),
-        getConfig: async () => undefined,
+        allConfig: async () => ({ values: {}, secrets: [] }),
         exportState: async () => state(),
         ...over,
     };

@@ -8,7 +8,7 @@ import { rejects } from "../helpers/opsErrors";
 import { A1, B2, commit, setup, sharedUrn, slotUrns } from "../helpers/standInStack";
 
 const C3 = { release: "v3", commit: commit("c3") };
-const pinTo = (pinned: { release: string; commit: string }) => (r: string) => {
+const pinTo = (pinned: { release: string; commit: string }) => (_contextDir: string, r: string) => {
     if (r !== pinned.release) throw new OpsError("usage", `unexpected release ${r}`);
     return pinned;
 };

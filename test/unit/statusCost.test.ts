@@ -1,7 +1,7 @@
 // Cost of a cloud host: the catalog's price per hour times the hours since the state's `created`.
 import * as assert from "node:assert/strict";
 import { CloudDetails, CloudHostOutput, CloudKind, HostOutput, isCloudHost, parseStackOutputs } from "../../infra/contract/outputs";
-import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "../../scripts/lib/status/cost";
+import { costOf, gcpAcceleratorOf, machineOf } from "../../scripts/lib/status/cost";
 import * as fixture from "../helpers/statusFixture";
 
 const hosts = parseStackOutputs(fixture.outputs()).hosts;
@@ -37,8 +37,6 @@ describe("status: cost", () => {
         const vm = machineOf(fixture.state(), "gcp");
         assert.equal(gcpAcceleratorOf(vm), "nvidia-tesla-t4");
         assert.equal(gcpAcceleratorOf(undefined), undefined);
-        assert.equal(gcpGpuTypeFromConfig('{"project":"p","gpuType":"nvidia-tesla-t4"}'), "nvidia-tesla-t4");
-        assert.equal(gcpGpuTypeFromConfig(undefined), "nvidia-tesla-t4", "the config default");
     });
 
     it("what is unknown is null, with the note saying why; local and own servers have no cost at all", () => {

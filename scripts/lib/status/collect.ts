@@ -3,16 +3,18 @@
 // slots through the proxy, and, for cloud VMs, the price and the machine's age from the state. Every
 // probe has its own timeout and each host a deadline, so a dead host is DOWN with its reason while
 // the others are still reported. The probes are injected, so the assembly is tested without a host.
+import type { StackConfig } from "../../../infra/config";
 import type { Color, HostKind } from "../../../infra/vocabulary";
 import { HostOutput, StackOutputs, isCloudHost, isRemoteHost } from "../../../infra/contract/outputs";
 import { readDeployed } from "../deployed";
 import { OpsError } from "../errors";
 import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } from "../health";
 import type { StackState } from "../recover";
+import { readStackConfig } from "../stackConfig";
 import type { StackOps } from "../stackOps";
 import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
 import { isCloud } from "../../../infra/clouds";
-import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "./cost";
+import { costOf, gcpAcceleratorOf, machineOf } from "./cost";
 import { gpuStatus } from "./gpu";
 import { slotMetrics } from "./metrics";
 import { COMMAND_TIMEOUT_S, HOST_RUN_TIMEOUT_MS, HostLook, hostScript, lookFrom, runWithInput, sshArgv } from "./probe";
@@ -28,7 +30,7 @@ export const HOST_DEADLINE_MS = HOST_RUN_TIMEOUT_MS + 5000;
 export const STACK_READ_TIMEOUT_MS = 30_000;
 
 /** The slice of a stack status reads. */
-export type StatusStack = Pick<StackOps, "name" | "outputs" | "getConfig" | "exportState">;
+export type StatusStack = Pick<StackOps, "name" | "outputs" | "allConfig" | "exportState">;
 
 /** A host as the probes need it. */
 export interface ProbeTarget {
@@ -137,6 +139,8 @@ interface StackFacts {
     readonly stateError?: string;
     readonly dockerHost?: string;
     readonly gcpGpuType?: string;
+    /** Why the config could not be read, when a host needed it. */
+    readonly configError?: string;
 }
 
 async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o: StackOutputs, stackFacts: Promise<StackFacts>, auth: boolean): Promise<HostStatus> {
@@ -170,6 +174,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
     const notes = [
         ...slots.filter((s) => s.health.ok && s.metricsError).map((s) => `slot ${s.color}: metrics unavailable (${s.metricsError})`),
         ...(cost?.note ? [`cost: ${cost.note}`] : []),
+        ...(h.kind === "local" && facts.configError ? [`the config could not be read (${facts.configError}): looked at the docker CLI's own engine`] : []),
     ];
     const cloud = isCloudHost(h) ? h : undefined;
     return {
@@ -235,16 +240,6 @@ export function totalsOf(hosts: readonly HostStatus[]): Totals {
     };
 }
 
-/** The local stack's engine from config gpu-hosts:local (JSON text); undefined for the docker CLI's own. */
-export function dockerHostFromConfig(raw: string | undefined): string | undefined {
-    try {
-        const v = raw === undefined ? undefined : (JSON.parse(raw) as { dockerHost?: unknown }).dockerHost;
-        return typeof v === "string" && v ? v : undefined;
-    } catch {
-        return undefined;
-    }
-}
-
 /**
  * One status report of `stack`, probing with `probesFor(its outputs)` (the real ones take the ops
  * key and the hosts' CAs from them). Throws OpsError only when there is nothing to report on (no
@@ -284,12 +279,19 @@ export async function collectStatus(
 
 /** What the hosts need beyond the outputs: the state (cloud VMs), the local engine, the GCP GPU type; never throws. */
 async function readFacts(stack: StatusStack, kinds: ReadonlySet<HostKind>): Promise<StackFacts> {
-    const [stateRead, localConfig, gcpConfig] = await Promise.all([
-        [...kinds].some(isCloud)
-            ? bounded("exporting the state", stack.exportState(), stack.name).then((state): { state?: StackState; stateError?: string } => ({ state }), (e: unknown) => ({ stateError: e instanceof Error ? e.message : String(e) }))
-            : Promise.resolve({}),
-        kinds.has("local") ? bounded("reading config", stack.getConfig("local"), stack.name).catch(() => undefined) : Promise.resolve(undefined),
-        kinds.has("gcp") ? bounded("reading config", stack.getConfig("gcp"), stack.name).catch(() => undefined) : Promise.resolve(undefined),
-    ]);
-    return { ...stateRead, dockerHost: dockerHostFromConfig(localConfig), gcpGpuType: kinds.has("gcp") ? gcpGpuTypeFromConfig(gcpConfig) : undefined };
+    const why = (e: unknown) => (e instanceof Error ? e.message : String(e));
+    const stateRead: Promise<Pick<StackFacts, "state" | "stateError">> = [...kinds].some(isCloud)
+        ? bounded("exporting the state", stack.exportState(), stack.name).then((state) => ({ state }), (e: unknown) => ({ stateError: why(e) }))
+        : Promise.resolve({});
+    const configRead: Promise<{ cfg?: StackConfig; configError?: string }> = kinds.has("local") || kinds.has("gcp")
+        ? bounded("reading the config", readStackConfig(stack), stack.name).then((cfg) => ({ cfg }), (e: unknown) => ({ configError: why(e) }))
+        : Promise.resolve({});
+    const [state, { cfg, configError }] = await Promise.all([stateRead, configRead]);
+    return {
+        ...state,
+        ...(configError ? { configError } : {}),
+        // "" is the docker CLI's own engine (infra/hosts/local.ts dockerCliEndpoint).
+        dockerHost: cfg?.local.dockerHost || undefined,
+        gcpGpuType: kinds.has("gcp") ? cfg?.gcp.gpuType : undefined,
+    };
 }

@@ -8,7 +8,6 @@
 // `npm run recover` counts from its own creation. Checkpoints written before early 2023 lack it; the
 // CLI here (v3.259.0) writes it (checked on a real `up` and a replacement). Local hosts and the
 // operator's own servers (kind ssh) are not priced.
-import { DEFAULTS } from "../../../infra/config";
 import { priceOf } from "../../../infra/clouds/catalog";
 import { HostOutput, isCloudHost } from "../../../infra/contract/outputs";
 import { vmName } from "../../../infra/contract/names";
@@ -27,17 +26,6 @@ export function gcpAcceleratorOf(vm: StateResource | undefined): string | undefi
     const accels = (vm?.inputs as { guestAccelerators?: { type?: unknown }[] } | undefined)?.guestAccelerators;
     const t = Array.isArray(accels) ? accels[0]?.type : undefined;
     return typeof t === "string" && t ? t : undefined;
-}
-
-/** The GCP accelerator type from config gpu-hosts:gcp (JSON text), else the default. */
-export function gcpGpuTypeFromConfig(raw: string | undefined): string {
-    try {
-        const v = raw === undefined ? undefined : (JSON.parse(raw) as { gpuType?: unknown }).gpuType;
-        if (typeof v === "string" && v) return v;
-    } catch {
-        // not JSON: the default below
-    }
-    return DEFAULTS.gcp.gpuType;
 }
 
 const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 ** places;
