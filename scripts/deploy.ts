@@ -7,9 +7,5 @@
 import { main } from "./lib/cli";
 import { deploy } from "./lib/deploy";
 import { pinRelease } from "./lib/pin";
-import { appContextDir } from "./lib/up";
 
-main({ name: "deploy", switches: ["cheapest"] }, async (deps, args) => {
-    const contextDir = await appContextDir(deps.stack);
-    await deploy(deps, (r) => pinRelease(contextDir, r), { cheapest: args.cheapest });
-});
+main({ name: "deploy", switches: ["cheapest"] }, (deps, args) => deploy(deps, pinRelease, { cheapest: args.cheapest }));

@@ -5,14 +5,9 @@
 import { main } from "./lib/cli";
 import { dirtyNote, pinRelease, WORKDIR } from "./lib/pin";
 import { release } from "./lib/release";
-import { appContextDir } from "./lib/up";
 
-main({ name: "release", releaseFlag: true, switches: ["workdir"] }, async (deps, args) => {
-    const contextDir = await appContextDir(deps.stack);
+main({ name: "release", releaseFlag: true, switches: ["workdir"] }, (deps, args) => {
     const name = args.workdir ? WORKDIR : args.release ?? "HEAD";
-    if (name === "HEAD") {
-        const note = dirtyNote(contextDir, "HEAD");
-        if (note) deps.log(`note: ${note}`);
-    }
-    await release(deps, { release: name, pin: (r) => pinRelease(contextDir, r) });
+    // Without --release, HEAD: say so when the context on disk has changes HEAD does not hold.
+    return release(deps, { release: name, pin: pinRelease, note: name === "HEAD" ? (dir) => dirtyNote(dir, "HEAD") : undefined });
 });

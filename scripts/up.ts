@@ -3,10 +3,9 @@
 // then `pulumi up`, then what changed per slot and every host's URLs.
 import { main } from "./lib/cli";
 import { pinRelease } from "./lib/pin";
-import { appContextDir, up } from "./lib/up";
+import { up } from "./lib/up";
 
 main({ name: "up", defaultStack: "local", createLocal: true }, async (deps, args) => {
-    const contextDir = await appContextDir(deps.stack);
-    await up(deps, (r) => pinRelease(contextDir, r));
+    await up(deps, pinRelease);
     if (args.stack === "local") deps.log("\nAPI key: npm run -s key   (send it as: Authorization: Bearer <key>)");
 });

@@ -47,15 +47,6 @@ export interface Placement {
     readonly spot: boolean;
 }
 
-/** A cloud host's facts in the stack outputs (the skeleton adds `ssh`). */
-// A type alias, not an interface, so it fits GpuHost.details' index signature.
-export type HostDetails = {
-    readonly region: string;
-    readonly zone: pulumi.Input<string>;
-    readonly instanceType: string;
-    readonly spot: boolean;
-};
-
 /** Everything particular to one cloud. `S` is its config section, `P` its placement. */
 export interface CloudDriver<S = unknown, P extends Placement = Placement> {
     /** The cloud's name in gpu-hosts:clouds, host names and messages: "aws". */

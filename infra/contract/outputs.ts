@@ -1,14 +1,15 @@
-// Stack outputs: a typed contract. The program builds them here (stackOutputs) and the operator
-// scripts read them back through the one parser here (parseStackOutputs), so no script cuts a path
-// out of a URL or guesses a field. Every URL comes from the host's AppStack, which knows the scheme
-// its proxy really serves.
+// Stack outputs: a typed contract. The program builds them here (stackOutputs, checked against the
+// types with `satisfies`) and the operator scripts read them back through the one parser here
+// (parseStackOutputs), so no script cuts a path out of a URL or guesses a field. Every URL comes from
+// the host's AppStack, which knows the scheme its proxy really serves.
+//
+// The values are in every deployed stack's state: a changed key or value shows as an output change
+// on the next `pulumi up`, and a script of an older version reads it. Add fields; rename none.
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "../config";
-import { HostKind } from "../vocabulary";
-import { COLORS, Color, otherColor } from "../vocabulary";
-import type { AppStack } from "../service/appStack";
-import type { GpuHost } from "../hosts/gpuHost";
-import type { StackApiKeys } from "../service/access";
+import type { StackConfig } from "../config";
+import { HOST_KINDS } from "../clouds";
+import { Color, HostKind, LOCAL, SSH, otherColor } from "../vocabulary";
+import type { CloudDetails, CloudKind, DetailsOf, HostDetailsInput, Inputs, RemoteKind, ServerDetails } from "./details";
 
 /** A slot as the outputs show it. */
 export interface SlotOutput {
@@ -22,9 +23,11 @@ export interface SlotOutput {
     readonly image: string;
 }
 
-/** One host in the `hosts` output. */
-export interface HostOutput {
-    readonly kind: HostKind;
+/** Both slots. */
+export type SlotsOutput = Readonly<Record<Color, SlotOutput>>;
+
+/** What every host outputs, whatever its kind. */
+export interface HostOutputBase {
     /** GPU model, or "none". */
     readonly gpu: string;
     readonly address: string;
@@ -39,12 +42,24 @@ export interface HostOutput {
     readonly apiUrl: string;
     readonly liveColor: Color;
     readonly idleColor: Color;
-    readonly slots: Readonly<Record<Color, SlotOutput>>;
-    /** PEM of the host's internal CA root (tls mode "internal"), for clients to pin. */
+    readonly slots: SlotsOutput;
+    /** PEM of the host's internal CA root (tls mode "internal"), for clients to pin; absent otherwise. */
     readonly caRootCert?: string;
-    /** Kind-specific facts (region, zone, instanceType, spot, ssh...). */
-    readonly [detail: string]: unknown;
 }
+
+export type { CloudDetails, CloudKind, NoDetails, RemoteDetails, RemoteKind, ServerDetails } from "./details";
+
+/** One host of kind K in the `hosts` output. */
+export type HostOutputOf<K extends HostKind> = { readonly kind: K } & HostOutputBase & DetailsOf<K>;
+/** One host in the `hosts` output: a union keyed by `kind`. */
+export type HostOutput = { [K in HostKind]: HostOutputOf<K> }[HostKind];
+/** A cloud VM's outputs. */
+export type CloudHostOutput = Extract<HostOutput, { readonly kind: CloudKind }>;
+/** A remote host's outputs (cloud VM or own server): it has an `ssh` command. */
+export type RemoteHostOutput = Extract<HostOutput, { readonly kind: RemoteKind }>;
+
+export const isCloudHost = (h: HostOutput): h is CloudHostOutput => h.kind !== LOCAL && h.kind !== SSH;
+export const isRemoteHost = (h: HostOutput): h is RemoteHostOutput => h.kind !== LOCAL;
 
 /** Every stack output. */
 export interface StackOutputs {
@@ -59,25 +74,65 @@ export interface StackOutputs {
     readonly model: string;
     /** The image the live slot of the first host runs. */
     readonly image: string;
-    readonly slots: Readonly<Record<Color, SlotOutput>>;
+    readonly slots: SlotsOutput;
     readonly hosts: Readonly<Record<string, HostOutput>>;
     /** Every image the stack put on its hosts, for clean-up advice. */
     readonly hostImages: readonly string[];
-    /** The generated client API key (secret). */
+    /** The generated client API key (secret); absent when auth is off. */
     readonly apiKey?: string;
-    /** The key the operator scripts' checks use: a rate-limit bucket of its own (secret). */
+    /** The key the operator scripts' checks use: a rate-limit bucket of its own (secret); absent when auth is off. */
     readonly opsApiKey?: string;
+    /** The first host's CA root (tls mode "internal"), null where there is none. */
     readonly caRootCert?: string | null;
 }
 
+// ---- The program's side: the outputs as Inputs, each checked against the types above. ----
+
+/** One host's outputs as the program builds them. */
+export type HostOutputInput = { [K in HostKind]: Inputs<HostOutputOf<K>> }[HostKind];
+
+/** What the outputs read from a host (a GpuHost has it). */
+export interface HostSource {
+    readonly name: string;
+    readonly gpuModel: pulumi.Input<string>;
+    readonly address: pulumi.Input<string>;
+    readonly details: HostDetailsInput;
+}
+
+/** What the outputs read from a host's app (an AppStack has it). */
+export interface AppSource {
+    readonly liveUrl: pulumi.Output<string>;
+    readonly idleUrl: pulumi.Output<string>;
+    readonly docsUrl: pulumi.Output<string>;
+    readonly healthUrl: pulumi.Output<string>;
+    readonly idleHealthUrl: pulumi.Output<string>;
+    readonly slots: SlotsOutput;
+    readonly caRootCert: pulumi.Output<string | undefined>;
+    readonly images: readonly string[];
+}
+
+/** The stack's generated keys (StackApiKeys), both secrets. */
+export interface KeysSource {
+    readonly generated: pulumi.Input<string>;
+    readonly ops: pulumi.Input<string>;
+}
+
+/**
+ * A host's outputs: its kind, what every host has, then what its kind adds (a kind that leaves out a
+ * field fails the `satisfies` below). `kind` comes first, where it has always been: the engine keeps
+ * output objects as maps, but a plan compared as text (test/compat/plan-diff.ts) sees the order.
+ */
+function kindFirst<D extends HostDetailsInput, B extends object>(details: D, base: B): { readonly kind: D["kind"] } & B & D {
+    return Object.assign({ kind: details.kind }, base, details);
+}
+
 /** The program's outputs, Inputs of the StackOutputs shape. */
-export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHost; app: AppStack }[], keys?: StackApiKeys) {
+export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model">, deployed: readonly { host: HostSource; app: AppSource }[], keys?: KeysSource) {
     const idleColor = otherColor(cfg.liveColor);
     const primary = deployed[0].app;
-    const hosts: Record<string, pulumi.Input<Record<string, unknown>>> = {};
+    const hosts: Record<string, HostOutputInput> = {};
     for (const { host, app } of deployed) {
-        hosts[host.name] = {
-            kind: host.kind,
+        hosts[host.name] = kindFirst(host.details, {
             gpu: host.gpuModel,
             address: host.address,
             liveUrl: app.liveUrl,
@@ -91,8 +146,7 @@ export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHos
             slots: app.slots,
             // Public: the root of the host's internal CA, for clients to pin (tls mode "internal").
             caRootCert: app.caRootCert,
-            ...(host.details ?? {}),
-        };
+        }) satisfies HostOutputInput;
     }
     return {
         liveColor: cfg.liveColor,
@@ -113,10 +167,12 @@ export function stackOutputs(cfg: StackConfig, deployed: readonly { host: GpuHos
         // null rather than undefined where there is none (plain HTTP, acme): the engine warns about an
         // undefined stack output and drops it.
         caRootCert: primary.caRootCert.apply((c) => c ?? null),
-    };
+    } satisfies Inputs<StackOutputs>;
 }
 
-/** Outputs that do not have the shape the scripts rely on; `problems` names each at once. */
+// ---- The scripts' side: raw outputs in, checked field by field, typed outputs out. ----
+
+/** Outputs that do not have the shape the scripts rely on: the ones missing, and every other problem. */
 export class OutputsError extends Error {
     constructor(readonly missing: readonly string[], readonly problems: readonly string[]) {
         super([...missing.map((k) => `no output "${k}"`), ...problems].join("; "));
@@ -124,48 +180,172 @@ export class OutputsError extends Error {
     }
 }
 
+const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isColor = (v: unknown): v is Color => v === "blue" || v === "green";
-const isText = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+const isHostKind = (v: unknown): v is HostKind => (HOST_KINDS as readonly unknown[]).includes(v);
+
+/** Reads fields one by one; a bad one is noted and a stand-in returned, so every problem is found in one pass. */
+class Fields {
+    readonly problems: string[] = [];
+
+    private bad(where: string, allowed: string, got: unknown): void {
+        this.problems.push(`${where} must be ${allowed}, got ${show(got)}`);
+    }
+
+    text(where: string, v: unknown): string {
+        if (typeof v === "string" && v.length > 0) return v;
+        this.bad(where, "a non-empty string", v);
+        return "";
+    }
+
+    /** Absent, or a non-empty string. */
+    optionalText(where: string, v: unknown): string | undefined {
+        return v === undefined ? undefined : this.text(where, v);
+    }
+
+    color(where: string, v: unknown): Color {
+        if (v === "blue" || v === "green") return v;
+        this.bad(where, "\"blue\" or \"green\"", v);
+        return "blue";
+    }
+
+    /** The idle color: the other one than `live`. */
+    idleColor(where: string, v: unknown, liveWhere: string, live: unknown): Color {
+        if ((v === "blue" || v === "green") && (live !== "blue" && live !== "green" || v === otherColor(live))) return v;
+        this.bad(where, `the other color than ${liveWhere} (${show(live)})`, v);
+        return "green";
+    }
+
+    bool(where: string, v: unknown): boolean {
+        if (typeof v === "boolean") return v;
+        this.bad(where, "true or false", v);
+        return false;
+    }
+
+    port(where: string, v: unknown): number {
+        if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
+        this.bad(where, "a port number (1-65535)", v);
+        return 1;
+    }
+
+    /** An object, or undefined (noted) for anything else: its fields are then not read. */
+    object(where: string, v: unknown, allowed: string): Record<string, unknown> | undefined {
+        if (isObject(v)) return v;
+        this.bad(where, allowed, v);
+        return undefined;
+    }
+
+    texts(where: string, v: unknown): string[] {
+        if (Array.isArray(v)) return v.map((x, i) => this.text(`${where}[${i}]`, x));
+        this.bad(where, "a list of non-empty strings", v);
+        return [];
+    }
+
+    slots(where: string, v: unknown): SlotsOutput {
+        const o = this.object(where, v, "{ blue: {...}, green: {...} }");
+        const slot = (c: Color): SlotOutput => {
+            const s = o && this.object(`${where}.${c}`, o[c], "{ release, commit, label, image }");
+            const field = (f: keyof SlotOutput) => (s ? this.text(`${where}.${c}.${f}`, s[f]) : "");
+            return { release: field("release"), commit: field("commit"), label: field("label"), image: field("image") };
+        };
+        return { blue: slot("blue"), green: slot("green") };
+    }
+}
+
+/** What a cloud VM adds. */
+const cloudDetails = (f: Fields, w: string, h: Readonly<Record<string, unknown>>): CloudDetails => ({
+    region: f.text(`${w}.region`, h.region),
+    zone: f.text(`${w}.zone`, h.zone),
+    instanceType: f.text(`${w}.instanceType`, h.instanceType),
+    spot: f.bool(`${w}.spot`, h.spot),
+    ssh: f.text(`${w}.ssh`, h.ssh),
+});
+
+/** What an operator's server adds. */
+const serverDetails = (f: Fields, w: string, h: Readonly<Record<string, unknown>>): ServerDetails => {
+    const port = f.port(`${w}.port`, h.port);
+    const user = f.text(`${w}.user`, h.user);
+    const machineId = f.text(`${w}.machineId`, h.machineId);
+    const authorizedKey = f.optionalText(`${w}.authorizedKey`, h.authorizedKey);
+    return { port, user, machineId, ...(authorizedKey === undefined ? {} : { authorizedKey }), ssh: f.text(`${w}.ssh`, h.ssh) };
+};
+
+function hostOutput(f: Fields, where: string, h: Readonly<Record<string, unknown>>): HostOutput | undefined {
+    const field = (k: string) => `${where}.${k}`;
+    const kind = h.kind;
+    if (!isHostKind(kind)) f.problems.push(`${field("kind")} must be one of ${HOST_KINDS.map(show).join(", ")}, got ${show(kind)}`);
+    const caRootCert = f.optionalText(field("caRootCert"), h.caRootCert);
+    const base: HostOutputBase = {
+        gpu: f.text(field("gpu"), h.gpu),
+        address: f.text(field("address"), h.address),
+        liveUrl: f.text(field("liveUrl"), h.liveUrl),
+        idleUrl: f.text(field("idleUrl"), h.idleUrl),
+        healthUrl: f.text(field("healthUrl"), h.healthUrl),
+        idleHealthUrl: f.text(field("idleHealthUrl"), h.idleHealthUrl),
+        docsUrl: f.text(field("docsUrl"), h.docsUrl),
+        apiUrl: f.text(field("apiUrl"), h.apiUrl),
+        liveColor: f.color(field("liveColor"), h.liveColor),
+        idleColor: f.idleColor(field("idleColor"), h.idleColor, field("liveColor"), h.liveColor),
+        slots: f.slots(field("slots"), h.slots),
+        ...(caRootCert === undefined ? {} : { caRootCert }),
+    };
+    if (!isHostKind(kind)) return undefined;
+    // Every cloud adds the same facts (details.ts DetailsOf), so a new cloud is read here already.
+    if (kind === LOCAL) return { kind, ...base };
+    if (kind === SSH) return { kind, ...base, ...serverDetails(f, where, h) };
+    return { kind, ...base, ...cloudDetails(f, where, h) };
+}
+
+/** The outputs every deployed stack has, in the order their absence is reported. */
+const REQUIRED = ["liveColor", "idleColor", "liveUrl", "idleUrl", "apiUrl", "docsUrl", "healthUrl", "model", "image", "slots", "hosts", "hostImages"] as const;
 
 /**
  * Checks raw stack outputs (`pulumi stack output --json --show-secrets`, or the Automation API's
- * values) against the contract and returns them typed; throws OutputsError listing every missing or
- * malformed field.
+ * values) against the contract and returns them typed, built from the checked fields only; throws
+ * OutputsError naming every missing output, else every malformed field.
  */
-export function parseStackOutputs(raw: Record<string, unknown>): StackOutputs {
-    const required = ["liveColor", "idleColor", "idleUrl", "slots", "hosts"];
-    const missing = required.filter((k) => raw[k] === undefined || raw[k] === null);
+export function parseStackOutputs(raw: Readonly<Record<string, unknown>>): StackOutputs {
+    const missing = REQUIRED.filter((k) => raw[k] === undefined || raw[k] === null);
     if (missing.length) throw new OutputsError(missing, []);
-    const problems: string[] = [];
-    const { liveColor, idleColor, hosts } = raw;
-    if (!isColor(liveColor)) problems.push(`liveColor must be "blue" or "green", got ${JSON.stringify(liveColor)}`);
-    if (!isColor(idleColor) || (isColor(liveColor) && idleColor !== otherColor(liveColor))) {
-        problems.push(`idleColor must be the other color than liveColor (${JSON.stringify(liveColor)}), got ${JSON.stringify(idleColor)}`);
-    }
-    const slotsOf = (where: string, v: unknown) => {
-        for (const c of COLORS) {
-            const s = isObject(v) ? v[c] : undefined;
-            for (const f of ["release", "commit", "label", "image"] as const) {
-                if (!isObject(s) || !isText(s[f])) problems.push(`${where}.${c}.${f} must be a non-empty string, got ${JSON.stringify(isObject(s) ? s[f] : s)}`);
-            }
-        }
+    // Read in the order of StackOutputs' fields, so the problems come in that order too.
+    const f = new Fields();
+    const liveColor = f.color("liveColor", raw.liveColor);
+    const idleColor = f.idleColor("idleColor", raw.idleColor, "liveColor", raw.liveColor);
+    const urls = {
+        liveUrl: f.text("liveUrl", raw.liveUrl),
+        idleUrl: f.text("idleUrl", raw.idleUrl),
+        apiUrl: f.text("apiUrl", raw.apiUrl),
+        docsUrl: f.text("docsUrl", raw.docsUrl),
+        healthUrl: f.text("healthUrl", raw.healthUrl),
     };
-    slotsOf("slots", raw.slots);
-    if (!isObject(hosts) || Object.keys(hosts).length === 0) {
-        problems.push(`hosts must map each host name to its outputs, got ${JSON.stringify(hosts)}`);
-    } else {
-        for (const [name, h] of Object.entries(hosts)) {
-            if (!isObject(h)) {
-                problems.push(`hosts.${name} must be an object, got ${JSON.stringify(h)}`);
-                continue;
-            }
-            for (const f of ["liveUrl", "idleUrl", "healthUrl", "idleHealthUrl", "address", "kind"]) {
-                if (!isText(h[f])) problems.push(`hosts.${name}.${f} must be a non-empty string, got ${JSON.stringify(h[f])}`);
-            }
-            slotsOf(`hosts.${name}.slots`, h.slots);
-        }
+    const model = f.text("model", raw.model);
+    const image = f.text("image", raw.image);
+    const slots = f.slots("slots", raw.slots);
+    const hosts: Record<string, HostOutput> = {};
+    const hostsRaw = f.object("hosts", raw.hosts, "an object mapping each host name to its outputs");
+    if (hostsRaw && Object.keys(hostsRaw).length === 0) f.problems.push("hosts must name at least one host, got {}");
+    for (const [name, h] of Object.entries(hostsRaw ?? {})) {
+        const o = f.object(`hosts.${name}`, h, "an object");
+        const host = o && hostOutput(f, `hosts.${name}`, o);
+        if (host) hosts[name] = host;
     }
-    if (problems.length) throw new OutputsError([], problems);
-    return raw as unknown as StackOutputs;
+    const hostImages = f.texts("hostImages", raw.hostImages);
+    const apiKey = f.optionalText("apiKey", raw.apiKey);
+    const opsApiKey = f.optionalText("opsApiKey", raw.opsApiKey);
+    const caRootCert = raw.caRootCert === null ? null : f.optionalText("caRootCert", raw.caRootCert);
+    const outputs: StackOutputs = {
+        liveColor,
+        idleColor,
+        ...urls,
+        model,
+        image,
+        slots,
+        hosts,
+        hostImages,
+        ...(apiKey === undefined ? {} : { apiKey }),
+        ...(opsApiKey === undefined ? {} : { opsApiKey }),
+        ...(caRootCert === undefined ? {} : { caRootCert }),
+    };
+    if (f.problems.length) throw new OutputsError([], f.problems);
+    return outputs;
 }

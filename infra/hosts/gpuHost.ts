@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { HostKind } from "../vocabulary";
+import type { HostDetailsInput } from "../contract/details";
 
 /** A shell command run on the host: over SSH for a cloud VM, locally for the local engine. */
 export interface HostCommandArgs {
@@ -64,6 +65,10 @@ export interface GpuHost {
     readonly platform: pulumi.Input<string>;
     /** Completes once the host can run (GPU) containers. */
     readonly ready: pulumi.Resource;
-    /** Kind-specific facts for the stack outputs (region, instance type, spot, ssh command...). Defaults to none. */
-    readonly details?: Readonly<Record<string, pulumi.Input<unknown>>>;
+    /**
+     * The host's kind again, with what that kind adds to its stack outputs (region, instance type,
+     * spot, ssh command...): one value whose type says, per kind, which fields it must have
+     * (infra/contract/details.ts). Its `kind` is the host's.
+     */
+    readonly details: HostDetailsInput;
 }

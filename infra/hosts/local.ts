@@ -5,6 +5,7 @@ import * as docker from "@pulumi/docker";
 import * as command from "@pulumi/command";
 import { PLATFORM_FORMAT } from "../shell/host";
 import { renderShell } from "../shell/render";
+import { LOCAL_HOST_TYPE } from "../contract/names";
 import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
 
 export interface LocalHostArgs {
@@ -72,9 +73,11 @@ export class LocalHost extends pulumi.ComponentResource implements GpuHost {
     public readonly platform: pulumi.Output<string>;
     /** The engine URL in use. */
     public readonly dockerHost: string;
+    /** The local engine adds nothing to the outputs every host has. */
+    public readonly details = { kind: "local" } as const;
 
     constructor(name: string, args: LocalHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("gpu-hosts:hosts:LocalHost", name, {}, opts);
+        super(LOCAL_HOST_TYPE, name, {}, opts);
         this.name = name;
         this.dockerHost = args.dockerHost;
         this.gpu = args.gpu ?? false;

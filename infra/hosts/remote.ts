@@ -6,7 +6,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import type { HostKind } from "../vocabulary";
+import type { HostDetailsInput, MachineDetails } from "../contract/details";
 import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
 import { gpuModelOf, platformOf, readinessScript } from "../shell/readiness";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../shell/gate";
@@ -63,8 +63,11 @@ export interface MachineRecord {
     readonly gpuModel?: string;
     /** The engine's platform when known in advance (every cloud shape is x86_64); else the gate reports it. */
     readonly platform?: string;
-    /** Kind-specific facts for the stack outputs (region, zone, instance type, spot...). */
-    readonly details: Readonly<Record<string, pulumi.Input<unknown>>>;
+    /**
+     * The host kind, and what it adds to the stack outputs (region, zone, instance type, spot...);
+     * the skeleton adds the `ssh` command. The host's `kind` is this one.
+     */
+    readonly details: MachineDetails;
 }
 
 /** How the skeleton reaches a machine; a kind may use it while it makes its machine (a server's machine id). */
@@ -90,8 +93,8 @@ export interface RemoteHost extends GpuHost {
     readonly machineId: pulumi.Output<string>;
     /** `ssh ...` command line for the operator. */
     readonly sshCommand: pulumi.Output<string>;
-    /** Facts for the stack outputs (the kind's details and `ssh`). */
-    readonly details: Readonly<Record<string, pulumi.Input<unknown>>>;
+    /** The kind, and its facts for the stack outputs (the machine's details and `ssh`). */
+    readonly details: HostDetailsInput;
     /** The readiness gate. */
     readonly ready: command.remote.Command;
     /** The setup command, for a machine set up over SSH. */
@@ -129,7 +132,7 @@ export function sshAccess(name: string, args: RemoteHostArgs): SshAccess {
  * SSH, the readiness gate, the runner for host commands and the Docker provider. What pulumi-eks'
  * createNodeGroup is to its cluster: each kind makes its machine, and calls this.
  */
-export function connectRemote(parent: pulumi.Resource, name: string, kind: HostKind, args: RemoteHostArgs, access: SshAccess, m: MachineRecord): RemoteHost {
+export function connectRemote(parent: pulumi.Resource, name: string, args: RemoteHostArgs, access: SshAccess, m: MachineRecord): RemoteHost {
     const { keyPath, knownHostsPath, privateKey } = access;
     const target = pulumi.interpolate`${args.user}@${m.address}`;
 
@@ -225,7 +228,8 @@ export function connectRemote(parent: pulumi.Resource, name: string, kind: HostK
     const sshCommand = pulumi.interpolate`ssh -i ${keyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHostsPath}${portFlag} ${target}`;
     return {
         name,
-        kind,
+        // The kind the machine's record names: one source for the host's kind and its details'.
+        kind: m.details.kind,
         gpu: args.gpu,
         gpuModel: m.gpuModel !== undefined ? pulumi.output(m.gpuModel) : ready.stdout.apply(gpuModelOf),
         address: m.address,

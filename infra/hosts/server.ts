@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { SshHostConfig } from "../config/sections/hosts";
 import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SERVER_BOOT_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
+import { SERVER_HOST_TYPE, serverIdentityName } from "../contract/names";
 import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, sshAccess } from "./remote";
 import { readMachineId } from "./ssh";
 import { setupScript } from "../shell/setup";
@@ -25,7 +26,6 @@ export interface SshServerHostArgs {
     readonly gpuCheckImage: string;
 }
 
-export const SERVER_HOST_TYPE = "gpu-hosts:hosts:SshServerHost";
 
 /** One of the operator's own servers, connected as a GpuHost. */
 export class SshServerHost extends pulumi.ComponentResource {
@@ -54,7 +54,7 @@ export class SshServerHost extends pulumi.ComponentResource {
         const access = sshAccess(name, remote);
         const { identity, record } = serverMachine(this, name, args, access);
         this.identity = identity;
-        this.host = connectRemote(this, name, "ssh", remote, access, record);
+        this.host = connectRemote(this, name, remote, access, record);
         this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
     }
 }
@@ -68,7 +68,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
         .apply(([options, publicKey]) => readMachineId({ target, port: s.port, options, publicKey }));
     // The machine id in the state: replaced when the server's changes, which is how `npm run
     // recover` tells a reinstalled server; the SSH gate, hence everything on the server, depends on it.
-    const identity = new command.local.Command(`${name}-machine`, {
+    const identity = new command.local.Command(serverIdentityName(name), {
         create: "true\n",
         triggers: [machineId],
         interpreter: ["/bin/sh", "-c"],
@@ -88,7 +88,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
             dependsOn: [identity],
             setup: { by: "ssh", script },
             // authorizedKey: the line the server's authorized_keys needs, when the stack generated the key.
-            details: { port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
+            details: { kind: "ssh", port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
         },
     };
 }

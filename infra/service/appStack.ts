@@ -7,6 +7,7 @@ import type { NetworkConfig } from "../config/sections/network";
 import type { ReleaseConfig } from "../config/sections/release";
 import type { ServiceConfig } from "../config/sections/service";
 import { Color } from "../vocabulary";
+import { APP_STACK_TYPE, CONTAINERS, modelVolumeName, proxyName, slotName } from "../contract/names";
 import { GpuHost } from "../hosts/gpuHost";
 import { healthcheck, service } from "./containerDefaults";
 import { Proxy, ProxyAuth, ProxyTls } from "./proxy";
@@ -88,7 +89,7 @@ export class AppStack extends pulumi.ComponentResource {
     public readonly images: readonly string[];
 
     constructor(name: string, args: AppStackArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("gpu-hosts:app:AppStack", name, {}, opts);
+        super(APP_STACK_TYPE, name, {}, opts);
         const { host, settings: s } = args;
         const provider = host.provider;
         // Everything here lives on the host: replaced with its machine, deleted with it. Objects
@@ -98,12 +99,12 @@ export class AppStack extends pulumi.ComponentResource {
         const named = { ...child, deleteBeforeReplace: true };
 
         const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge" }, named);
-        const volume = (suffix: string, extra: pulumi.CustomResourceOptions = {}) =>
-            new docker.Volume(`${name}-${suffix}`, { name: `${name}-${suffix}` }, { ...named, ...extra });
-        const redisData = volume("redis-data");
+        const volume = (volumeName: string, extra: pulumi.CustomResourceOptions = {}) =>
+            new docker.Volume(volumeName, { name: volumeName }, { ...named, ...extra });
+        const redisData = volume(`${name}-redis-data`);
         // Models are large downloads: `pulumi destroy` keeps the volume (see README for removal).
-        this.modelVolume = volume("ollama-models", { retainOnDelete: true });
-        const proxyMarker = volume("proxy-marker");
+        this.modelVolume = volume(modelVolumeName(name), { retainOnDelete: true });
+        const proxyMarker = volume(`${name}-proxy-marker`);
         const pull = (suffix: string, image: string) =>
             new docker.RemoteImage(`${name}-${suffix}-image`, { name: image, keepLocally: true }, child);
 
@@ -111,8 +112,8 @@ export class AppStack extends pulumi.ComponentResource {
         const secretPassword = pulumi.secret(password.result);
         this.redisUrl = pulumi.secret(pulumi.interpolate`redis://:${secretPassword}@redis:6379/0`);
 
-        this.redis = new docker.Container(`${name}-redis`, {
-            name: `${name}-redis`,
+        this.redis = new docker.Container(CONTAINERS.redis(name), {
+            name: CONTAINERS.redis(name),
             image: pull("redis", s.images.redis).imageId,
             command: ["redis-server", REDIS_CONF],
             uploads: [{ file: REDIS_CONF, content: secretPassword.apply((p) => redisConf(p, s.memoryMb.redis)) }],
@@ -124,8 +125,8 @@ export class AppStack extends pulumi.ComponentResource {
             ...service({ memoryMb: s.memoryMb.redis, waitTimeoutSeconds: 60 }),
         }, named);
 
-        this.ollama = new docker.Container(`${name}-ollama`, {
-            name: `${name}-ollama`,
+        this.ollama = new docker.Container(CONTAINERS.ollama(name), {
+            name: CONTAINERS.ollama(name),
             image: pull("ollama", s.images.ollama).imageId,
             envs: [
                 "OLLAMA_HOST=0.0.0.0:11434",
@@ -143,11 +144,11 @@ export class AppStack extends pulumi.ComponentResource {
 
         // Re-runs only when the model name changes; the model itself persists on the volume.
         this.modelPull = host.run(`${name}-model-pull`, {
-            create: `docker exec ${name}-ollama ollama pull ${s.model}`,
+            create: `docker exec ${CONTAINERS.ollama(name)} ollama pull ${s.model}`,
             triggers: [s.model],
         }, { parent: this, dependsOn: [this.ollama] });
 
-        const slot = (color: Color) => new Slot(`${name}-${color}`, {
+        const slot = (color: Color) => new Slot(slotName(name, color), {
             color,
             release: s.slots[color],
             source: args.sources[color],
@@ -173,7 +174,7 @@ export class AppStack extends pulumi.ComponentResource {
             green: { ...s.slots.green, label: releaseLabel(s.slots.green), image: green.imageName },
         };
 
-        this.proxy = new Proxy(`${name}-proxy`, {
+        this.proxy = new Proxy(proxyName(name), {
             host,
             image: s.images.proxy,
             network,

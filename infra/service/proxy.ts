@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { Color } from "../vocabulary";
+import { CONTAINERS, PROXY_TYPE, routesName } from "../contract/names";
 import { GpuHost } from "../hosts/gpuHost";
 import { AUTH_PORT, KEYS_DIR, caRootScript, renderKeysFile, writeKeysScript } from "./apiKeys";
 import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, defaultPublicPaths, renderCaddyfile, routeScript } from "./caddy";
@@ -80,11 +81,6 @@ export const ACME_HTTP_PORT = 80;
 /** Key service memory limit, MiB: one small Node process. */
 const AUTH_MEMORY_MB = 96;
 
-/** The Proxy component's type token: the swap scripts tell its routes command by it (scripts/lib/changes.ts). */
-export const PROXY_TYPE = "gpu-hosts:app:Proxy";
-/** The routes command's name under a proxy named `proxy`: the one resource a swap changes. */
-export const routesName = (proxy: string): string => `${proxy}-routes`;
-
 export class Proxy extends pulumi.ComponentResource {
     /** The Caddy container. */
     public readonly container: docker.Container;
@@ -124,8 +120,8 @@ export class Proxy extends pulumi.ComponentResource {
             });
             this.authImageName = authImage.imageName;
             const keysVolume = new docker.Volume(`${name}-auth-keys`, { name: `${name}-auth-keys` }, named);
-            this.auth = new docker.Container(`${name}-auth`, {
-                name: `${name}-auth`,
+            this.auth = new docker.Container(CONTAINERS.auth(name), {
+                name: CONTAINERS.auth(name),
                 image: authImage.imageId,
                 volumes: [{ volumeName: keysVolume.name, containerPath: KEYS_DIR }],
                 // Never published: only Caddy, on the private network, asks it.
@@ -137,7 +133,7 @@ export class Proxy extends pulumi.ComponentResource {
             // Only digests, and only on stdin: no key in argv, state triggers in plain text, or logs.
             const keysFile = pulumi.secret(auth.keys.apply((keys) => renderKeysFile(keys)));
             this.keys = args.host.run(`${name}-api-keys`, {
-                create: writeKeysScript(`${name}-auth`),
+                create: writeKeysScript(CONTAINERS.auth(name)),
                 stdin: keysFile,
                 // A new key set, or a new container (and maybe a fresh volume), rewrites the file.
                 triggers: [this.auth.id, keysFile],
@@ -166,8 +162,8 @@ export class Proxy extends pulumi.ComponentResource {
         this.publicHost = tls.mode === "acme" ? pulumi.output(tls.domain) : args.host.address;
 
         const port = (internal: number, external: number) => ({ internal, external, ip: args.host.bindAddress, protocol: "tcp" });
-        this.container = new docker.Container(name, {
-            name,
+        this.container = new docker.Container(CONTAINERS.proxy(name), {
+            name: CONTAINERS.proxy(name),
             image: image.imageId,
             command: caddyRun(CADDYFILE_PATH),
             uploads: [{ file: CADDYFILE_PATH, content: this.caddyfile }],
@@ -192,7 +188,7 @@ export class Proxy extends pulumi.ComponentResource {
 
         if (tls.mode === "internal") {
             const root = args.host.run(`${name}-ca-root`, {
-                create: caRootScript(name, CA_ROOT_PATH),
+                create: caRootScript(CONTAINERS.proxy(name), CA_ROOT_PATH),
                 // A new container may come with a fresh volume (a replaced host), hence a new CA.
                 triggers: [this.container.id],
             }, { parent: this, dependsOn: [this.container] });
@@ -203,7 +199,7 @@ export class Proxy extends pulumi.ComponentResource {
 
         const liveHealth = `http://${args.upstreams[args.liveColor]}${args.healthPath}`;
         this.routes = args.host.run(routesName(name), {
-            create: routeScript(name, args.liveColor, liveHealth),
+            create: routeScript(CONTAINERS.proxy(name), args.liveColor, liveHealth),
             // The marker outlives the container, but a new container (or a fresh volume) is re-checked.
             triggers: [this.container.id],
             // Keys are in place before the first slot is routed.

@@ -6,6 +6,7 @@ import * as docker from "@pulumi/docker";
 import type { SlotConfig } from "../config/sections/release";
 import type { AppConfig } from "../config/sections/service";
 import { Color } from "../vocabulary";
+import { CONTAINERS, SLOT_TYPE } from "../contract/names";
 import { GpuHost } from "../hosts/gpuHost";
 import { BuildSource, releaseLabel } from "./release";
 import { healthcheck, service } from "./containerDefaults";
@@ -42,9 +43,6 @@ export interface SlotArgs {
     /** Resources the worker must wait for (the model pull, Redis). Defaults to none. */
     readonly workerDependsOn?: pulumi.Resource[];
 }
-
-/** The Slot component's type token: the release scripts tell a slot's resources by it (scripts/lib/changes.ts). */
-export const SLOT_TYPE = "gpu-hosts:app:Slot";
 
 export class Slot extends pulumi.ComponentResource {
     /** The slot's image, tagged by the release's content. */
@@ -95,18 +93,18 @@ export class Slot extends pulumi.ComponentResource {
             init: true,
         };
 
-        this.api = new docker.Container(`${name}-api`, {
+        this.api = new docker.Container(CONTAINERS.api(name), {
             ...common,
-            name: `${name}-api`,
+            name: CONTAINERS.api(name),
             command: [...app.apiCommand],
             ...service({ memoryMb: args.memoryMb.api, waitTimeoutSeconds: 180 }),
             healthcheck: healthcheck(app.apiHealthcheck),
             networksAdvanced: [{ name: args.network.name, aliases: [alias] }],
         }, { ...child, deleteBeforeReplace: true, dependsOn: args.apiDependsOn });
 
-        this.worker = new docker.Container(`${name}-worker`, {
+        this.worker = new docker.Container(CONTAINERS.worker(name), {
             ...common,
-            name: `${name}-worker`,
+            name: CONTAINERS.worker(name),
             command: [...app.workerCommand],
             ...service({ memoryMb: args.memoryMb.worker, waitTimeoutSeconds: 180 }),
             healthcheck: healthcheck(app.workerHealthcheck),

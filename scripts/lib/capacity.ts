@@ -2,8 +2,9 @@
 // failed update: each cloud's own rule (infra/clouds/<cloud>/capacity.ts), applied only to the VM of
 // that cloud's host component.
 import type { CloudName } from "../../infra/vocabulary";
-import { CLOUDS, CLOUD_NAMES, isCloud } from "../../infra/clouds";
+import { CLOUDS, CLOUD_NAMES } from "../../infra/clouds";
 import type { CapacityFailure } from "../../infra/clouds/types";
+import { vmName } from "../../infra/contract/names";
 
 export type { CapacityFailure };
 
@@ -12,20 +13,16 @@ export function classifyCapacity(cloud: CloudName, message: string): CapacityFai
     return CLOUDS[cloud].classifyCapacity(message);
 }
 
-/** Each cloud's host component type, whose `<cloud>-vm` child is the cloud's VM. */
-const HOST_TYPES: ReadonlyMap<string, CloudName> = new Map(CLOUD_NAMES.map((c) => [CLOUDS[c].hostType, c]));
-
 /**
  * The cloud whose VM a resource URN names, or undefined for any other resource: a URN is
- * `urn:pulumi:<stack>::<project>::<parent type>$...$<type>::<name>`, and the VM is the child named
- * `<cloud>-vm` of the cloud's host component.
+ * `urn:pulumi:<stack>::<project>::<parent type>$...$<type>::<name>`, and the VM is the child
+ * vmName(<cloud>) (infra/contract/names.ts) of the cloud's host component (its driver's hostType).
  */
 export function vmCloudOf(urn: string): CloudName | undefined {
     const parts = urn.split("::");
     if (parts.length < 4) return undefined;
     const name = parts[parts.length - 1];
     const types = parts[parts.length - 2].split("$");
-    const parent = types.length >= 2 ? HOST_TYPES.get(types[types.length - 2]) : undefined;
-    const cloud = name.replace(/-vm$/, "");
-    return parent && isCloud(cloud) && parent === cloud && name === `${cloud}-vm` ? cloud : undefined;
+    const parent = types.length >= 2 ? types[types.length - 2] : undefined;
+    return CLOUD_NAMES.find((cloud) => parent === CLOUDS[cloud].hostType && name === vmName(cloud));
 }

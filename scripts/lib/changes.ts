@@ -2,9 +2,8 @@
 // stack each resource belongs to: the live slot, the idle slot, or what both share. The release and
 // swap scripts use it to refuse, before anything runs, an update that would touch the live slot, and
 // to report afterwards what really changed. Pure: the engine's step events come in, a summary goes out.
-import type { Color } from "../../infra/vocabulary";
-import { PROXY_TYPE, routesName } from "../../infra/service/proxy";
-import { SLOT_TYPE } from "../../infra/service/slot";
+import { COLORS, Color } from "../../infra/vocabulary";
+import { PROXY_TYPE, SLOT_TYPE, routesName } from "../../infra/contract/names";
 
 /** The effect of one step on a resource, most severe last. */
 export type Change = "update" | "create" | "delete" | "replace";
@@ -75,8 +74,8 @@ export const typeChainOf = (urn: string): string[] => {
  */
 export function slotOf(urn: string): Color | undefined {
     if (!typeChainOf(urn).includes(SLOT_TYPE)) return undefined;
-    const colors = [...nameOf(urn).matchAll(/-(blue|green)(?=-|$)/g)];
-    return colors.length ? (colors[colors.length - 1][1] as Color) : undefined;
+    const last = [...nameOf(urn).matchAll(/-(blue|green)(?=-|$)/g)].pop()?.[1];
+    return COLORS.find((c) => c === last);
 }
 
 /** Whether a resource is a proxy's routes command: the one thing a swap changes. */

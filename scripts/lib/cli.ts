@@ -1,7 +1,8 @@
 // Argument parsing and the shared main() of the entry points: one-line errors for expected
 // failures, a stack trace only for bugs, ^C forwarded to a running `pulumi up`.
+import { OutputsError, parseStackOutputs } from "../../infra/contract/outputs";
 import { isOpsError, OpsError } from "./errors";
-import { accessFromOutputs, httpChecker } from "./health";
+import { Access, accessFromOutputs, httpChecker } from "./health";
 import { Deps } from "./deployed";
 import { openStack, StackOps } from "./stackOps";
 
@@ -132,7 +133,6 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
         const stack: StackOps = {
             name: opened.name,
             outputs: () => opened.outputs(),
-            getConfig: (k) => opened.getConfig(k),
             allConfig: () => opened.allConfig(),
             setConfig: (k, v) => opened.setConfig(k, v),
             exportState: () => opened.exportState(),
@@ -144,7 +144,7 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
         };
         // The checks send the operator scripts' own API key and trust the hosts' internal CAs (both
         // from the outputs); a stack never deployed has none yet.
-        const access = spec.checker === false ? {} : accessFromOutputs(await opened.outputs().catch(() => ({})));
+        const access = spec.checker === false ? {} : await accessOf(opened);
         const result = await run({ stack, checker: httpChecker(access), log: (line) => console.log(line), signal: abort.signal }, args);
         return typeof result === "number" ? result : 0;
     })().then(
@@ -154,4 +154,17 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
             process.exit(exitCode(e, spec));
         },
     );
+}
+
+/**
+ * The key and CAs the checks use, from the stack's outputs; none for a stack without them (never
+ * deployed), whose script then says so itself when it reads the outputs.
+ */
+async function accessOf(stack: Pick<StackOps, "outputs">): Promise<Access> {
+    try {
+        return accessFromOutputs(parseStackOutputs(await stack.outputs()));
+    } catch (e) {
+        if (e instanceof OutputsError || isOpsError(e)) return {};
+        throw e;
+    }
 }

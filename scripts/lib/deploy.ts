@@ -6,13 +6,14 @@
 // Why moving one host leaves the others alone: the program derives every host from its own
 // placement, so a changed gpu-hosts:placements.<cloud> changes only that host's resources
 // (test/program/placements.test.ts), and the engine only steps resources whose inputs changed.
-import { ConfigError, SlotConfig, StackConfig, loadConfig } from "../../infra/config";
+import type { StackConfig } from "../../infra/config";
 import type { CloudName } from "../../infra/vocabulary";
 import {
     CloudPlacement, bare, candidatesOf, deployedClouds, describePlacement, placementOf, priceOfPlacement, samePlacement, tryOrder,
 } from "../../infra/clouds/placement";
 import { CapacityFailure, classifyCapacity, vmCloudOf } from "./capacity";
 import { OpsError } from "./errors";
+import { Pinner, readStackConfig } from "./stackConfig";
 import { UpFailedError, UpSummary } from "./stackOps";
 import { UpDeps, changeLine, hostsTable, pinUnpinned } from "./up";
 import { table } from "./table";
@@ -48,16 +49,6 @@ export interface DeployResult {
 /** How many failures gpu-hosts:placements.<cloud>.tried keeps, newest last. */
 export const TRIED_KEPT = 20;
 
-async function readConfig(d: UpDeps): Promise<StackConfig> {
-    const raw = await d.stack.allConfig();
-    try {
-        return loadConfig(d.stack.name, raw.values, (k) => raw.secrets.includes(k));
-    } catch (e) {
-        if (e instanceof ConfigError) throw new OpsError("config", e.message);
-        throw e;
-    }
-}
-
 /** The table the driver ends with: per host, what was tried and why it failed, and where it runs, at what price. */
 export function deployTable(hosts: readonly HostOutcome[]): string {
     if (hosts.length === 0) return "no cloud host in this stack: nothing to place (the up above is all deploy does here)";
@@ -91,14 +82,14 @@ function nextPlacement(cfg: StackConfig, cloud: CloudName, tried: readonly Cloud
  * (UpFailedError) for any failure that is not a VM's capacity or quota, and OpsError "no-capacity"
  * when a host's candidates run out; the table of what was tried is logged first in both cases.
  */
-export async function deploy(d: UpDeps, pin: (release: string) => SlotConfig, o: DeployOptions): Promise<DeployResult> {
+export async function deploy(d: UpDeps, pin: Pinner, o: DeployOptions): Promise<DeployResult> {
     d.log(`[1/3] pinning the releases of stack ${d.stack.name}`);
-    await pinUnpinned(d, pin);
-    let cfg = await readConfig(d);
+    let cfg = await readStackConfig(d.stack);
+    if ((await pinUnpinned(d, cfg, pin)).length > 0) cfg = await readStackConfig(d.stack);
     /** Writes gpu-hosts:placements and reads the config back, validated, as the next up sees it. */
     const writePlacements = async (placements: Record<string, unknown>) => {
         await d.stack.setConfig("placements", placements);
-        cfg = await readConfig(d);
+        cfg = await readStackConfig(d.stack);
     };
     const attempts = new Map<CloudName, Attempt[]>(deployedClouds(cfg).map((c) => [c, []]));
     const outcome = (skipped: readonly CloudName[], exhausted: readonly CloudName[] = []): HostOutcome[] =>

@@ -1,9 +1,9 @@
 // What the release, swap and status scripts share: their dependencies, what the stack says is
-// deployed (read through the outputs' one parser), per-host checks, and config reads that must agree
-// with the deployment before an update may run.
-import { SlotConfig } from "../../infra/config";
-import { COLORS, Color, NAMESPACE, otherColor } from "../../infra/vocabulary";
-import { OutputsError, parseStackOutputs, SlotOutput, StackOutputs } from "../../infra/contract/outputs";
+// deployed (read through the outputs' one parser), per-host checks, and the checks that config
+// (read through readStackConfig) agrees with the deployment before an update may run.
+import { StackConfig } from "../../infra/config";
+import { Color, NAMESPACE, otherColor } from "../../infra/vocabulary";
+import { OutputsError, parseStackOutputs, SlotsOutput, StackOutputs } from "../../infra/contract/outputs";
 import { countChanges, groupChanges, listChanges } from "./changes";
 import { OpsError } from "./errors";
 import { Checker, CheckResult } from "./health";
@@ -36,12 +36,12 @@ export interface Deployed {
     readonly outputs: StackOutputs;
     readonly liveColor: Color;
     readonly idleColor: Color;
-    readonly slots: Readonly<Record<Color, SlotOutput>>;
+    readonly slots: SlotsOutput;
     readonly hosts: readonly HostTarget[];
 }
 
 /** The stack's outputs as the scripts use them; every missing or malformed output at once. */
-export function readDeployed(raw: Record<string, unknown>, stackName: string): Deployed {
+export function readDeployed(raw: Readonly<Record<string, unknown>>, stackName: string): Deployed {
     let outputs: StackOutputs;
     try {
         outputs = parseStackOutputs(raw);
@@ -104,45 +104,19 @@ export async function runUp(d: Deps, live: Color): Promise<UpSummary> {
 }
 
 /** Refuses when config already disagrees with what is deployed: up would apply that change too. */
-export async function assertLiveColorInSync(d: Deps, dep: Deployed): Promise<void> {
-    const configured = await d.stack.getConfig("liveColor");
-    if (configured !== undefined && configured !== dep.liveColor) {
-        throw new OpsError("config", `config ${NAMESPACE}:liveColor is "${configured}" but stack ${d.stack.name} serves "${dep.liveColor}" live: an earlier change was never applied; run \`npm run up -- --stack ${d.stack.name}\` or set liveColor back to "${dep.liveColor}" first`);
+export function assertLiveColorInSync(stackName: string, cfg: Pick<StackConfig, "liveColor">, dep: Deployed): void {
+    if (cfg.liveColor !== dep.liveColor) {
+        throw new OpsError("config", `config ${NAMESPACE}:liveColor is "${cfg.liveColor}" but stack ${stackName} serves "${dep.liveColor}" live: an earlier change was never applied; run \`npm run up -- --stack ${stackName}\` or set liveColor back to "${dep.liveColor}" first`);
     }
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** The stack's `slots` config; a slot without a commit is unpinned (commit ""). */
-export type Slots = Record<Color, SlotConfig>;
-
-export const UNPINNED: Slots = { blue: { release: "workdir", commit: "" }, green: { release: "workdir", commit: "" } };
-
-/** Parses config gpu-hosts:slots (JSON text, as the CLI returns an object); unset means both unpinned. */
-export function parseSlots(raw: string | undefined, stackName: string): Slots {
-    if (raw === undefined) return UNPINNED;
-    let v: unknown;
-    try {
-        v = JSON.parse(raw);
-    } catch {
-        throw new OpsError("config", `config ${NAMESPACE}:slots of stack ${stackName} is not an object: ${raw.slice(0, 100)}`);
-    }
-    const ok = isObject(v) && COLORS.every((c) => isObject(v[c]) && typeof (v[c] as Record<string, unknown>).release === "string");
-    if (!ok) throw new OpsError("config", `config ${NAMESPACE}:slots of stack ${stackName} must be { blue: { release, commit }, green: { release, commit } }, got ${raw.slice(0, 200)}`);
-    const slot = (c: Color): SlotConfig => {
-        const s = (v as Record<Color, Record<string, unknown>>)[c];
-        return { ...s, release: s.release as string, commit: typeof s.commit === "string" ? s.commit : "" };
-    };
-    return { blue: slot("blue"), green: slot("green") };
 }
 
 /**
  * Refuses when the live slot's pin in config is not what the live slot runs: an up would deploy that
  * change to live traffic.
  */
-export function assertLivePinInSync(stackName: string, slots: Slots, dep: Deployed): void {
+export function assertLivePinInSync(cfg: Pick<StackConfig, "slots">, dep: Deployed): void {
     const live = dep.liveColor;
-    if (slots[live].commit !== dep.slots[live].commit) {
-        throw new OpsError("config", `config ${NAMESPACE}:slots.${live}.commit is ${JSON.stringify(slots[live].commit)} but live slot ${live} runs ${dep.slots[live].commit} (${dep.slots[live].label}): an update would change the live slot; set it back first`);
+    if (cfg.slots[live].commit !== dep.slots[live].commit) {
+        throw new OpsError("config", `config ${NAMESPACE}:slots.${live}.commit is ${JSON.stringify(cfg.slots[live].commit)} but live slot ${live} runs ${dep.slots[live].commit} (${dep.slots[live].label}): an update would change the live slot; set it back first`);
     }
 }

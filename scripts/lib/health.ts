@@ -3,6 +3,7 @@
 import * as http from "http";
 import * as https from "https";
 import { Color } from "../../infra/vocabulary";
+import type { StackOutputs } from "../../infra/contract/outputs";
 
 // Re-exported: the scripts and their tests take the slot type from here.
 export type { Color };
@@ -59,12 +60,10 @@ export interface Access {
  * a rate-limit bucket of its own, so clients busy on apiKey never starve a check), else apiKey for a
  * stack deployed before it existed; and every host's caRootCert.
  */
-export function accessFromOutputs(outputs: Record<string, unknown>): Access {
-    const key = (k: string) => (typeof outputs[k] === "string" && outputs[k] ? (outputs[k] as string) : undefined);
-    const apiKey = key("opsApiKey") ?? key("apiKey");
-    const hosts = outputs.hosts && typeof outputs.hosts === "object" ? Object.values(outputs.hosts as Record<string, unknown>) : [];
-    const roots = hosts.map((h) => (h && typeof h === "object" ? (h as Record<string, unknown>).caRootCert : undefined))
-        .filter((c): c is string => typeof c === "string" && c.includes("BEGIN CERTIFICATE"));
+export function accessFromOutputs(outputs: StackOutputs): Access {
+    const apiKey = outputs.opsApiKey ?? outputs.apiKey;
+    const roots = Object.values(outputs.hosts).map((h) => h.caRootCert)
+        .filter((c): c is string => c !== undefined && c.includes("BEGIN CERTIFICATE"));
     return { ...(apiKey ? { apiKey } : {}), ...(roots.length ? { ca: [...new Set(roots)] } : {}) };
 }
 

@@ -21,16 +21,20 @@
 // dependencies (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, rebuildBaseState), so the
 // refreshed state no longer says what lived on it. Hosts that are still there are untouched.
 import { CLOUDS, CLOUD_NAMES } from "../../infra/clouds";
+import { LOCAL_COMMAND_TYPE, SERVER_HOST_TYPE, serverIdentityName } from "../../infra/contract/names";
 import { OpsError } from "./errors";
 import { ResourceChange, nameOf, typeChainOf } from "./changes";
 
 /** The resource types of the VMs the stack makes, one per cloud host (each cloud's driver names its own). */
 export const MACHINE_TYPES: readonly string[] = CLOUD_NAMES.map((c) => CLOUDS[c].machineType);
 
-/** An operator's server's identity record (infra/hosts/server.ts): `<host>-machine` under an SshServerHost. */
+/**
+ * An operator's server's identity record (infra/hosts/server.ts): the local command named
+ * serverIdentityName(<host>) under an SshServerHost.
+ */
 export function isServerIdentity(r: { readonly urn: string; readonly type: string }): boolean {
     const chain = typeChainOf(r.urn);
-    return r.type === "command:local:Command" && chain[chain.length - 2] === "gpu-hosts:hosts:SshServerHost" && nameOf(r.urn).endsWith("-machine");
+    return r.type === LOCAL_COMMAND_TYPE && chain[chain.length - 2] === SERVER_HOST_TYPE && nameOf(r.urn).endsWith(serverIdentityName(""));
 }
 
 /** A resource in an exported deployment (Pulumi's apitype.ResourceV3), as far as recovery reads it. */

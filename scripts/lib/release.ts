@@ -6,16 +6,19 @@ import { Color, NAMESPACE } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
 import { ResourceChange, countChanges, groupChanges, listChanges } from "./changes";
 import {
-    Deps, assertLiveColorInSync, assertLivePinInSync, describeFailures, eachHost, parseSlots, readDeployed, releaseOf, runUp,
+    Deps, assertLiveColorInSync, assertLivePinInSync, describeFailures, eachHost, readDeployed, releaseOf, runUp,
 } from "./deployed";
 import { isOpsError, OpsError } from "./errors";
 import { Expect } from "./health";
+import { Pinner, appContextDir, readStackConfig } from "./stackConfig";
 
 export interface ReleaseOptions {
     /** The release's name: "workdir" or a git ref of the app context. */
     readonly release: string;
-    /** Pins a release name to a commit (scripts/lib/pin.ts pinRelease for the stack's app context). */
-    readonly pin: (release: string) => SlotConfig;
+    /** Pins a release name to a commit in the stack's app context (scripts/lib/pin.ts pinRelease). */
+    readonly pin: Pinner;
+    /** A note for the operator about the app context, logged before pinning (pin.ts dirtyNote). Defaults to none. */
+    readonly note?: (contextDir: string) => string | undefined;
 }
 
 export interface ReleaseResult {
@@ -32,14 +35,18 @@ export async function release(d: Deps, o: ReleaseOptions): Promise<ReleaseResult
 
     step(1, `reading outputs of stack ${name}`);
     const dep = readDeployed(await d.stack.outputs(), name);
-    await assertLiveColorInSync(d, dep);
-    const slots = parseSlots(await d.stack.getConfig("slots"), name);
-    assertLivePinInSync(name, slots, dep);
+    const cfg = await readStackConfig(d.stack);
+    assertLiveColorInSync(name, cfg, dep);
+    assertLivePinInSync(cfg, dep);
+    const slots = cfg.slots;
+    const contextDir = appContextDir(cfg);
     const live = dep.liveColor;
     const idle = dep.idleColor;
     d.log(`      live ${live}${releaseOf(dep, live)}, idle ${idle}${releaseOf(dep, idle)}; hosts: ${dep.hosts.map((h) => h.name).join(", ")}`);
 
-    const pinned = o.pin(o.release);
+    const note = o.note?.(contextDir);
+    if (note) d.log(`note: ${note}`);
+    const pinned = o.pin(contextDir, o.release);
     const label = releaseLabel(pinned);
     step(2, `pinning release ${o.release} to commit ${pinned.commit} and setting it on idle slot ${idle} (live ${live} stays on ${dep.slots[live].label})`);
     const previous = slots[idle];

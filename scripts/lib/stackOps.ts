@@ -5,12 +5,11 @@ import * as path from "path";
 import {
     ConcurrentUpdateError, EngineEvent, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError,
 } from "@pulumi/pulumi/automation";
+import { NAMESPACE } from "../../infra/vocabulary";
 import { ChangeLog, ResourceChange, nameOf } from "./changes";
 import { OpsError } from "./errors";
 import { RecoverOps, StackState } from "./recover";
 
-/** Config namespace of every key the scripts read or write. */
-export const PROJECT = "gpu-hosts";
 /** The Pulumi project directory (holds Pulumi.yaml). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -21,7 +20,7 @@ export interface UpSummary {
     readonly resources: readonly ResourceChange[];
 }
 
-/** A stack's raw `gpu-hosts:` config, as infra/config/index.ts loadConfig reads it. */
+/** A stack's raw `gpu-hosts:` config, as infra/config loadConfig reads it (scripts/lib/stackConfig.ts readStackConfig). */
 export interface RawConfig {
     readonly values: Readonly<Record<string, string>>;
     readonly secrets: readonly string[];
@@ -32,9 +31,10 @@ export interface StackOps extends RecoverOps {
     readonly name: string;
     /** The stack's outputs as plain values (secrets included, unmasked). */
     outputs(): Promise<Record<string, unknown>>;
-    /** Raw value of `gpu-hosts:<key>` (objects come back as JSON text); undefined when unset. */
-    getConfig(key: string): Promise<string | undefined>;
-    /** Every `gpu-hosts:` key as the program gets it (namespace stripped, objects as JSON text), and which are secrets. */
+    /**
+     * Every `gpu-hosts:` key as the program gets it (namespace stripped, objects as JSON text), and
+     * which are secrets. Scripts read config through readStackConfig (stackConfig.ts), never raw.
+     */
     allConfig(): Promise<RawConfig>;
     /**
      * Sets `gpu-hosts:<key>`. An object is written as a YAML object whose leaves keep their JSON
@@ -198,23 +198,14 @@ class AutomationStackOps implements StackOps {
         }
     }
 
-    async getConfig(key: string): Promise<string | undefined> {
-        try {
-            return (await this.stack.getConfig(`${PROJECT}:${key}`)).value;
-        } catch (e) {
-            if (/configuration key .* not found/.test(stderrOf(e))) return undefined;
-            throw mapStackError(e, this.name, `reading config ${PROJECT}:${key}`);
-        }
-    }
-
     async allConfig(): Promise<RawConfig> {
         try {
             const all = await this.stack.getAllConfig();
             const values: Record<string, string> = {};
             const secrets: string[] = [];
             for (const [k, v] of Object.entries(all)) {
-                if (!k.startsWith(`${PROJECT}:`)) continue;
-                const key = k.slice(PROJECT.length + 1);
+                if (!k.startsWith(`${NAMESPACE}:`)) continue;
+                const key = k.slice(NAMESPACE.length + 1);
                 values[key] = v.value;
                 if (v.secret) secrets.push(key);
             }
@@ -227,13 +218,13 @@ class AutomationStackOps implements StackOps {
     async setConfig(key: string, value: string | object): Promise<void> {
         try {
             if (typeof value === "string") {
-                await this.stack.setConfig(`${PROJECT}:${key}`, { value });
+                await this.stack.setConfig(`${NAMESPACE}:${key}`, { value });
             } else {
                 const json = JSON.stringify(value);
-                await this.stack.setAllConfigJson(JSON.stringify({ [`${PROJECT}:${key}`]: { value: json, objectValue: value, secret: false } }));
+                await this.stack.setAllConfigJson(JSON.stringify({ [`${NAMESPACE}:${key}`]: { value: json, objectValue: value, secret: false } }));
             }
         } catch (e) {
-            throw mapStackError(e, this.name, `setting config ${PROJECT}:${key}`);
+            throw mapStackError(e, this.name, `setting config ${NAMESPACE}:${key}`);
         }
     }
 

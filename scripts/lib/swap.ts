@@ -5,10 +5,11 @@
 import { Color, NAMESPACE } from "../../infra/vocabulary";
 import { ResourceChange, isRoutes, listChanges } from "./changes";
 import {
-    Deployed, Deps, assertLiveColorInSync, assertLivePinInSync, describeFailures, eachHost, parseSlots, readDeployed, releaseOf, runUp,
+    Deployed, Deps, assertLiveColorInSync, assertLivePinInSync, describeFailures, eachHost, readDeployed, releaseOf, runUp,
 } from "./deployed";
 import { isOpsError, OpsError } from "./errors";
 import { Expect } from "./health";
+import { readStackConfig } from "./stackConfig";
 
 export interface SwapResult {
     readonly liveColor: Color;
@@ -25,8 +26,9 @@ async function swap(d: Deps, mode: "promote" | "rollback"): Promise<SwapResult> 
 
     step(1, `reading outputs of stack ${name}`);
     const dep = readDeployed(await d.stack.outputs(), name);
-    await assertLiveColorInSync(d, dep);
-    assertLivePinInSync(name, parseSlots(await d.stack.getConfig("slots"), name), dep);
+    const cfg = await readStackConfig(d.stack);
+    assertLiveColorInSync(name, cfg, dep);
+    assertLivePinInSync(cfg, dep);
     const from = dep.liveColor;
     const to = dep.idleColor;
     d.log(`      live ${from}${releaseOf(dep, from)}, idle ${to}${releaseOf(dep, to)}; hosts: ${dep.hosts.map((h) => h.name).join(", ")}`);

@@ -2,14 +2,14 @@
 // every slot that has no commit yet (a new stack: both slots to one snapshot of the app context, as
 // it is on disk), so the program only ever builds pinned commits; then they run the engine and
 // report what changed, per slot.
-import * as path from "path";
-import { SlotConfig } from "../../infra/config";
-import { COLORS, Color } from "../../infra/vocabulary";
+import { SlotConfig, StackConfig } from "../../infra/config";
+import { COLORS, Color, otherColor } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
-import { parseStackOutputs } from "../../infra/contract/outputs";
+import { isRemoteHost, parseStackOutputs } from "../../infra/contract/outputs";
+import { appStackName, modelVolumeName } from "../../infra/contract/names";
 import { ResourceChange, countChanges, groupChanges } from "./changes";
-import { parseSlots } from "./deployed";
-import { PROJECT_ROOT, StackOps, UpSummary } from "./stackOps";
+import { Pinner, appContextDir, readStackConfig } from "./stackConfig";
+import { StackOps, UpSummary } from "./stackOps";
 import { table } from "./table";
 
 export interface UpDeps {
@@ -17,32 +17,20 @@ export interface UpDeps {
     readonly log: (line: string) => void;
 }
 
-/** The app build context from config gpu-hosts:app (context), else the default "app". */
-export async function appContextDir(stack: StackOps, root = PROJECT_ROOT): Promise<string> {
-    const raw = await stack.getConfig("app");
-    let context = "app";
-    try {
-        const v = raw === undefined ? undefined : JSON.parse(raw);
-        if (typeof v?.context === "string") context = v.context;
-    } catch {
-        // Malformed app config is reported by the program itself, with every other problem.
-    }
-    return path.resolve(root, context);
-}
-
 /**
- * Pins every slot whose commit is not set yet, and returns the slots it pinned. A release name
- * shared by both unpinned slots is pinned once, so a new stack's two slots run the same snapshot.
+ * Pins every slot of `cfg` whose commit is not set yet, and returns the slots it pinned. A release
+ * name shared by both unpinned slots is pinned once, so a new stack's two slots run the same snapshot.
  */
-export async function pinUnpinned(d: UpDeps, pin: (release: string) => SlotConfig): Promise<Color[]> {
-    const slots = parseSlots(await d.stack.getConfig("slots"), d.stack.name);
+export async function pinUnpinned(d: UpDeps, cfg: Pick<StackConfig, "slots" | "app">, pin: Pinner): Promise<Color[]> {
+    const slots = cfg.slots;
     const unpinned = COLORS.filter((c) => slots[c].commit === "");
     if (unpinned.length === 0) return [];
+    const contextDir = appContextDir(cfg);
     const byRelease = new Map<string, SlotConfig>();
-    const next = { ...slots };
+    const next: Record<Color, SlotConfig> = { ...slots };
     for (const c of unpinned) {
         const r = slots[c].release;
-        if (!byRelease.has(r)) byRelease.set(r, pin(r));
+        if (!byRelease.has(r)) byRelease.set(r, pin(contextDir, r));
         next[c] = byRelease.get(r)!;
         d.log(`      pinned slot ${c}: release ${r} -> ${releaseLabel(next[c])} (commit ${next[c].commit})`);
     }
@@ -53,12 +41,11 @@ export async function pinUnpinned(d: UpDeps, pin: (release: string) => SlotConfi
 /** "blue: 2 replace; green: none; shared: 1 update" for a run's changes, with the live slot named. */
 export function changeLine(changes: readonly ResourceChange[], live: Color): string {
     const g = groupChanges(changes, live);
-    const idle: Color = live === "blue" ? "green" : "blue";
-    return `live ${live}: ${countChanges(g.live)}; idle ${idle}: ${countChanges(g.idle)}; shared: ${countChanges(g.shared)}`;
+    return `live ${live}: ${countChanges(g.live)}; idle ${otherColor(live)}: ${countChanges(g.idle)}; shared: ${countChanges(g.shared)}`;
 }
 
 /** The final table of an up: each host's URLs and slots. */
-export function hostsTable(outputs: Record<string, unknown>): string {
+export function hostsTable(outputs: Readonly<Record<string, unknown>>): string {
     const o = parseStackOutputs(outputs);
     const rows = [["host", "kind", "live", "idle", "live URL", "idle URL"]];
     for (const [name, h] of Object.entries(o.hosts)) {
@@ -72,31 +59,31 @@ export interface UpResult extends UpSummary {
 }
 
 /** Pins new slots, runs `pulumi up`, prints what changed per slot and every host's URLs. */
-export async function up(d: UpDeps, pin: (release: string) => SlotConfig): Promise<UpResult> {
+export async function up(d: UpDeps, pin: Pinner): Promise<UpResult> {
     const name = d.stack.name;
     d.log(`[1/3] pinning the releases of stack ${name}`);
-    const pinned = await pinUnpinned(d, pin);
+    const cfg = await readStackConfig(d.stack);
+    const pinned = await pinUnpinned(d, cfg, pin);
     if (pinned.length === 0) d.log("      both slots are pinned already; nothing on disk reaches them");
     d.log(`[2/3] running pulumi up`);
     const r = await d.stack.up();
-    const live = ((await d.stack.getConfig("liveColor")) ?? "blue") as Color;
-    d.log(`[3/3] done: ${r.resources.length} resource(s) changed (${changeLine(r.resources, live)})`);
+    d.log(`[3/3] done: ${r.resources.length} resource(s) changed (${changeLine(r.resources, cfg.liveColor)})`);
     d.log("");
     d.log(hostsTable(await d.stack.outputs()));
     return { ...r, pinned };
 }
 
 /** Pins new slots (config only), then previews: what an up would change, per slot. */
-export async function preview(d: UpDeps, pin: (release: string) => SlotConfig): Promise<readonly ResourceChange[]> {
-    await pinUnpinned(d, pin);
+export async function preview(d: UpDeps, pin: Pinner): Promise<readonly ResourceChange[]> {
+    const cfg = await readStackConfig(d.stack);
+    await pinUnpinned(d, cfg, pin);
     const planned = await d.stack.preview();
-    const live = ((await d.stack.getConfig("liveColor")) ?? "blue") as Color;
-    d.log(`preview of stack ${d.stack.name}: ${planned.length} resource(s) would change (${changeLine(planned, live)})`);
+    d.log(`preview of stack ${d.stack.name}: ${planned.length} resource(s) would change (${changeLine(planned, cfg.liveColor)})`);
     return planned;
 }
 
 /** The docker commands that remove what a destroy keeps on purpose: model volumes and images. */
-export function keptAdvice(outputs: Record<string, unknown>): string[] {
+export function keptAdvice(outputs: Readonly<Record<string, unknown>>): string[] {
     let images: string[] = [];
     let hosts: { name: string; ssh?: string }[] = [];
     try {
@@ -104,14 +91,15 @@ export function keptAdvice(outputs: Record<string, unknown>): string[] {
         images = [...o.hostImages];
         // A cloud VM's volumes go with its disk; the local engine and an operator's servers keep theirs.
         hosts = Object.entries(o.hosts).filter(([, h]) => h.kind === "local" || h.kind === "ssh")
-            .map(([n, h]) => ({ name: n, ssh: h.kind === "ssh" && typeof h.ssh === "string" ? h.ssh : undefined }));
+            .map(([n, h]) => ({ name: n, ssh: isRemoteHost(h) ? h.ssh : undefined }));
     } catch {
         // A stack with no (or older) outputs: nothing to advise.
     }
     const lines: string[] = [];
     for (const h of hosts) {
-        lines.push(`Kept: the Docker volume ${h.name}-app-ollama-models${h.ssh ? ` on ${h.name}` : ""} (downloaded models, kept so the next up skips the download).`);
-        lines.push(`Remove it with: ${h.ssh ? `${h.ssh} ` : ""}docker volume rm ${h.name}-app-ollama-models`);
+        const volume = modelVolumeName(appStackName(h.name));
+        lines.push(`Kept: the Docker volume ${volume}${h.ssh ? ` on ${h.name}` : ""} (downloaded models, kept so the next up skips the download).`);
+        lines.push(`Remove it with: ${h.ssh ? `${h.ssh} ` : ""}docker volume rm ${volume}`);
     }
     if (images.length) {
         lines.push("Kept: the images this stack pulled and built. Remove exactly those with:");

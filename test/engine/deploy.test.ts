@@ -90,8 +90,9 @@ describe("npm run deploy on the real engine (capacity test program, real command
         return { ...rec, log, deps: { stack: rec.stack, log: (l: string) => log.push(l) } };
     }
     const noPin = (): never => assert.fail("the slots are pinned; nothing to pin");
-    const placements = async (s: StackOps) => JSON.parse((await s.getConfig("placements")) ?? "null");
     const stackFile = (name: string) => YAML.parse(fs.readFileSync(path.join(workDir, `Pulumi.${name}.yaml`), "utf8")).config;
+    /** gpu-hosts:placements as deploy wrote it, or null. */
+    const placements = (s: StackOps) => stackFile(s.name)["gpu-hosts:placements"] ?? null;
     const byHost = (changes: readonly ResourceChange[], host: string) => changes.filter((c) => c.urn.split("::").pop()!.startsWith(`${host}-`));
 
     it("walks the AWS candidates in order past two capacity failures, places the host on the third, and never touches the healthy GCP host", async () => {
@@ -163,7 +164,7 @@ describe("npm run deploy on the real engine (capacity test program, real command
         assert.ok(err instanceof UpFailedError, String(err));
         assert.equal(s.ups.length, 1, "no retry");
         assert.match(err.errors[0].message, /api error InvalidAMIID\.NotFound: The image id '\[ami-0c55b159cbfafe1f0\]' does not exist/);
-        assert.equal(await placements(s.stack), null);
+        assert.equal(placements(s.stack), null);
     });
 
     it("with fallback.otherClouds, deploys without a cloud whose candidates ran out; without it, stops and says why", async () => {
@@ -175,7 +176,7 @@ describe("npm run deploy on the real engine (capacity test program, real command
         assert.ok(isOpsError(err, "no-capacity"), String(err));
         assert.match(err.message, /no capacity for gcp: every candidate of gcp failed .* allow gpu-hosts:fallback\.otherClouds/);
         assert.equal(strict.ups.length, 2);
-        assert.deepEqual((await placements(strict.stack)).gcp.tried, [
+        assert.deepEqual(placements(strict.stack).gcp.tried, [
             "us-central1-a n1-standard-4+nvidia-tesla-t4 on-demand: ZONE_RESOURCE_POOL_EXHAUSTED",
             "us-central1-b n1-standard-4+nvidia-tesla-t4 on-demand: ZONE_RESOURCE_POOL_EXHAUSTED",
         ]);
@@ -185,7 +186,7 @@ describe("npm run deploy on the real engine (capacity test program, real command
         const r = await deploy(lenient.deps, noPin, { cheapest: false });
         assert.equal(lenient.ups.length, 3);
         assert.deepEqual(r.hosts.map((h) => [h.cloud, h.skipped, h.chosen && h.chosen.cloud]), [["aws", false, "aws"], ["gcp", true, undefined]]);
-        assert.deepEqual((await placements(lenient.stack)).skipped, ["gcp"]);
+        assert.deepEqual(placements(lenient.stack).skipped, ["gcp"]);
         assert.deepEqual(Object.keys((await lenient.stack.outputs()).hosts as object), ["aws"]);
     });
 

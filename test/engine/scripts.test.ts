@@ -14,6 +14,7 @@ import { Deps } from "../../scripts/lib/deployed";
 import { Color, httpChecker } from "../../scripts/lib/health";
 import { recover } from "../../scripts/lib/recover";
 import { release } from "../../scripts/lib/release";
+import { readStackConfig } from "../../scripts/lib/stackConfig";
 import { openStack, StackOps } from "../../scripts/lib/stackOps";
 import { promote, rollback } from "../../scripts/lib/swap";
 import { rejects } from "../helpers/opsErrors";
@@ -65,7 +66,7 @@ describe("the operator scripts on the real engine (test program, real command pr
         const config = {
             "gpu-hosts:liveColor": "blue",
             "gpu-hosts:slots": { blue: A1, green: B2 },
-            "gpu-hosts:standIn": { hosts: { "host-a": urls[0], "host-b": urls[1] } },
+            "scriptsTest:standIn": { hosts: { "host-a": urls[0], "host-b": urls[1] } },
         };
         fs.writeFileSync(path.join(workDir, `Pulumi.${stack}.yaml`), YAML.stringify({ config }));
         const init = await cli(["stack", "init", stack, "--secrets-provider", "passphrase"]);
@@ -86,6 +87,14 @@ describe("the operator scripts on the real engine (test program, real command pr
         healthTimeoutMs: 3000,
     });
     const open = (stackName: string) => openStack({ stackName, workDir, pulumiRoot: engine.root, onOutput: () => undefined });
+    // The harness's own settings (not the program's, so not through StackOps): the stack file, which
+    // the engine reads on every command.
+    const stackFile = (stack: string) => path.join(workDir, `Pulumi.${stack}.yaml`);
+    const readStandIn = (stack: string) => YAML.parse(fs.readFileSync(stackFile(stack), "utf8")).config["scriptsTest:standIn"];
+    const writeStandIn = (stack: string, standIn: unknown) => {
+        const doc = YAML.parse(fs.readFileSync(stackFile(stack), "utf8"));
+        fs.writeFileSync(stackFile(stack), YAML.stringify({ ...doc, config: { ...doc.config, "scriptsTest:standIn": standIn } }));
+    };
     const updates = async (stack: string) => {
         const r = await cli(["stack", "history", "--json", "--stack", stack]);
         assert.equal(r.code, 0, report(r));
@@ -112,7 +121,7 @@ describe("the operator scripts on the real engine (test program, real command pr
         assert.deepEqual(p.changed.map((c) => `${c.change} ${nameOf(c.urn)}`), ["update host-a-app-proxy-routes", "update host-b-app-proxy-routes"]);
         out = await stack.outputs();
         assert.equal(out.liveColor, "green");
-        assert.equal(await stack.getConfig("liveColor"), "green");
+        assert.equal((await readStackConfig(stack)).liveColor, "green");
 
         const b = await rollback(deps(stack));
         assert.deepEqual(b.changed.map((c) => nameOf(c.urn)), ["host-a-app-proxy-routes", "host-b-app-proxy-routes"]);
@@ -129,9 +138,9 @@ describe("the operator scripts on the real engine (test program, real command pr
         assert.match(e.message, /slots\.blue\.commit is "c3c3.*" but live slot blue runs a1a1/);
         await stack.setConfig("slots", { blue: A1, green: B2 });
         // A shared resource changed on disk (here: where host-a's routes go): the engine's preview shows it.
-        const standIn = JSON.parse((await stack.getConfig("standIn"))!);
+        const standIn = readStandIn("drift");
         standIn.hosts["host-a"].routeFile = `${standIn.hosts["host-a"].routeFile}.moved`;
-        await stack.setConfig("standIn", standIn);
+        writeStandIn("drift", standIn);
         const p = await rejects(release(deps(stack), { release: "v3", pin: () => C3 }), "pending-changes");
         assert.equal(p.message, "refusing to release: the update would also change the live slot blue (update host-a-app-blue-image) and what both slots share " +
             "(update host-a-app-proxy-routes). A release changes only the idle slot; apply other changes first with `npm run up -- --stack drift`. " +
@@ -148,7 +157,7 @@ describe("the operator scripts on the real engine (test program, real command pr
         const e = await rejects(promote(deps(stack)), "unhealthy");
         assert.match(e.message, /slot green is unhealthy on host host-b \(check "redis"/);
         assert.match(e.message, /live traffic stays on blue, nothing was changed/);
-        assert.equal(await stack.getConfig("liveColor"), "blue");
+        assert.equal((await readStackConfig(stack)).liveColor, "blue");
         assert.equal(await updates("sick"), 1, "no update ran");
     });
 
@@ -159,7 +168,7 @@ describe("the operator scripts on the real engine (test program, real command pr
         const e = await rejects(promote(deps(stack)), "rolled-back");
         assert.match(e.message, /the live URL does not serve green on host host-a \(check "slot"/);
         assert.match(e.message, /rolled back, live is blue again/);
-        assert.equal(await stack.getConfig("liveColor"), "blue");
+        assert.equal((await readStackConfig(stack)).liveColor, "blue");
         assert.equal((await stack.outputs()).liveColor, "blue");
         assert.equal(hosts[1].routes().liveColor, "blue");
         assert.equal(await updates("stuck"), 3, "initial up, the flip, the rollback");
@@ -182,7 +191,7 @@ describe("the operator scripts on the real engine (test program, real command pr
             assert.match(e.message, /stack busy has another update in progress/);
             assert.match(e.message, /pulumi cancel --stack busy/);
             assert.match(e.message, /liveColor set back to blue; nothing was deployed/);
-            assert.equal(await stack.getConfig("liveColor"), "blue");
+            assert.equal((await readStackConfig(stack)).liveColor, "blue");
         } finally {
             fs.writeFileSync(releaseFile, "");
         }
@@ -199,14 +208,14 @@ describe("the operator scripts on the real engine (test program, real command pr
         await deployed("empty", { up: false });
         const stack = await open("empty");
         const e = await rejects(promote(deps(stack)), "missing-output");
-        assert.match(e.message, /stack empty has no output "liveColor", "idleColor", "idleUrl", "slots", "hosts"/);
+        assert.match(e.message, /^stack empty has no output "liveColor", "idleColor", "liveUrl", "idleUrl", "apiUrl", "docsUrl", "healthUrl", "model", "image", "slots", "hosts", "hostImages": /);
     });
 
     it("--stack local uses the backend `npm run up` uses (<project>/.pulumi/state, empty passphrase), whatever the shell exports", async () => {
         const host = new StandInHost(path.join(tmp, "routes-local.json"));
         hostsToStop.push(host);
         const url = await host.start();
-        fs.writeFileSync(path.join(workDir, "Pulumi.local.yaml"), YAML.stringify({ config: { "gpu-hosts:slots": { blue: A1, green: B2 }, "gpu-hosts:standIn": { hosts: { local: url } } } }));
+        fs.writeFileSync(path.join(workDir, "Pulumi.local.yaml"), YAML.stringify({ config: { "gpu-hosts:slots": { blue: A1, green: B2 }, "scriptsTest:standIn": { hosts: { local: url } } } }));
         // As `npm run up` does it: created on first use in the project's own backend.
         const created = await openStack({ stackName: "local", workDir, pulumiRoot: engine.root, onOutput: () => undefined, create: true });
         await created.up();
@@ -223,12 +232,12 @@ describe("the operator scripts on the real engine (test program, real command pr
         const { hosts } = await deployed("servers");
         const stack = await open("servers");
         const servers = { s1: { machineId: "a".repeat(32), gone: path.join(tmp, "s1-gone") }, s2: { machineId: "b".repeat(32), gone: path.join(tmp, "s2-gone") } };
-        const standIn = JSON.parse((await stack.getConfig("standIn"))!);
-        await stack.setConfig("standIn", { ...standIn, servers });
+        const standIn = readStandIn("servers");
+        writeStandIn("servers", { ...standIn, servers });
         await stack.up();
         // s1 is reinstalled: a new machine id, and its old containers gone with the old system.
         fs.writeFileSync(servers.s1.gone, "");
-        await stack.setConfig("standIn", { ...standIn, servers: { ...servers, s1: { ...servers.s1, machineId: "c".repeat(32) } } });
+        writeStandIn("servers", { ...standIn, servers: { ...servers, s1: { ...servers.s1, machineId: "c".repeat(32) } } });
         const plainUp = await cli(["up", "--yes", "--skip-preview", "--stack", "servers"]);
         assert.notEqual(plainUp.code, 0, "a plain up deletes the old containers through the new engine first, and fails");
         assert.match(plainUp.output, /Error stopping container s1-app-redis: No such container/);

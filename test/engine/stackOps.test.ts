@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { nameOf } from "../../scripts/lib/changes";
+import { readStackConfig } from "../../scripts/lib/stackConfig";
 import { openStack, stackEnv, UpFailedError } from "../../scripts/lib/stackOps";
 import { rejects } from "../helpers/opsErrors";
 import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
@@ -32,7 +33,7 @@ describe("StackOps on the real engine", function () {
         }
         const config = {
             "gpu-hosts:slots": { blue: { release: "v1", commit: commit("a1") }, green: { release: "v2", commit: commit("b2") } },
-            "gpu-hosts:standIn": { hosts: { h: { liveUrl: "http://127.0.0.1:1", idleUrl: "http://127.0.0.1:2", routeFile: path.join(tmp, "routes") } } },
+            "scriptsTest:standIn": { hosts: { h: { liveUrl: "http://127.0.0.1:1", idleUrl: "http://127.0.0.1:2", routeFile: path.join(tmp, "routes") } } },
         };
         fs.writeFileSync(path.join(workDir, "Pulumi.dev.yaml"), YAML.stringify({ config }));
         const init = await runCli(engine, ["stack", "init", "dev", "--secrets-provider", "passphrase", "--non-interactive"], { cwd: workDir, env: engineEnv(engine, tmp, { plugins: true }) });
@@ -70,23 +71,30 @@ describe("StackOps on the real engine", function () {
 
     it("reads and writes namespaced config; an object becomes a YAML object whose leaves stay strings", async () => {
         const s = await open();
-        assert.equal(await s.getConfig("liveColor"), "blue", "a project default is read back");
-        assert.equal(await s.getConfig("nosuchkey"), undefined);
+        const before = await s.allConfig();
+        assert.deepEqual(Object.keys(before.values).sort(), ["liveColor", "slots"], "the gpu-hosts: keys, a project default included; no other namespace's");
+        assert.equal(before.values.liveColor, "blue", "a project default is read back");
+        assert.equal((await readStackConfig(s)).liveColor, "blue");
         await s.setConfig("liveColor", "green");
         const slots = { blue: { release: "1.20", commit: "1".repeat(40) }, green: { release: "1e5", commit: commit("b2") } };
         await s.setConfig("slots", slots);
         const file = YAML.parse(fs.readFileSync(path.join(workDir, "Pulumi.dev.yaml"), "utf8")).config;
         assert.equal(file["gpu-hosts:liveColor"], "green");
         assert.deepEqual(file["gpu-hosts:slots"], slots, "no number where a string was set (an all-digit commit would lose digits)");
-        assert.deepEqual(JSON.parse((await s.getConfig("slots"))!), slots);
+        assert.deepEqual(JSON.parse((await s.allConfig()).values.slots), slots);
+        const cfg = await readStackConfig(s);
+        assert.deepEqual([cfg.liveColor, cfg.slots], ["green", slots], "what the scripts read back, through the program's loader");
         await s.setConfig("liveColor", "blue");
         await s.setConfig("slots", { blue: { release: "v1", commit: commit("a1") }, green: { release: "v2", commit: commit("b2") } });
     });
 
     it("maps a failed update to the engine's error line", async () => {
         const s = await open();
-        const cfg = JSON.parse((await s.getConfig("standIn"))!);
-        await s.setConfig("standIn", { ...cfg, fail: "the GPU is on fire" });
+        const file = path.join(workDir, "Pulumi.dev.yaml");
+        const saved = fs.readFileSync(file, "utf8");
+        const doc = YAML.parse(saved);
+        const cfg = doc.config["scriptsTest:standIn"];
+        fs.writeFileSync(file, YAML.stringify({ ...doc, config: { ...doc.config, "scriptsTest:standIn": { ...cfg, fail: "the GPU is on fire" } } }));
         try {
             const e = await rejects(s.up(), "up-failed");
             assert.equal(e.message, "pulumi up on stack dev failed: fail: exit status 3: running \"echo \\\"the GPU is on fire\\\" >&2; exit 3\": the GPU is on fire",
@@ -94,7 +102,7 @@ describe("StackOps on the real engine", function () {
             assert.ok(e instanceof UpFailedError);
             assert.deepEqual(e.errors.map((x) => nameOf(x.urn)), ["fail"]);
         } finally {
-            await s.setConfig("standIn", cfg);
+            fs.writeFileSync(file, saved);
         }
     });
 

@@ -212,6 +212,19 @@ export async function runProgramFresh(stack: string, overrides: Record<string, u
     };
 }
 
+/**
+ * The URN the engine gives resource `r`: its parent's URN without the name, "$", its own type, "::",
+ * its name (@pulumi/pulumi sdk/nodejs/resource.ts createUrn; the stack itself is no prefix), so its
+ * type part chains the types of all its ancestors. The mock monitor's URNs name the parent's type
+ * only (recordOptions); the operator scripts read the engine's.
+ */
+export function engineUrn(run: Pick<ProgramRun, "resources">, r: Recorded): string {
+    const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
+    const types: string[] = [r.type];
+    for (let p = byUrn.get(r.options.parent); p; p = byUrn.get(p.options.parent)) types.unshift(p.type);
+    return `urn:pulumi:${r.urn.split("::")[0].slice("urn:pulumi:".length)}::${PROJECT}::${types.join("$")}::${r.name}`;
+}
+
 function deepFreeze(v: unknown): void {
     if (v && typeof v === "object" && !Object.isFrozen(v)) {
         Object.freeze(v);

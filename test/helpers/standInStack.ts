@@ -58,21 +58,25 @@ export class StandInStack implements StackOps {
         this.calls.push("outputs");
         const { liveColor, slots } = this.deployed;
         const slotsOut = Object.fromEntries((["blue", "green"] as const).map((c) => [c, { ...slots[c], label: label(slots[c]), image: `x-${c}:${slots[c].commit.slice(0, 8)}` }]));
-        const hosts = Object.fromEntries(Object.entries(HOSTS).map(([n, h]) => [n, {
-            kind: n === "local" ? "local" : "gcp", address: new URL(h.live).hostname, liveUrl: h.live, idleUrl: h.idle,
+        const common = (h: { live: string; idle: string }) => ({
+            gpu: "none", address: new URL(h.live).hostname, liveUrl: h.live, idleUrl: h.idle,
             healthUrl: `${h.live}/health`, idleHealthUrl: `${h.idle}/health`, docsUrl: `${h.live}/docs`, apiUrl: h.live,
             liveColor, idleColor: otherColor(liveColor), slots: slotsOut,
-        }]));
+        });
+        const hosts = {
+            local: { kind: "local", ...common(HOSTS.local) },
+            gcp: {
+                kind: "gcp", ...common(HOSTS.gcp), gpu: "NVIDIA T4", region: "us-central1", zone: "us-central1-a", instanceType: "n1-standard-4", spot: true,
+                ssh: "ssh -i ~/.ssh/gpu-hosts/gpu-hosts-dev-gcp -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-dev-gcp.known_hosts ubuntu@34.1.2.3",
+            },
+        };
         const out: Record<string, unknown> = {
-            liveColor, idleColor: otherColor(liveColor), liveUrl: HOSTS.local.live, idleUrl: HOSTS.local.idle, slots: slotsOut, hosts,
+            liveColor, idleColor: otherColor(liveColor), liveUrl: HOSTS.local.live, idleUrl: HOSTS.local.idle, apiUrl: HOSTS.local.live,
+            docsUrl: `${HOSTS.local.live}/docs`, healthUrl: `${HOSTS.local.live}/health`, model: "qwen2.5:0.5b", image: slotsOut[liveColor].image,
+            slots: slotsOut, hosts, hostImages: Object.values(slotsOut).map((s) => s.image), caRootCert: null,
         };
         for (const k of this.dropOutputs) delete out[k];
         return out;
-    }
-
-    async getConfig(key: string): Promise<string | undefined> {
-        this.calls.push(`getConfig ${key}`);
-        return this.config[key];
     }
 
     async setConfig(key: string, value: string | object): Promise<void> {

@@ -20,20 +20,21 @@ const host = (kind: string, base: string, extra: Record<string, unknown> = {}) =
     kind, gpu: "none", address: base.replace(/^https?:\/\//, "").replace(/:\d+$/, ""),
     liveUrl: `${base}:8000`, idleUrl: `${base}:8001`, healthUrl: `${base}:8000/health`, idleHealthUrl: `${base}:8001/health`,
     docsUrl: `${base}:8000/docs`, apiUrl: `${base}:8000`, liveColor: "blue", idleColor: "green",
-    slots: slots("workdir@111111111111", "v2@222222222222"), caRootCert: null, ...extra,
+    slots: slots("workdir@111111111111", "v2@222222222222"), ...extra,
 });
 
 export function outputs(): Record<string, unknown> {
     return {
         liveColor: "blue", idleColor: "green", liveUrl: "http://127.0.0.1:8000", idleUrl: "http://127.0.0.1:8001",
+        apiUrl: "http://127.0.0.1:8000", docsUrl: "http://127.0.0.1:8000/docs", healthUrl: "http://127.0.0.1:8000/health", image: "local-app-blue:abc",
         slots: slots("workdir@111111111111", "v2@222222222222"),
         hosts: {
             local: host("local", "http://127.0.0.1"),
             aws: host("aws", "https://203.0.113.10", { gpu: "NVIDIA T4", region: "us-east-1", zone: "us-east-1b", instanceType: "g4dn.xlarge", spot: true, ssh: "ssh -i ~/.ssh/gpu-hosts/gpu-hosts-dev-aws -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-dev-aws.known_hosts ubuntu@203.0.113.10" }),
             gcp: host("gcp", "https://203.0.113.20", { gpu: "NVIDIA T4", region: "us-central1", zone: "us-central1-a", instanceType: "n1-standard-4", spot: false, ssh: "ssh -i ~/.ssh/gpu-hosts/gpu-hosts-dev-gcp ubuntu@203.0.113.20" }),
-            box: host("ssh", "https://203.0.113.30", { port: 22, user: "ops", ssh: "ssh -i ~/.ssh/gpu-hosts/gpu-hosts-dev-box -p 2222 ops@203.0.113.30" }),
+            box: host("ssh", "https://203.0.113.30", { port: 2222, user: "ops", machineId: "0123456789abcdef0123456789abcdef", ssh: "ssh -i ~/.ssh/gpu-hosts/gpu-hosts-dev-box -p 2222 ops@203.0.113.30" }),
         },
-        hostImages: [], apiKey: API_KEY, opsApiKey: OPS_API_KEY, model: "qwen2.5:0.5b",
+        hostImages: [], apiKey: API_KEY, opsApiKey: OPS_API_KEY, model: "qwen2.5:0.5b", caRootCert: null,
     };
 }
 
@@ -57,7 +58,7 @@ export function stack(over: Partial<StatusStack> = {}): StatusStack {
     return {
         name: "dev",
         outputs: async () => outputs(),
-        getConfig: async () => undefined,
+        allConfig: async () => ({ values: {}, secrets: [] }),
         exportState: async () => state(),
         ...over,
     };

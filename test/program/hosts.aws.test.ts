@@ -66,7 +66,9 @@ for (const stack of ["dev", "prod"] as const) {
             } else {
                 assert.strictEqual(market, undefined);
             }
-            assert.strictEqual(run.host.host.details.spot, e.spot);
+            const details = run.host.host.details;
+            assert.ok(details.kind === "aws", "the host's details say its kind");
+            assert.strictEqual(details.spot, e.spot);
         });
 
         it("boots from an encrypted gp3 root volume of at least 100 GB", () => {
@@ -132,6 +134,7 @@ for (const stack of ["dev", "prod"] as const) {
         it("exposes per-host outputs", async () => {
             const f = await resolveFields(run.host);
             assert.deepStrictEqual(detailsOf(f), {
+                kind: "aws",
                 region: "us-east-1",
                 zone: e.zone,
                 instanceType: e.instanceType,

@@ -49,7 +49,9 @@ for (const stack of ["dev", "prod"] as const) {
             } else {
                 assert.deepStrictEqual([vm.priority, vm.evictionPolicy, vm.billingProfile], ["Regular", undefined, undefined]);
             }
-            assert.strictEqual(run.host.host.details.spot, e.spot);
+            const details = run.host.host.details;
+            assert.ok(details.kind === "azure", "the host's details say its kind");
+            assert.strictEqual(details.spot, e.spot);
         });
 
         it("boots Canonical's Ubuntu 24.04 from a Premium SSD of at least 100 GB, Secure Boot off for the driver", () => {
@@ -118,6 +120,7 @@ for (const stack of ["dev", "prod"] as const) {
         it("exposes per-host outputs", async () => {
             const f = await resolveFields(run.host);
             assert.deepStrictEqual(detailsOf(f), {
+                kind: "azure",
                 region: "eastus",
                 zone: "none",
                 instanceType: e.vmSize,

@@ -52,7 +52,9 @@ for (const stack of ["dev", "prod"] as const) {
             } else {
                 assert.deepStrictEqual(s, { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true });
             }
-            assert.strictEqual(run.host.host.details.spot, e.spot);
+            const details = run.host.host.details;
+            assert.ok(details.kind === "gcp", "the host's details say its kind");
+            assert.strictEqual(details.spot, e.spot);
         });
 
         it("boots Ubuntu 24.04 from the image family, on an SSD-backed disk of at least 100 GB", () => {
@@ -122,6 +124,7 @@ for (const stack of ["dev", "prod"] as const) {
         it("exposes per-host outputs", async () => {
             const f = await resolveFields(run.host);
             assert.deepStrictEqual(detailsOf(f), {
+                kind: "gcp",
                 region: "us-central1",
                 zone: "us-central1-a",
                 instanceType: e.machineType,

@@ -31,7 +31,7 @@ const build = (kind: Kind = "vm", port = 22) => buildHost("dev", (cfg, args) => 
     const parent = new Component("gpu-hosts:test:RemoteHost", "h1");
     const access = sshAccess("h1", remote);
     const machine = kind === "vm" ? new command.local.Command("h1-vm", { create: "true" }, { parent }) : undefined;
-    const host = connectRemote(parent, "h1", kind === "vm" ? "aws" : "ssh", remote, access, {
+    const host = connectRemote(parent, "h1", remote, access, {
         address: pulumi.output("198.51.100.7"),
         machineId: pulumi.output("i-0123456789abcdef0"),
         machine,
@@ -39,7 +39,9 @@ const build = (kind: Kind = "vm", port = 22) => buildHost("dev", (cfg, args) => 
         setup: kind === "vm" ? { by: "cloud-init" } : { by: "ssh", script: "#!/bin/bash\necho set up\n" },
         gpuModel: kind === "vm" ? "NVIDIA T4" : undefined,
         platform: kind === "vm" ? "linux/amd64" : undefined,
-        details: { region: "here" },
+        details: kind === "vm"
+            ? { kind: "aws", region: "here", zone: "here-a", instanceType: "g4dn.xlarge", spot: false }
+            : { kind: "ssh", port, user: "ubuntu", machineId: "0123456789abcdef0123456789abcdef" },
     });
     const app = new Component("gpu-hosts:test:Host", "h1-app");
     const cmd = host.run("h1-model-pull", { create: "docker exec h1-ollama ollama pull llama3.2:3b", triggers: ["llama3.2:3b"] }, { parent: app });
@@ -110,7 +112,10 @@ describe("the remote-host skeleton under strict mocks", () => {
         assert.strictEqual((await resolve(run.host.host.platform)).value, "linux/amd64", "the mocked gate prints the engine's platform");
         assert.strictEqual((await resolve(run.host.host.gpuModel)).value, "none", "a server without a GPU");
         assert.strictEqual((await resolve((await build("vm")).host.host.gpuModel)).value, "NVIDIA T4", "the catalog's");
-        assert.strictEqual((await resolve(run.host.host.details.ssh)).value.startsWith("ssh -i"), true);
+        const details = run.host.host.details;
+        assert.ok(details.kind === "ssh", "the kind the machine's record names");
+        assert.strictEqual(run.host.host.kind, "ssh");
+        assert.strictEqual((await resolve(details.ssh)).value.startsWith("ssh -i"), true, "the skeleton adds the ssh command");
     });
 
     it("replaces the gates, the provider and every command on the host when the machine id changes; deletes them with a VM", async () => {

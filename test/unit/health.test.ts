@@ -8,7 +8,9 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseStackOutputs } from "../../infra/contract/outputs";
 import { accessFromOutputs, checkHealth, joinUrl, smokeTest, waitForHealth } from "../../scripts/lib/health";
+import * as statusFixture from "../helpers/statusFixture";
 import { requireTool } from "../helpers/tools";
 
 type Handler = (req: http.IncomingMessage, body: string) => { status: number; body?: unknown } | "hang";
@@ -212,9 +214,14 @@ describe("release checks: the slot that processed the job, the API key, the stac
 
     it("reads the key and every host's root CA from the stack outputs", () => {
         const pem = (n: number) => `-----BEGIN CERTIFICATE-----\nMII${n}\n-----END CERTIFICATE-----\n`;
-        assert.deepEqual(accessFromOutputs({ apiKey: "s3cr3t", hosts: { aws: { caRootCert: pem(1) }, gcp: { caRootCert: pem(2) }, local: {} } }),
+        const raw = statusFixture.outputs();
+        const { aws, gcp, local } = raw.hosts as Record<string, object>;
+        const outputs = (o: Record<string, unknown>) => parseStackOutputs({ ...raw, apiKey: undefined, opsApiKey: undefined, ...o });
+        assert.deepEqual(accessFromOutputs(outputs({ apiKey: "s3cr3t", hosts: { aws: { ...aws, caRootCert: pem(1) }, gcp: { ...gcp, caRootCert: pem(2) }, local } })),
             { apiKey: "s3cr3t", ca: [pem(1), pem(2)] });
-        assert.deepEqual(accessFromOutputs({ hosts: { local: { caRootCert: null } } }), {});
+        assert.deepEqual(accessFromOutputs(outputs({ apiKey: "s3cr3t", opsApiKey: "0p5", hosts: { aws: { ...aws, caRootCert: pem(1) }, gcp: { ...gcp, caRootCert: pem(1) } } })),
+            { apiKey: "0p5", ca: [pem(1)] }, "the scripts' own key first; each CA once");
+        assert.deepEqual(accessFromOutputs(outputs({ hosts: { local } })), {});
     });
 
     it("trusts a host's internal CA for https, and only when given it", async function () {

@@ -11,7 +11,7 @@ import { ROOT } from "../helpers/stack";
  * wins, so specific paths come before their folder.
  */
 const LAYERS: readonly (readonly [number, RegExp, string])[] = [
-    [0, /^infra\/vocabulary\.ts$/, "the names everything shares"],
+    [0, /^infra\/vocabulary\.ts$|^infra\/contract\/(names|details)\.ts$/, "the names everything shares (and the contract's resource names and host details)"],
     [1, /^infra\/validators\.ts$|^infra\/shell\//, "patterns, quoting and host scripts"],
     [2, /^infra\/config\/(reader|schema|placements|fixed)\.ts$|^infra\/config\/sections\//, "config sections: each key's declaration and reader"],
     [3, /^infra\/hosts\/|^infra\/service\/|^cloud-init\//, "host skeleton and service components"],

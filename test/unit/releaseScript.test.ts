@@ -2,13 +2,15 @@
 // the program would: it pins, changes only the idle slot, refuses anything else before an update, and
 // tells the truth about what the update changed.
 import * as assert from "node:assert/strict";
+import * as path from "node:path";
 import { OpsError } from "../../scripts/lib/errors";
 import { release } from "../../scripts/lib/release";
+import { PROJECT_ROOT } from "../../scripts/lib/stackOps";
 import { rejects } from "../helpers/opsErrors";
 import { A1, B2, commit, setup, sharedUrn, slotUrns } from "../helpers/standInStack";
 
 const C3 = { release: "v3", commit: commit("c3") };
-const pinTo = (pinned: { release: string; commit: string }) => (r: string) => {
+const pinTo = (pinned: { release: string; commit: string }) => (_contextDir: string, r: string) => {
     if (r !== pinned.release) throw new OpsError("usage", `unexpected release ${r}`);
     return pinned;
 };
@@ -93,6 +95,34 @@ describe("release", () => {
         checker.unhealthy.green = { check: "health", reason: "GET http://127.0.0.1:8081/health: connection refused (still failing after 300 s)" };
         const e = await rejects(release(deps, { release: "v3", pin: pinTo(C3) }), "unhealthy");
         assert.match(e.message, /^release v3@c3c3c3c3c3c3 in idle slot green is unhealthy on host local \(check "health": .*connection refused/);
+    });
+
+    it("pins in the app context the stack's config names, and says first what the operator should know about it", async () => {
+        const { stack, lines, deps } = setup();
+        stack.config.app = JSON.stringify({ context: "services/app" });
+        const dirs: string[] = [];
+        await release(deps, {
+            release: "v3",
+            pin: (dir, r) => {
+                dirs.push(dir);
+                return pinTo(C3)(dir, r);
+            },
+            note: (dir) => `${dir} has uncommitted changes that release v3 does not contain`,
+        });
+        const context = path.join(PROJECT_ROOT, "services", "app");
+        assert.deepEqual(dirs, [context]);
+        assert.equal(lines.filter((l) => l.startsWith("note: ")).length, 1);
+        assert.ok(lines.indexOf(`note: ${context} has uncommitted changes that release v3 does not contain`) < lines.findIndex((l) => l.startsWith("[2/6]")), lines.join("\n"));
+    });
+
+    it("refuses a config the program would refuse, before pinning or changing anything", async () => {
+        const { stack, deps } = setup();
+        stack.config.idlePort = "8080";
+        stack.config.apiPort = "8080";
+        const e = await rejects(release(deps, { release: "v3", pin: () => assert.fail("must not pin") }), "config");
+        assert.equal(e.message, 'the config of stack dev has 1 problem: gpu-hosts:idlePort must be a port other than gpu-hosts:apiPort (8080), got 8080');
+        assert.deepEqual(stack.setConfigCalls, []);
+        assert.equal(stack.previews + stack.ups, 0);
     });
 
     it("a release that cannot be pinned touches nothing", async () => {

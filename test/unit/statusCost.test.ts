@@ -1,10 +1,13 @@
 // Cost of a cloud host: the catalog's price per hour times the hours since the state's `created`.
 import * as assert from "node:assert/strict";
-import type { HostOutput } from "../../infra/contract/outputs";
-import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "../../scripts/lib/status/cost";
+import { CloudDetails, CloudHostOutput, CloudKind, HostOutput, isCloudHost, parseStackOutputs } from "../../infra/contract/outputs";
+import { costOf, gcpAcceleratorOf, machineOf } from "../../scripts/lib/status/cost";
 import * as fixture from "../helpers/statusFixture";
 
-const host = (o: Record<string, unknown>) => ({ ...(fixture.outputs().hosts as Record<string, object>).aws, ...o }) as unknown as HostOutput;
+const hosts = parseStackOutputs(fixture.outputs()).hosts;
+const aws: CloudHostOutput = isCloudHost(hosts.aws) ? hosts.aws : assert.fail("the fixture's aws host is a cloud host");
+/** The fixture's AWS host with some of its cloud facts changed. */
+const host = (o: Partial<CloudDetails> & { readonly kind?: CloudKind }): HostOutput => ({ ...aws, ...o });
 const NOW = new Date("2026-12-03T12:00:00.000Z");
 
 describe("status: cost", () => {
@@ -34,16 +37,14 @@ describe("status: cost", () => {
         const vm = machineOf(fixture.state(), "gcp");
         assert.equal(gcpAcceleratorOf(vm), "nvidia-tesla-t4");
         assert.equal(gcpAcceleratorOf(undefined), undefined);
-        assert.equal(gcpGpuTypeFromConfig('{"project":"p","gpuType":"nvidia-tesla-t4"}'), "nvidia-tesla-t4");
-        assert.equal(gcpGpuTypeFromConfig(undefined), "nvidia-tesla-t4", "the config default");
     });
 
     it("what is unknown is null, with the note saying why; local and own servers have no cost at all", () => {
         const c = costOf(host({ region: "eu-west-1" }), undefined, undefined, NOW)!;
         assert.deepEqual([c.usdPerHour, c.createdAt, c.usdSinceCreated], [null, null, null]);
         assert.equal(c.note, "the catalog has no price for aws g4dn.xlarge in eu-west-1; the state records no creation time for the machine");
-        assert.equal(costOf(host({ kind: "local" }), "2026-12-03T02:30:00.000Z", undefined, NOW), null);
-        assert.equal(costOf(host({ kind: "ssh" }), "2026-12-03T02:30:00.000Z", undefined, NOW), null);
+        assert.equal(costOf(hosts.local, "2026-12-03T02:30:00.000Z", undefined, NOW), null);
+        assert.equal(costOf(hosts.box, "2026-12-03T02:30:00.000Z", undefined, NOW), null);
     });
 
     it("the machine is the host's `<host>-vm` of a VM type, not one pending deletion after a replacement", () => {

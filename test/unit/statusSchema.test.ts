@@ -3,7 +3,7 @@
 // schema admits no field it does not describe, and neither the JSON nor the table holds a secret.
 import * as assert from "node:assert/strict";
 import Ajv from "ajv";
-import { collectStatus } from "../../scripts/lib/status/collect";
+import { ProbeTarget, collectStatus } from "../../scripts/lib/status/collect";
 import { renderStatus } from "../../scripts/lib/status/render";
 import { jsonLine } from "../../scripts/lib/status/run";
 import type { StatusReport } from "../../scripts/lib/status/types";
@@ -93,6 +93,30 @@ describe("status: the --json schema", () => {
         assert.deepEqual([aws.verdict, aws.reasons], ["DOWN", ["no complete answer within 0.2 s"]]);
         assert.equal(r.hosts.find((h) => h.name === "local")!.verdict, "OK");
         assert.ok(validator()(JSON.parse(jsonLine(r))));
+    });
+
+    it("reads the config through the program's loader: the local engine it names; a config it cannot read is a note, not a failure", async () => {
+        const looks: string[] = [];
+        const probes = () => ({
+            ...fixture.probes(),
+            look: (h: ProbeTarget) => {
+                looks.push(`${h.name}:${h.dockerHost ?? "-"}`);
+                return fixture.probes().look(h);
+            },
+        });
+        const withLocal = (local: object) => fixture.stack({ allConfig: async () => ({ values: { local: JSON.stringify(local) }, secrets: [] }) });
+        const engine = "unix:///run/user/1000/docker.sock";
+        await collectStatus(withLocal({ dockerHost: engine }), probes);
+        assert.ok(looks.includes(`local:${engine}`), looks.join(", "));
+
+        looks.length = 0;
+        const r = await collectStatus(withLocal({ dockerHost: "no engine" }), probes);
+        assert.ok(looks.includes("local:-"), looks.join(", "));
+        const local = r.hosts.find((h) => h.name === "local")!;
+        assert.match(local.notes.join("\n"),
+            /^the config could not be read \(the config of stack dev has 1 problem: gpu-hosts:local\.dockerHost must be .*, got "no engine"\): looked at the docker CLI's own engine$/m);
+        assert.equal(local.verdict, "OK", "the verdict is the host's, not the config's");
+        assert.ok(r.hosts.filter((h) => h.name !== "local").every((h) => !h.notes.some((n) => n.includes("config"))), "only the host that needed it says so");
     });
 
     it("a stack without outputs is an error that names the fix, not a report", async () => {

@@ -2,8 +2,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { awsGpu } from "./catalog";
-import type { HostDetails } from "../types";
 import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { vmName } from "../../contract/names";
+import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu AMIs. */
@@ -49,7 +50,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         const remote = cloudRemoteArgs(args);
         const access = sshAccess(name, remote);
         const { vm, record } = awsMachine(this, name, args);
-        this.host = connectRemote(this, name, "aws", remote, access, record);
+        this.host = connectRemote(this, name, remote, access, record);
         this.instanceId = vm.instance.id;
         this.zone = vm.zone;
         this.userData = vm.userData;
@@ -139,7 +140,7 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
     }, { ...child, dependsOn: [igw] });
 
     const userData = renderUserData(args, true);
-    const instance = new aws.ec2.Instance(`${name}-vm`, {
+    const instance = new aws.ec2.Instance(vmName(name), {
         ami: ami.id,
         instanceType,
         keyName: keyPair.keyName,
@@ -170,7 +171,7 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
         ignoreChanges: ["ami"],
     });
     const address = eip.publicIp;
-    const details: HostDetails = { region, zone, instanceType, spot: args.spot };
+    const details: MachineDetails<"aws"> = { kind: "aws", region, zone, instanceType, spot: args.spot };
     return {
         vm: { instance, zone, userData },
         record: {

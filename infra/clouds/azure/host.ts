@@ -3,8 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
 import { azureGpu } from "./catalog";
-import type { HostDetails } from "../types";
 import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { vmName } from "../../contract/names";
+import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** Canonical's Ubuntu 24.04 LTS marketplace image (Gen2); "latest" resolves when the VM is created. */
@@ -46,7 +47,7 @@ export class AzureGpuHost extends pulumi.ComponentResource {
         const remote = cloudRemoteArgs(args);
         const access = sshAccess(name, remote);
         const { vm, record } = azureMachine(this, name, args);
-        this.host = connectRemote(this, name, "azure", remote, access, record);
+        this.host = connectRemote(this, name, remote, access, record);
         this.instanceId = vm.vm.vmId;
         this.userData = vm.userData;
         this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
@@ -117,7 +118,7 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
     // The VM resource creates the admin user with the stack's key; cloud-init adds the
     // operator's key too, since Azure's own key check accepts only RSA and Ed25519.
     const userData = renderUserData(args, false);
-    const vm = new azure.compute.VirtualMachine(`${name}-vm`, {
+    const vm = new azure.compute.VirtualMachine(vmName(name), {
         ...where,
         hardwareProfile: { vmSize },
         storageProfile: {
@@ -173,7 +174,7 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
         return a;
     });
 
-    const details: HostDetails = { region: location, zone: "none", instanceType: vmSize, spot: args.spot };
+    const details: MachineDetails<"azure"> = { kind: "azure", region: location, zone: "none", instanceType: vmSize, spot: args.spot };
     return {
         vm: { vm, userData },
         record: {

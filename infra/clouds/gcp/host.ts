@@ -3,8 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { gcpGpu, gcpRegion } from "./catalog";
-import type { HostDetails } from "../types";
 import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData } from "../common";
+import { vmName } from "../../contract/names";
+import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
 /** The API every Compute Engine call needs; a new project has it disabled. */
@@ -44,7 +45,7 @@ export class GcpGpuHost extends pulumi.ComponentResource {
         const remote = cloudRemoteArgs(args);
         const access = sshAccess(name, remote);
         const { vm, record } = gcpMachine(this, name, args);
-        this.host = connectRemote(this, name, "gcp", remote, access, record);
+        this.host = connectRemote(this, name, remote, access, record);
         this.instanceId = vm.instance.instanceId;
         this.userData = vm.userData;
         this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
@@ -120,7 +121,7 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         : { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true };
 
     const userData = renderUserData(args, true);
-    const instance = new gcp.compute.Instance(`${name}-vm`, {
+    const instance = new gcp.compute.Instance(vmName(name), {
         zone,
         machineType,
         // N1 takes its GPU as an attached accelerator; G2 machine types come with their L4s.
@@ -159,7 +160,7 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         replaceOnChanges: ['metadata["user-data"]'],
         ignoreChanges: ["bootDisk.initializeParams.image"],
     });
-    const details: HostDetails = { region, zone, instanceType: machineType, spot: args.spot };
+    const details: MachineDetails<"gcp"> = { kind: "gcp", region, zone, instanceType: machineType, spot: args.spot };
     return {
         vm: { instance, userData },
         record: {

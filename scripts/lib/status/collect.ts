@@ -3,16 +3,18 @@
 // slots through the proxy, and, for cloud VMs, the price and the machine's age from the state. Every
 // probe has its own timeout and each host a deadline, so a dead host is DOWN with its reason while
 // the others are still reported. The probes are injected, so the assembly is tested without a host.
-import type { Color } from "../../../infra/vocabulary";
-import type { HostOutput, StackOutputs } from "../../../infra/contract/outputs";
+import type { StackConfig } from "../../../infra/config";
+import type { Color, HostKind } from "../../../infra/vocabulary";
+import { HostOutput, StackOutputs, isCloudHost, isRemoteHost } from "../../../infra/contract/outputs";
 import { readDeployed } from "../deployed";
 import { OpsError } from "../errors";
 import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } from "../health";
 import type { StackState } from "../recover";
+import { readStackConfig } from "../stackConfig";
 import type { StackOps } from "../stackOps";
 import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
 import { isCloud } from "../../../infra/clouds";
-import { costOf, gcpAcceleratorOf, gcpGpuTypeFromConfig, machineOf } from "./cost";
+import { costOf, gcpAcceleratorOf, machineOf } from "./cost";
 import { gpuStatus } from "./gpu";
 import { slotMetrics } from "./metrics";
 import { COMMAND_TIMEOUT_S, HOST_RUN_TIMEOUT_MS, HostLook, hostScript, lookFrom, runWithInput, sshArgv } from "./probe";
@@ -28,12 +30,12 @@ export const HOST_DEADLINE_MS = HOST_RUN_TIMEOUT_MS + 5000;
 export const STACK_READ_TIMEOUT_MS = 30_000;
 
 /** The slice of a stack status reads. */
-export type StatusStack = Pick<StackOps, "name" | "outputs" | "getConfig" | "exportState">;
+export type StatusStack = Pick<StackOps, "name" | "outputs" | "allConfig" | "exportState">;
 
 /** A host as the probes need it. */
 export interface ProbeTarget {
     readonly name: string;
-    readonly kind: string;
+    readonly kind: HostKind;
     /** The host's `ssh` output; undefined for local. */
     readonly ssh?: string;
     /** DOCKER_HOST for a local host whose stack names an engine; undefined for the CLI's own. */
@@ -137,6 +139,8 @@ interface StackFacts {
     readonly stateError?: string;
     readonly dockerHost?: string;
     readonly gcpGpuType?: string;
+    /** Why the config could not be read, when a host needed it. */
+    readonly configError?: string;
 }
 
 async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o: StackOutputs, stackFacts: Promise<StackFacts>, auth: boolean): Promise<HostStatus> {
@@ -145,7 +149,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
     // The slots' HTTP probes need nothing more than the outputs: they start while the config and
     // state are still being read.
     const lookAtHost = async (): Promise<HostLook> => {
-        const target: ProbeTarget = { name, kind: h.kind, ssh: text(h.ssh) ?? undefined, dockerHost: (await stackFacts).dockerHost };
+        const target: ProbeTarget = { name, kind: h.kind, ssh: isRemoteHost(h) ? h.ssh : undefined, dockerHost: (await stackFacts).dockerHost };
         return probes.look(target);
     };
     const [look, liveSlot, idleSlot, facts] = await Promise.all([
@@ -161,7 +165,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
     const judged = judgeHost({ reachable: look.ok, unreachableReason: look.ok ? null : look.reason, slots, containers, gpu, gpuExpected });
 
     let cost: CostStatus | null = null;
-    if (isCloud(h.kind)) {
+    if (isCloudHost(h)) {
         const vm = machineOf(facts.state, name);
         const gpuType = h.kind === "gcp" ? gcpAcceleratorOf(vm) ?? facts.gcpGpuType : undefined;
         cost = costOf(h, typeof vm?.created === "string" ? vm.created : undefined, gpuType, probes.now());
@@ -170,9 +174,9 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
     const notes = [
         ...slots.filter((s) => s.health.ok && s.metricsError).map((s) => `slot ${s.color}: metrics unavailable (${s.metricsError})`),
         ...(cost?.note ? [`cost: ${cost.note}`] : []),
+        ...(h.kind === "local" && facts.configError ? [`the config could not be read (${facts.configError}): looked at the docker CLI's own engine`] : []),
     ];
-    const zone = text(h.zone);
-    const cloud = isCloud(h.kind);
+    const cloud = isCloudHost(h) ? h : undefined;
     return {
         name,
         kind: h.kind,
@@ -180,11 +184,11 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
         reasons: judged.reasons,
         notes,
         address: h.address,
-        region: cloud ? text(h.region) : null,
-        zone: cloud && zone !== "none" ? zone : null,
-        instanceType: cloud ? text(h.instanceType) : null,
-        market: cloud ? (h.spot === true ? "spot" : "on-demand") : null,
-        ssh: text(h.ssh),
+        region: cloud ? cloud.region : null,
+        zone: cloud && cloud.zone !== "none" ? cloud.zone : null,
+        instanceType: cloud ? cloud.instanceType : null,
+        market: cloud ? (cloud.spot ? "spot" : "on-demand") : null,
+        ssh: isRemoteHost(h) ? h.ssh : null,
         reachable: look.ok,
         unreachableReason: look.ok ? null : look.reason,
         slots,
@@ -205,7 +209,7 @@ function lateHost(name: string, h: HostOutput, o: StackOutputs, deadlineMs: numb
     });
     return {
         name, kind: h.kind, verdict: "DOWN", reasons: [reason], notes: [], address: h.address,
-        region: null, zone: null, instanceType: null, market: null, ssh: text(h.ssh),
+        region: null, zone: null, instanceType: null, market: null, ssh: isRemoteHost(h) ? h.ssh : null,
         reachable: false, unreachableReason: reason,
         slots: [slot(o.liveColor, "live"), slot(o.idleColor, "idle")],
         containers: [], gpu: { state: "unknown", note: reason, devices: [] }, cost: null,
@@ -236,32 +240,22 @@ export function totalsOf(hosts: readonly HostStatus[]): Totals {
     };
 }
 
-/** The local stack's engine from config gpu-hosts:local (JSON text); undefined for the docker CLI's own. */
-export function dockerHostFromConfig(raw: string | undefined): string | undefined {
-    try {
-        const v = raw === undefined ? undefined : (JSON.parse(raw) as { dockerHost?: unknown }).dockerHost;
-        return typeof v === "string" && v ? v : undefined;
-    } catch {
-        return undefined;
-    }
-}
-
 /**
- * One status report of `stack`, probing with `probesFor(the raw outputs)` (the real ones take the ops
+ * One status report of `stack`, probing with `probesFor(its outputs)` (the real ones take the ops
  * key and the hosts' CAs from them). Throws OpsError only when there is nothing to report on (no
  * stack, no outputs).
  */
 export async function collectStatus(
     stack: StatusStack,
-    probesFor: (raw: Record<string, unknown>) => StatusProbes,
+    probesFor: (outputs: StackOutputs) => StatusProbes,
     hostDeadlineMs = HOST_DEADLINE_MS,
 ): Promise<StatusReport> {
     const clockStart = Date.now();
     const raw = await bounded("reading the outputs", stack.outputs(), stack.name);
     const { outputs } = readDeployed(raw, stack.name);
-    const probes = probesFor(raw);
+    const probes = probesFor(outputs);
     const started = new Date(probes.now().getTime() - (Date.now() - clockStart));
-    const auth = typeof raw.opsApiKey === "string" || typeof raw.apiKey === "string";
+    const auth = outputs.opsApiKey !== undefined || outputs.apiKey !== undefined;
     const hosts = Object.entries(outputs.hosts);
 
     const kinds = new Set(hosts.map(([, h]) => h.kind));
@@ -284,13 +278,20 @@ export async function collectStatus(
 }
 
 /** What the hosts need beyond the outputs: the state (cloud VMs), the local engine, the GCP GPU type; never throws. */
-async function readFacts(stack: StatusStack, kinds: ReadonlySet<string>): Promise<StackFacts> {
-    const [stateRead, localConfig, gcpConfig] = await Promise.all([
-        [...kinds].some(isCloud)
-            ? bounded("exporting the state", stack.exportState(), stack.name).then((state): { state?: StackState; stateError?: string } => ({ state }), (e: unknown) => ({ stateError: e instanceof Error ? e.message : String(e) }))
-            : Promise.resolve({}),
-        kinds.has("local") ? bounded("reading config", stack.getConfig("local"), stack.name).catch(() => undefined) : Promise.resolve(undefined),
-        kinds.has("gcp") ? bounded("reading config", stack.getConfig("gcp"), stack.name).catch(() => undefined) : Promise.resolve(undefined),
-    ]);
-    return { ...stateRead, dockerHost: dockerHostFromConfig(localConfig), gcpGpuType: kinds.has("gcp") ? gcpGpuTypeFromConfig(gcpConfig) : undefined };
+async function readFacts(stack: StatusStack, kinds: ReadonlySet<HostKind>): Promise<StackFacts> {
+    const why = (e: unknown) => (e instanceof Error ? e.message : String(e));
+    const stateRead: Promise<Pick<StackFacts, "state" | "stateError">> = [...kinds].some(isCloud)
+        ? bounded("exporting the state", stack.exportState(), stack.name).then((state) => ({ state }), (e: unknown) => ({ stateError: why(e) }))
+        : Promise.resolve({});
+    const configRead: Promise<{ cfg?: StackConfig; configError?: string }> = kinds.has("local") || kinds.has("gcp")
+        ? bounded("reading the config", readStackConfig(stack), stack.name).then((cfg) => ({ cfg }), (e: unknown) => ({ configError: why(e) }))
+        : Promise.resolve({});
+    const [state, { cfg, configError }] = await Promise.all([stateRead, configRead]);
+    return {
+        ...state,
+        ...(configError ? { configError } : {}),
+        // "" is the docker CLI's own engine (infra/hosts/local.ts dockerCliEndpoint).
+        dockerHost: cfg?.local.dockerHost || undefined,
+        gcpGpuType: kinds.has("gcp") ? cfg?.gcp.gpuType : undefined,
+    };
 }

@@ -1,32 +1,45 @@
 // The containers of a host's app, as Docker reports them, against the ones the program creates.
-// Names follow the components: AppStack `<host>-app` (index.ts) makes `-redis` and `-ollama`
-// (infra/service/appStack.ts), each Slot `-<color>-api` and `-<color>-worker` (slot.ts), the Proxy
-// `-proxy` and, with API keys on, its key service `-proxy-auth` (proxy.ts).
+// Their names come from the components' own naming (infra/contract/names.ts): the AppStack of the
+// host makes redis and ollama, each Slot an api and a worker, the Proxy its Caddy and, with API keys
+// on, its key service.
 import { COLORS, Color } from "../../../infra/vocabulary";
+import { CONTAINERS, appStackName, proxyName, slotName } from "../../../infra/contract/names";
 import type { ContainerRole, ContainerStatus } from "./types";
 
-/** The prefix every container of host `host` carries. */
-export const containerPrefix = (host: string): string => `${host}-app-`;
+/** The prefix every container of host `host` carries: its AppStack's name. */
+export const containerPrefix = (host: string): string => `${appStackName(host)}-`;
 
-/** The containers the program runs on host `host`; `auth` when the stack has API keys. */
-export function expectedContainers(host: string, auth: boolean): string[] {
-    const p = containerPrefix(host);
+interface Expected {
+    readonly name: string;
+    readonly role: ContainerRole;
+    readonly slot: Color | null;
+}
+
+/** Every container the program may run on host `host`, in the order status lists them. */
+function containersOf(host: string): Expected[] {
+    const app = appStackName(host);
+    const proxy = proxyName(app);
     return [
-        `${p}proxy`,
-        ...(auth ? [`${p}proxy-auth`] : []),
-        `${p}redis`,
-        `${p}ollama`,
-        ...COLORS.flatMap((c) => [`${p}${c}-api`, `${p}${c}-worker`]),
+        { name: CONTAINERS.proxy(proxy), role: "proxy", slot: null },
+        { name: CONTAINERS.auth(proxy), role: "auth", slot: null },
+        { name: CONTAINERS.redis(app), role: "redis", slot: null },
+        { name: CONTAINERS.ollama(app), role: "ollama", slot: null },
+        ...COLORS.flatMap((c): Expected[] => [
+            { name: CONTAINERS.api(slotName(app, c)), role: "api", slot: c },
+            { name: CONTAINERS.worker(slotName(app, c)), role: "worker", slot: c },
+        ]),
     ];
 }
 
-/** Role and slot of a container from its name. */
+/** The containers the program runs on host `host`; `auth` when the stack has API keys. */
+export function expectedContainers(host: string, auth: boolean): string[] {
+    return containersOf(host).filter((c) => auth || c.role !== "auth").map((c) => c.name);
+}
+
+/** Role and slot of a container from its name ("other" for one the program does not make). */
 export function roleOf(host: string, name: string): { role: ContainerRole; slot: Color | null } {
-    const rest = name.startsWith(containerPrefix(host)) ? name.slice(containerPrefix(host).length) : name;
-    const m = /^(blue|green)-(api|worker)$/.exec(rest);
-    if (m) return { role: m[2] as ContainerRole, slot: m[1] as Color };
-    const shared: Record<string, ContainerRole> = { proxy: "proxy", "proxy-auth": "auth", redis: "redis", ollama: "ollama" };
-    return { role: shared[rest] ?? "other", slot: null };
+    const c = containersOf(host).find((x) => x.name === name);
+    return c ? { role: c.role, slot: c.slot } : { role: "other", slot: null };
 }
 
 /**

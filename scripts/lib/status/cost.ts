@@ -8,18 +8,17 @@
 // `npm run recover` counts from its own creation. Checkpoints written before early 2023 lack it; the
 // CLI here (v3.259.0) writes it (checked on a real `up` and a replacement). Local hosts and the
 // operator's own servers (kind ssh) are not priced.
-import { DEFAULTS } from "../../../infra/config";
 import { priceOf } from "../../../infra/clouds/catalog";
-import { isCloud } from "../../../infra/clouds";
-import type { HostOutput } from "../../../infra/contract/outputs";
+import { HostOutput, isCloudHost } from "../../../infra/contract/outputs";
+import { vmName } from "../../../infra/contract/names";
 import { nameOf } from "../changes";
 import { MACHINE_TYPES, StackState, StateResource } from "../recover";
 import type { CostStatus } from "./types";
 
 
-/** The machine resource of cloud host `host` (`<host>-vm`), not one pending deletion. */
+/** The machine resource of cloud host `host` (vmName(host)), not one pending deletion. */
 export function machineOf(state: StackState | undefined, host: string): StateResource | undefined {
-    return state?.deployment.resources?.find((r) => MACHINE_TYPES.includes(r.type) && nameOf(r.urn) === `${host}-vm` && r.delete !== true);
+    return state?.deployment.resources?.find((r) => MACHINE_TYPES.includes(r.type) && nameOf(r.urn) === vmName(host) && r.delete !== true);
 }
 
 /** The GPU type a GCP N1 machine has attached, from its inputs (guestAccelerators[0].type). */
@@ -29,17 +28,6 @@ export function gcpAcceleratorOf(vm: StateResource | undefined): string | undefi
     return typeof t === "string" && t ? t : undefined;
 }
 
-/** The GCP accelerator type from config gpu-hosts:gcp (JSON text), else the default. */
-export function gcpGpuTypeFromConfig(raw: string | undefined): string {
-    try {
-        const v = raw === undefined ? undefined : (JSON.parse(raw) as { gpuType?: unknown }).gpuType;
-        if (typeof v === "string" && v) return v;
-    } catch {
-        // not JSON: the default below
-    }
-    return DEFAULTS.gcp.gpuType;
-}
-
 const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 ** places;
 
 /**
@@ -47,7 +35,7 @@ const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 *
  * hours since `createdAt`. Each part that is unknown is null, with the note saying why.
  */
 export function costOf(h: HostOutput, createdAt: string | undefined, gpuType: string | undefined, now: Date): CostStatus | null {
-    if (!isCloud(h.kind)) return null;
+    if (!isCloudHost(h)) return null;
     const where = String(h.kind === "gcp" ? h.zone ?? h.region ?? "" : h.region ?? "");
     const machine = String(h.instanceType ?? "");
     const spot = h.spot === true;

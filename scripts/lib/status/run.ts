@@ -2,6 +2,7 @@
 // ^C. The exit code is the verdict's: OK 0, DEGRADED 1, DOWN 2 (cli.ts's main exits 2 as well when
 // no report can be made: see verdict.ts). Nothing secret is printed: the report is built from named
 // fields only, never from the outputs or the state as a whole.
+import type { StackOutputs } from "../../../infra/contract/outputs";
 import { accessFromOutputs } from "../health";
 import { collectStatus, realProbes, StatusProbes, StatusStack } from "./collect";
 import { renderStatus } from "./render";
@@ -21,8 +22,8 @@ export interface StatusOptions {
     readonly write?: (text: string) => void;
     /** Whether stdout is a terminal (--watch clears the screen only then). Defaults to process.stdout.isTTY. */
     readonly tty?: boolean;
-    /** Probes for the raw outputs. Defaults to the real ones (HTTP with the ops key, sh or ssh). */
-    readonly probesFor?: (raw: Record<string, unknown>) => StatusProbes;
+    /** Probes for the stack's outputs. Defaults to the real ones (HTTP with the ops key, sh or ssh). */
+    readonly probesFor?: (outputs: StackOutputs) => StatusProbes;
     /** Stops --watch (the entry point's ^C exits the process instead). */
     readonly signal?: AbortSignal;
     readonly intervalMs?: number;
@@ -35,7 +36,7 @@ export const jsonLine = (r: StatusReport): string => `${JSON.stringify(r)}\n`;
 export async function runStatus(stack: StatusStack, o: StatusOptions): Promise<number> {
     const write = o.write ?? ((t: string) => void process.stdout.write(t));
     const tty = o.tty ?? process.stdout.isTTY === true;
-    const probesFor = o.probesFor ?? ((raw: Record<string, unknown>) => realProbes(accessFromOutputs(raw)));
+    const probesFor = o.probesFor ?? ((outputs: StackOutputs) => realProbes(accessFromOutputs(outputs)));
     for (;;) {
         const report = await collectStatus(stack, probesFor);
         if (o.json) write(jsonLine(report));

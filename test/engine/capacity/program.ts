@@ -2,11 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { loadConfig, namespaced } from "../../../infra/config";
 import type { CloudName } from "../../../infra/vocabulary";
-import { deployedClouds, describePlacement, placementOf } from "../../../infra/clouds/placement";
+import { CLOUDS } from "../../../infra/clouds";
+import { gcpRegion } from "../../../infra/clouds/gcp/catalog";
+import { CloudPlacement, deployedClouds, describePlacement, placementOf } from "../../../infra/clouds/placement";
+import { vmName } from "../../../infra/contract/names";
+import { CloudDetails, CloudHostOutput, StackOutputs } from "../../../infra/contract/outputs";
 
 const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()));
 const failures = new pulumi.Config("capacityTest").getObject<Record<string, string>>("failures") ?? {};
-const TYPES: Record<CloudName, string> = { aws: "gpu-hosts:hosts:AwsGpuHost", gcp: "gpu-hosts:hosts:GcpGpuHost", azure: "gpu-hosts:hosts:AzureGpuHost" };
 
 // The text goes through stdin, so quotes and newlines reach stderr exactly as the cloud wrote them.
 const VM = `text=$(cat); if [ -n "$text" ]; then printf '%s\\n' "$text" >&2; exit 1; fi; echo "vm at $PLACEMENT"`;
@@ -15,10 +18,10 @@ class TestGpuHost extends pulumi.ComponentResource {
     readonly placement: string;
     readonly vm: command.local.Command;
     constructor(cloud: CloudName) {
-        super(TYPES[cloud], cloud, {}, {});
+        super(CLOUDS[cloud].hostType, cloud, {}, {});
         this.placement = describePlacement(placementOf(cfg, cloud));
         // Inputs follow the placement only: a host whose placement stays put is never stepped.
-        this.vm = new command.local.Command(`${cloud}-vm`, {
+        this.vm = new command.local.Command(vmName(cloud), {
             create: VM,
             environment: { PLACEMENT: this.placement },
             stdin: failures[this.placement] ?? "",
@@ -31,23 +34,36 @@ class TestGpuHost extends pulumi.ComponentResource {
 
 const deployed = deployedClouds(cfg).map((cloud) => ({ cloud, host: new TestGpuHost(cloud) }));
 
-// The outputs contract (infra/contract/outputs.ts) the scripts' closing table reads; documentation
+// The outputs contract (infra/contract/outputs.ts) the scripts' closing table reads, whole; documentation
 // addresses (RFC 5737), nothing listens.
 const slot = (c: "blue" | "green") => ({ ...cfg.slots[c], label: `${cfg.slots[c].release}@${cfg.slots[c].commit.slice(0, 12)}`, image: `app:${c}` });
 const slotsOut = { blue: slot("blue"), green: slot("green") };
 const idle = cfg.liveColor === "blue" ? "green" : "blue";
-const hostOut = (i: number, cloud: string) => {
+/** Where a placement runs, as a cloud host's outputs say it. */
+const whereOf = (p: CloudPlacement): Omit<CloudDetails, "ssh"> =>
+    p.cloud === "aws" ? { region: p.region, zone: p.zone || `${p.region}a`, instanceType: p.instanceType, spot: p.spot }
+    : p.cloud === "gcp" ? { region: gcpRegion(p.zone), zone: p.zone, instanceType: p.machineType, spot: p.spot }
+    : { region: p.location, zone: "none", instanceType: p.vmSize, spot: p.spot };
+const hostOut = (i: number, cloud: CloudName): CloudHostOutput => {
     const address = `192.0.2.${i + 1}`;
+    const live = `https://${address}:8000`;
     return {
-        kind: cloud, gpu: "NVIDIA T4", address, liveUrl: `https://${address}:8000`, idleUrl: `https://${address}:8001`,
-        healthUrl: `https://${address}:8000/health`, idleHealthUrl: `https://${address}:8001/health`, liveColor: cfg.liveColor, idleColor: idle, slots: slotsOut,
+        kind: cloud, gpu: "NVIDIA T4", address, liveUrl: live, idleUrl: `https://${address}:8001`, healthUrl: `${live}/health`,
+        idleHealthUrl: `https://${address}:8001/health`, docsUrl: `${live}/docs`, apiUrl: live, liveColor: cfg.liveColor, idleColor: idle, slots: slotsOut,
+        ...whereOf(placementOf(cfg, cloud)), ssh: `ssh -i ~/.ssh/gpu-hosts/gpu-hosts-test-${cloud} ubuntu@${address}`,
     };
 };
-export const liveColor = cfg.liveColor;
-export const idleColor = idle;
-export const slots = slotsOut;
-export const idleUrl = "https://192.0.2.1:8001";
-export const hosts = Object.fromEntries(deployed.map(({ cloud }, i) => [cloud, hostOut(i, cloud)]));
-/** Where each host runs, and what its VM said. */
-export const placements = Object.fromEntries(deployed.map(({ cloud, host }) => [cloud, host.placement]));
-export const vms = pulumi.all(deployed.map(({ host }) => host.vm.stdout));
+const hosts = Object.fromEntries(deployed.map(({ cloud }, i) => [cloud, hostOut(i, cloud)]));
+const contract = {
+    liveColor: cfg.liveColor, idleColor: idle,
+    liveUrl: "https://192.0.2.1:8000", idleUrl: "https://192.0.2.1:8001", apiUrl: "https://192.0.2.1:8000",
+    docsUrl: "https://192.0.2.1:8000/docs", healthUrl: "https://192.0.2.1:8000/health",
+    model: cfg.model, image: slotsOut[cfg.liveColor].image, slots: slotsOut, hosts, hostImages: [],
+} satisfies StackOutputs;
+
+export = {
+    ...contract,
+    /** Where each host runs, and what its VM said. */
+    placements: Object.fromEntries(deployed.map(({ cloud, host }) => [cloud, host.placement])),
+    vms: pulumi.all(deployed.map(({ host }) => host.vm.stdout)),
+};

@@ -1,6 +1,8 @@
 // See Pulumi.yaml. A miniature of the real program for the operator scripts' engine tests: the same
-// project name, the config keys the scripts read and write (liveColor, slots), the same outputs
-// contract (infra/contract/outputs.ts), and per host the same resource shapes the scripts classify:
+// project name, the config keys the scripts read and write (liveColor, slots; the scripts read the
+// whole gpu-hosts: namespace through the real program's loader, so the harness's own settings live
+// in a namespace of their own, scriptsTest:standIn), the same outputs contract
+// (infra/contract/outputs.ts), and per host the same resource shapes the scripts classify:
 // a gpu-hosts:app:Slot component per color whose "image" command follows the slot's commit, and a
 // gpu-hosts:app:Proxy component whose routes command writes the live color for the stand-in proxies
 // (so routes change only on a real update, never on a preview); each slot's command writes its release. Real command provider, no Docker.
@@ -52,7 +54,7 @@ for (const c of COLORS) {
     const { release, commit } = slotCfg[c];
     slots[c] = { release, commit, label: `${release}@${commit.slice(0, 12)}`, image: `app-${c}:${commit.slice(0, 16)}` };
 }
-const standIn = cfg.requireObject("standIn");
+const standIn = new pulumi.Config("scriptsTest").requireObject("standIn");
 
 // The failure test: a command that fails the update with the given message on stderr.
 if (standIn.fail) new command.local.Command("fail", { create: `echo ${JSON.stringify(standIn.fail)} >&2; exit 3` });
@@ -82,6 +84,7 @@ for (const [name, h] of Object.entries(standIn.hosts)) {
     hosts[name] = {
         kind: "ssh", address: "127.0.0.1", gpu: "none", liveUrl: h.liveUrl, idleUrl: h.idleUrl, healthUrl: `${h.liveUrl}/health`,
         idleHealthUrl: `${h.idleUrl}/health`, docsUrl: `${h.liveUrl}/docs`, apiUrl: h.liveUrl, liveColor, idleColor, slots,
+        port: 22, user: "ops", machineId: "0123456789abcdef0123456789abcdef", ssh: `ssh -i ~/.ssh/gpu-hosts/gpu-hosts-test-${name} ops@127.0.0.1`,
     };
 }
 const primary = Object.values(hosts)[0];

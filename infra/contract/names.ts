@@ -1,0 +1,65 @@
+// The names the operator scripts find the program's resources by: component type tokens and the
+// names of the children they look for. The components build their names with these same functions
+// and the scripts match with them, so a rename moves both sides at once; test/program/contract.test.ts
+// runs the program under mocks and checks that the scripts' classifiers find what it really makes.
+// A cloud's host component token is its driver's (infra/clouds/<cloud>: hostType), so a new cloud
+// touches only its folder; the naming rules here hold for every cloud.
+//
+// Every value here is part of each existing stack's state: a resource's URN is its type chain and
+// name, and the engine replaces a resource whose URN changes unless an alias carries it
+// (https://www.pulumi.com/docs/iac/concepts/resources/options/aliases/). Change one only with an alias.
+// Imports nothing at runtime, so every layer can use it (test/unit/layers.test.ts puts it beside
+// infra/vocabulary.ts).
+import type { Color } from "../vocabulary";
+
+/** The AppStack component's type token: everything that runs on one host. */
+export const APP_STACK_TYPE = "gpu-hosts:app:AppStack";
+/** The Slot component's type token: the release scripts tell a slot's resources by it (scripts/lib/changes.ts). */
+export const SLOT_TYPE = "gpu-hosts:app:Slot";
+/** The Proxy component's type token: the swap scripts tell its routes command by it (scripts/lib/changes.ts). */
+export const PROXY_TYPE = "gpu-hosts:app:Proxy";
+
+/** The local engine's host component token (infra/hosts/local.ts). */
+export const LOCAL_HOST_TYPE = "gpu-hosts:hosts:LocalHost";
+/** An operator's server's host component token (infra/hosts/server.ts): recover finds its identity record under it. */
+export const SERVER_HOST_TYPE = "gpu-hosts:hosts:SshServerHost";
+
+/**
+ * The type of @pulumi/command's `local.Command` (the provider's schema token, fixed by the class the
+ * program instantiates): a server's identity record is one.
+ */
+export const LOCAL_COMMAND_TYPE = "command:local:Command";
+
+/** Host `host`'s AppStack (index.ts); every container, volume and network on the host starts with it. */
+export const appStackName = (host: string): string => `${host}-app`;
+/** The Slot of `color` under AppStack `app`. */
+export const slotName = (app: string, color: Color): string => `${app}-${color}`;
+/** The Proxy under AppStack `app`. */
+export const proxyName = (app: string): string => `${app}-proxy`;
+/** The routes command under a proxy named `proxy`: the one resource a swap changes. */
+export const routesName = (proxy: string): string => `${proxy}-routes`;
+/** The Docker volume holding the models under AppStack `app`: kept on destroy, named in destroy's advice. */
+export const modelVolumeName = (app: string): string => `${app}-ollama-models`;
+/** A cloud host's VM (`<host>-vm`), whatever the cloud: what deploy's capacity fallback and status's cost look for. */
+export const vmName = (host: string): string => `${host}-vm`;
+/** An operator's server's identity record (`<host>-machine`, infra/hosts/server.ts): what recover looks for. */
+export const serverIdentityName = (host: string): string => `${host}-machine`;
+
+/**
+ * The Docker containers' names, which status inspects on the host (scripts/lib/status/containers.ts);
+ * each is also its Pulumi resource's name.
+ */
+export const CONTAINERS = {
+    /** Shared Redis, under AppStack `app`. */
+    redis: (app: string): string => `${app}-redis`,
+    /** Shared Ollama, under AppStack `app`. */
+    ollama: (app: string): string => `${app}-ollama`,
+    /** A slot's api, under the Slot named `slot`. */
+    api: (slot: string): string => `${slot}-api`,
+    /** A slot's worker, under the Slot named `slot`. */
+    worker: (slot: string): string => `${slot}-worker`,
+    /** Caddy, named as its Proxy. */
+    proxy: (proxy: string): string => proxy,
+    /** The key service, under the Proxy named `proxy` (API keys on). */
+    auth: (proxy: string): string => `${proxy}-auth`,
+} as const;
