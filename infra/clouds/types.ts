@@ -6,6 +6,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ConfigKey, PlacementReading } from "../config/schema";
 import type { Reader } from "../config/reader";
+import type { CloudDetails } from "../contract/details";
 import type { GpuHost } from "../hosts/gpuHost";
 import type { CloudHostArgs } from "./common";
 
@@ -68,7 +69,7 @@ export interface CloudDriver<S = unknown, P extends Placement = Placement> {
     /** The GPU the catalog says a placement's machine has. */
     gpuOf(p: P): GpuModel | undefined;
     /** The placement a deployed host runs on, from its outputs and its VM in the state (npm run status's cost). */
-    deployedPlacement(details: Readonly<Record<string, unknown>>, vm: MachineState | undefined, section: S): P | undefined;
+    deployedPlacement(details: CloudDetails, vm: MachineState | undefined, section: S | undefined): P;
     /** Makes the host: its network, firewall and VM, connected as a GpuHost. */
     createHost(name: string, args: CloudHostArgs, placement: P, section: S, opts?: pulumi.ComponentResourceOptions): GpuHost;
     /** The host component's type token (its VM is the child `<host>-vm`). */

@@ -1,5 +1,5 @@
-// The house's shape, checked: every program file has a layer, and every import runs down the layers
-// (never up).
+// The house's shape, checked: every program file has a layer, every import runs down the layers
+// (never up), no program file is much over 400 lines, and each default and pattern is written once.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -54,5 +54,36 @@ describe("the house's shape", () => {
             }
         }
         assert.deepStrictEqual(up, []);
+    });
+
+    it("keeps every program file under about 400 lines", () => {
+        const long = sources.map((f) => [f, fs.readFileSync(path.join(ROOT, f), "utf8").split("\n").length] as const).filter(([, n]) => n > 420);
+        assert.deepStrictEqual(long, []);
+    });
+
+    /** Program files (not tests) where `re` matches, as git grep -E finds them. */
+    const where = (re: string) => {
+        try {
+            return execFileSync("git", ["grep", "-l", "-E", re, "--", "index.ts", "infra", "cloud-init", "scripts"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean);
+        } catch {
+            return []; // git grep exits 1 when nothing matches
+        }
+    };
+
+    it("writes each default once, where its key is declared (renderers and components hold none)", () => {
+        // A default given as a value (after ':', '=', '(', ',' or '['), not a mention in a comment or an example.
+        const given = (v: string) => `[:=(,\\[] *"${v.replace(/[.]/g, "\\.")}"`;
+        assert.deepStrictEqual(where(given("570-server")), ["infra/config/sections/machines.ts"]);
+        assert.deepStrictEqual(where(given("ubuntu:24.04")), ["infra/config/sections/service.ts"]);
+        assert.deepStrictEqual(where(given("qwen2.5:0.5b")), ["infra/config/sections/service.ts"]);
+        assert.deepStrictEqual(where(given("10m")), ["infra/config/fixed.ts"]);
+        assert.deepStrictEqual(where("= 1800;"), ["infra/config/fixed.ts"]);
+        assert.deepStrictEqual(where("~/\\.ssh/gpu-hosts\""), ["infra/config/fixed.ts"]);
+    });
+
+    it("writes each value pattern once, in infra/validators.ts", () => {
+        for (const source of ["\\^\\[a-z_\\]\\[a-z0-9_-\\]\\{0,31\\}", "sk-ssh-ed25519@openssh", "server\\(-open\\)\\?", "latest\\(\\?:@\\|\\$\\)", "\\[0-9a-f\\]\\{32\\}"]) {
+            assert.deepStrictEqual(where(source), ["infra/validators.ts"], source);
+        }
     });
 });

@@ -3,7 +3,7 @@
 // deploy driver share (infra/clouds/placement.ts).
 import * as assert from "assert";
 import { ConfigError, StackConfig, loadConfig } from "../../infra/config";
-import { priceOf } from "../../infra/clouds/catalog";
+import { PRICE_SOURCE as AWS_PRICE_SOURCE } from "../../infra/clouds/aws/catalog";
 import { CloudPlacement, candidatesOf, describePlacement, placementOf, priceOfPlacement, tryOrder } from "../../infra/clouds/placement";
 
 const C1 = "c1".repeat(20);
@@ -119,7 +119,7 @@ describe("placement: where each cloud host runs", () => {
 
     it("prices a placement from the catalog: on-demand list price, spot indicative, nothing where the catalog has none", () => {
         assert.deepStrictEqual(priceOfPlacement(aws("us-east-1a", "g4dn.xlarge", false)),
-            { usdPerHour: 0.526, indicative: false, source: priceOf("aws", "us-east-1", "g4dn.xlarge", false)!.source, asOf: "2026-12-01" });
+            { usdPerHour: 0.526, indicative: false, source: AWS_PRICE_SOURCE, asOf: "2026-12-01" });
         assert.strictEqual(priceOfPlacement(aws("us-east-1a", "g4dn.xlarge", true))!.usdPerHour, 0.1841);
         assert.strictEqual(priceOfPlacement({ cloud: "gcp", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", spot: false })!.usdPerHour, 0.54);
         assert.strictEqual(priceOfPlacement({ cloud: "gcp", zone: "us-central1-a", machineType: "g2-standard-4", gpuType: "", spot: false })!.usdPerHour, 0.7068);

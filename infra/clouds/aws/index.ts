@@ -21,9 +21,7 @@ export const aws: CloudDriver<AwsSection, AwsPlacement> = {
     describe: (p) => `${p.zone || `${p.region} (any zone)`} ${p.instanceType} ${p.spot ? "spot" : "on-demand"}`,
     price: (p) => awsPrice(p.region, p.instanceType, p.spot),
     gpuOf: (p) => awsGpu(p.instanceType),
-    deployedPlacement: (d) => (typeof d.region === "string" && typeof d.instanceType === "string"
-        ? { region: d.region, zone: typeof d.zone === "string" ? d.zone : "", instanceType: d.instanceType, spot: d.spot === true }
-        : undefined),
+    deployedPlacement: (d) => ({ region: d.region, zone: d.zone, instanceType: d.instanceType, spot: d.spot }),
     createHost: (name, args, p, _s, opts) => new AwsGpuHost(name, { ...args, spot: p.spot, aws: { region: p.region, zone: p.zone, instanceType: p.instanceType } }, opts).host,
     hostType: AWS_HOST_TYPE,
     machineType: "aws:ec2/instance:Instance",

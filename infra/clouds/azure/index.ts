@@ -21,9 +21,7 @@ export const azure: CloudDriver<AzureSection, AzurePlacement> = {
     describe: (p) => `${p.location} ${p.vmSize} ${p.spot ? "spot" : "on-demand"}`,
     price: (p) => azurePrice(p.location, p.vmSize, p.spot),
     gpuOf: (p) => azureGpu(p.vmSize),
-    deployedPlacement: (d) => (typeof d.region === "string" && typeof d.instanceType === "string"
-        ? { location: d.region, vmSize: d.instanceType, spot: d.spot === true }
-        : undefined),
+    deployedPlacement: (d) => ({ location: d.region, vmSize: d.instanceType, spot: d.spot }),
     createHost: (name, args, p, _s, opts) => new AzureGpuHost(name, { ...args, spot: p.spot, azure: { location: p.location, vmSize: p.vmSize } }, opts).host,
     hostType: AZURE_HOST_TYPE,
     machineType: "azure-native:compute:VirtualMachine",

@@ -2,7 +2,7 @@
 import type { CloudDriver } from "../types";
 import { GCP_HOST_TYPE, GcpGpuHost } from "./host";
 import { classifyGcpCapacity } from "./capacity";
-import { describeMachine, gcpGpu, gcpPrice } from "./catalog";
+import { GCP_N1_ACCELERATORS, describeMachine, gcpGpu, gcpPrice } from "./catalog";
 import { GcpPlacement, GcpSection, checkGcpSection, gcpPlacements, gcpSection } from "./section";
 
 declare module "../../vocabulary" {
@@ -28,12 +28,11 @@ export const gcp: CloudDriver<GcpSection, GcpPlacement> = {
     describe: (p) => `${p.zone} ${describeMachine(p.machineType, p.gpuType)} ${p.spot ? "spot" : "on-demand"}`,
     price: (p) => gcpPrice(p.zone, p.machineType, p.gpuType, p.spot),
     gpuOf: (p) => gcpGpu(p.machineType, p.gpuType),
-    // The outputs name the zone and machine; an N1's accelerator is read from the VM's own inputs.
-    deployedPlacement: (d, vm, s) => {
-        const zone = typeof d.zone === "string" ? d.zone : typeof d.region === "string" ? d.region : undefined;
-        if (zone === undefined || typeof d.instanceType !== "string") return undefined;
-        return { zone, machineType: d.instanceType, gpuType: acceleratorOf(vm?.inputs) ?? s.gpuType, spot: d.spot === true };
-    },
+    // The outputs name the zone and machine; an N1's accelerator is read from the VM's own inputs,
+    // else the section's (the config may not be readable: then the catalog's only N1 GPU).
+    deployedPlacement: (d, vm, s) => ({
+        zone: d.zone, machineType: d.instanceType, gpuType: acceleratorOf(vm?.inputs) ?? s?.gpuType ?? Object.keys(GCP_N1_ACCELERATORS)[0], spot: d.spot,
+    }),
     createHost: (name, args, p, s, opts) => new GcpGpuHost(name, {
         ...args, spot: p.spot, gcp: { project: s.project, zone: p.zone, machineType: p.machineType, gpuType: p.gpuType },
     }, opts).host,

@@ -14,7 +14,7 @@ import { readStackConfig } from "../stackConfig";
 import type { StackOps } from "../stackOps";
 import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
 import { isCloud } from "../../../infra/clouds";
-import { costOf, gcpAcceleratorOf, machineOf } from "./cost";
+import { costOf, machineOf } from "./cost";
 import { gpuStatus } from "./gpu";
 import { slotMetrics } from "./metrics";
 import { COMMAND_TIMEOUT_S, HOST_RUN_TIMEOUT_MS, HostLook, hostScript, lookFrom, runWithInput, sshArgv } from "./probe";
@@ -138,7 +138,8 @@ interface StackFacts {
     readonly state?: StackState;
     readonly stateError?: string;
     readonly dockerHost?: string;
-    readonly gcpGpuType?: string;
+    /** The stack's config, when a host needed it (the local engine; a cloud's section for its cost). */
+    readonly cfg?: StackConfig;
     /** Why the config could not be read, when a host needed it. */
     readonly configError?: string;
 }
@@ -167,8 +168,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
     let cost: CostStatus | null = null;
     if (isCloudHost(h)) {
         const vm = machineOf(facts.state, name);
-        const gpuType = h.kind === "gcp" ? gcpAcceleratorOf(vm) ?? facts.gcpGpuType : undefined;
-        cost = costOf(h, typeof vm?.created === "string" ? vm.created : undefined, gpuType, probes.now());
+        cost = costOf(h, vm, facts.cfg?.[h.kind], probes.now());
         if (facts.stateError && cost) cost = { ...cost, note: [cost.note, `the state could not be read: ${facts.stateError}`].filter(Boolean).join("; ") };
     }
     const notes = [
@@ -277,13 +277,13 @@ export async function collectStatus(
     };
 }
 
-/** What the hosts need beyond the outputs: the state (cloud VMs), the local engine, the GCP GPU type; never throws. */
+/** What the hosts need beyond the outputs: the state (cloud VMs) and the config (the local engine, the clouds' sections); never throws. */
 async function readFacts(stack: StatusStack, kinds: ReadonlySet<HostKind>): Promise<StackFacts> {
     const why = (e: unknown) => (e instanceof Error ? e.message : String(e));
     const stateRead: Promise<Pick<StackFacts, "state" | "stateError">> = [...kinds].some(isCloud)
         ? bounded("exporting the state", stack.exportState(), stack.name).then((state) => ({ state }), (e: unknown) => ({ stateError: why(e) }))
         : Promise.resolve({});
-    const configRead: Promise<{ cfg?: StackConfig; configError?: string }> = kinds.has("local") || kinds.has("gcp")
+    const configRead: Promise<{ cfg?: StackConfig; configError?: string }> = kinds.has("local") || [...kinds].some(isCloud)
         ? bounded("reading the config", readStackConfig(stack), stack.name).then((cfg) => ({ cfg }), (e: unknown) => ({ configError: why(e) }))
         : Promise.resolve({});
     const [state, { cfg, configError }] = await Promise.all([stateRead, configRead]);
@@ -292,6 +292,6 @@ async function readFacts(stack: StatusStack, kinds: ReadonlySet<HostKind>): Prom
         ...(configError ? { configError } : {}),
         // "" is the docker CLI's own engine (infra/hosts/local.ts dockerCliEndpoint).
         dockerHost: cfg?.local.dockerHost || undefined,
-        gcpGpuType: kinds.has("gcp") ? cfg?.gcp.gpuType : undefined,
+        ...(cfg ? { cfg } : {}),
     };
 }

@@ -1,5 +1,5 @@
-// What a cloud host costs: the catalog's price per hour (infra/clouds/catalog.ts, with its source
-// and date) times the hours since the engine created the machine.
+// What a cloud host costs: its cloud's catalog price per hour (infra/clouds/<cloud>/catalog.ts, with
+// its source and date) for the placement it runs on, times the hours since the engine created the machine.
 //
 // The creation time is the `created` timestamp Pulumi's state keeps per resource: apitype.ResourceV3
 // `Created *time.Time json:"created,omitempty"`, "when the remote resource was first added to state
@@ -8,7 +8,7 @@
 // `npm run recover` counts from its own creation. Checkpoints written before early 2023 lack it; the
 // CLI here (v3.259.0) writes it (checked on a real `up` and a replacement). Local hosts and the
 // operator's own servers (kind ssh) are not priced.
-import { priceOf } from "../../../infra/clouds/catalog";
+import { CLOUDS } from "../../../infra/clouds";
 import { HostOutput, isCloudHost } from "../../../infra/contract/outputs";
 import { vmName } from "../../../infra/contract/names";
 import { nameOf } from "../changes";
@@ -21,29 +21,24 @@ export function machineOf(state: StackState | undefined, host: string): StateRes
     return state?.deployment.resources?.find((r) => MACHINE_TYPES.includes(r.type) && nameOf(r.urn) === vmName(host) && r.delete !== true);
 }
 
-/** The GPU type a GCP N1 machine has attached, from its inputs (guestAccelerators[0].type). */
-export function gcpAcceleratorOf(vm: StateResource | undefined): string | undefined {
-    const accels = (vm?.inputs as { guestAccelerators?: { type?: unknown }[] } | undefined)?.guestAccelerators;
-    const t = Array.isArray(accels) ? accels[0]?.type : undefined;
-    return typeof t === "string" && t ? t : undefined;
-}
-
 const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 ** places;
 
 /**
- * A cloud host's cost: price from the catalog by kind, region or zone, instance type and market;
- * hours since `createdAt`. Each part that is unknown is null, with the note saying why.
+ * A cloud host's cost: its cloud's price for the placement it runs on (from its outputs, its VM in the
+ * state, and the cloud's config section, e.g. an N1 machine's GPU), times the hours since the VM was
+ * created. Each part that is unknown is null, with the note saying why.
  */
-export function costOf(h: HostOutput, createdAt: string | undefined, gpuType: string | undefined, now: Date): CostStatus | null {
+export function costOf(h: HostOutput, vm: StateResource | undefined, section: unknown, now: Date): CostStatus | null {
     if (!isCloudHost(h)) return null;
-    const where = String(h.kind === "gcp" ? h.zone ?? h.region ?? "" : h.region ?? "");
-    const machine = String(h.instanceType ?? "");
+    const cloud = CLOUDS[h.kind];
     const spot = h.spot === true;
-    const quote = priceOf(h.kind, where, machine, spot, gpuType);
+    const placement = cloud.deployedPlacement(h, vm, section as never);
+    const quote = cloud.price(placement as never);
+    const createdAt = typeof vm?.created === "string" ? vm.created : undefined;
     const created = createdAt !== undefined && !Number.isNaN(Date.parse(createdAt)) ? new Date(createdAt) : undefined;
     const hours = created ? Math.max(0, now.getTime() - created.getTime()) / 3_600_000 : undefined;
     const notes = [
-        ...(quote ? [] : [`the catalog has no price for ${h.kind} ${machine}${gpuType && machine.startsWith("n1-") ? ` with ${gpuType}` : ""} in ${where}`]),
+        ...(quote ? [] : [`the catalog has no price for ${h.kind} ${cloud.describe(placement as never)}`]),
         ...(created ? [] : ["the state records no creation time for the machine"]),
     ];
     return {
