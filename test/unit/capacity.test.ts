@@ -84,6 +84,31 @@ const CAPACITY: readonly Sample[] = [
         text: "googleapi: Error 403: Quota 'SSD_TOTAL_GB' exceeded. Limit: 100.0 in region us-west1., quotaExceeded",
     },
     {
+        cloud: "gcp", expect: { code: "MACHINE_TYPE_NOT_IN_ZONE", reason: "capacity", scope: "placement" },
+        source: "gcloud, N1 not offered in a zone (https://github.com/GoogleCloudPlatform/bank-of-anthos/issues/1234)",
+        text: "ERROR: (gcloud.compute.instances.create) Could not fetch resource:\n - Invalid value for field 'resource.machineType': 'https://compute.googleapis.com/compute/v1/projects/bank-of-anthos-xxxx/zones/europe-west8-a/machineTypes/n1-standard-1'. Machine type with name 'n1-standard-1' does not exist in zone 'europe-west8-a'.\"\n\nUse `gcloud compute machine-types list --zones` to see the available machine  types.",
+    },
+    {
+        cloud: "gcp", expect: { code: "MACHINE_TYPE_NOT_IN_ZONE", reason: "capacity", scope: "placement" },
+        source: "googleapi at insert time, via terratest (https://github.com/gruntwork-io/terratest/issues/1132)",
+        text: "googleapi: Error 400: Invalid value for field 'resource.machineType': 'zones/europe-west8-a/machineTypes/f1-micro'. Machine type with name 'f1-micro' does not exist in zone 'europe-west8-a'., invalid",
+    },
+    {
+        cloud: "gcp", expect: { code: "ACCELERATOR_TYPE_NOT_IN_ZONE", reason: "capacity", scope: "placement" },
+        source: "gcloud, a P4 in a zone without it (https://github.com/fastai/course-v3/pull/430)",
+        text: "ERROR: (gcloud.compute.instances.create) Could not fetch resource:\n - The resource 'projects/static-protocol-256618/zones/us-west1-b/acceleratorTypes/nvidia-tesla-p4' was not found",
+    },
+    {
+        cloud: "gcp", expect: { code: "ACCELERATOR_TYPE_NOT_IN_ZONE", reason: "capacity", scope: "placement" },
+        source: "gcloud, a P100 (https://github.com/fastai/course-v3/issues/493)",
+        text: "ERROR: (gcloud.compute.instances.create) Could not fetch resource:\n - The resource 'projects/fastai-20200406/zones/us-central1-a/acceleratorTypes/nvidia-tesla-p100' was not found",
+    },
+    {
+        cloud: "gcp", expect: { code: "ACCELERATOR_TYPE_NOT_IN_ZONE", reason: "capacity", scope: "placement" },
+        source: "googleapi through terraform-provider-google's CI (https://github.com/hashicorp/terraform-provider-google/issues/5860)",
+        text: "Error: Error creating Dataproc cluster: googleapi: Error 400: The resource 'projects/ci-test-project-188019/zones/us-central1-f/acceleratorTypes/nvidia-tesla-k80' was not found, badRequest",
+    },
+    {
         cloud: "azure", expect: { code: "SkuNotAvailable", reason: "capacity" },
         source: "azurerm 3.117.1, go-azure-sdk (https://github.com/Azure/terraform/blob/main/quickstart/201-private-link-sql-database/TestRecord.md)",
         text: "│ Error: creating Linux Virtual Machine (Subscription: \"0000\"\n│ Resource Group Name: \"rg-stag-rg\"\n│ Virtual Machine Name: \"vm-1\"): performing CreateOrUpdate: unexpected status 409 (409 Conflict) with error: SkuNotAvailable: The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_DS1_v2' is currently not available in location 'eastus'. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.",
@@ -138,8 +163,20 @@ const NOT_CAPACITY: readonly Omit<Sample, "expect">[] = [
         text: "│ Error: Error creating instance: googleapi: Error 400: hyperdisk-balanced disk type cannot be used by n2-standard-16 machine type., badRequest",
     },
     {
-        cloud: "gcp", source: "googleapi via terratest (https://github.com/gruntwork-io/terratest/issues/1132)",
-        text: "googleapi: Error 400: Invalid value for field 'resource.machineType': 'zones/europe-west8-a/machineTypes/f1-micro'. Machine type with name 'f1-micro' does not exist in zone 'europe-west8-a'., invalid",
+        cloud: "gcp", source: "a zone that does not exist: a typo, not an offering (https://github.com/inspec/inspec-gcp/issues/301)",
+        text: "Bad response: {\n       \"error\": {\n         \"code\": 400,\n         \"message\": \"Invalid value for field 'zone': 'us-east1'. Unknown zone.\",\n         \"errors\": [\n           {\n             \"message\": \"Invalid value for field 'zone': 'us-east1'. Unknown zone.\",\n             \"domain\": \"global\",\n             \"reason\": \"invalid\"\n           }\n         ]\n       }\n     }",
+    },
+    {
+        cloud: "gcp", source: "\"was not found\" for an image, not a zone's accelerator (https://github.com/hashicorp/terraform/pull/724)",
+        text: "* Error loading image 'ubuntu-1404-trusty-v20141212': googleapi: Error 404: The resource 'projects/famous-fiber-814/global/images/ubuntu-1404-trusty-v20141212' was not found, notFound",
+    },
+    {
+        cloud: "gcp", source: "a GPU and machine that do not go together, anywhere (https://github.com/skypilot-org/skypilot/issues/212)",
+        text: "googleapiclient.errors.HttpError: <HttpError 400 when requesting https://compute.googleapis.com/compute/v1/projects/intercloud-320520/zones/us-central1-a/instances?alt=json returned \"[nvidia-tesla-a100, n1-highmem-8] features are not compatible for creating instance.\". Details: \"[{'message': '[nvidia-tesla-a100, n1-highmem-8] features are not compatible for creating instance.', 'domain': 'global', 'reason': 'badRequest'}]\">",
+    },
+    {
+        cloud: "gcp", source: "terraform-provider-iterative (https://github.com/iterative/cml/issues/1398)",
+        text: "terraform error: Error: Failed creating the machine: googleapi: Error 400: Instances with guest accelerators do not support live migration., badRequest",
     },
     {
         cloud: "azure", source: "azurerm (https://github.com/hashicorp/terraform/issues/5793)",
