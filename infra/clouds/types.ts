@@ -37,6 +37,19 @@ export interface CapacityFailure {
     readonly quota?: string;
 }
 
+/**
+ * A failure that means a cloud API is not enabled in a project, or was enabled minutes ago and has
+ * not propagated yet (the cloud answers both alike): `npm run deploy` retries it within a bound.
+ */
+export interface ApiNotReady {
+    /** The API, e.g. "compute.googleapis.com". */
+    readonly service: string;
+    /** The project the cloud named: where the API must be enabled. */
+    readonly project: string;
+    /** The one command that enables it. */
+    readonly fix: string;
+}
+
 /** A resource as an exported state holds it, as far as a driver reads one. */
 export interface MachineState {
     readonly inputs?: Readonly<Record<string, unknown>>;
@@ -78,6 +91,11 @@ export interface CloudDriver<S = unknown, P extends Placement = Placement> {
     readonly machineType: string;
     /** The capacity or quota failure a VM's error text reports, or undefined for any other failure. */
     classifyCapacity(message: string): CapacityFailure | undefined;
+    /**
+     * The API an error (of any resource, or of the program's own lookups) says is not enabled yet, or
+     * undefined for any other failure. Only for clouds whose APIs are enabled per project (GCP).
+     */
+    apiNotReady?(message: string): ApiNotReady | undefined;
     /**
      * Whether a VM is gone after a refresh: dropped from the state (undefined: the cloud no longer has
      * it), or still listed in a state that means gone.

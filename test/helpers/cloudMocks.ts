@@ -217,13 +217,8 @@ function gcpResource(kind: string, scope: "global" | "regions" | "zones", requir
 
 const GCP_RESOURCES: Record<string, ResourceMock> = {
     "pulumi:providers:gcp": providerMock("gcp", ["project", "region", "zone"]),
-    // The provider's id is "<project>/<service>" (terraform-provider-google, resource_google_project_service.go).
-    "gcp:projects/service:Service": (a) => {
-        need(a, "service");
-        const p = providerOf(a, "gcp");
-        if (!/^[a-z0-9-]+\.googleapis\.com$/.test(a.inputs.service)) fail(a, `${a.inputs.service} is not a Google API service name`);
-        return { id: `${a.inputs.project ?? p.project}/${a.inputs.service}`, state: { project: a.inputs.project ?? p.project } };
-    },
+    // No gcp:projects/service:Service: the program enables no API (the operator enables Compute
+    // Engine once, infra/clouds/gcp/apis.ts), so registering one is an unknown type here.
     "gcp:compute/network:Network": gcpResource("networks", "global", [], (a) => {
         if (a.inputs.autoCreateSubnetworks !== false) fail(a, "an auto-mode network would add a subnet in every region");
         return { routingMode: "REGIONAL", gatewayIpv4: "" };

@@ -41,6 +41,16 @@ for (const stack of ["dev", "prod"] as const) {
             }
         });
 
+        it("calls only Compute Engine, which the operator enables once: no gcp.projects.Service, nothing waits on one", () => {
+            // A fresh project could not create one (infra/clouds/gcp/apis.ts); the strict mocks no
+            // longer know its type, so registering one would fail this whole suite.
+            assert.deepStrictEqual(run.mocks.resources.filter((r) => r.type.startsWith("gcp:") && !r.type.startsWith("gcp:compute/")).map((r) => r.type), []);
+            assert.deepStrictEqual([...new Set(run.mocks.calls.filter((c) => c.token.startsWith("gcp:")).map((c) => c.token))], ["gcp:compute/getImage:getImage"]);
+            for (const [name, reg] of run.regs) {
+                if (reg.type.startsWith("gcp:")) assert.deepStrictEqual(reg.deps.filter((d) => d.includes("-api")), [], name);
+            }
+        });
+
         it("stops for host maintenance, as GPUs require", () => {
             assert.strictEqual(run.get("gcp-vm").inputs.scheduling.onHostMaintenance, "TERMINATE");
         });

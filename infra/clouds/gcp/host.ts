@@ -8,9 +8,6 @@ import { vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
-/** The API every Compute Engine call needs; a new project has it disabled. */
-export const COMPUTE_API = "compute.googleapis.com";
-
 /** Canonical's public image project and the Ubuntu 24.04 LTS family in it. */
 export const UBUNTU_IMAGE_PROJECT = "ubuntu-os-cloud";
 export const UBUNTU_2404_FAMILY = "ubuntu-2404-lts-amd64";
@@ -61,16 +58,14 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
 
     // Project, region and zone come from config, not from gcloud's defaults.
     const provider = new gcp.Provider(`${name}-provider`, { project, region, zone }, { parent });
-    const plainChild = { parent, provider };
+    const child = { parent, provider };
 
-    // A new project has the Compute Engine API disabled, and its first call (the image lookup)
-    // would fail with SERVICE_DISABLED: enable it first, and leave it enabled on destroy (other
-    // things in the project may use it).
-    // https://cloud.google.com/service-usage/docs/enable-disable
-    const computeApi = new gcp.projects.Service(`${name}-compute-api`, {
-        project, service: COMPUTE_API, disableOnDestroy: false, disableDependentServices: false,
-    }, plainChild);
-    const child = { ...plainChild, dependsOn: [computeApi] };
+    // Every call below is a Compute Engine call, which the operator enables once per project
+    // (apis.ts says why the program does not). A stack that still holds the `<host>-compute-api`
+    // gcp.projects.Service of earlier versions loses it on its next up, and the API stays enabled:
+    // its state says disableOnDestroy false, and the provider's Delete then only forgets it
+    // (resourceGoogleProjectServiceDelete, resource_google_project_service.go in
+    // terraform-provider-google).
 
     const image = gcp.compute.getImageOutput({ project: UBUNTU_IMAGE_PROJECT, family: UBUNTU_2404_FAMILY }, child);
 

@@ -2,6 +2,7 @@
 import type { CloudDriver } from "../types";
 import { GCP_HOST_TYPE, GcpGpuHost } from "./host";
 import { classifyGcpCapacity } from "./capacity";
+import { classifyGcpApiNotReady } from "./apis";
 import { GCP_N1_ACCELERATORS, describeMachine, gcpGpu, gcpPrice } from "./catalog";
 import { GcpPlacement, GcpSection, checkGcpSection, gcpPlacements, gcpSection } from "./section";
 
@@ -39,8 +40,8 @@ export const gcp: CloudDriver<GcpSection, GcpPlacement> = {
     hostType: GCP_HOST_TYPE,
     machineType: "gcp:compute/instance:Instance",
     classifyCapacity: classifyGcpCapacity,
+    // A new project's Compute Engine API: enabled by the operator, then minutes to propagate (apis.ts).
+    apiNotReady: classifyGcpApiNotReady,
     // This project's spot VMs are deleted on preemption (instanceTerminationAction DELETE, host.ts).
     isGone: (vm) => !vm,
 };
-
-
