@@ -6,11 +6,16 @@
 // Why moving one host leaves the others alone: the program derives every host from its own
 // placement, so a changed gpu-hosts:placements.<cloud> changes only that host's resources
 // (test/program/placements.test.ts), and the engine only steps resources whose inputs changed.
+//
+// One failure is waited out instead: a cloud API that is not enabled yet, or was enabled minutes
+// ago (GCP: Compute Engine on a new project; see waitForApi below).
 import type { StackConfig } from "../../infra/config";
 import type { CloudName } from "../../infra/vocabulary";
 import {
     CloudPlacement, bare, candidatesOf, deployedClouds, describePlacement, placementOf, priceOfPlacement, samePlacement, tryOrder,
 } from "../../infra/clouds/placement";
+import { CLOUD_NAMES, driver } from "../../infra/clouds";
+import type { ApiNotReady } from "../../infra/clouds/types";
 import { CapacityFailure, classifyCapacity, vmCloudOf } from "./capacity";
 import { OpsError } from "./errors";
 import { Pinner, readStackConfig } from "./stackConfig";
@@ -21,7 +26,26 @@ import { table } from "./table";
 export interface DeployOptions {
     /** Try candidates cheapest first (catalog prices) instead of in the operator's order. */
     readonly cheapest: boolean;
+    /** How long to wait out a cloud API that is not enabled yet. Defaults to API_PROPAGATION. */
+    readonly apiWait?: ApiWait;
 }
+
+/** How deploy waits out an API that is not enabled yet: the waits between ups, and their bound. */
+export interface ApiWait {
+    /** The first wait, in ms; each next one doubles, up to maxDelayMs. */
+    readonly firstDelayMs: number;
+    readonly maxDelayMs: number;
+    /** The most deploy waits in all, in ms; past it, the failure is reported with its fix. */
+    readonly budgetMs: number;
+}
+
+/**
+ * Google's own 403 for a disabled API says "If you enabled this API recently, wait a few minutes for
+ * the action to propagate to our systems and retry" (infra/clouds/gcp/apis.ts): up to 10 minutes of
+ * waits, 15 s, 30 s, 1 min, then every 2 min, so ups at about 0, 15 s, 45 s, 1:45, 3:45, 5:45, 7:45
+ * and 9:45 (plus the ups' own time).
+ */
+export const API_PROPAGATION: ApiWait = { firstDelayMs: 15_000, maxDelayMs: 120_000, budgetMs: 600_000 };
 
 /** One placement tried in this deploy, and why it failed (none: it is where the host runs). */
 export interface Attempt {
@@ -110,6 +134,7 @@ export async function deploy(d: UpDeps, pin: Pinner, o: DeployOptions): Promise<
 
     let up: UpSummary;
     let round = 1;
+    const waitForApi = apiWaiter(d, o.apiWait ?? API_PROPAGATION);
     for (; ; round++) {
         const where = [...attempts.keys()].filter((c) => !cfg.placements.skipped.includes(c)).map((c) => `${c} on ${describePlacement(placementOf(cfg, c))}`);
         d.log(`[2/3] pulumi up (${round === 1 ? "" : `try ${round}: `}${where.join("; ") || "no cloud host"})`);
@@ -118,9 +143,11 @@ export async function deploy(d: UpDeps, pin: Pinner, o: DeployOptions): Promise<
             break;
         } catch (e) {
             if (!(e instanceof UpFailedError)) throw e;
+            // An API enabled minutes ago: the same placements again, after a wait (never a move).
+            if (await waitForApi(e)) continue;
             const failed = capacityFailures(e);
             // Anything else failed too (or instead): not ours to retry; the engine's error as it is.
-            if (!failed || round >= budget) {
+            if (!failed || round - waitForApi.waits() >= budget) {
                 if ([...attempts.values()].some((a) => a.length > 0)) d.log(deployTable(outcome(cfg.placements.skipped)));
                 throw e;
             }
@@ -179,6 +206,60 @@ function whyStopped(cfg: StackConfig, cloud: CloudName): string {
     if (!cfg.fallback.candidates) return `${cloud} may not move (gpu-hosts:fallback.candidates is false)`;
     return `every candidate of ${cloud} failed or a cloud-wide quota applies; add candidates (gpu-hosts:${cloud}.candidates)` +
         `${cfg.fallback.otherClouds ? "" : " or allow gpu-hosts:fallback.otherClouds"}, then run npm run deploy again`;
+}
+
+/**
+ * The API a failed up waits for: every error of the update (each resource's, and the program's own,
+ * such as a failed image lookup) is a cloud's "API not enabled yet"; undefined when any is something
+ * else (the engine's closing "update failed" aside).
+ */
+export function apiNotReady(e: UpFailedError): ApiNotReady | undefined {
+    const classify = (text: string) => CLOUD_NAMES.map((c) => driver(c).apiNotReady?.(text)).find((a) => a);
+    const found: ApiNotReady[] = [];
+    for (const r of e.errors) {
+        const a = classify(r.message);
+        if (!a) return undefined;
+        found.push(a);
+    }
+    for (const text of e.programErrors) {
+        const a = classify(text);
+        if (a) found.push(a);
+        else if (!ENGINE_SUMMARY.test(text)) return undefined;
+    }
+    return found[0];
+}
+
+/** The engine's own closing error on the stack after a resource failed, which says nothing of the cause. */
+const ENGINE_SUMMARY = /^update failed$/;
+
+/**
+ * Waits out an API that is not enabled yet (apiNotReady): true after a wait, so the caller runs up
+ * again; false for any other failure; past the bound, the engine's error with what to do.
+ */
+function apiWaiter(d: UpDeps, w: ApiWait): ((e: UpFailedError) => Promise<boolean>) & { waits(): number } {
+    let waited = 0;
+    let delay = w.firstDelayMs;
+    let waits = 0;
+    const duration = (ms: number) => (ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${ms} ms`);
+    const wait = async (e: UpFailedError): Promise<boolean> => {
+        const a = apiNotReady(e);
+        if (!a) return false;
+        if (waited + delay > w.budgetMs) {
+            throw new UpFailedError(
+                `pulumi up on stack ${d.stack.name} failed: ${a.service} is still not enabled for project ${a.project} after ${duration(waited)} of waiting ` +
+                `(403 "has not been used in project ${a.project} before or it is disabled"): enable it with \`${a.fix}\` (docs/clouds.md#prerequisites), ` +
+                "then run npm run deploy again; if it is enabled, check that the project is the stack's and that the credentials may use it",
+                e.errors, e.resources, e.programErrors);
+        }
+        d.log(`      ${a.service} is not enabled for project ${a.project} yet (403): enabled minutes ago and still propagating, or not enabled ` +
+            `(\`${a.fix}\`); up again in ${duration(delay)} (waited ${duration(waited)} of at most ${duration(w.budgetMs)})`);
+        await new Promise((r) => setTimeout(r, delay));
+        waited += delay;
+        waits++;
+        delay = Math.min(delay * 2, w.maxDelayMs);
+        return true;
+    };
+    return Object.assign(wait, { waits: () => waits });
 }
 
 /** Each failed cloud VM's capacity failure; undefined when any error of the update is something else. */

@@ -89,18 +89,30 @@ export interface ResourceError {
  * them, and the steps that completed before it stopped (a failed update keeps those).
  */
 export class UpFailedError extends OpsError {
-    constructor(message: string, readonly errors: readonly ResourceError[], readonly resources: readonly ResourceChange[] = []) {
+    constructor(
+        message: string,
+        readonly errors: readonly ResourceError[],
+        readonly resources: readonly ResourceChange[] = [],
+        /**
+         * The errors the engine reported against the program itself, not a resource: a failed invoke
+         * (e.g. an image lookup) ends the program with an unhandled exception, reported on the stack.
+         */
+        readonly programErrors: readonly string[] = [],
+    ) {
         super("up-failed", message);
     }
 }
 
-/** Collects the error diagnostics of resources (not the stack's own "update failed"). */
+/** Collects the error diagnostics of resources, and apart from them those of the program (the stack itself). */
 class ErrorLog {
     readonly errors: ResourceError[] = [];
+    readonly programErrors: string[] = [];
 
     add(ev: EngineEvent): void {
         const d = ev.diagnosticEvent;
-        if (d?.severity === "error" && d.urn && !d.urn.includes("::pulumi:pulumi:Stack::")) this.errors.push({ urn: d.urn, message: d.message.trim() });
+        if (d?.severity !== "error") return;
+        if (d.urn && !d.urn.includes("::pulumi:pulumi:Stack::")) this.errors.push({ urn: d.urn, message: d.message.trim() });
+        else this.programErrors.push(d.message.trim());
     }
 
     /** "fail: exit status 3: ... the GPU is on fire" for the first error, on one line. */
@@ -264,7 +276,7 @@ class AutomationStackOps implements StackOps {
             const mapped = mapStackError(e, this.name, "pulumi up");
             const headline = errors.headline();
             if (mapped.kind !== "up-failed") throw mapped;
-            throw new UpFailedError(headline ? `pulumi up on stack ${this.name} failed: ${headline}` : mapped.message, errors.errors, log.changes);
+            throw new UpFailedError(headline ? `pulumi up on stack ${this.name} failed: ${headline}` : mapped.message, errors.errors, log.changes, errors.programErrors);
         }
     }
 

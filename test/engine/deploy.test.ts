@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { describePlacement } from "../../infra/clouds/placement";
 import { ResourceChange } from "../../scripts/lib/changes";
 import { deploy } from "../../scripts/lib/deploy";
 import { isOpsError } from "../../scripts/lib/errors";
@@ -20,6 +21,9 @@ const AWS_ICE = "creating EC2 Instance: operation error EC2: RunInstances, excee
 const AWS_UNSUPPORTED = "creating EC2 Instance: operation error EC2: RunInstances, https response error StatusCode: 400, RequestID: f5620d69, api error Unsupported: Your requested instance type (g4dn.xlarge) is not supported in your requested Availability Zone (us-east-1e). Please retry your request by not specifying an Availability Zone or choosing us-east-1a, us-east-1b.";
 const GCP_EXHAUSTED = "Error waiting for instance to create: The zone 'projects/gpu-hosts-dev/zones/us-central1-a' does not have enough resources available to fulfill the request.  Try a different zone, or try again later";
 const AWS_BAD_AMI = "creating EC2 Instance: operation error EC2: RunInstances, https response error StatusCode: 400, RequestID: eea342dc, api error InvalidAMIID.NotFound: The image id '[ami-0c55b159cbfafe1f0]' does not exist";
+// A new project's Compute Engine API: a lookup's 403 (the program's image lookup fails with it) and a create's.
+const GCP_LOOKUP_403 = "omg-cli: error: parsing zone us-east1-b: googleapi: Error 403: Access Not Configured. Compute Engine API has not been used in project 741080867211 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/compute.googleapis.com/overview?project=741080867211 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry., accessNotConfigured, try --help";
+const GCP_CREATE_403 = "│ Error: Error creating Network: googleapi: Error 403: Compute Engine API has not been used in project 163272504585 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/compute.googleapis.com/overview?project=163272504585 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.";
 
 const AWS_CANDIDATES = [
     { region: "us-east-1", zone: "us-east-1a" },
@@ -80,8 +84,12 @@ describe("npm run deploy on the real engine (capacity test program, real command
 
     const cli = (args: string[]) => runCli(engine, [...args, "--non-interactive"], { cwd: workDir, env: engineEnv(engine, tmp, { plugins: true }) });
 
-    async function stackWith(name: string, config: Record<string, unknown>, failures: Record<string, string>) {
-        const all = { "gpu-hosts:slots": PINNED, "gpu-hosts:operatorCidrs": ["203.0.113.0/24"], "capacityTest:failures": failures, ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`gpu-hosts:${k}`, v])) };
+    async function stackWith(name: string, config: Record<string, unknown>, failures: Record<string, string>, apiNotReady?: object) {
+        const all = {
+            "gpu-hosts:slots": PINNED, "gpu-hosts:operatorCidrs": ["203.0.113.0/24"], "capacityTest:failures": failures,
+            ...(apiNotReady ? { "capacityTest:apiNotReady": apiNotReady } : {}),
+            ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`gpu-hosts:${k}`, v])),
+        };
         fs.writeFileSync(path.join(workDir, `Pulumi.${name}.yaml`), YAML.stringify({ config: all }));
         const init = await cli(["stack", "init", name, "--secrets-provider", "passphrase"]);
         assert.equal(init.code, 0, report(init));
@@ -188,6 +196,41 @@ describe("npm run deploy on the real engine (capacity test program, real command
         assert.deepEqual(r.hosts.map((h) => [h.cloud, h.skipped, h.chosen && h.chosen.cloud]), [["aws", false, "aws"], ["gcp", true, undefined]]);
         assert.deepEqual(placements(lenient.stack).skipped, ["gcp"]);
         assert.deepEqual(Object.keys((await lenient.stack.outputs()).hosts as object), ["aws"]);
+    });
+
+    it("waits out a GCP API enabled minutes ago: the image lookup's 403 in two ups, then placed where it was, nothing moved", async () => {
+        const counter = path.join(tmp, "api-ups-invoke");
+        const s = await stackWith("api-wait", {
+            clouds: ["gcp"],
+            gcp: { ...GCP_SECTION, candidates: [{ zone: "us-central1-a" }, { zone: "us-central1-b" }] },
+        }, {}, { counter, ups: 2, text: GCP_LOOKUP_403, at: "invoke" });
+        const started = Date.now();
+        const r = await deploy(s.deps, noPin, { cheapest: false, apiWait: { firstDelayMs: 300, maxDelayMs: 600, budgetMs: 5_000 } });
+        assert.deepEqual(s.ups.map((u) => u.ok), [false, false, true]);
+        assert.equal(r.rounds, 3);
+        assert.ok(Date.now() - started >= 900, "waited 300 ms, then 600 ms");
+        // Never a capacity failure: the host stays on its first candidate, and nothing is recorded as tried.
+        assert.deepEqual(r.hosts.map((h) => [h.cloud, h.attempts.length, h.chosen && describePlacement(h.chosen)]), [["gcp", 0, "us-central1-a n1-standard-4+nvidia-tesla-t4 on-demand"]]);
+        assert.deepEqual((await placements(s.stack)).gcp.tried, []);
+        const waits = s.log.filter((l) => l.includes("is not enabled for project"));
+        assert.deepEqual(waits.map((l) => /up again in (\S+ \S+)/.exec(l)?.[1]), ["300 ms", "600 ms"]);
+        assert.match(waits[0], /compute\.googleapis\.com is not enabled for project 741080867211 yet \(403\).*`gcloud services enable compute\.googleapis\.com --project=741080867211`/);
+        assert.equal(fs.readFileSync(counter, "utf8"), "3");
+    });
+
+    it("gives up on an API that stays disabled after its bound, with the command that enables it; never moves the host", async () => {
+        const s = await stackWith("api-never", {
+            clouds: ["gcp"],
+            gcp: { ...GCP_SECTION, candidates: [{ zone: "us-central1-a" }, { zone: "us-central1-b" }] },
+        }, {}, { counter: path.join(tmp, "api-ups-vm"), ups: 1000, text: GCP_CREATE_403, at: "vm" });
+        const err = await deploy(s.deps, noPin, { cheapest: false, apiWait: { firstDelayMs: 100, maxDelayMs: 200, budgetMs: 500 } })
+            .then(() => assert.fail("deploy succeeded"), (e: unknown) => e);
+        assert.ok(err instanceof UpFailedError, String(err));
+        // Waits of 100, 200 and 200 ms fill the 500 ms: four ups, the last one's error with the fix.
+        assert.equal(s.ups.length, 4);
+        assert.match(err.message, /compute\.googleapis\.com is still not enabled for project 163272504585 after 500 ms of waiting .*enable it with `gcloud services enable compute\.googleapis\.com --project=163272504585`/);
+        assert.match(err.errors[0].message, /Compute Engine API has not been used in project 163272504585/);
+        assert.equal(await placements(s.stack), null);
     });
 
     it("--cheapest tries the cheapest candidate first, and spotToOnDemand tries a failed spot placement on-demand next", async () => {

@@ -1,8 +1,12 @@
-// The capacity classifier (scripts/lib/capacity.ts) on real error texts: each quoted verbatim from the
-// public source named beside it (request ids and quota-portal URLs trimmed), as Terraform/Pulumi
-// providers, gcloud or the consoles printed them.
+// The capacity classifier (scripts/lib/capacity.ts) and deploy's "API not enabled yet" rule
+// (scripts/lib/deploy.ts apiNotReady, infra/clouds/gcp/apis.ts) on real error texts: each quoted
+// verbatim from the public source named beside it (request ids and quota-portal URLs trimmed), as
+// Terraform/Pulumi providers, gcloud or the consoles printed them.
 import * as assert from "assert";
 import { CapacityFailure, classifyCapacity, vmCloudOf } from "../../scripts/lib/capacity";
+import { apiNotReady } from "../../scripts/lib/deploy";
+import { UpFailedError } from "../../scripts/lib/stackOps";
+import type { ApiNotReady } from "../../infra/clouds/types";
 import type { CloudName } from "../../infra/vocabulary";
 
 interface Sample {
@@ -179,6 +183,10 @@ const NOT_CAPACITY: readonly Omit<Sample, "expect">[] = [
         text: "terraform error: Error: Failed creating the machine: googleapi: Error 400: Instances with guest accelerators do not support live migration., badRequest",
     },
     {
+        cloud: "gcp", source: "Compute Engine not enabled yet: waited out, never a move (https://github.com/GoogleCloudPlatform/terraform-dynamic-python-webapp/issues/67)",
+        text: "│ Error: Error creating Network: googleapi: Error 403: Compute Engine API has not been used in project 163272504585 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/compute.googleapis.com/overview?project=163272504585 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
+    },
+    {
         cloud: "azure", source: "azurerm (https://github.com/hashicorp/terraform/issues/5793)",
         text: "Error : compute.VirtualMachinesClient#CreateOrUpdate: Failure sending request: StatusCode=400 -- Original Error: Code=\"InvalidParameter\" Message=\"The Admin Username specified is not allowed.\" Target=\"adminUsername\"",
     },
@@ -216,6 +224,92 @@ describe("capacity classifier: real error texts", () => {
 
     it("recognises GCP's UNSUPPORTED_OPERATION by its code (no provider sample prints one; gcloud does)", () => {
         assert.deepStrictEqual(classifyCapacity("gcp", "code: UNSUPPORTED_OPERATION"), { code: "UNSUPPORTED_OPERATION", reason: "capacity", scope: "placement" });
+    });
+});
+
+/** A Google 403 for an API that is not enabled, or enabled minutes ago, and what deploy makes of it. */
+const API_NOT_READY: readonly { readonly source: string; readonly text: string; readonly expect: Omit<ApiNotReady, "fix"> }[] = [
+    {
+        source: "terraform-provider-google, older wording (https://github.com/terraform-google-modules/cloud-foundation-training/issues/17)",
+        expect: { service: "compute.googleapis.com", project: "1025699268247" },
+        text: "Error: Error creating Network: googleapi: Error 403: Access Not Configured. Compute Engine API has not been used in project 1025699268247 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/compute.googleapis.com/overview?project=1025699268247 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry., accessNotConfigured",
+    },
+    {
+        source: "terraform-provider-google, 2023 (https://github.com/GoogleCloudPlatform/terraform-dynamic-python-webapp/issues/67)",
+        expect: { service: "compute.googleapis.com", project: "163272504585" },
+        text: "│ Error: Error creating Network: googleapi: Error 403: Compute Engine API has not been used in project 163272504585 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/compute.googleapis.com/overview?project=163272504585 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.",
+    },
+    {
+        source: "a lookup before any create, with a service account that owns the project (https://github.com/hashicorp/terraform/issues/29006)",
+        expect: { service: "compute.googleapis.com", project: "406281436678" },
+        text: "Error: Error loading zone 'us-central1-a': googleapi: Error 403: Compute Engine API has not been used in project 406281436678 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/compute.googleapis.com/overview?project=406281436678 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry., accessNotConfigured",
+    },
+    {
+        source: "a project minutes old (https://github.com/terraform-google-modules/terraform-google-project-factory/issues/296)",
+        expect: { service: "compute.googleapis.com", project: "620995150025" },
+        text: "Error: Error deleting default network in project test-project-autocreated-cb88: Error listing firewall\nrules in proj: googleapi: Error 403: Project 620995150025 is not found and cannot be used for API\ncalls. If it is recently created, enable Compute Engine API by visiting\nhttps://console.developers.google.com/apis/api/compute.googleapis.com/overview?project=620995150025\nthen retry. If you enabled this API recently, wait a few minutes for the action to propagate to our\nsystems and retry., accessNotConfigured",
+    },
+    {
+        source: "Cloud Resource Manager, as gcp.projects.Service's read needs it (https://github.com/appvia/kore/issues/286)",
+        expect: { service: "cloudresourcemanager.googleapis.com", project: "606999393380" },
+        text: "googleapi: Error 403: Cloud Resource Manager API has not been used in project 606999393380 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/cloudresourcemanager.googleapis.com/overview?project=606999393380 then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry., accessNotConfigured",
+    },
+    {
+        source: "the JSON body with ErrorInfo SERVICE_DISABLED, wrapped by a terminal (https://github.com/google-gemini/gemini-cli/issues/1343)",
+        expect: { service: "cloudaicompanion.googleapis.com", project: "sciortino-test-sandbox-395446" },
+        text: "✕ [API Error: {\n    \"error\": {\n      \"code\": 403,\n      \"message\": \"Gemini for Google Cloud API has not been used in project sciortino-test-sandbox-395446 before or it is disabled. Enable it by visiting \n  https://console.developers.google.com/apis/api/cloudaicompanion.googleapis.com/overview?project=sciortino-test-sandbox-395446 then retry. If you enabled this API recently, wait a few minutes \n  for the action to propagate to our systems and retry.\",\n      \"status\": \"PERMISSION_DENIED\",\n      \"details\": [\n        {\n          \"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\",\n          \"reason\": \"SERVICE_DISABLED\",",
+    },
+];
+
+/** 403s that waiting never fixes. */
+const NOT_API_NOT_READY: readonly { readonly source: string; readonly text: string }[] = [
+    {
+        source: "SERVICE_DISABLED for a missing ADC quota project, pulumi-gcp (https://github.com/pulumi/pulumi-gcp/issues/2896)",
+        text: "sdk-v2/provider2.go:515: sdk.helper_schema: Error when reading or editing ApikeysKey \"projects/855590905560/locations/global/keys/test2\": googleapi: Error 403: Your application is authenticating by using local Application Default Credentials. The apikeys.googleapis.com API requires a quota project, which is not set by default. To learn how to set your quota project, see https://cloud.google.com/docs/authentication/adc-troubleshooting/user-creds .\n    Details:\n    [\n      {\n        \"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\",\n        \"domain\": \"googleapis.com\",\n        \"metadata\": {\n          \"consumer\": \"projects/764086051850\",\n          \"service\": \"apikeys.googleapis.com\"\n        },\n        \"reason\": \"SERVICE_DISABLED\"\n      },",
+    },
+    {
+        source: "a missing IAM permission (https://github.com/hashicorp/terraform/issues/18873)",
+        text: "* google_compute_network.rain-net: Error creating network: googleapi: Error 403: Required 'compute.networks.create' permission for 'projects/deepsource-production/global/networks/rain-net', forbidden",
+    },
+    {
+        source: "a quota, which is a 403 too (https://github.com/googlecodelabs/feedback/issues/440)",
+        text: "googleapi: Error 403: Quota 'SSD_TOTAL_GB' exceeded. Limit: 100.0 in region us-west1., quotaExceeded",
+    },
+];
+
+const VM_URN = "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/instance:Instance::gcp-vm";
+const NETWORK_URN = "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/network:Network::gcp-network";
+const failedUp = (errors: { urn: string; message: string }[], programErrors: string[] = []) => new UpFailedError("pulumi up on stack dev failed", errors, [], programErrors);
+
+describe("API not enabled yet: real Google 403 texts", () => {
+    for (const s of API_NOT_READY) {
+        it(`${s.expect.service} for project ${s.expect.project}: ${s.source}`, () => {
+            const got = apiNotReady(failedUp([{ urn: NETWORK_URN, message: s.text }]));
+            assert.deepStrictEqual(got, { ...s.expect, fix: `gcloud services enable ${s.expect.service} --project=${s.expect.project}` });
+            // Waited out, never counted as capacity, even on the VM.
+            assert.strictEqual(classifyCapacity("gcp", s.text), undefined);
+        });
+    }
+    for (const s of NOT_API_NOT_READY) {
+        it(`not an API to wait for: ${s.source}`, () => {
+            assert.strictEqual(apiNotReady(failedUp([{ urn: NETWORK_URN, message: s.text }])), undefined);
+        });
+    }
+
+    it("waits only when every error of the up is one: a program's failed lookup too, the engine's closing line aside", () => {
+        const api = API_NOT_READY[1].text;
+        const lookup = `Running program '/p/index.ts' failed with an unhandled exception:\nError: ${API_NOT_READY[2].text}`;
+        assert.strictEqual(apiNotReady(failedUp([], [lookup]))?.project, "406281436678");
+        assert.strictEqual(apiNotReady(failedUp([{ urn: NETWORK_URN, message: api }], ["update failed"]))?.project, "163272504585");
+        // Anything else in the same up: the engine's error as it is, no wait.
+        assert.strictEqual(apiNotReady(failedUp([{ urn: NETWORK_URN, message: api }, { urn: VM_URN, message: NOT_API_NOT_READY[1].text }])), undefined);
+        assert.strictEqual(apiNotReady(failedUp([{ urn: NETWORK_URN, message: api }], ["Running program failed: TypeError: x is undefined"])), undefined);
+        assert.strictEqual(apiNotReady(failedUp([], ["update failed"])), undefined);
+        assert.strictEqual(apiNotReady(failedUp([])), undefined);
+    });
+
+    it("is GCP's alone: other clouds' drivers have no such state", () => {
+        assert.strictEqual(apiNotReady(failedUp([{ urn: VM_URN, message: "api error UnauthorizedOperation: You are not authorized to perform this operation." }])), undefined);
     });
 });
 

@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { loadConfig, namespaced } from "../../../infra/config";
@@ -11,6 +12,27 @@ import { CloudDetails, CloudHostOutput, StackOutputs } from "../../../infra/cont
 const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()));
 const failures = new pulumi.Config("capacityTest").getObject<Record<string, string>>("failures") ?? {};
 
+/**
+ * A Google API enabled minutes ago: the GCP host's calls fail with `text` in the first `ups` updates
+ * (counted in the file `counter`), then succeed. `at: "invoke"` fails the image lookup the real host
+ * starts with (an Output that rejects, so the program ends with an unhandled exception reported on
+ * the stack, as a failed invoke is); `at: "vm"` fails the VM itself (a resource's error).
+ */
+interface ApiNotReady {
+    readonly counter: string;
+    readonly ups: number;
+    readonly text: string;
+    readonly at: "invoke" | "vm";
+}
+const apiNotReady = new pulumi.Config("capacityTest").getObject<ApiNotReady>("apiNotReady");
+/** Whether this update still sees the API disabled; counts real updates only (a preview changes nothing). */
+function apiStillDisabled(a: ApiNotReady): boolean {
+    const seen = fs.existsSync(a.counter) ? Number(fs.readFileSync(a.counter, "utf8")) : 0;
+    if (pulumi.runtime.isDryRun()) return seen < a.ups;
+    fs.writeFileSync(a.counter, String(seen + 1));
+    return seen < a.ups;
+}
+
 // The text goes through stdin, so quotes and newlines reach stderr exactly as the cloud wrote them.
 const VM = `text=$(cat); if [ -n "$text" ]; then printf '%s\\n' "$text" >&2; exit 1; fi; echo "vm at $PLACEMENT"`;
 
@@ -20,11 +42,14 @@ class TestGpuHost extends pulumi.ComponentResource {
     constructor(cloud: CloudName) {
         super(CLOUDS[cloud].hostType, cloud, {}, {});
         this.placement = describePlacement(placementOf(cfg, cloud));
+        const disabled = cloud === "gcp" && apiNotReady && apiStillDisabled(apiNotReady) ? apiNotReady : undefined;
+        // The image the VM boots: a lookup that fails while the API is not there yet.
+        const image = disabled?.at === "invoke" ? pulumi.output(Promise.reject<string>(new Error(disabled.text))) : pulumi.output("ubuntu-2404");
         // Inputs follow the placement only: a host whose placement stays put is never stepped.
         this.vm = new command.local.Command(vmName(cloud), {
             create: VM,
-            environment: { PLACEMENT: this.placement },
-            stdin: failures[this.placement] ?? "",
+            environment: { PLACEMENT: this.placement, IMAGE: image },
+            stdin: disabled?.at === "vm" ? disabled.text : failures[this.placement] ?? "",
         }, { parent: this });
         // What runs on the host: replaced with its machine.
         new command.local.Command(`${cloud}-app`, { create: "echo app", triggers: [this.vm.stdout] }, { parent: this, dependsOn: [this.vm] });
