@@ -6,14 +6,15 @@
 // operator enables it once per project (docs/clouds.md#prerequisites), before the first deploy.
 //
 // Why the program does not enable it itself (it used to, with a gcp.projects.Service):
-// - That resource cannot work on a fresh project. terraform-provider-google's
-//   google_project_service (google/services/resourcemanager/resource_google_project_service.go)
-//   lists the enabled services through Service Usage, enables through Service Usage, then reads the
-//   project back through Cloud Resource Manager (Projects.Get). A new project has neither Compute
-//   Engine nor Cloud Resource Manager enabled: only Service Usage and a few others are on by default
-//   (https://cloud.google.com/service-usage/docs/enabled-service#default). Cloud Resource Manager
-//   cannot be enabled by that same resource, since enabling it needs it
-//   (hashicorp/terraform-provider-google#6101, #11435).
+// - That resource needs more than it enables. terraform-provider-google's google_project_service
+//   (google/services/resourcemanager/resource_google_project_service.go) lists the enabled services
+//   through Service Usage, enables through Service Usage, then reads the project back through Cloud
+//   Resource Manager (Projects.Get), an API Google checks in the project the credentials bill (a
+//   service account's own project). A new project has neither Compute Engine nor Cloud Resource
+//   Manager on, only Service Usage and a few others
+//   (https://cloud.google.com/service-usage/docs/enabled-service#default), so with a service
+//   account made in it the resource fails; and it cannot enable Cloud Resource Manager either,
+//   since that needs Cloud Resource Manager (hashicorp/terraform-provider-google#6101, #11435).
 // - Enabling an API is a one-time, project-wide act that the stack does not own, like billing and
 //   GPU quota: the stack could never disable it again (other things in the project use it), and
 //   each deploy identity would need serviceusage.services.enable for it.
@@ -21,12 +22,9 @@
 // to propagate (scripts/lib/deploy.ts).
 import type { ApiNotReady } from "../types";
 
-/** The one Google API the program calls. */
-export const COMPUTE_API = "compute.googleapis.com";
-
-/** The command that enables the APIs the program calls in a project. */
-export function enableCommand(project: string, services: readonly string[] = [COMPUTE_API]): string {
-    return `gcloud services enable ${services.join(" ")} --project=${project}`;
+/** The command that enables an API in a project. */
+export function enableCommand(service: string, project: string): string {
+    return `gcloud services enable ${service} --project=${project}`;
 }
 
 // Google's text for a disabled API, the same in every API and through every client (googleapi in
@@ -53,5 +51,5 @@ export function classifyGcpApiNotReady(message: string): ApiNotReady | undefined
     const m = ACTIVATION.exec(message);
     if (!m) return undefined;
     const [, service, project] = m;
-    return { service, project, fix: enableCommand(project, [service]) };
+    return { service, project, fix: enableCommand(service, project) };
 }
