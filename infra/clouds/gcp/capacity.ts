@@ -21,12 +21,14 @@
 // "Invalid value for field 'zone': '<zone>'. Unknown zone.", which is not matched: it stops deploy
 // with the cloud's own words, even when it is the only candidate.
 import type { CapacityFailure } from "../types";
+import { GCP_ZONE } from "./catalog";
 
 const EXHAUSTED = /does not have enough resources available to fulfill the request/;
 const DETAILS = /'\(resource type:compute\)'|is currently unavailable in the [a-z0-9-]+ zone/;
 const QUOTA = /Quota '([A-Z0-9_]+)' exceeded\.\s+Limit: [0-9.]+ (globally|in region [a-z0-9-]+)/;
 const CODE = /\b(ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS|ZONE_RESOURCE_POOL_EXHAUSTED|QUOTA_EXCEEDED|UNSUPPORTED_OPERATION)\b/;
-const ZONE = "[a-z]+-[a-z]+\\d+-[a-z]";
+/** A zone name as config accepts one (catalog.ts), unanchored. */
+const ZONE = GCP_ZONE.source.replace(/^\^|\$$/g, "");
 const MACHINE_NOT_IN_ZONE = new RegExp(`Machine type with name '[a-z0-9-]+' does not exist in zone '${ZONE}'`);
 const ACCELERATOR_NOT_IN_ZONE = new RegExp(`The resource '(?:projects/[a-z0-9:.-]+/)?zones/${ZONE}/acceleratorTypes/[a-z0-9-]+' was not found`);
 
