@@ -84,6 +84,35 @@ export async function ensureDockerd(logDir: string): Promise<() => Promise<void>
     throw new Error(`dockerd did not start (overlay2 or vfs); see ${logDir}/dockerd-*.log`);
 }
 
+/**
+ * Containers and networks (named after the host: `<host>-...`) a run left in the engine when it was killed before its own
+ * destroy (a stopped runner, a killed job). Docker refuses a second network of the same name
+ * ("network with name local-app-net already exists"), so a new run would fail on the old one's
+ * debris. Under CI=true (the runner's engine is the tests' own) they are removed; elsewhere the
+ * engine may hold the operator's real stack on a host of that name, so the run stops and names them instead.
+ * So do its volumes (a stale Redis would hold its jobs), except the model cache, which destroy
+ * keeps on purpose and a new run reuses (creating a volume that exists returns it).
+ */
+export function clearLeftovers(host: string): string[] {
+    const list = (what: "container" | "network" | "volume") => spawnSync("docker", [what, "ls", ...(what === "container" ? ["-a"] : []), "--format", what === "container" ? "{{.Names}}" : "{{.Name}}"], { encoding: "utf8" })
+        .stdout.split("\n").map((s) => s.trim()).filter((n) => n.startsWith(`${host}-`));
+    const containers = list("container");
+    const networks = list("network");
+    const volumes = list("volume").filter((v) => !v.endsWith("-ollama-models"));
+    const found = [...containers.map((c) => `container ${c}`), ...networks.map((n) => `network ${n}`), ...volumes.map((v) => `volume ${v}`)];
+    if (found.length === 0) return [];
+    if (process.env.CI !== "true") {
+        throw new Error(`the Docker engine holds ${found.join(", ")} from an earlier run on host ${host}; ` +
+            `destroy the stack that made them, or remove them (docker rm -f, docker network rm, docker volume rm), then run again`);
+    }
+    if (containers.length) spawnSync("docker", ["rm", "-f", ...containers], { stdio: "ignore" });
+    for (const n of networks) spawnSync("docker", ["network", "rm", n], { stdio: "ignore" });
+    if (volumes.length) spawnSync("docker", ["volume", "rm", ...volumes], { stdio: "ignore" });
+    const left = [...list("container"), ...list("network"), ...list("volume").filter((v) => volumes.includes(v))];
+    if (left.length) throw new Error(`could not remove the leftovers on host ${host}: ${left.join(", ")}`);
+    return found;
+}
+
 /** Builds (or finds, cached) the stand-ins for the pinned images; returns the build's output. */
 export async function buildStandIns(logDir: string): Promise<Run> {
     const r = await run("bash", [path.join(REPO, "test", "e2e", "standins", "build.sh")], { cwd: REPO, log: path.join(logDir, "standins.log") });

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-    Figures, StateDiff, allChanged, buildStandIns, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
+    Figures, StateDiff, allChanged, buildStandIns, clearLeftovers, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
 } from "./harness";
 import { Traffic } from "./traffic";
 import Ajv from "ajv";
@@ -59,6 +59,8 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
     before(async function () {
         console.log(`      logs: ${logDir}`);
         stopDocker = await ensureDockerd(logDir);
+        const cleared = clearLeftovers(STACK);
+        if (cleared.length) console.log(`      removed the leftovers of an earlier run: ${cleared.join(", ")}`);
         const s = await buildStandIns(logDir);
         console.log(s.output.split("\n").filter((l) => l.startsWith("stand-ins:")).map((l) => `      ${l}`).join("\n"));
         dir = projectCopy("gpu-hosts-e2e-local-");

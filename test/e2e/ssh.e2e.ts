@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-    Figures, StateDiff, allChanged, buildStandIns, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
+    Figures, StateDiff, allChanged, buildStandIns, clearLeftovers, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
 } from "./harness";
 import { E2E_USER, SshServer, freePort } from "./sshServer";
 import { Traffic } from "./traffic";
@@ -62,6 +62,8 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
     before(async function () {
         console.log(`      logs: ${logDir}`);
         stopDocker = await ensureDockerd(logDir);
+        const cleared = clearLeftovers(HOST);
+        if (cleared.length) console.log(`      removed the leftovers of an earlier run: ${cleared.join(", ")}`);
         await buildStandIns(logDir);
         server = new SshServer(fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-e2e-sshd-")), await freePort());
         await server.start();
