@@ -33,8 +33,12 @@ export const SSH_PRIVATE_KEY = p(
     "an unencrypted OpenSSH or PEM private key (\"-----BEGIN OPENSSH PRIVATE KEY-----\" ...)",
 );
 
-/** An Ubuntu NVIDIA server driver branch, as its package names carry it. */
-export const DRIVER_BRANCH = p(/^\d{3}-server(-open)?$/, "an Ubuntu NVIDIA server driver branch such as \"570-server\" or \"570-server-open\"");
+/**
+ * An Ubuntu NVIDIA server driver branch, as its package names carry it. An open branch ("-open", the
+ * open kernel modules) is one the setup installs: Ubuntu publishes its headless metapackage, DKMS
+ * package and signed precompiled modules (infra/shell/setup.ts nvidiaDriverPackages).
+ */
+export const DRIVER_BRANCH = p(/^\d{3}-server(-open)?$/, "an Ubuntu NVIDIA server driver branch such as \"580-server\" or \"580-server-open\"");
 
 /** An image reference with an explicit version tag (never "latest"), optionally a digest. */
 export const IMAGE_PIN = p(

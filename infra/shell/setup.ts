@@ -2,8 +2,10 @@
 // first boot, and an operator's own server (kind ssh) gets it over SSH, as root through sudo, again
 // whenever it changes. Docker Engine (when missing), the NVIDIA driver and container toolkit (with a
 // GPU), the docker group for the login user, and sshd's limits. Idempotent, and careful with a
-// machine that is not ours alone: an existing daemon.json is kept, and Docker is restarted only when
-// the nvidia runtime had to be added. A pure function of its options.
+// machine that is not ours alone: an existing daemon.json is kept, Docker is restarted only when
+// the nvidia runtime had to be added, and a working driver the setup did not install is left alone.
+// The driver it installs is held against unattended upgrades and changed only on purpose: see
+// setup.sh. A pure function of its options.
 import { DRIVER_BRANCH, LINUX_USER, Pattern, matches } from "../validators";
 import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER, STATE_DIR } from "./host";
 import { renderShell } from "./render";
@@ -23,8 +25,8 @@ export interface SetupOptions {
     /** Whether to install the NVIDIA driver and container toolkit and give Docker the nvidia runtime. */
     readonly gpu: boolean;
     /**
-     * Ubuntu NVIDIA server driver branch; installs `nvidia-headless-<branch>` and `nvidia-utils-<branch>`.
-     * A `-server-open` branch for GPUs that need the open kernel modules.
+     * Ubuntu NVIDIA server driver branch, e.g. "580-server"; a `-server-open` branch for the open
+     * kernel modules. Its packages: {@link nvidiaDriverPackages}.
      */
     readonly nvidiaDriverBranch: string;
     /** The engine's default log rotation, written to daemon.json before Docker first starts. */
@@ -60,9 +62,34 @@ export function sshdDropIn(): string {
     ].join("\n");
 }
 
-/** The packages for a driver branch: the headless (no X/desktop) driver and nvidia-smi. */
-export function nvidiaDriverPackages(branch: string): string[] {
-    return [`nvidia-headless-${branch}`, `nvidia-utils-${branch}`];
+/** Where the setup records the driver branch it installed (and holds), so that it changes it on purpose only. */
+export const DRIVER_BRANCH_PATH = `${STATE_DIR}/nvidia-driver-branch`;
+
+/** The Ubuntu packages of an NVIDIA server driver branch, as the setup installs it. */
+export interface NvidiaDriverPackages {
+    /** The user space, without a kernel module: the headless (no X) driver and nvidia-smi. */
+    readonly userSpace: readonly string[];
+    /** Canonical's signed, precompiled kernel module for a kernel is this prefix followed by `uname -r`. */
+    readonly modulePrefix: string;
+    /** The kernel module DKMS builds (unsigned), where no precompiled one exists. */
+    readonly dkms: string;
+}
+
+/**
+ * The packages of `branch`, by the names Ubuntu publishes (canonical/nvidia-graphics-drivers,
+ * debian/control of its 580-server-noble branch; linux-restricted-modules). An open branch
+ * ("580-server-open") has its own headless metapackage, DKMS package and precompiled modules
+ * (nvidia-headless-no-dkms-580-server-open, nvidia-dkms-580-server-open,
+ * linux-modules-nvidia-580-server-open-<kernel>), but shares the closed branch's user space: there is
+ * no nvidia-utils-580-server-open, and nvidia-smi comes from nvidia-utils-580-server.
+ */
+export function nvidiaDriverPackages(branch: string): NvidiaDriverPackages {
+    const closed = branch.replace(/-open$/, "");
+    return {
+        userSpace: [`nvidia-headless-no-dkms-${branch}`, `nvidia-utils-${closed}`],
+        modulePrefix: `linux-modules-nvidia-${branch}-`,
+        dkms: `nvidia-dkms-${branch}`,
+    };
 }
 
 /** The daemon.json written before Docker first starts; `nvidia-ctk runtime configure` merges into it. */
@@ -100,14 +127,19 @@ export function validateSetupOptions(o: SetupOptions, label = "setup script opti
 export function setupScript(o: SetupOptions): string {
     const problems = validateSetupOptions(o);
     if (problems.length > 0) throw new Error(problems.join("\n"));
+    const driver = nvidiaDriverPackages(o.nvidiaDriverBranch);
     return renderShell({
         file: "setup.sh",
         header: {
             SSH_USER: o.sshUser,
             GPU: o.gpu,
-            DRIVER_PACKAGES: nvidiaDriverPackages(o.nvidiaDriverBranch),
+            DRIVER_BRANCH: o.nvidiaDriverBranch,
+            DRIVER_PACKAGES: driver.userSpace,
+            DRIVER_MODULE_PREFIX: driver.modulePrefix,
+            DRIVER_DKMS: driver.dkms,
             DOCKER_PACKAGES,
             STATE_DIR,
+            DRIVER_BRANCH_FILE: DRIVER_BRANCH_PATH,
             REBOOT_MARKER: REBOOT_REQUIRED_MARKER,
             DONE_MARKER: SETUP_DONE_MARKER,
             DAEMON_JSON: DOCKER_DAEMON_JSON_PATH,

@@ -149,11 +149,11 @@ describe("cloud-init renderer", () => {
             assert.match(script, /curl -fsSL https:\/\/download\.docker\.com\/linux\/"\$\(os_id\)"\/gpg -o "\$tmp"/);
         });
 
-        it("installs the headless NVIDIA server driver for the configured branch", () => {
-            assert.ok(script.includes("readonly DRIVER_PACKAGES=(nvidia-headless-570-server nvidia-utils-570-server)"));
-            assert.ok(script.includes('"linux-headers-$(uname -r)" "${DRIVER_PACKAGES[@]}"'));
+        it("installs the headless NVIDIA server driver for the configured branch (its behaviour: test/tools/setupScript.test.ts)", () => {
+            assert.ok(script.includes("readonly DRIVER_PACKAGES=(nvidia-headless-no-dkms-570-server nvidia-utils-570-server)\nreadonly DRIVER_MODULE_PREFIX=linux-modules-nvidia-570-server-\n"));
+            assert.ok(script.includes('apt_get install --no-install-recommends "${modules[@]}" "${DRIVER_PACKAGES[@]}"'));
             const custom = setupScriptOf(renderCloudInit(CASES.custom));
-            assert.ok(custom.includes("readonly DRIVER_PACKAGES=(nvidia-headless-550-server-open nvidia-utils-550-server-open)"));
+            assert.ok(custom.includes("readonly DRIVER_PACKAGES=(nvidia-headless-no-dkms-550-server-open nvidia-utils-550-server)"));
         });
 
         it("writes daemon.json with log rotation before Docker is installed, unless the machine has one", () => {
@@ -186,7 +186,7 @@ describe("cloud-init renderer", () => {
                 // Nothing but nested blocks between the else and the install.
                 assert.ok(!cmds.slice(g + 1, e).some((c) => c.startsWith("apt_get install")));
             };
-            guarded("if nvidia-smi >/dev/null 2>&1; then", 'apt_get install --no-install-recommends "linux-headers-$(uname -r)" "${DRIVER_PACKAGES[@]}"');
+            guarded('if nvidia-smi >/dev/null 2>&1 && { [ "$recorded" = "$DRIVER_BRANCH" ] || { [ -z "$recorded" ] && branch_installed; }; }; then', "install_driver");
             guarded("if command -v nvidia-ctk >/dev/null 2>&1; then", "apt_get install nvidia-container-toolkit");
             guarded("if command -v dockerd >/dev/null 2>&1; then", 'apt_get install "${DOCKER_PACKAGES[@]}"');
         });
@@ -202,8 +202,8 @@ describe("cloud-init renderer", () => {
             const cmds = commands(script);
             const load = cmds.indexOf("if modprobe nvidia && nvidia-smi >/dev/null 2>&1; then");
             assert.ok(load >= 0);
-            assert.strictEqual(cmds[load + 2], "else");
-            assert.strictEqual(cmds[load + 4], 'cat /proc/sys/kernel/random/boot_id >"$REBOOT_MARKER"');
+            assert.strictEqual(cmds[load + 3], "else");
+            assert.strictEqual(cmds[load + 5], 'cat /proc/sys/kernel/random/boot_id >"$REBOOT_MARKER"');
             const rebooting = cmds.filter((c) => /^(reboot|shutdown|systemctl (reboot|poweroff|kexec))\b/.test(c));
             assert.deepStrictEqual(rebooting, [], "the script itself must not reboot");
         });
@@ -270,7 +270,7 @@ describe("cloud-init renderer", () => {
         it("rejects a bad driver branch, naming the option, the value and what is allowed (infra/validators.ts)", () => {
             assert.throws(
                 () => renderCloudInit({ ...CASES.default, nvidiaDriverBranch: "570; reboot" }),
-                { message: 'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "570-server" or "570-server-open", got "570; reboot"' },
+                { message: 'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "580-server" or "580-server-open", got "570; reboot"' },
             );
             for (const bad of ["570", "nvidia-570-server", "570-server\n", "570-open", ""]) {
                 assert.throws(() => renderCloudInit({ ...CASES.default, nvidiaDriverBranch: bad }), /nvidiaDriverBranch/);
@@ -291,7 +291,7 @@ describe("cloud-init renderer", () => {
             });
             assert.deepStrictEqual(problems, [
                 'cloud-init option sshUser must be a Linux user name, e.g. "ubuntu", got "root; curl evil|sh"',
-                'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "570-server" or "570-server-open", got "latest"',
+                'cloud-init option nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "580-server" or "580-server-open", got "latest"',
                 'cloud-init option dockerLog.maxSize must be a size like "10m" (a positive integer followed by k, m or g), got "10 MB"',
                 "cloud-init option dockerLog.maxFile must be an integer from 1 to 100, got 0",
                 'cloud-init option sshAuthorizedKeys[0] must be an OpenSSH public key line (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp*, sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com), got "not a key"',
@@ -346,7 +346,7 @@ describe("cloud-init renderer", () => {
             assert.throws(() => assertValidCloudConfig(text.replace("mode: reboot", "mode: restart")), /power_state\.mode/);
             assert.throws(() => assertValidCloudConfig(text.replace("package_upgrade:", "package_upgarde:")), /package_upgarde/);
             assert.throws(() => assertValidCloudConfig(text.replace("#cloud-config\n", "")), /#cloud-config/);
-            const sloppy = text.replace('"linux-headers-$(uname -r)"', "linux-headers-$(uname -r)");
+            const sloppy = text.replace('linux/"$(os_id)"/gpg', "linux/$(os_id)/gpg");
             assert.throws(() => assertShellcheckClean(sloppy), /write_files\[\/usr\/local\/sbin\/gpu-hosts-setup\] \(shellcheck -s bash\):\n.*SC2046/);
             const doc = parse(text);
             doc.runcmd.push("[[ -e /x ]] && echo $HOME");

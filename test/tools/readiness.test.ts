@@ -24,6 +24,8 @@ esac
 exit 99
 `,
     "nvidia-smi": `#!/bin/sh
+# What nvidia-smi prints when the driver's user space was upgraded under the loaded module.
+[ "\${STUB_NVSMI_MISMATCH:-0}" = 1 ] && { echo "Failed to initialize NVML: Driver/library version mismatch"; echo "NVML library version: 580.95.05"; exit 18; }
 [ "\${STUB_NVSMI_OK:-1}" = 1 ] || { echo "NVIDIA-SMI has failed" >&2; exit 9; }
 case "$*" in
   "--query-gpu=name,driver_version --format=csv,noheader") printf 'NVIDIA A10G, 570.133.20\\nNVIDIA L4, 570.133.20\\n' ;;
@@ -290,11 +292,22 @@ describe("readiness gate", () => {
             assert.match(r.stderr, /setup script did not finish/);
         });
 
-        it("fails when nvidia-smi cannot reach the driver", () => {
+        it("fails when nvidia-smi cannot reach the driver, with what nvidia-smi said", () => {
             const r = host.run(script, { STUB_NVSMI_OK: "0" });
             assert.strictEqual(r.status, 1);
-            assert.match(r.stderr, /nvidia-smi cannot reach the NVIDIA driver/);
+            assert.match(r.stderr, /host NOT ready: nvidia-smi cannot reach the NVIDIA driver: NVIDIA-SMI has failed\n/);
             assert.match(r.stderr, /LAST LINE OF CLOUD-INIT OUTPUT/);
+        });
+
+        it("recognises \"Driver/library version mismatch\" (a user space upgraded under the loaded module): says what it is and that a reboot fixes it", () => {
+            for (const [label, run] of [["cloud VM", () => host.run(script, { STUB_NVSMI_MISMATCH: "1" })], ["server", () => host.runGpuServer(readinessScript({ ...CLOUD, cloudInit: false }), { STUB_NVSMI_MISMATCH: "1" })]] as const) {
+                const r = run();
+                assert.strictEqual(r.status, 1, label);
+                assert.match(r.stderr, new RegExp("^gpu-hosts: host NOT ready: the NVIDIA driver's packages were upgraded under its running kernel module " +
+                    "\\(nvidia-smi: Driver/library version mismatch; see: sudo dmesg \\| grep NVRM\\)\\. Reboot the host to load the module that matches, " +
+                    "then deploy again\\. The setup holds the driver's packages so that unattended-upgrades leaves them alone: check apt-mark showhold$", "m"), label);
+                assert.ok(!r.log.includes("docker"), `${label}: no container is started on a broken driver: ${r.log}`);
+            }
         });
 
         it("fails once, with the log tail, when the GPU container fails", () => {

@@ -37,8 +37,8 @@ interface Case {
 
 const CASES: Case[] = [
     // The setup script an operator's server gets over SSH (cloud VMs get it inside cloud-init: test/golden/cloud-init.*.yaml).
-    { file: "setup.server-gpu.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "570-server", ...LOG }) },
-    { file: "setup.server-cpu.sh", shell: "bash", render: () => setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "570-server", ...LOG }) },
+    { file: "setup.server-gpu.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "580-server", ...LOG }) },
+    { file: "setup.server-cpu.sh", shell: "bash", render: () => setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "580-server", ...LOG }) },
     { file: "setup.server-root-open.sh", shell: "bash", render: () => setupScript({ sshUser: "root", gpu: true, nvidiaDriverBranch: "575-server-open", ...LOG }) },
 
     // The readiness gate: a cloud VM (GPU, cloud-init), a GPU server, a CPU server, and the combination no host uses yet.

@@ -135,7 +135,7 @@ describe("config", () => {
         ["spot", "local", { spot: "yes" }, 'gpu-hosts:spot must be true or false, got "yes"'],
         ["bad cidr", "local", { operatorCidrs: ["10.0.0.300/8"] }, 'gpu-hosts:operatorCidrs must be a list of CIDR blocks, e.g. "203.0.113.0/24", got "10.0.0.300/8"'],
         ["driver branch", "local", { nvidiaDriverBranch: "570" },
-            'gpu-hosts:nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "570-server" or "570-server-open", got "570"'],
+            'gpu-hosts:nvidiaDriverBranch must be an Ubuntu NVIDIA server driver branch such as "580-server" or "580-server-open", got "570"'],
         ["disk", "local", { diskGb: 50 }, "gpu-hosts:diskGb must be an integer from 100 to 4096, got 50"],
         ["ssh key", "local", { sshPublicKey: "not-a-key" },
             'gpu-hosts:sshPublicKey must be an OpenSSH public key line (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp*, sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com), or "" for none, got "not-a-key"'],

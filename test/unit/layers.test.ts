@@ -73,7 +73,7 @@ describe("the house's shape", () => {
     it("writes each default once, where its key is declared (renderers and components hold none)", () => {
         // A default given as a value (after ':', '=', '(', ',' or '['), not a mention in a comment or an example.
         const given = (v: string) => `[:=(,\\[] *"${v.replace(/[.]/g, "\\.")}"`;
-        assert.deepStrictEqual(where(given("570-server")), ["infra/config/sections/machines.ts"]);
+        assert.deepStrictEqual(where(given("580-server")), ["infra/config/sections/machines.ts"]);
         assert.deepStrictEqual(where(given("ubuntu:24.04")), ["infra/config/sections/service.ts"]);
         assert.deepStrictEqual(where(given("qwen2.5:0.5b")), ["infra/config/sections/service.ts"]);
         assert.deepStrictEqual(where(given("10m")), ["infra/config/fixed.ts"]);

@@ -52,7 +52,14 @@ export const diskGb = defineKey<number>({
 
 export const nvidiaDriverBranch = defineKey<string>({
     key: "nvidiaDriverBranch",
-    schema: { type: "string", description: "NVIDIA headless server driver branch cloud-init installs.", default: "570-server" },
+    schema: {
+        type: "string",
+        // 580-server: Ubuntu ended 570-server, whose packages are now transitional ones to 580-server's
+        // (nvidia-graphics-drivers-570-server 570.211.01-0ubuntu1, LP: #2147038), and Canonical builds
+        // the signed modules of current kernels for the branches it still ships.
+        description: "Ubuntu NVIDIA server driver branch the setup installs on GPU hosts (\"-open\" for the open kernel modules). Its packages are held against unattended upgrades; a change here upgrades them.",
+        default: "580-server",
+    },
     read: (r, raw, _ctx, fb) => r.pattern("nvidiaDriverBranch", raw, fb, DRIVER_BRANCH),
 });
 
