@@ -13,6 +13,7 @@ import { SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
 import { readinessScript } from "../../infra/shell/readiness";
 import { bindInPlace, readonlyHeader, shellFilesRead, withHeader } from "../../infra/shell/render";
 import { setupScript } from "../../infra/shell/setup";
+import { firewallInstaller } from "../../infra/shell/firewall";
 import { shellcheckFindings } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 
@@ -52,6 +53,7 @@ describe("infra/shell: the host scripts as files", () => {
         }
         sshGateScript({ target: "u@h", sshOptions: [], port: 22, timeoutSeconds: 1, probe: SSH_GATE_PROBE });
         localReadyScript();
+        firewallInstaller({ ports: [{ port: 8001, from: ["203.0.113.0/24"] }] });
         caRootScript("p", "/data/root.crt");
         pruneImagesScript("r", "r:1");
         assert.deepStrictEqual(shellFilesRead(), shellFiles());

@@ -9,6 +9,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { setupScript } from "../../infra/shell/setup";
+import { firewallInstaller, firewallScript } from "../../infra/shell/firewall";
 import { localReadyScript } from "../../infra/hosts/local";
 import { readinessScript } from "../../infra/shell/readiness";
 import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
@@ -40,6 +41,10 @@ const CASES: Case[] = [
     { file: "setup.server-gpu.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "580-server", ...LOG }) },
     { file: "setup.server-cpu.sh", shell: "bash", render: () => setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "580-server", ...LOG }) },
     { file: "setup.server-root-open.sh", shell: "bash", render: () => setupScript({ sshUser: "root", gpu: true, nvidiaDriverBranch: "575-server-open", ...LOG }) },
+
+    // The firewall an operator's server keeps in front of the idle port, and its installer (which carries it).
+    { file: "firewall.server.sh", shell: "bash", render: () => firewallScript({ ports: [{ port: 8001, from: ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32"] }] }) },
+    { file: "firewall-install.server.sh", shell: "bash", render: () => firewallInstaller({ ports: [{ port: 8001, from: ["203.0.113.0/24"] }] }) },
 
     // The readiness gate: a cloud VM (GPU, cloud-init), a GPU server, a CPU server, and the combination no host uses yet.
     { file: "readiness.cloud.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true }) },
