@@ -44,6 +44,8 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuH
             publicKey: own ? "" : key().publicKey,
             nvidiaDriverBranch: cfg.nvidiaDriverBranch,
             gpuCheckImage: cfg.images.gpuCheck,
+            // The live port stays open to all; the idle one to the operators (config rules.ts).
+            firewall: { ports: [{ port: cfg.idlePort, from: [...new Set(cfg.operatorCidrs)] }] },
         }).host);
     }
     if (isCloud(kind)) {

@@ -56,9 +56,11 @@ export interface MachineRecord {
     readonly dependsOn: readonly pulumi.Resource[];
     /**
      * How the machine is set up: by cloud-init on first boot, or by this setup script, which the
-     * skeleton runs over SSH as root (sudo for another user) again whenever the script changes.
+     * skeleton runs over SSH as root (sudo for another user) again whenever the script changes; and,
+     * with `firewall`, the installer of the firewall in front of its published ports
+     * (infra/shell/firewall.ts), which a machine with no cloud firewall needs.
      */
-    readonly setup: { readonly by: "cloud-init" } | { readonly by: "ssh"; readonly script: string };
+    readonly setup: { readonly by: "cloud-init" } | { readonly by: "ssh"; readonly script: string; readonly firewall?: string };
     /** The GPU the catalog says the machine has; undefined to take it from the readiness gate's output. */
     readonly gpuModel?: string;
     /** The engine's platform when known in advance (every cloud shape is x86_64); else the gate reports it. */
@@ -99,6 +101,8 @@ export interface RemoteHost extends GpuHost {
     readonly ready: command.remote.Command;
     /** The setup command, for a machine set up over SSH. */
     readonly setup?: command.remote.Command;
+    /** The firewall's command, for a machine set up over SSH with one. */
+    readonly firewall?: command.remote.Command;
 }
 
 /**
@@ -189,6 +193,7 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
 
     let beforeReady: pulumi.Resource = sshGate;
     let setup: command.remote.Command | undefined;
+    let firewall: command.remote.Command | undefined;
     if (m.setup.by === "ssh") {
         const script = m.setup.script;
         // As root, from stdin (nothing in argv); again only when the script changes.
@@ -198,6 +203,20 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
             triggers: [crypto.createHash("sha256").update(script).digest("hex")],
         }, { dependsOn: [sshGate] });
         beforeReady = setup;
+        if (m.setup.firewall !== undefined) {
+            // In place before the readiness gate, hence before the proxy publishes a port. A changed
+            // installer updates it in place (only `triggers` replace a command, and an update runs
+            // `create` again: pulumi-command provider/pkg/provider/common/inputs.go, remote/commandController.go),
+            // and its delete, which gets the same stdin, takes it away. A new machine's is made only
+            // once the old one's delete has run against the same address.
+            const sudo = args.user === "root" ? "" : "sudo -n ";
+            firewall = remote(`${name}-firewall`, {
+                create: `${sudo}bash -s -- install`,
+                delete: `${sudo}bash -s -- uninstall`,
+                stdin: m.setup.firewall,
+            }, { dependsOn: [setup], deleteBeforeReplace: true });
+            beforeReady = firewall;
+        }
     }
 
     const ready = remote(`${name}-ready`, {
@@ -244,6 +263,7 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
         sshCommand,
         details: { ...m.details, ssh: sshCommand },
         ...(setup ? { setup } : {}),
+        ...(firewall ? { firewall } : {}),
     };
 }
 

@@ -12,6 +12,7 @@ import { SERVER_HOST_TYPE, serverIdentityName } from "../contract/names";
 import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, sshAccess } from "./remote";
 import { readMachineId } from "./ssh";
 import { setupScript } from "../shell/setup";
+import { FirewallOptions, firewallInstaller } from "../shell/firewall";
 
 export interface SshServerHostArgs {
     /** The server as config names it (name, address, port, user, gpu), validated. */
@@ -24,6 +25,8 @@ export interface SshServerHostArgs {
     readonly nvidiaDriverBranch: string;
     /** Image the readiness gate runs with `--gpus all` on a GPU server. */
     readonly gpuCheckImage: string;
+    /** Who reaches which of the ports the proxy publishes there: the idle port, operatorCidrs only. */
+    readonly firewall: FirewallOptions;
 }
 
 
@@ -48,7 +51,7 @@ export class SshServerHost extends pulumi.ComponentResource {
             bootTimeoutSeconds: SERVER_BOOT_TIMEOUT_SECONDS,
             keyDir: SSH_KEY_DIR,
             // No cloud firewall in front: the proxy listens on every interface of the server, and the
-            // operator's own firewall decides who reaches the idle port (README: your own server).
+            // firewall the setup installs (args.firewall) keeps the idle port to the operators.
             bindAddress: "0.0.0.0",
         };
         const access = sshAccess(name, remote);
@@ -86,7 +89,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
             address: pulumi.output(s.address),
             machineId,
             dependsOn: [identity],
-            setup: { by: "ssh", script },
+            setup: { by: "ssh", script, firewall: firewallInstaller(args.firewall) },
             // authorizedKey: the line the server's authorized_keys needs, when the stack generated the key.
             details: { kind: "ssh", port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
         },

@@ -6,6 +6,7 @@ import * as assert from "assert";
 import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS } from "../../infra/config/fixed";
 import { setupScript } from "../../infra/shell/setup";
 import { readinessScript } from "../../infra/shell/readiness";
+import { firewallInstaller } from "../../infra/shell/firewall";
 import { isSecretInput, plainStrings } from "../helpers/secrets";
 import { ProgramRun, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
 
@@ -42,10 +43,25 @@ describe("ssh hosts (the operator's own servers)", () => {
         assert.strictEqual(run.get("box2-app-ollama").inputs.gpus, undefined, "no GPU asked for on a server without one");
     });
 
+    it("keeps each server's idle port to operatorCidrs (the dev stack's) with the firewall it installs after the setup and before the readiness gate; the live port stays open", () => {
+        // Docker's published ports bypass a host firewall such as UFW (docker/for-linux#690): the server has none of the stack's otherwise.
+        const f1 = run.get("box1-firewall");
+        assert.strictEqual(f1.type, "command:remote:Command");
+        assert.strictEqual(f1.inputs.create, "sudo -n bash -s -- install");
+        assert.strictEqual(f1.inputs.delete, "sudo -n bash -s -- uninstall");
+        assert.strictEqual(f1.inputs.stdin, firewallInstaller({ ports: [{ port: 8001, from: ["203.0.113.0/24"] }] }));
+        assert.strictEqual(run.get("box2-firewall").inputs.stdin, f1.inputs.stdin, "the same firewall on a server without a GPU");
+        assert.strictEqual(f1.inputs.triggers, undefined, "a changed firewall is updated in place (create runs again), never deleted first");
+        assert.strictEqual(f1.options.deleteBeforeReplace, true, "a reinstalled server's old firewall is taken away before the new one is installed at the same address");
+        assert.ok(f1.options.dependencies.some((u) => u.endsWith("::box1-setup")), "after the setup, which installs Docker (and DOCKER-USER)");
+        assert.ok(run.get("box1-ready").options.dependencies.some((u) => u.endsWith("::box1-firewall")), "in place before the proxy publishes a port");
+        assert.match(f1.inputs.stdin, /^readonly PORTS=\(8001\)$/m, "the idle port alone is guarded; the live port (8000) is not");
+    });
+
     it("identifies each server by its machine id: everything on it follows that id, nothing is deleted with a machine", () => {
         const id: string = run.get("box1-machine").inputs.triggers[0];
         assert.match(id, /^[0-9a-f]{32}$/);
-        for (const name of ["box1-known-hosts", "box1-ssh-gate", "box1-setup", "box1-ready", "box1-docker", "box1-app-redis", "box1-app-blue-api", "box1-app-proxy-routes"]) {
+        for (const name of ["box1-known-hosts", "box1-ssh-gate", "box1-setup", "box1-firewall", "box1-ready", "box1-docker", "box1-app-redis", "box1-app-blue-api", "box1-app-proxy-routes"]) {
             assert.strictEqual(run.get(name).options.replacementTrigger, JSON.stringify(id), name);
             assert.strictEqual(run.get(name).options.deletedWith, "", `${name}: a destroy removes it from the operator's server`);
         }
