@@ -1,7 +1,7 @@
 // The rules that tie keys to each other, checked once every key has been read on its own: ports
 // that must differ, CIDRs a cloud needs, what ACME needs, slots the program can build. Each reports
 // into the same list as the keys' own problems, so the operator sees them all at once.
-import { COLORS, NAMESPACE, PORTS } from "../vocabulary";
+import { COLORS, NAMESPACE, PORTS, SSH } from "../vocabulary";
 import { COMMIT, WIDEST_PRODUCTION_PREFIX, isIp, isWorldOpen } from "../validators";
 import { CLOUDS, isCloud } from "../clouds";
 import type { Reader } from "./reader";
@@ -17,17 +17,21 @@ export function checkRules(r: Reader, cfg: StackConfig, options: LoadOptions, sl
         if (RESERVED_PORTS.includes(port)) r.fail(key, `a port other than ${PORTS.ssh} (SSH), ${PORTS.redis} (Redis) and ${PORTS.ollama} (Ollama)`, port);
     }
 
-    // Cloud VMs get a firewall from the CIDRs; the operator's own servers (ssh) keep theirs.
+    // Cloud VMs get a firewall from the CIDRs; the operator's own servers (ssh) one for the idle port
+    // (infra/shell/firewall.ts), which would otherwise answer the server alone: not the operator's release.
     const clouds = cfg.clouds.filter(isCloud);
+    const servers = cfg.clouds.includes(SSH);
     if (clouds.length > 0) {
         if (cfg.operatorCidrs.length === 0) r.fail("operatorCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens SSH and the idle slot)", cfg.operatorCidrs);
         if (cfg.apiCidrs.length === 0) r.fail("apiCidrs", "a non-empty list of CIDR blocks when a cloud host is enabled (it opens the live API port)", cfg.apiCidrs);
-        if (cfg.production) {
-            const open = cfg.operatorCidrs.filter(isWorldOpen);
-            if (open.length > 0) {
-                r.fail("operatorCidrs", `a list of CIDR blocks no wider than /${WIDEST_PRODUCTION_PREFIX.ipv4} (IPv4) or /${WIDEST_PRODUCTION_PREFIX.ipv6} (IPv6) ` +
-                    `when ${NAMESPACE}:production is true (SSH and the idle slot are never open to the world in production)`, open.length === 1 ? open[0] : open);
-            }
+    } else if (servers && cfg.operatorCidrs.length === 0) {
+        r.fail("operatorCidrs", `a non-empty list of CIDR blocks when "${SSH}" is in ${NAMESPACE}:clouds (your own servers open the idle slot to them alone)`, cfg.operatorCidrs);
+    }
+    if ((clouds.length > 0 || servers) && cfg.production) {
+        const open = cfg.operatorCidrs.filter(isWorldOpen);
+        if (open.length > 0) {
+            r.fail("operatorCidrs", `a list of CIDR blocks no wider than /${WIDEST_PRODUCTION_PREFIX.ipv4} (IPv4) or /${WIDEST_PRODUCTION_PREFIX.ipv6} (IPv6) ` +
+                `when ${NAMESPACE}:production is true (SSH and the idle slot are never open to the world in production)`, open.length === 1 ? open[0] : open);
         }
     }
     for (const c of clouds) CLOUDS[c].check(r, cfg[c] as never);

@@ -24,7 +24,8 @@ export const CASES: readonly { readonly name: string; readonly stack: string; re
     { name: "prod, tls acme", stack: "prod", overrides: { tls: { mode: "acme", domains: { aws: "aws.example.com", gcp: "gcp.example.com", azure: "azure.example.com" }, email: "ops@example.com" } } },
     { name: "prod, tls off", stack: "prod", overrides: { tls: { mode: "off", domains: { aws: "", gcp: "", azure: "" }, email: "" } } },
     { name: "dev + own servers", stack: "dev", overrides: { clouds: ["aws", "ssh"], ssh: SSH_HOSTS } },
-    { name: "local + own servers", stack: "local", overrides: { clouds: ["local", "ssh"], ssh: SSH_HOSTS } },
+    // operatorCidrs: own servers need them (config rules.ts); main ignores them on a local stack.
+    { name: "local + own servers", stack: "local", overrides: { clouds: ["local", "ssh"], ssh: SSH_HOSTS, operatorCidrs: ["198.51.100.0/24"] } },
 ];
 
 type Plan = Map<string, string>;

@@ -81,6 +81,8 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
             `      - {name: ${HOST}, address: 127.0.0.1, port: ${server.port}, user: ${E2E_USER}, gpu: false}`,
             `  gpu-hosts:apiPort: ${API_PORT}`,
             `  gpu-hosts:idlePort: ${IDLE_PORT}`,
+            // The server's firewall opens the idle port to them alone; the e2e's traffic comes over loopback.
+            "  gpu-hosts:operatorCidrs: [127.0.0.0/8]",
             "",
         ].join("\n"));
         ok(await pulumi(["stack", "init", "--secrets-provider", "passphrase"]), "stack init");

@@ -32,16 +32,19 @@ const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----
 describe("config: the operator's own servers (ssh)", () => {
     const servers = (hosts: unknown, extra: Record<string, unknown> = {}, secret = true) => {
         try {
-            return loadConfig("dev", pin({ clouds: ["ssh"], ssh: { hosts }, ...extra }), (k) => secret && k === "sshPrivateKey");
+            return loadConfig("dev", pin({ clouds: ["ssh"], operatorCidrs: ["203.0.113.0/24"], ssh: { hosts }, ...extra }), (k) => secret && k === "sshPrivateKey");
         } catch (e) {
             assert.ok(e instanceof ConfigError, String(e));
             return e.problems;
         }
     };
 
-    it("reads each server with its defaults: port 22, user ubuntu, a GPU; no CIDRs needed (no cloud firewall)", () => {
+    it("reads each server with its defaults: port 22, user ubuntu, a GPU; operatorCidrs required (the idle port's firewall), apiCidrs not (the live port stays open)", () => {
         const cfg = servers([{ name: "box1", address: "203.0.113.10" }, { name: "box-2", address: "gpu2.example.com", port: 2222, user: "gpuops", gpu: false }]);
         assert.ok(!Array.isArray(cfg));
+        assert.deepStrictEqual(servers([{ name: "box1", address: "203.0.113.10" }], { operatorCidrs: [], apiCidrs: [] }), [
+            'gpu-hosts:operatorCidrs must be a non-empty list of CIDR blocks when "ssh" is in gpu-hosts:clouds (your own servers open the idle slot to them alone), got []',
+        ]);
         assert.deepStrictEqual((cfg as { ssh: unknown }).ssh, { hosts: [
             { name: "box1", address: "203.0.113.10", port: 22, user: "ubuntu", gpu: true },
             { name: "box-2", address: "gpu2.example.com", port: 2222, user: "gpuops", gpu: false },
@@ -144,6 +147,10 @@ describe("config", () => {
         ["bind address", "local", { local: { bindAddress: "localhost" } }, 'gpu-hosts:local.bindAddress must be an IP address of this machine, e.g. "127.0.0.1", got "localhost"'],
         ["empty operator cidrs", "dev", { clouds: ["aws"], operatorCidrs: [] },
             "gpu-hosts:operatorCidrs must be a non-empty list of CIDR blocks when a cloud host is enabled (it opens SSH and the idle slot), got []"],
+        ["empty operator cidrs with own servers", "local", { clouds: ["local", "ssh"], ssh: { hosts: [{ name: "box1", address: "203.0.113.10" }] } },
+            'gpu-hosts:operatorCidrs must be a non-empty list of CIDR blocks when "ssh" is in gpu-hosts:clouds (your own servers open the idle slot to them alone), got []'],
+        ["production own servers open to the world", "local", { clouds: ["ssh"], ssh: { hosts: [{ name: "box1", address: "203.0.113.10" }] }, production: true, operatorCidrs: ["0.0.0.0/0"] },
+            'gpu-hosts:operatorCidrs must be a list of CIDR blocks no wider than /16 (IPv4) or /32 (IPv6) when gpu-hosts:production is true (SSH and the idle slot are never open to the world in production), got "0.0.0.0/0"'],
         ["empty api cidrs", "dev", { ...CLOUD_OK, apiCidrs: [] },
             "gpu-hosts:apiCidrs must be a non-empty list of CIDR blocks when a cloud host is enabled (it opens the live API port), got []"],
         ["production ssh open to the world", "prod", { ...CLOUD_OK, production: true, operatorCidrs: ["203.0.113.0/24", "0.0.0.0/0"] },

@@ -45,7 +45,7 @@ export const operatorCidrs = defineKey<readonly string[]>({
     key: "operatorCidrs",
     schema: {
         type: "array", items: { type: "string" },
-        description: "CIDRs allowed to reach SSH and the idle slot on cloud hosts. Required when a cloud is enabled.",
+        description: "CIDRs allowed to reach SSH and the idle slot on cloud hosts, and the idle slot on your own servers (ssh). Required when a cloud or an own server is enabled.",
         default: [],
     },
     read: (r, raw, _ctx, fb) => cidrList(r, "operatorCidrs", raw, "203.0.113.0/24", fb),
