@@ -91,6 +91,27 @@ export const API_KEY = p(new RegExp(`^[${API_KEY_CHARS}]{${API_KEY_LENGTH.min},$
 /** A Docker object name (container, volume, network) as the host scripts name them. */
 export const DOCKER_NAME = p(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a Docker name of letters, digits, '_', '.' and '-'");
 
+/**
+ * A registry mirror as dockerd's `registry-mirrors` takes it: an http(s) URL of a registry's root,
+ * with no user, path, query or fragment. dockerd refuses to start on a mirror it cannot parse
+ * (moby registry/config.go ValidateMirror: scheme http or https, no query, fragment or user info),
+ * and a pull-through cache serves only from its root ("The URL of a pull-through registry mirror must
+ * be the root of a domain": https://distribution.github.io/distribution/recipes/mirror/); older
+ * engines refused a path too, so none is accepted.
+ */
+export const REGISTRY_MIRROR = p(/^https?:\/\/(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[1-9][0-9]{0,4})?\/?$/,
+    "an http(s) URL of a registry mirror's root, e.g. \"https://mirror.gcr.io\" (no user, path, query or fragment)");
+
+/**
+ * A Docker Hub user (Docker ID) or organization, as `docker login` takes it: 4 to 30 lowercase letters
+ * and digits (https://docs.docker.com/accounts/create-account/); an organization's name may hold '-'
+ * and '_' as well (an organization access token logs in with it).
+ */
+export const DOCKER_HUB_USER = p(/^[a-z0-9][a-z0-9_-]{2,28}[a-z0-9]$/, "a Docker Hub user or organization name (4 to 30 lowercase letters, digits, '-' and '_')");
+
+/** A Docker Hub password or access token: one line of printable characters. Never echoed. */
+export const REGISTRY_PASSWORD = p(/^[\x21-\x7e][\x20-\x7e]{0,4094}$/, "a Docker Hub password or personal access token (one line of printable characters, at most 4095)");
+
 /** A machine id as systemd writes /etc/machine-id: 32 lowercase hex digits. */
 export const MACHINE_ID = p(/^[0-9a-f]{32}$/, "a machine id (32 hex digits)");
 

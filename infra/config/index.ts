@@ -12,6 +12,7 @@ import { FallbackConfig, Recorded, fallback, placementsKey } from "./sections/ca
 import { HostsConfig, cloudsKey, local, ssh, sshPrivateKey } from "./sections/hosts";
 import { MachinesConfig, diskGb, nvidiaDriverBranch, spot, sshPublicKey, sshUser } from "./sections/machines";
 import { NetworkConfig, apiCidrs, apiPort, idlePort, operatorCidrs, production } from "./sections/network";
+import { RegistryConfig, registry, registryPassword } from "./sections/registry";
 import { ReleaseConfig, liveColor, slots } from "./sections/release";
 import { ServiceConfig, app, images, limits, memoryMb, model, ollama, workerConcurrency } from "./sections/service";
 import { checkRules } from "./rules";
@@ -22,12 +23,13 @@ export type { SlotConfig, SlotsConfig } from "./sections/release";
 export type { LocalConfig, SshHostConfig } from "./sections/hosts";
 export type { FallbackConfig, Recorded } from "./sections/capacity";
 export type { TlsConfig, TlsMode } from "./sections/access";
+export type { RegistryConfig, RegistrySettings } from "./sections/registry";
 
 /** gpu-hosts:placements, written by `npm run deploy`: each moved cloud host's placement, and skipped clouds. */
 export type PlacementsConfig = { readonly [C in CloudName]?: Recorded<PlacementOf<C>> } & { readonly skipped: readonly CloudName[] };
 
 /** The validated config of one stack: every key, typed, defaults applied; one part per section. */
-export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceConfig & ReleaseConfig & NetworkConfig & MachinesConfig & HostsConfig & AccessConfig & {
+export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceConfig & ReleaseConfig & NetworkConfig & MachinesConfig & HostsConfig & AccessConfig & RegistryConfig & {
     readonly stack: string;
     readonly clouds: readonly HostKind[];
     /** What `npm run deploy` may do when a cloud has no capacity for a host. */
@@ -50,7 +52,7 @@ function keys(sectionOf: (cloud: string) => unknown): readonly ConfigKey<unknown
         operatorCidrs, apiCidrs, spot, production, sshUser, sshPublicKey, diskGb, nvidiaDriverBranch,
         ...CLOUD_NAMES.map((c) => CLOUDS[c].section),
         fallback, placementsKey(CLOUD_NAMES.map((c) => CLOUDS[c].placements), sectionOf),
-        ssh, sshPrivateKey, local, auth, apiKeys, tls,
+        ssh, sshPrivateKey, local, auth, apiKeys, tls, registry, registryPassword,
     ] as readonly ConfigKey<unknown, unknown>[];
 }
 
@@ -70,6 +72,7 @@ export const CONFIG_GROUPS: readonly { readonly title: string; readonly about: s
         group("Service", "What runs on every host, and its limits.", ["app", "model", "images", "workerConcurrency", "limits", "ollama", "memoryMb"]),
         group("Network", "Which ports serve the slots, and who may reach them.", ["apiPort", "idlePort", "apiCidrs", "operatorCidrs", "production"]),
         group("Access", "API keys and HTTPS.", ["auth", "apiKeys", "tls"]),
+        group("Registry", "Where every host pulls Docker Hub images from: pull-through mirrors, and a Docker Hub login (anonymous pulls are rate-limited per address).", ["registry", "registryPassword"]),
     ];
 })();
 

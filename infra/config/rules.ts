@@ -5,6 +5,7 @@ import { COLORS, NAMESPACE, PORTS, SSH } from "../vocabulary";
 import { COMMIT, WIDEST_PRODUCTION_PREFIX, isIp, isWorldOpen } from "../validators";
 import { CLOUDS, isCloud } from "../clouds";
 import type { Reader } from "./reader";
+import { checkRegistryLogin } from "./sections/registry";
 import type { LoadOptions, StackConfig } from ".";
 
 /** Ports the proxy must not publish: SSH, Redis and Ollama would open to the port's CIDRs. */
@@ -57,6 +58,8 @@ export function checkRules(r: Reader, cfg: StackConfig, options: LoadOptions, sl
             }
         }
     }
+
+    checkRegistryLogin(r);
 
     // Checked whether or not the stack sets slots: the default is unpinned, and an unpinned slot has
     // nothing to build.
