@@ -6,7 +6,7 @@
 // the nvidia runtime had to be added, and a working driver the setup did not install is left alone.
 // The driver it installs is held against unattended upgrades and changed only on purpose: see
 // setup.sh. A pure function of its options.
-import { DRIVER_BRANCH, LINUX_USER, Pattern, matches } from "../validators";
+import { DRIVER_BRANCH, LINUX_USER, Pattern, REGISTRY_MIRROR, matches } from "../validators";
 import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER, STATE_DIR } from "./host";
 import { renderShell } from "./render";
 
@@ -31,6 +31,12 @@ export interface SetupOptions {
     readonly nvidiaDriverBranch: string;
     /** The engine's default log rotation, written to daemon.json before Docker first starts. */
     readonly dockerLog: DockerLogRotation;
+    /**
+     * Docker Hub pull-through mirrors, merged into daemon.json's `registry-mirrors` (its other settings
+     * kept) and reloaded into a running dockerd. Defaults to none: the script's text is then exactly
+     * what it was before mirrors existed, so hosts set up without them see no change.
+     */
+    readonly registryMirrors?: readonly string[];
 }
 
 export const DOCKER_DAEMON_JSON_PATH = "/etc/docker/daemon.json";
@@ -120,7 +126,26 @@ export function validateSetupOptions(o: SetupOptions, label = "setup script opti
     if (!Number.isInteger(o.dockerLog.maxFile) || o.dockerLog.maxFile < 1 || o.dockerLog.maxFile > 100) {
         bad("dockerLog.maxFile", "an integer from 1 to 100", o.dockerLog.maxFile);
     }
+    // dockerd refuses to start on a mirror it cannot parse.
+    (o.registryMirrors ?? []).forEach((m, i) => {
+        if (!matches(REGISTRY_MIRROR, m)) bad(`registryMirrors[${i}]`, REGISTRY_MIRROR.allowed, m);
+    });
     return problems;
+}
+
+/** The line of setup.sh that marks the setup done: the registry mirrors go in just before it. */
+const DONE_LINE = 'touch "$DONE_MARKER"\n';
+
+/**
+ * `script` with the registry-mirrors part (infra/shell/registry-mirrors.sh) before its done marker:
+ * after Docker is installed and the nvidia runtime configured, so dockerd runs and only reloads, and
+ * before the marker, so a failure leaves the setup unfinished for the readiness gate.
+ */
+function withRegistryMirrors(script: string, mirrors: readonly string[]): string {
+    if (mirrors.length === 0) return script;
+    const at = script.indexOf(DONE_LINE);
+    if (at < 0 || script.indexOf(DONE_LINE, at + 1) >= 0) throw new Error(`setup.sh must have exactly one line ${JSON.stringify(DONE_LINE.trim())} (the registry mirrors go before it)`);
+    return `${script.slice(0, at)}${renderShell({ file: "registry-mirrors.sh", inPlace: { REGISTRY_MIRRORS: mirrors } })}\n${script.slice(at)}`;
 }
 
 /** The setup script (bash) for `o`. Throws one Error listing every problem with `o`. */
@@ -128,7 +153,7 @@ export function setupScript(o: SetupOptions): string {
     const problems = validateSetupOptions(o);
     if (problems.length > 0) throw new Error(problems.join("\n"));
     const driver = nvidiaDriverPackages(o.nvidiaDriverBranch);
-    return renderShell({
+    return withRegistryMirrors(renderShell({
         file: "setup.sh",
         header: {
             SSH_USER: o.sshUser,
@@ -150,5 +175,5 @@ export function setupScript(o: SetupOptions): string {
             SSHD_DROP_IN_LINES: sshdDropIn().replace(/\n$/, "").split("\n"),
             SSHD_DROP_IN: SSHD_DROP_IN_PATH,
         },
-    });
+    }), o.registryMirrors ?? []);
 }

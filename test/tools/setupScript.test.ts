@@ -71,7 +71,14 @@ else
 fi
 `,
     uname: `#!/bin/sh\nif [ "$1" = -r ]; then echo "$STUB_KERNEL"; else exec /bin/uname "$@"; fi\n`,
-    systemctl: STUB("systemctl"),
+    // A running dockerd (the file $HOME/dockerd: the mirrors it uses) takes daemon.json's registry-mirrors
+    // on `systemctl reload docker`, with the trailing "/" moby's registry.ValidateMirror gives each,
+    // unless STUB_RELOAD_TAKES=0 (a reload dockerd refuses: it keeps its old settings and only logs why).
+    systemctl: STUB("systemctl", `if [ "$1 $2" = "reload docker" ] && [ -e "$HOME/dockerd" ] && [ "\${STUB_RELOAD_TAKES:-1}" = 1 ]; then
+  jq -c '(.["registry-mirrors"] // []) | map(rtrimstr("/") + "/")' /etc/docker/daemon.json >"$HOME/dockerd"
+fi`),
+    pidof: STUB("pidof", '[ -e "$HOME/dockerd" ] && echo 4242'),
+    docker: STUB("docker", '[ "$1" = info ] && [ -e "$HOME/dockerd" ] && cat "$HOME/dockerd"'),
     usermod: STUB("usermod"),
     // Loads the module when it may; a loaded module answers nvidia-smi.
     modprobe: STUB("modprobe", '[ "${STUB_MODPROBE_OK:-0}" = 1 ] && touch "$STUB_DIR/loaded"'),
@@ -98,6 +105,8 @@ interface Outcome {
     readonly files: Record<string, string>;
     /** The installed packages afterwards, by name: "ii" installed, "hi" installed and held. */
     readonly packages: Record<string, string>;
+    /** The registry mirrors the running dockerd uses after the run, when one runs. */
+    readonly dockerd?: string[];
 }
 
 interface Machine {
@@ -129,6 +138,8 @@ interface Machine {
     readonly modprobe?: boolean;
     /** "mismatch": nvidia-smi fails as the real one does once a user space was installed under a running module. */
     readonly afterInstall?: "mismatch";
+    /** A running dockerd, using these registry mirrors (needs `systemd`: it is reloaded through systemctl). Defaults to none running. */
+    readonly dockerd?: { readonly mirrors: readonly string[]; readonly reloadTakes?: boolean };
 }
 
 const requireSshd = () => ["/usr/sbin/sshd", "/usr/local/sbin/sshd"].find((p) => fs.existsSync(p)) ?? "/usr/sbin/sshd";
@@ -153,6 +164,7 @@ esac`);
         for (const [name, body] of Object.entries(stubs)) fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
         fs.writeFileSync(path.join(dir, "setup.sh"), script);
         fs.writeFileSync(path.join(dir, "log"), "");
+        if (m.dockerd) fs.writeFileSync(path.join(dir, "dockerd"), `${JSON.stringify(m.dockerd.mirrors)}\n`);
         const osRelease = path.join(dir, "os-release");
         if (m.os) fs.writeFileSync(osRelease, `ID=${m.os.id}\nVERSION_CODENAME=${m.os.codename}\n`);
         const seed = path.join(dir, "seed");
@@ -184,6 +196,7 @@ esac`);
                 PATH: pathDirs.join(":"), STUB_LOG: path.join(dir, "log"), STUB_DIR: dir, HOME: dir,
                 STUB_NVSMI_OK: m.nvidia ? "1" : "0", STUB_MODPROBE_OK: m.modprobe ? "1" : "0",
                 STUB_KERNEL: m.kernel ?? "6.8.0-60-generic", STUB_NVSMI_AFTER_INSTALL: m.afterInstall ?? "",
+                STUB_RELOAD_TAKES: m.dockerd?.reloadTakes === false ? "0" : "1",
             },
             timeout: 60_000,
         });
@@ -200,7 +213,8 @@ esac`);
         walk(out);
         for (const d of ["/run/sshd", "/run/systemd"]) if (fs.existsSync(path.join(out, d))) files[`${d}/`] = "";
         const packages = Object.fromEntries(fs.readFileSync(path.join(dir, "dpkg"), "utf8").split("\n").filter(Boolean).map((l) => l.split(" ").reverse()));
-        return { status: res.status, stdout: res.stdout, stderr: res.stderr, calls: fs.readFileSync(path.join(dir, "log"), "utf8").split("\n").filter(Boolean), files, packages };
+        const dockerd = m.dockerd ? JSON.parse(fs.readFileSync(path.join(dir, "dockerd"), "utf8")) as string[] : undefined;
+        return { status: res.status, stdout: res.stdout, stderr: res.stderr, calls: fs.readFileSync(path.join(dir, "log"), "utf8").split("\n").filter(Boolean), files, packages, dockerd };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -414,5 +428,76 @@ describe("the host setup script, run as root in a sandbox", function () {
         const gpuDebian = runSetup(setupScript({ ...BASE, gpu: true }), { os: { id: "debian", codename: "bookworm" }, nvidia: false, toolkit: true });
         assert.strictEqual(gpuDebian.status, 1);
         assert.match(gpuDebian.stderr, /the NVIDIA driver is installed here on Ubuntu only: install it yourself \(nvidia-smi must work\), then run this again/);
+    });
+    describe("with Docker Hub mirrors (gpu-hosts:registry.mirrors)", () => {
+        const MIRRORS = ["https://mirror.gcr.io", "http://10.0.0.5:5000/"];
+        const withMirrors = (o: Partial<SetupOptions> = {}) => setupScript({ ...BASE, registryMirrors: MIRRORS, ...o });
+
+        it("is the script it was without them, byte for byte, when there are none", () => {
+            assert.strictEqual(setupScript({ ...BASE, registryMirrors: [] }), setupScript(BASE));
+            assert.ok(!setupScript(BASE).includes("registry-mirrors"));
+        });
+
+        it("is shellcheck-clean, with a GPU and without", function () {
+            requireTool("shellcheck", this);
+            assertScriptShellcheckClean(withMirrors(), "setup script with mirrors (no GPU)", "bash");
+            assertScriptShellcheckClean(withMirrors({ gpu: true }), "setup script with mirrors (GPU)", "bash");
+        });
+
+        it("a new VM: daemon.json gets the log rotation and the mirrors before dockerd first reads it", () => {
+            const r = runSetup(withMirrors(), { os: { id: "ubuntu", codename: "noble" }, docker: false });
+            assert.strictEqual(r.status, 0, `${r.stdout}\n${r.stderr}`);
+            assert.deepStrictEqual(JSON.parse(r.files["/etc/docker/daemon.json"]), {
+                "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" }, "registry-mirrors": MIRRORS,
+            });
+            assert.match(r.stdout, /dockerd is not running: it reads the registry mirrors from \/etc\/docker\/daemon\.json when it starts/);
+            assert.ok(SETUP_DONE_MARKER in r.files);
+        });
+
+        it("an operator's server: merges the mirrors into its own daemon.json, keeps the rest, reloads dockerd (no restart); a second run touches nothing", () => {
+            const own = '{"data-root":"/srv/docker","registry-mirrors":["https://old.example.com"],"runtimes":{"nvidia":{"path":"nvidia-container-runtime"}}}\n';
+            const r = runSetup(withMirrors(), { systemd: true, dockerd: { mirrors: ["https://old.example.com/"] }, files: { "/etc/docker/daemon.json": own } });
+            assert.strictEqual(r.status, 0, `${r.stdout}\n${r.stderr}`);
+            assert.deepStrictEqual(JSON.parse(r.files["/etc/docker/daemon.json"]), {
+                "data-root": "/srv/docker", "registry-mirrors": MIRRORS, runtimes: { nvidia: { path: "nvidia-container-runtime" } },
+            });
+            assert.ok(r.calls.includes("systemctl reload docker"), r.calls.join("\n"));
+            assert.ok(!r.calls.some((c) => /^systemctl (restart|stop|start) docker/.test(c)), "no restart: the operator's containers keep running");
+            assert.deepStrictEqual(r.dockerd, ["https://mirror.gcr.io/", "http://10.0.0.5:5000/"], "the running dockerd uses them");
+            const again = runSetup(withMirrors(), { systemd: true, twice: true, dockerd: { mirrors: [] }, files: { "/etc/docker/daemon.json": own } });
+            assert.strictEqual(again.status, 0, again.stderr);
+            assert.ok(!again.calls.some((c) => c.startsWith("systemctl reload docker")), `a second run reloads nothing: ${again.calls.join(", ")}`);
+            assert.doesNotMatch(again.stdout, /registry mirrors written/);
+        });
+
+        it("a GPU host: the nvidia runtime and the mirrors both end up in daemon.json", () => {
+            const r = runSetup(withMirrors({ gpu: true }), { os: { id: "ubuntu", codename: "noble" }, toolkit: true, nvidia: true, systemd: true, dockerd: { mirrors: [] } });
+            assert.strictEqual(r.status, 0, `${r.stdout}\n${r.stderr}`);
+            const daemon = JSON.parse(r.files["/etc/docker/daemon.json"]);
+            assert.deepStrictEqual(daemon, { runtimes: { nvidia: {} }, "registry-mirrors": MIRRORS });
+            assert.ok(r.calls.indexOf("systemctl restart docker") < r.calls.indexOf("systemctl reload docker"), r.calls.join("\n"));
+        });
+
+        it("stops before the done marker on a daemon.json that is not a JSON object, and leaves it as it was", () => {
+            for (const broken of ['{"log-driver": "json-file",\n', '["registry-mirrors"]\n']) {
+                const r = runSetup(withMirrors(), { files: { "/etc/docker/daemon.json": broken } });
+                assert.strictEqual(r.status, 1, r.stdout);
+                assert.match(r.stderr, /gpu-hosts-setup: \/etc\/docker\/daemon\.json is not a JSON object: fix it \(dockerd would not start on it either\), then run this again/);
+                assert.strictEqual(r.files["/etc/docker/daemon.json"], broken);
+                assert.ok(!(SETUP_DONE_MARKER in r.files), "the readiness gate sees an unfinished setup");
+            }
+        });
+
+        it("fails, naming what dockerd uses, when dockerd does not take the mirrors on reload", () => {
+            const r = runSetup(withMirrors(), { systemd: true, dockerd: { mirrors: ["https://old.example.com/"], reloadTakes: false } });
+            assert.strictEqual(r.status, 1, r.stdout);
+            assert.match(r.stderr, /dockerd did not take registry-mirrors from \/etc\/docker\/daemon\.json on reload \(it uses \["https:\/\/old\.example\.com"\]\); see its log, e\.g\. journalctl -u docker/);
+            assert.ok(!(SETUP_DONE_MARKER in r.files));
+        });
+
+        it("refuses a mirror dockerd could not start on, with the option's name", () => {
+            assert.throws(() => setupScript({ ...BASE, registryMirrors: ["https://mirror.example.com/path"] }),
+                /^Error: setup script option registryMirrors\[0\] must be an http\(s\) URL of a registry mirror's root, e\.g\. "https:\/\/mirror\.gcr\.io" \(no user, path, query or fragment\), got "https:\/\/mirror\.example\.com\/path"$/);
+        });
     });
 });

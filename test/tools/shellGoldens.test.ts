@@ -41,6 +41,8 @@ const CASES: Case[] = [
     { file: "setup.server-gpu.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "580-server", ...LOG }) },
     { file: "setup.server-cpu.sh", shell: "bash", render: () => setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "580-server", ...LOG }) },
     { file: "setup.server-root-open.sh", shell: "bash", render: () => setupScript({ sshUser: "root", gpu: true, nvidiaDriverBranch: "575-server-open", ...LOG }) },
+    // With Docker Hub mirrors: the registry-mirrors part, just before the done marker.
+    { file: "setup.server-mirrors.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "580-server", ...LOG, registryMirrors: ["https://mirror.gcr.io", "http://10.0.0.5:5000/"] }) },
 
     // The firewall an operator's server keeps in front of the idle port, and its installer (which carries it).
     { file: "firewall.server.sh", shell: "bash", render: () => firewallScript({ ports: [{ port: 8001, from: ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32"] }] }) },
