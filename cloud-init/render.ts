@@ -25,6 +25,8 @@ export interface CloudInitOptions {
     readonly dockerLog: DockerLogRotation;
     /** Hostname to set; when absent, the cloud's own hostname stays. */
     readonly hostname?: string;
+    /** Docker Hub mirrors the setup script puts in daemon.json; empty for none (the script as it was before mirrors). */
+    readonly registryMirrors: readonly string[];
 }
 
 /** Where cloud-init writes the setup script, and runs it from. */
@@ -35,7 +37,7 @@ export const SETUP_SCRIPT_PATH = "/usr/local/sbin/gpu-hosts-setup";
  * script's own checks, then what lands in the YAML.
  */
 export function validateCloudInitOptions(opts: CloudInitOptions): string[] {
-    const problems = validateSetupOptions({ sshUser: opts.sshUser, gpu: true, nvidiaDriverBranch: opts.nvidiaDriverBranch, dockerLog: opts.dockerLog }, "cloud-init option");
+    const problems = validateSetupOptions({ sshUser: opts.sshUser, gpu: true, nvidiaDriverBranch: opts.nvidiaDriverBranch, dockerLog: opts.dockerLog, registryMirrors: opts.registryMirrors }, "cloud-init option");
     const bad = (key: string, allowed: string, value: unknown) =>
         problems.push(`cloud-init option ${key} must be ${allowed}, got ${JSON.stringify(value)}`);
     // One line each: a newline would smuggle in a second authorized key.
@@ -87,7 +89,7 @@ export function renderCloudInit(opts: CloudInitOptions): string {
         {
             path: SETUP_SCRIPT_PATH,
             permissions: "0755",
-            content: setupScript({ sshUser: o.sshUser, gpu: true, nvidiaDriverBranch: o.nvidiaDriverBranch, dockerLog: o.dockerLog }),
+            content: setupScript({ sshUser: o.sshUser, gpu: true, nvidiaDriverBranch: o.nvidiaDriverBranch, dockerLog: o.dockerLog, registryMirrors: o.registryMirrors }),
         },
     ];
     config.runcmd = [[SETUP_SCRIPT_PATH]];

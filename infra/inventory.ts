@@ -9,8 +9,20 @@ import { GpuHost } from "./hosts/gpuHost";
 import { LocalHost, dockerCliEndpoint } from "./hosts/local";
 import { SshServerHost } from "./hosts/server";
 import { createStackKey } from "./hosts/ssh";
+import type { RegistryLogin } from "./hosts/registry";
 
 const ROLE = "gpu-host";
+
+/** The Docker Hub login gpu-hosts:registry names, its password a secret; undefined for anonymous pulls. */
+export function registryLogin(cfg: StackConfig): RegistryLogin | undefined {
+    return cfg.registry.username === "" ? undefined : { username: cfg.registry.username, password: pulumi.secret(cfg.registryPassword) };
+}
+
+/** `{ registryLogin }` when the stack logs in to Docker Hub, else nothing: hosts without one keep their inputs as they were. */
+const withLogin = (cfg: StackConfig): { registryLogin?: RegistryLogin } => {
+    const login = registryLogin(cfg);
+    return login ? { registryLogin: login } : {};
+};
 
 /** The CloudHostArgs a stack's validated config implies; add the cloud's own section (aws, gcp, azure). */
 export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs {
@@ -29,12 +41,16 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
         nvidiaDriverBranch: cfg.nvidiaDriverBranch,
         gpuCheckImage: cfg.images.gpuCheck,
         tags: { project: pulumi.getProject(), stack: pulumi.getStack(), role: ROLE },
+        registryMirrors: cfg.registry.mirrors,
+        ...withLogin(cfg),
     };
 }
 
 /** The hosts one entry of `clouds` stands for: one VM per cloud, the local engine, or every server of "ssh". */
 function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost[] {
-    if (kind === LOCAL) return [new LocalHost(LOCAL, { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint() })];
+    // The local engine is the operator's own: its daemon.json (and any mirror) is theirs; a login is
+    // only what the provider sends with its pulls.
+    if (kind === LOCAL) return [new LocalHost(LOCAL, { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint(), ...withLogin(cfg) })];
     if (kind === SSH) {
         // The operator's own key, else the stack's, whose public half is an output to authorise.
         const own = cfg.sshPrivateKey !== "";
@@ -46,6 +62,8 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuH
             gpuCheckImage: cfg.images.gpuCheck,
             // The live port stays open to all; the idle one to the operators (config rules.ts).
             firewall: { ports: [{ port: cfg.idlePort, from: [...new Set(cfg.operatorCidrs)] }] },
+            registryMirrors: cfg.registry.mirrors,
+            ...withLogin(cfg),
         }).host);
     }
     if (isCloud(kind)) {

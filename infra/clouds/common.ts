@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderCloudInit } from "../../cloud-init/render";
 import { PORTS } from "../vocabulary";
 import { RemoteHostArgs } from "../hosts/remote";
+import type { RegistryLogin } from "../hosts/registry";
 import { CLOUD_BOOT_TIMEOUT_SECONDS, DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
 
 /** Args every cloud GPU host takes; every value already validated by the config loader. */
@@ -43,6 +44,10 @@ export interface CloudHostArgs {
     readonly gpuCheckImage: string;
     /** Tags (AWS, Azure) or labels (GCP) put on every resource that takes them. */
     readonly tags: Readonly<Record<string, string>>;
+    /** Docker Hub mirrors cloud-init's setup puts in the VM's daemon.json; empty for none. */
+    readonly registryMirrors: readonly string[];
+    /** The Docker Hub login every pull on the VM uses; undefined to pull anonymously. */
+    readonly registryLogin?: RegistryLogin;
 }
 
 /** Every GPU shape the catalog allows is x86_64, and the images are Ubuntu amd64 ones. */
@@ -66,6 +71,7 @@ export function cloudRemoteArgs(a: CloudHostArgs): RemoteHostArgs {
         keyDir: SSH_KEY_DIR,
         // The public IP is NAT'd onto a private address; the cloud firewall decides who gets in.
         bindAddress: "0.0.0.0",
+        ...(a.registryLogin ? { registryLogin: a.registryLogin } : {}),
     };
 }
 
@@ -122,7 +128,11 @@ export function authorizedKeys(a: CloudHostArgs): pulumi.Output<string[]> {
  */
 export function renderUserData(a: CloudHostArgs, createUser: boolean): pulumi.Output<string> {
     return authorizedKeys(a).apply((keys) =>
-        renderCloudInit({ nvidiaDriverBranch: a.nvidiaDriverBranch, sshUser: a.sshUser, createUser, sshAuthorizedKeys: keys, dockerLog: DOCKER_LOG_ROTATION }));
+        renderCloudInit({
+            nvidiaDriverBranch: a.nvidiaDriverBranch, sshUser: a.sshUser, createUser, sshAuthorizedKeys: keys, dockerLog: DOCKER_LOG_ROTATION,
+            // The mirrors live in the user data, as the driver branch does: set on a running cloud host, they come with a new VM.
+            registryMirrors: a.registryMirrors,
+        }));
 }
 
 /** The stack's generated SSH key pair, as index.ts hands it to every host that uses it. */

@@ -7,6 +7,7 @@ import { PLATFORM_FORMAT } from "../shell/host";
 import { renderShell } from "../shell/render";
 import { LOCAL_HOST_TYPE } from "../contract/names";
 import { GpuHost, HostResourceOptions, HostRunner } from "./gpuHost";
+import { RegistryLogin, providerRegistryAuth } from "./registry";
 
 export interface LocalHostArgs {
     /** Docker engine URL, already resolved (see dockerCliEndpoint). */
@@ -15,6 +16,11 @@ export interface LocalHostArgs {
     readonly gpu?: boolean;
     /** Host IP the published ports bind to. Defaults to "127.0.0.1". */
     readonly bindAddress?: string;
+    /**
+     * The Docker Hub login the provider's image pulls use. Defaults to none (anonymous, or whatever the
+     * engine's own settings say). The operator's engine keeps its daemon.json: a mirror is theirs to set.
+     */
+    readonly registryLogin?: RegistryLogin;
 }
 
 /** Runs the docker CLI and returns its stdout; injectable so the resolution can be tested without one. */
@@ -103,7 +109,10 @@ export class LocalHost extends pulumi.ComponentResource implements GpuHost {
             if (!/^[a-z0-9]+\/[a-z0-9_]+$/.test(platform)) throw new Error(`the Docker engine at ${args.dockerHost} reported an unexpected platform ${JSON.stringify(platform)}`);
             return platform;
         });
-        this.provider = new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent: this, dependsOn: [this.ready] });
+        this.provider = new docker.Provider(`${name}-docker`, {
+            host: args.dockerHost,
+            ...(args.registryLogin ? { registryAuth: providerRegistryAuth(args.registryLogin) } : {}),
+        }, { parent: this, dependsOn: [this.ready] });
         this.registerOutputs({ address: this.address, gpu: this.gpu, platform: this.platform });
     }
 }

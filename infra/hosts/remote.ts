@@ -11,6 +11,7 @@ import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpu
 import { gpuModelOf, platformOf, readinessScript } from "../shell/readiness";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../shell/gate";
 import { forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, writeKeyFile } from "./ssh";
+import { RegistryLogin, dockerClientConfig, providerRegistryAuth } from "./registry";
 
 /** How to reach and check a remote host; resolved and validated by the config loader. */
 export interface RemoteHostArgs {
@@ -34,6 +35,12 @@ export interface RemoteHostArgs {
     readonly keyDir: string;
     /** Host IP the proxy binds its published ports to. */
     readonly bindAddress: string;
+    /**
+     * The Docker Hub login every pull on the host uses: the Docker provider's (its image pulls) and the
+     * readiness gate's (its GPU check image). Defaults to none: anonymous pulls, and the provider's
+     * and the gate's inputs exactly as they were before logins existed.
+     */
+    readonly registryLogin?: RegistryLogin;
 }
 
 /** What a host kind's machine is, as the skeleton needs it. */
@@ -219,13 +226,18 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
         }
     }
 
+    // With a Docker Hub login, a GPU host's gate pulls its image with it: the login reaches the gate
+    // as a docker client config on stdin (a secret), the only way that leaves no trace on the host.
+    const gateLogin = args.gpu && args.registryLogin ? args.registryLogin : undefined;
     const ready = remote(`${name}-ready`, {
         create: readinessScript({
             image: args.gpuCheckImage,
             timeoutSeconds: args.readinessTimeoutSeconds,
             gpu: args.gpu,
             cloudInit: m.setup.by === "cloud-init",
+            pullWithLogin: gateLogin !== undefined,
         }),
+        stdin: gateLogin ? dockerClientConfig(gateLogin) : undefined,
         triggers: [m.address],
     }, { dependsOn: [beforeReady] });
 
@@ -241,6 +253,10 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
         host: pulumi.interpolate`ssh://${target}${portSuffix}`,
         sshOpts: access.providerOptions,
         disableDockerDaemonCheck: true,
+        // Its RemoteImage pulls log in to Docker Hub with it. A changed login updates the provider in
+        // place: the bridge replaces a provider only for a ForceNew field (pulumi-terraform-bridge
+        // pkg/tfbridge/provider.go DiffConfig), and registry_auth is none.
+        ...(args.registryLogin ? { registryAuth: providerRegistryAuth(args.registryLogin) } : {}),
     }, { parent, dependsOn: [ready], replacementTrigger: m.machineId });
 
     const portFlag = args.port === 22 ? "" : ` -p ${args.port}`;

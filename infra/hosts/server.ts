@@ -13,6 +13,7 @@ import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, ss
 import { readMachineId } from "./ssh";
 import { setupScript } from "../shell/setup";
 import { FirewallOptions, firewallInstaller } from "../shell/firewall";
+import type { RegistryLogin } from "./registry";
 
 export interface SshServerHostArgs {
     /** The server as config names it (name, address, port, user, gpu), validated. */
@@ -27,6 +28,10 @@ export interface SshServerHostArgs {
     readonly gpuCheckImage: string;
     /** Who reaches which of the ports the proxy publishes there: the idle port, operatorCidrs only. */
     readonly firewall: FirewallOptions;
+    /** Docker Hub mirrors the setup merges into the server's daemon.json; empty for none. */
+    readonly registryMirrors: readonly string[];
+    /** The Docker Hub login every pull on the server uses; undefined to pull anonymously. */
+    readonly registryLogin?: RegistryLogin;
 }
 
 
@@ -53,6 +58,7 @@ export class SshServerHost extends pulumi.ComponentResource {
             // No cloud firewall in front: the proxy listens on every interface of the server, and the
             // firewall the setup installs (args.firewall) keeps the idle port to the operators.
             bindAddress: "0.0.0.0",
+            ...(args.registryLogin ? { registryLogin: args.registryLogin } : {}),
         };
         const access = sshAccess(name, remote);
         const { identity, record } = serverMachine(this, name, args, access);
@@ -82,6 +88,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
         gpu: s.gpu,
         nvidiaDriverBranch: args.nvidiaDriverBranch,
         dockerLog: DOCKER_LOG_ROTATION,
+        registryMirrors: args.registryMirrors,
     });
     return {
         identity,

@@ -26,6 +26,12 @@ export interface ReadinessOptions {
     readonly gpu: boolean;
     /** Whether cloud-init set the host up (a cloud VM), so the gate waits for it first. */
     readonly cloudInit: boolean;
+    /**
+     * Whether a GPU host pulls `image` with a Docker Hub login before it runs it: the gate then reads a
+     * docker client config.json on its stdin (the caller sends it, a secret). Without, `docker run`
+     * pulls the image anonymously if the host lacks it, and the gate's text is what it was before logins.
+     */
+    readonly pullWithLogin: boolean;
 }
 
 /** The line the gate prints with the engine's platform, e.g. "gpu-hosts: docker platform linux/amd64". */
@@ -81,6 +87,7 @@ export function readinessScript(opts: ReadinessOptions): string {
         // Nothing reboots an operator's own server by itself.
         ...(gpu ? [part(cloudInit ? "reboot-by-cloud-init.sh" : "reboot-by-operator.sh", rebooting)] : []),
         part("done-marker.sh"),
+        ...(gpu && opts.pullWithLogin ? [part("pull-with-login.sh")] : []),
         ...(gpu ? [part("gpu-container.sh")] : []),
         part("docker-user.sh", { inPlace: { PLATFORM_FORMAT } }),
         ...(gpu ? [part("gpu-list.sh")] : []),

@@ -33,10 +33,10 @@ export interface SetupOptions {
     readonly dockerLog: DockerLogRotation;
     /**
      * Docker Hub pull-through mirrors, merged into daemon.json's `registry-mirrors` (its other settings
-     * kept) and reloaded into a running dockerd. Defaults to none: the script's text is then exactly
-     * what it was before mirrors existed, so hosts set up without them see no change.
+     * kept) and reloaded into a running dockerd. Empty for none: the script's text is then exactly what
+     * it was before mirrors existed, so hosts set up without them see no change.
      */
-    readonly registryMirrors?: readonly string[];
+    readonly registryMirrors: readonly string[];
 }
 
 export const DOCKER_DAEMON_JSON_PATH = "/etc/docker/daemon.json";
@@ -127,7 +127,7 @@ export function validateSetupOptions(o: SetupOptions, label = "setup script opti
         bad("dockerLog.maxFile", "an integer from 1 to 100", o.dockerLog.maxFile);
     }
     // dockerd refuses to start on a mirror it cannot parse.
-    (o.registryMirrors ?? []).forEach((m, i) => {
+    o.registryMirrors.forEach((m, i) => {
         if (!matches(REGISTRY_MIRROR, m)) bad(`registryMirrors[${i}]`, REGISTRY_MIRROR.allowed, m);
     });
     return problems;
@@ -175,5 +175,5 @@ export function setupScript(o: SetupOptions): string {
             SSHD_DROP_IN_LINES: sshdDropIn().replace(/\n$/, "").split("\n"),
             SSHD_DROP_IN: SSHD_DROP_IN_PATH,
         },
-    }), o.registryMirrors ?? []);
+    }), o.registryMirrors);
 }

@@ -110,7 +110,7 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("hands the instance the rendered cloud-init as user data, replaced when it changes", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION });
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] });
             assert.strictEqual(run.get("aws-vm").inputs.userData, want);
             assert.strictEqual(run.get("aws-vm").inputs.userDataReplaceOnChange, true);
             assert.strictEqual(run.get("aws-key").inputs.publicKey, pub);

@@ -101,7 +101,7 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("passes the rendered cloud-init, base64-encoded, as customData; replaced when it changes", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: false, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION });
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: false, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] });
             assert.strictEqual(decode(run.get("azure-vm").inputs.osProfile.customData), want);
             assert.deepStrictEqual(run.regs.get("azure-vm")!.replaceOnChanges, ["osProfile.customData"]);
         });

@@ -109,7 +109,7 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("passes the rendered cloud-init as user-data metadata, with the SSH keys and no OS Login", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION });
+            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] });
             assert.deepStrictEqual(run.get("gcp-vm").inputs.metadata, {
                 "user-data": want,
                 "ssh-keys": `ubuntu:${pub}`,

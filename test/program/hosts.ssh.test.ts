@@ -34,11 +34,11 @@ describe("ssh hosts (the operator's own servers)", () => {
     it("sets each server up over SSH with the cloud-init setup script (GPU parts only where there is a GPU), as root through sudo", () => {
         const s1 = run.get("box1-setup");
         assert.strictEqual(s1.inputs.create, "sudo -n bash -s");
-        assert.strictEqual(s1.inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION }));
-        assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION }));
+        assert.strictEqual(s1.inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] }));
+        assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "gpuops", gpu: false, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] }));
         assert.match(run.get("box2-setup").inputs.stdin, /^readonly GPU=false$/m);
-        assert.strictEqual(run.get("box1-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", timeoutSeconds: READINESS_TIMEOUT_SECONDS, gpu: true, cloudInit: false }));
-        assert.strictEqual(run.get("box2-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", timeoutSeconds: READINESS_TIMEOUT_SECONDS, gpu: false, cloudInit: false }));
+        assert.strictEqual(run.get("box1-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", timeoutSeconds: READINESS_TIMEOUT_SECONDS, gpu: true, cloudInit: false, pullWithLogin: false }));
+        assert.strictEqual(run.get("box2-ready").inputs.create, readinessScript({ image: "ubuntu:24.04", timeoutSeconds: READINESS_TIMEOUT_SECONDS, gpu: false, cloudInit: false, pullWithLogin: false }));
         assert.strictEqual(run.get("box1-app-ollama").inputs.gpus, "all");
         assert.strictEqual(run.get("box2-app-ollama").inputs.gpus, undefined, "no GPU asked for on a server without one");
     });

@@ -103,7 +103,7 @@ describe("the remote-host skeleton under strict mocks", () => {
         assert.ok(run.regs.get("h1-setup")!.deps.includes("h1-ssh-gate"));
         assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-setup"));
         assert.doesNotMatch(run.get("h1-ssh-gate").inputs.create, /cloud-init/, "a server's gate waits for nothing but SSH");
-        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, timeoutSeconds: 1800, gpu: false, cloudInit: false }));
+        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, timeoutSeconds: 1800, gpu: false, cloudInit: false, pullWithLogin: false }));
         assert.strictEqual(setup.options.deletedWith, "", "a server the stack does not own: its resources are deleted on destroy");
     });
 
@@ -132,7 +132,7 @@ describe("the remote-host skeleton under strict mocks", () => {
 
     it("runs the readiness script on the host; remote commands pass no previous output in env", async () => {
         const run = await build();
-        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, timeoutSeconds: 1800, gpu: true, cloudInit: true }));
+        assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, timeoutSeconds: 1800, gpu: true, cloudInit: true, pullWithLogin: false }));
         for (const name of ["h1-ready", "h1-model-pull", "h1-ssh-gate", "h1-ssh-files", "h1-known-hosts"]) {
             assert.strictEqual(run.get(name).inputs.addPreviousOutputInEnv, false, name);
         }

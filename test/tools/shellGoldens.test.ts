@@ -38,9 +38,9 @@ interface Case {
 
 const CASES: Case[] = [
     // The setup script an operator's server gets over SSH (cloud VMs get it inside cloud-init: test/golden/cloud-init.*.yaml).
-    { file: "setup.server-gpu.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "580-server", ...LOG }) },
-    { file: "setup.server-cpu.sh", shell: "bash", render: () => setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "580-server", ...LOG }) },
-    { file: "setup.server-root-open.sh", shell: "bash", render: () => setupScript({ sshUser: "root", gpu: true, nvidiaDriverBranch: "575-server-open", ...LOG }) },
+    { file: "setup.server-gpu.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "580-server", ...LOG, registryMirrors: [] }) },
+    { file: "setup.server-cpu.sh", shell: "bash", render: () => setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "580-server", ...LOG, registryMirrors: [] }) },
+    { file: "setup.server-root-open.sh", shell: "bash", render: () => setupScript({ sshUser: "root", gpu: true, nvidiaDriverBranch: "575-server-open", ...LOG, registryMirrors: [] }) },
     // With Docker Hub mirrors: the registry-mirrors part, just before the done marker.
     { file: "setup.server-mirrors.sh", shell: "bash", render: () => setupScript({ sshUser: "gpuops", gpu: true, nvidiaDriverBranch: "580-server", ...LOG, registryMirrors: ["https://mirror.gcr.io", "http://10.0.0.5:5000/"] }) },
 
@@ -49,10 +49,12 @@ const CASES: Case[] = [
     { file: "firewall-install.server.sh", shell: "bash", render: () => firewallInstaller({ ports: [{ port: 8001, from: ["203.0.113.0/24"] }] }) },
 
     // The readiness gate: a cloud VM (GPU, cloud-init), a GPU server, a CPU server, and the combination no host uses yet.
-    { file: "readiness.cloud.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true }) },
-    { file: "readiness.server-gpu.sh", shell: "bash", render: () => readinessScript({ image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 1800, gpu: true, cloudInit: false }) },
-    { file: "readiness.server-cpu.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: false, cloudInit: false }) },
-    { file: "readiness.cloud-cpu.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 60, gpu: false, cloudInit: true }) },
+    { file: "readiness.cloud.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: true, pullWithLogin: false }) },
+    { file: "readiness.server-gpu.sh", shell: "bash", render: () => readinessScript({ image: "nvidia/cuda:12.8.1-base-ubuntu24.04", timeoutSeconds: 1800, gpu: true, cloudInit: false, pullWithLogin: false }) },
+    { file: "readiness.server-cpu.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: false, cloudInit: false, pullWithLogin: false }) },
+    { file: "readiness.cloud-cpu.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 60, gpu: false, cloudInit: true, pullWithLogin: false }) },
+    // A GPU host with a Docker Hub login: its image pulled with the login from stdin before it runs.
+    { file: "readiness.server-gpu-login.sh", shell: "bash", render: () => readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu: true, cloudInit: false, pullWithLogin: true }) },
 
     // The SSH gate, run on the operator's machine, and the probe it runs on the host.
     {
