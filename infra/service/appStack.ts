@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import type { NetworkConfig } from "../config/sections/network";
+import type { RegistryConfig } from "../config/sections/registry";
 import type { ReleaseConfig } from "../config/sections/release";
 import type { ServiceConfig } from "../config/sections/service";
 import { Color } from "../vocabulary";
@@ -13,9 +14,10 @@ import { healthcheck, service } from "./containerDefaults";
 import { Proxy, ProxyAuth, ProxyTls } from "./proxy";
 import { BuildSource, releaseLabel } from "./release";
 import { Slot } from "./slot";
+import { baseImagePuller } from "./baseImages";
 
 /** The part of the stack config an AppStack needs. */
-export type AppSettings = ServiceConfig & ReleaseConfig & Pick<NetworkConfig, "apiPort" | "idlePort">;
+export type AppSettings = ServiceConfig & ReleaseConfig & Pick<NetworkConfig, "apiPort" | "idlePort"> & Pick<RegistryConfig, "registry">;
 
 export interface AppStackArgs {
     /** Where to run. */
@@ -148,6 +150,9 @@ export class AppStack extends pulumi.ComponentResource {
             triggers: [s.model],
         }, { parent: this, dependsOn: [this.ollama] });
 
+        // With a Docker Hub login, the builds' bases are pulled with it first (baseImages.ts): the
+        // build itself would pull them anonymously. Without one, nothing here changes.
+        const pullBase = s.registry.username !== "" ? baseImagePuller(this, name, host) : undefined;
         const slot = (color: Color) => new Slot(slotName(name, color), {
             color,
             release: s.slots[color],
@@ -165,6 +170,7 @@ export class AppStack extends pulumi.ComponentResource {
             // containers' dependencies on them directly.
             apiDependsOn: [this.redis],
             workerDependsOn: [this.modelPull, this.redis],
+            ...(pullBase ? { pullBase } : {}),
         }, { parent: this });
         const blue = slot("blue");
         const green = slot("green");
@@ -188,6 +194,7 @@ export class AppStack extends pulumi.ComponentResource {
             routesDependOn: [blue.api, green.api],
             auth: args.auth,
             tls: args.tls,
+            ...(pullBase ? { pullBase } : {}),
         }, { parent: this });
         this.caRootCert = this.proxy.caRootCert;
         this.images = [s.images.redis, s.images.ollama, s.images.proxy, blue.imageName, green.imageName,

@@ -6,6 +6,7 @@ import * as docker from "@pulumi/docker";
 import { shellQuote } from "../shell/quote";
 import { renderShell } from "../shell/render";
 import { GpuHost } from "../hosts/gpuHost";
+import type { BaseImagePuller } from "./baseImages";
 
 const REPO = /^[a-z0-9][a-z0-9._-]*$/;
 const REF = /^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -49,6 +50,8 @@ export interface HostImageArgs {
     readonly context: string;
     /** Dockerfile path, relative to the project root. */
     readonly dockerfile: string;
+    /** Pulls the build's Docker Hub base images first (a Docker Hub login: baseImages.ts). Defaults to none: the build pulls them. */
+    readonly pullBase?: BaseImagePuller;
 }
 
 /** What hostImage makes: the build, its reference and id, and the clean-up to run after its containers. */
@@ -73,7 +76,7 @@ export function hostImage(parent: pulumi.Resource, host: GpuHost, a: HostImageAr
         // The host's platform, never the default (the operator's own CPU: pulumi-docker's Check).
         build: { context: a.context, dockerfile: a.dockerfile, platform: host.platform },
         skipPush: true,
-    }, { parent, provider: host.provider, ...host.onHost });
+    }, { parent, provider: host.provider, ...host.onHost, ...(a.pullBase ? { dependsOn: a.pullBase(a.dockerfile) } : {}) });
     const imageId = host.run(`${a.repository}-image-id`, {
         create: imageIdScript(imageName),
         triggers: [imageName],

@@ -16,6 +16,7 @@ import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, ROUTES_DIR, caddyRun, defaultPublic
 import { healthcheck, service } from "./containerDefaults";
 import { contextDigest } from "./release";
 import { hostImage } from "./hostImage";
+import type { BaseImagePuller } from "./baseImages";
 
 /** API keys checked by the proxy. */
 export interface ProxyAuth {
@@ -69,6 +70,8 @@ export interface ProxyArgs {
     readonly auth?: ProxyAuth;
     /** TLS on the live and idle ports. Defaults to { mode: "off" }. */
     readonly tls?: ProxyTls;
+    /** Pulls the key service build's Docker Hub base images first, with the host's login. Defaults to none: the build pulls them. */
+    readonly pullBase?: BaseImagePuller;
 }
 
 const CADDYFILE_PATH = "/etc/caddy/Caddyfile";
@@ -117,6 +120,7 @@ export class Proxy extends pulumi.ComponentResource {
             // Tagged by content: a changed server.js builds a new image and replaces the container.
             const authImage = hostImage(this, args.host, {
                 repository: `${name}-auth`, tag: contextDigest(context).slice(0, 20), context, dockerfile: `${context}/Dockerfile`,
+                ...(args.pullBase ? { pullBase: args.pullBase } : {}),
             });
             this.authImageName = authImage.imageName;
             const keysVolume = new docker.Volume(`${name}-auth-keys`, { name: `${name}-auth-keys` }, named);

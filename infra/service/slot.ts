@@ -11,6 +11,7 @@ import { GpuHost } from "../hosts/gpuHost";
 import { BuildSource, releaseLabel } from "./release";
 import { healthcheck, service } from "./containerDefaults";
 import { hostImage } from "./hostImage";
+import type { BaseImagePuller } from "./baseImages";
 import { slotEnvironment } from "./slotEnv";
 
 export interface SlotArgs {
@@ -42,6 +43,8 @@ export interface SlotArgs {
     readonly apiDependsOn?: pulumi.Resource[];
     /** Resources the worker must wait for (the model pull, Redis). Defaults to none. */
     readonly workerDependsOn?: pulumi.Resource[];
+    /** Pulls the build's Docker Hub base images first, with the host's Docker Hub login. Defaults to none: the build pulls them. */
+    readonly pullBase?: BaseImagePuller;
 }
 
 export class Slot extends pulumi.ComponentResource {
@@ -69,6 +72,7 @@ export class Slot extends pulumi.ComponentResource {
         // One repository per slot: replacing one slot's image never untags an image the other runs.
         const built = hostImage(this, host, {
             repository: name, tag: args.source.tag, context: args.source.context, dockerfile: `${args.source.context}/${app.dockerfile}`,
+            ...(args.pullBase ? { pullBase: args.pullBase } : {}),
         });
         this.image = built.image;
         this.imageName = built.imageName;
