@@ -124,6 +124,35 @@ class ErrorLog {
     }
 }
 
+/**
+ * Docker Hub refusing a pull for its rate limit: HTTP 429 with the error code TOOMANYREQUESTS, which
+ * every client prints as "toomanyrequests: <Docker Hub's message>". dockerd (the Docker provider's
+ * image pulls, `docker run`): "Error response from daemon: toomanyrequests: You have reached your
+ * unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit"
+ * (https://github.com/docker/hub-feedback/issues/2464); BuildKit (a build's FROM): "... 429 Too Many
+ * Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase
+ * the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+ * (https://github.com/ScribeMD/docker-cache/issues/829). Anonymous pulls are counted per IPv4 address
+ * (https://docs.docker.com/docker-hub/usage/pulls/), so a retry or a recover from the same address
+ * within the window gets it too.
+ */
+const TOO_MANY_REQUESTS = /toomanyrequests:?\s*([A-Za-z][^.\n"]*)?/i;
+
+/**
+ * What an operator reads when Docker Hub refused a pull in one of `messages`, on one line: what
+ * happened (Docker Hub's own words) and the config that lifts it (gpu-hosts:registry); undefined when
+ * none of them is Docker Hub's rate limit.
+ */
+export function registryLimitHint(messages: readonly string[], stackName: string): string | undefined {
+    const m = messages.map((text) => TOO_MANY_REQUESTS.exec(text)).find((x) => x !== null);
+    if (!m) return undefined;
+    const set = `pulumi config set --stack ${stackName}`;
+    return `Docker Hub refused a pull (toomanyrequests: ${(m[1] ?? "Too Many Requests").trim()}); the fix is ${NAMESPACE}:registry: ` +
+        `a Docker Hub login (\`${set} --path ${NAMESPACE}:registry.username <user>\` and \`${set} --secret ${NAMESPACE}:registryPassword <access token>\`) ` +
+        `or a pull-through mirror (\`${set} --path '${NAMESPACE}:registry.mirrors[0]' https://mirror.gcr.io\`; the local engine takes one in its own daemon.json), ` +
+        "then run this again (or wait for Docker Hub's limit to reset)";
+}
+
 /** Maps an Automation API failure to a one-line OpsError naming the stack and what was being done. */
 export function mapStackError(e: unknown, stackName: string, action: string): OpsError {
     if (e instanceof OpsError) return e;
@@ -137,7 +166,8 @@ export function mapStackError(e: unknown, stackName: string, action: string): Op
     const missing = cliMissingReason(e);
     if (missing) return new OpsError("cli-missing", missing);
     const kind = action === "pulumi up" ? "up-failed" : "command";
-    return new OpsError(kind, `${action} on stack ${stackName} failed: ${headline(text)}`);
+    const limit = registryLimitHint([text], stackName);
+    return new OpsError(kind, `${action} on stack ${stackName} failed: ${limit ?? headline(text)}`);
 }
 
 export interface OpenStackOptions {
@@ -276,6 +306,11 @@ class AutomationStackOps implements StackOps {
             const mapped = mapStackError(e, this.name, "pulumi up");
             const headline = errors.headline();
             if (mapped.kind !== "up-failed") throw mapped;
+            // Docker Hub's rate limit, wherever a pull met it: said once, with the config that lifts it.
+            const limited = errors.errors.find((x) => registryLimitHint([x.message], this.name) !== undefined);
+            if (limited) {
+                throw new UpFailedError(`pulumi up on stack ${this.name} failed at ${nameOf(limited.urn)}: ${registryLimitHint([limited.message], this.name)}`, errors.errors, log.changes, errors.programErrors);
+            }
             throw new UpFailedError(headline ? `pulumi up on stack ${this.name} failed: ${headline}` : mapped.message, errors.errors, log.changes, errors.programErrors);
         }
     }

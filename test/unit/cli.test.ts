@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { errorText, exitCode, parseArgs, usage } from "../../scripts/lib/cli";
 import { OpsError } from "../../scripts/lib/errors";
-import { mapStackError } from "../../scripts/lib/stackOps";
+import { mapStackError, registryLimitHint } from "../../scripts/lib/stackOps";
 
 describe("operator script arguments", () => {
     const release = { name: "release", releaseFlag: true, switches: ["workdir"] as const };
@@ -61,5 +61,33 @@ describe("stack error mapping", () => {
         const e = mapStackError(cmdError("Updating (dev)\nerror: update failed\n"), "dev", "pulumi up");
         assert.equal(e.kind, "up-failed");
         assert.equal(e.message, "pulumi up on stack dev failed: error: update failed");
+    });
+});
+
+describe("Docker Hub's rate limit (toomanyrequests)", () => {
+    // Real texts: dockerd's (a RemoteImage or a container's pull through the Docker provider, the
+    // readiness gate's `docker pull`), https://github.com/docker/hub-feedback/issues/2464; BuildKit's
+    // (a build's FROM), https://github.com/ScribeMD/docker-cache/issues/829.
+    const DOCKERD = "Unable to read Docker image into resource: unable to pull image redis:7.4.2-alpine: error pulling image redis:7.4.2-alpine: Error response from daemon: toomanyrequests: You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit";
+    const BUILDKIT = "failed to solve: node:20-bookworm-slim: failed to resolve source metadata for docker.io/library/node:20-bookworm-slim: failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/node/manifests/sha256:0b1e: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit";
+    const FIX = "the fix is gpu-hosts:registry: a Docker Hub login (`pulumi config set --stack dev --path gpu-hosts:registry.username <user>` and `pulumi config set --stack dev --secret gpu-hosts:registryPassword <access token>`) " +
+        "or a pull-through mirror (`pulumi config set --stack dev --path 'gpu-hosts:registry.mirrors[0]' https://mirror.gcr.io`; the local engine takes one in its own daemon.json), then run this again (or wait for Docker Hub's limit to reset)";
+
+    it("says what Docker Hub said and names gpu-hosts:registry as the fix, on one line", () => {
+        assert.equal(registryLimitHint([DOCKERD], "dev"), `Docker Hub refused a pull (toomanyrequests: You have reached your unauthenticated pull rate limit); ${FIX}`);
+        assert.equal(registryLimitHint(["other", BUILDKIT], "dev"), `Docker Hub refused a pull (toomanyrequests: You have reached your pull rate limit); ${FIX}`);
+        assert.ok(!registryLimitHint([`${DOCKERD}\nmore`], "dev")!.includes("\n"));
+    });
+
+    it("is silent for every other failure, a 429 from elsewhere included", () => {
+        assert.equal(registryLimitHint(["Error response from daemon: manifest for redis:9 not found: manifest unknown", "exit status 3: the GPU is on fire"], "dev"), undefined);
+        assert.equal(registryLimitHint(["googleapi: Error 429: Quota exceeded for quota metric 'Queries', rateLimitExceeded"], "dev"), undefined);
+    });
+
+    it("replaces the engine's headline of a failed command with it", () => {
+        const stderr = `Updating (dev)\nerror: ${DOCKERD}\n`;
+        const e = mapStackError(Object.assign(new Error(stderr), { commandResult: { stderr } }), "dev", "pulumi up");
+        assert.equal(e.kind, "up-failed");
+        assert.equal(e.message, `pulumi up on stack dev failed: Docker Hub refused a pull (toomanyrequests: You have reached your unauthenticated pull rate limit); ${FIX}`);
     });
 });
