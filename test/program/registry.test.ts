@@ -128,6 +128,30 @@ describe("gpu-hosts:registry (Docker Hub mirrors and login)", function () {
         it("keeps the password secret everywhere", () => assertPasswordHidden(run));
     });
 
+    describe("never pulls an image a host already has (a retry, recover)", () => {
+        // The Docker provider pulls only what the engine lacks: RemoteImage create and a container's
+        // create look the image up on the host first (kreuzwerker/terraform-provider-docker
+        // internal/provider/resource_docker_image_funcs.go findImage; resource_docker_container_funcs.go
+        // resourceDockerContainerCreate), shown on the real plugin in test/engine/registry.test.ts. What
+        // would pull again is the program's to keep out: a pull trigger (pullTriggers re-pulls on its
+        // change), or a delete that removes the image (keepLocally false), after which a replacement
+        // or another stack's copy pulls it back.
+        for (const [label, stack, o] of [["local", "local", LOGIN], ["cloud VMs", "dev", BOTH], ["servers", "dev", { ...SERVERS, ...BOTH }], ["cloud VMs, anonymous", "dev", {}]] as const) {
+            it(`${label}: every pinned or base image is kept on the host and has no pull trigger; containers run it by id`, async () => {
+                const run = await runProgram(stack, o);
+                const images = run.byType("docker:index/remoteImage:RemoteImage");
+                assert.ok(images.length >= 3, `${label}: redis, ollama and caddy at least`);
+                for (const r of images) {
+                    assert.strictEqual(r.inputs.keepLocally, true, `${r.name} keeps its image on delete`);
+                    assert.strictEqual(r.inputs.pullTriggers, undefined, `${r.name} has no pull trigger`);
+                    assert.ok(!r.inputs.forceRemove, `${r.name} is not force-removed`);
+                }
+                // By id, so a container's create finds its image on the host and never resolves a tag at a registry.
+                for (const c of run.byType("docker:index/container:Container")) assert.match(String(c.inputs.image), /^sha256:[0-9a-f]{64}$/, `${c.name} runs its image by id`);
+            });
+        }
+    });
+
     describe("without it", () => {
         it("no provider logs in, no gate gets stdin, no base image is pulled ahead, no setup holds a mirror", async () => {
             for (const [stack, o] of [["local", {}], ["dev", {}], ["dev", SERVERS]] as const) {
