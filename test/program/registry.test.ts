@@ -89,8 +89,8 @@ describe("gpu-hosts:registry (Docker Hub mirrors and login)", function () {
             for (const c of clouds()) {
                 const setup = (YAML.parse(userData(c, run)).write_files as { path: string; content: string }[]).find((f) => f.path === SETUP_SCRIPT_PATH)!.content;
                 const without = (YAML.parse(userData(c, plainRun)).write_files as { path: string; content: string }[]).find((f) => f.path === SETUP_SCRIPT_PATH)!.content;
-                assert.strictEqual(setup, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: MIRRORS }), c);
-                assert.strictEqual(without, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] }), c);
+                assert.strictEqual(setup, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: MIRRORS }), c);
+                assert.strictEqual(without, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] }), c);
                 assert.match(setup, /printf '%s\\n' https:\/\/mirror\.gcr\.io http:\/\/10\.0\.0\.5:5000 \| jq -cRn '\[inputs\]'/);
             }
         });
@@ -116,8 +116,8 @@ describe("gpu-hosts:registry (Docker Hub mirrors and login)", function () {
         });
 
         it("merges the mirrors through the setup over SSH; the gate logs in only where it pulls an image (a GPU)", () => {
-            assert.strictEqual(run.get("box1-setup").inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: MIRRORS }));
-            assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: MIRRORS }));
+            assert.strictEqual(run.get("box1-setup").inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: true, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: MIRRORS }));
+            assert.strictEqual(run.get("box2-setup").inputs.stdin, setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "580-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: MIRRORS }));
             assert.ok(isSecretInput(run.get("box1-ready").inputs.stdin));
             assert.match(run.get("box1-ready").inputs.create, /DOCKER_CONFIG="\$login_dir" docker pull --quiet "\$IMAGE"/);
             assert.strictEqual(run.get("box2-ready").inputs.stdin, undefined, "no GPU, no image to pull: no login sent");
