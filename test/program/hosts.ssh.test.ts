@@ -103,7 +103,9 @@ describe("ssh hosts (the operator's own servers)", () => {
         assert.match(gen.outputs.hosts.value.box1.authorizedKey, /^ssh-ed25519 AAAA\S+ gpu-hosts$/);
     });
 
-    it("a reinstalled server (a new machine id) is deployed afresh: every resource on it follows the new id", async () => {
+    it("a reinstalled server (a new machine id) is deployed afresh: every resource on it follows the new id", async function () {
+        // Two runs of the program on freshly loaded modules: ~10 s each here, more on a loaded machine.
+        this.timeout(90_000);
         const before = await runProgramFresh("dev", SERVERS);
         const after = await runProgramFresh("dev", SERVERS, { machineGeneration: 1 });
         const onBox1 = before.resources.filter((r) => r.name.startsWith("box1-") && r.options.replacementTrigger !== undefined);
