@@ -5,9 +5,8 @@ import { NAMESPACE } from "./infra/vocabulary";
 import { StackApiKeys, isConfigSecret, proxyAuth, proxyTls } from "./infra/service/access";
 import { createHosts } from "./infra/inventory";
 import { AppStack } from "./infra/service/appStack";
-import { pinSlots } from "./infra/service/pin";
 import { resolveSlots } from "./infra/service/release";
-import { keptPins } from "./infra/contract/pins";
+import { pinStack } from "./infra/contract/pins";
 import { stackOutputs } from "./infra/contract/outputs";
 import { appStackName } from "./infra/contract/names";
 
@@ -15,13 +14,8 @@ import { appStackName } from "./infra/contract/names";
 // slot's pin depends on what the stack kept at its last update, read back before any resource exists.
 export = async () => {
     const cfg = loadConfig(pulumi.getStack(), namespaced(pulumi.runtime.allConfig()), (k) => isConfigSecret(`${NAMESPACE}:${k}`));
-    // A slot keeps its pin until its release changes; a new release name (or a new stack) is pinned
-    // now, a preview keeping nothing (infra/service/pin.ts).
-    const pins = pinSlots(__dirname, cfg, await keptPins(), {
-        keep: !pulumi.runtime.isDryRun(),
-        warn: (m) => pulumi.log.warn(m),
-        info: (m) => pulumi.log.info(m),
-    });
+    // A slot keeps its pin until its release changes; a new release name (or a new stack) is pinned now.
+    const pins = await pinStack(__dirname, cfg);
     const settings = { ...cfg, slots: pins.slots };
     const sources = resolveSlots(__dirname, cfg.app.context, cfg.app.dockerfile, pins.slots);
     const keys = cfg.auth.enabled ? new StackApiKeys("api-keys", { operatorKeys: cfg.apiKeys }) : undefined;

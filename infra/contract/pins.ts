@@ -16,7 +16,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { COLORS, Color } from "../vocabulary";
 import { COMMIT } from "../validators";
-import type { KeptPins, PinRecord } from "../service/pin";
+import { KeptPins, PinRecord, PinnedSlots, pinSlots } from "../service/pin";
+import type { StackConfig } from "../config";
 
 /** The `pins` output: what each slot was pinned to, and from which config. */
 export type PinsOutput = Readonly<Record<Color, PinRecord>>;
@@ -65,4 +66,17 @@ export async function keptPins(): Promise<KeptPins> {
     });
     const [pins, slots] = await Promise.all([self.getOutputDetails("pins"), self.getOutputDetails("slots")]);
     return readPins({ pins: pins.value, slots: slots.value });
+}
+
+/**
+ * Both slots' pins for this update of this stack (infra/service/pin.ts pinSlots) against what the
+ * stack kept: a slot keeps its pin until its release changes; what is new is pinned now, and a
+ * preview keeps nothing. Notes and warnings go to the engine's log.
+ */
+export async function pinStack(projectRoot: string, cfg: Pick<StackConfig, "app" | "slots">): Promise<PinnedSlots> {
+    return pinSlots(projectRoot, cfg, await keptPins(), {
+        keep: !pulumi.runtime.isDryRun(),
+        warn: (m) => pulumi.log.warn(m),
+        info: (m) => pulumi.log.info(m),
+    });
 }
