@@ -7,6 +7,6 @@
 // cheapest first (catalog prices) instead of in the listed order.
 import { main } from "./lib/cli";
 import { deploy } from "./lib/deploy";
-import { pinRelease } from "./lib/pin";
+import { pinnerFor } from "./lib/pin";
 
-main({ name: "deploy", switches: ["cheapest"] }, (deps, args) => deploy(deps, pinRelease, { cheapest: args.cheapest }));
+main({ name: "deploy", switches: ["cheapest"] }, (deps, args) => deploy(deps, pinnerFor(deps.stack.name, deps.log), { cheapest: args.cheapest }));

@@ -1,7 +1,6 @@
-// npm run preview [-- --stack S]: what `npm run up` would change, per slot. Pins unpinned slots first
-// (config only), as up would.
+// npm run preview [-- --stack S]: what `npm run up` would change, per slot. Writes no config: a slot
+// the next up pins is previewed from what its release names now.
 import { main } from "./lib/cli";
-import { pinRelease } from "./lib/pin";
 import { preview } from "./lib/up";
 
-main({ name: "preview", defaultStack: "local", createLocal: true }, (deps) => preview(deps, pinRelease));
+main({ name: "preview", defaultStack: "local", createLocal: true }, (deps) => preview(deps));

@@ -81,15 +81,6 @@ export const DEFAULTS = Object.fromEntries(CONFIG_KEYS.map((k) => [k.key, fallba
 
 export const KNOWN_KEYS: readonly string[] = CONFIG_KEYS.map((k) => k.key).sort();
 
-/** How strict loadConfig is about what only the program needs. */
-export interface LoadOptions {
-    /**
-     * Refuse a slot without a commit. The program builds only pinned commits; the operator scripts
-     * read a new stack's config before they pin it. Defaults to true.
-     */
-    readonly requirePinnedSlots?: boolean;
-}
-
 /**
  * Validates the raw config of `stack` (keys without the "gpu-hosts:" prefix) and returns the typed
  * config, or throws ConfigError naming every bad key, its value and what is allowed.
@@ -98,7 +89,6 @@ export function loadConfig(
     stack: string,
     raw: Readonly<Record<string, string | undefined>>,
     isSecret: (key: string) => boolean = () => false,
-    options: LoadOptions = {},
 ): StackConfig {
     const r = new Reader(raw, isSecret);
     for (const k of Object.keys(raw)) {
@@ -129,7 +119,7 @@ export function loadConfig(
         if (k.key === slots.key) slotsRead = r.problems.length === before;
     }
     const cfg = { stack, ...Object.fromEntries(values) } as unknown as StackConfig;
-    checkRules(r, cfg, options, slotsRead);
+    checkRules(r, cfg, slotsRead);
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return cfg;
 }

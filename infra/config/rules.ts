@@ -1,17 +1,17 @@
 // The rules that tie keys to each other, checked once every key has been read on its own: ports
-// that must differ, CIDRs a cloud needs, what ACME needs, slots the program can build. Each reports
+// that must differ, CIDRs a cloud needs, what ACME needs, slot commits that are full ids. Each reports
 // into the same list as the keys' own problems, so the operator sees them all at once.
 import { COLORS, NAMESPACE, PORTS, SSH } from "../vocabulary";
 import { COMMIT, WIDEST_PRODUCTION_PREFIX, isIp, isWorldOpen } from "../validators";
 import { CLOUDS, isCloud } from "../clouds";
 import type { Reader } from "./reader";
 import { checkRegistryLogin } from "./sections/registry";
-import type { LoadOptions, StackConfig } from ".";
+import type { StackConfig } from ".";
 
 /** Ports the proxy must not publish: SSH, Redis and Ollama would open to the port's CIDRs. */
 const RESERVED_PORTS: readonly number[] = [PORTS.ssh, PORTS.redis, PORTS.ollama];
 
-export function checkRules(r: Reader, cfg: StackConfig, options: LoadOptions, slotsRead: boolean): void {
+export function checkRules(r: Reader, cfg: StackConfig, slotsRead: boolean): void {
     const ports = [["apiPort", cfg.apiPort], ["idlePort", cfg.idlePort]] as const;
     if (cfg.apiPort === cfg.idlePort) r.fail("idlePort", `a port other than ${NAMESPACE}:apiPort (${cfg.apiPort})`, cfg.idlePort);
     for (const [key, port] of ports) {
@@ -61,13 +61,12 @@ export function checkRules(r: Reader, cfg: StackConfig, options: LoadOptions, sl
 
     checkRegistryLogin(r);
 
-    // Checked whether or not the stack sets slots: the default is unpinned, and an unpinned slot has
-    // nothing to build.
+    // A commit, when set, is the full id the slot is pinned to (an abbreviation could later become
+    // ambiguous); none means the program pins the release name itself (infra/service/pin.ts).
     for (const c of slotsRead ? COLORS : []) {
         const commit = cfg.slots[c].commit;
-        if (commit === "" && options.requirePinnedSlots === false) continue;
-        if (!COMMIT.re.test(commit)) {
-            r.fail(`slots.${c}.commit`, `the full id of the git commit the slot is pinned to (40 or 64 hex digits)${commit === "" ? "; `npm run up` pins a new stack's slots, `npm run release` pins a new release" : ""}`, commit);
+        if (commit !== "" && !COMMIT.re.test(commit)) {
+            r.fail(`slots.${c}.commit`, `${COMMIT.allowed}, or "" (the program then pins slots.${c}.release itself)`, commit);
         }
     }
 }

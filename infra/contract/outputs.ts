@@ -10,6 +10,8 @@ import type { StackConfig } from "../config";
 import { HOST_KINDS } from "../clouds";
 import { Color, HostKind, LOCAL, SSH, otherColor } from "../vocabulary";
 import type { CloudDetails, CloudKind, DetailsOf, HostDetailsInput, Inputs, RemoteKind, ServerDetails } from "./details";
+import type { KeptPins } from "../service/pin";
+import { PinsOutput, readPins } from "./pins";
 
 /** A slot as the outputs show it. */
 export interface SlotOutput {
@@ -75,6 +77,12 @@ export interface StackOutputs {
     /** The image the live slot of the first host runs. */
     readonly image: string;
     readonly slots: SlotsOutput;
+    /**
+     * What each slot was pinned to and from which config (infra/contract/pins.ts), read back by the
+     * next update. Absent from stacks deployed before it existed: parseStackOutputs then takes it
+     * from `slots`, so parsed outputs always have it.
+     */
+    readonly pins?: KeptPins;
     readonly hosts: Readonly<Record<string, HostOutput>>;
     /** Every image the stack put on its hosts, for clean-up advice. */
     readonly hostImages: readonly string[];
@@ -127,7 +135,7 @@ function kindFirst<D extends HostDetailsInput, B extends object>(details: D, bas
 }
 
 /** The program's outputs, Inputs of the StackOutputs shape. */
-export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model">, deployed: readonly { host: HostSource; app: AppSource }[], keys?: KeysSource) {
+export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model">, deployed: readonly { host: HostSource; app: AppSource }[], pins: PinsOutput, keys?: KeysSource) {
     const idleColor = otherColor(cfg.liveColor);
     const primary = deployed[0].app;
     const hosts: Record<string, HostOutputInput> = {};
@@ -159,6 +167,7 @@ export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model">, depl
         model: cfg.model,
         image: primary.slots[cfg.liveColor].image,
         slots: primary.slots,
+        pins,
         hosts: pulumi.output(hosts),
         // What `npm run destroy` names for removal: the images the stack put on its hosts, and no other.
         hostImages: [...new Set(deployed.flatMap(({ app }) => app.images))],
@@ -321,6 +330,7 @@ export function parseStackOutputs(raw: Readonly<Record<string, unknown>>): Stack
     const model = f.text("model", raw.model);
     const image = f.text("image", raw.image);
     const slots = f.slots("slots", raw.slots);
+    const pins = readPins(raw);
     const hosts: Record<string, HostOutput> = {};
     const hostsRaw = f.object("hosts", raw.hosts, "an object mapping each host name to its outputs");
     if (hostsRaw && Object.keys(hostsRaw).length === 0) f.problems.push("hosts must name at least one host, got {}");
@@ -340,6 +350,7 @@ export function parseStackOutputs(raw: Readonly<Record<string, unknown>>): Stack
         model,
         image,
         slots,
+        pins,
         hosts,
         hostImages,
         ...(apiKey === undefined ? {} : { apiKey }),

@@ -1,9 +1,9 @@
 // How a slot's pinned release becomes a build: the context is the app directory as it is in the
 // slot's git commit, exported once into .pulumi/releases/<tree id>/ and never changed again, and the
 // image tag is a digest of exactly the files Docker would send from it. So an edit on disk, a later
-// commit or a moved branch cannot reach a slot: only a new commit in the slot's config can (a
-// release, or an explicit `pulumi config set`). Pinning a release name to a commit is the operator
-// scripts' job (scripts/lib/pin.ts); the program only builds what is pinned.
+// commit or a moved branch cannot reach a slot: only a new pin can (infra/service/pin.ts: a release,
+// or a release name set in the config). A pinned commit this clone does not have (a teammate's
+// release, a CI runner's first look at the stack) is fetched from origin first.
 import ignore from "@balena/dockerignore";
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { SlotConfig } from "../config/sections/release";
 import { NAMESPACE } from "../vocabulary";
+import { ORIGIN, SNAPSHOT_REFS, fetchCommit, git, hasObject, repoOf } from "./git";
 
 export interface BuildSource {
     /** Build context to hand Docker, relative to the project root (Pulumi runs the program there),
@@ -31,16 +32,6 @@ export const shortCommit = (commit: string): string => commit.slice(0, 12);
  * It changes only when the slot's pin does, and the pin changes only when a release sets it.
  */
 export const releaseLabel = (r: SlotConfig): string => (r.release === r.commit ? shortCommit(r.commit) : `${r.release}@${shortCommit(r.commit)}`);
-
-/** Runs git in `cwd` and returns its trimmed stdout; git's own message on failure. */
-export function git(cwd: string, args: readonly string[], env?: NodeJS.ProcessEnv): string {
-    return execFileSync("git", [...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env, maxBuffer: 1 << 26 }).trim();
-}
-
-/** git's first stderr line of a failed git() call. */
-export function gitError(e: unknown): string {
-    return ((e as { stderr?: string }).stderr ?? (e as Error).message ?? String(e)).trim().split("\n")[0];
-}
 
 /**
  * The files Docker would send for a build of `contextDir` with `dockerfile` (relative to it): every
@@ -83,27 +74,40 @@ export function contextDigest(contextDir: string, dockerfile = "Dockerfile"): st
     return hash.digest("hex");
 }
 
+/** The tree id of `prefix` in `commit`, or undefined when `top` lacks either. */
+function treeOf(top: string, commit: string, prefix: string): string | undefined {
+    try {
+        return git(top, ["rev-parse", "--verify", "--quiet", `${commit}^{commit}:${prefix}`]);
+    } catch {
+        return undefined;
+    }
+}
+
 /**
  * The build source of `pinned` for the app context `contextDir`: the context's tree in the pinned
  * commit, exported once into `cacheDir/<tree id>` (complete or absent: written aside, then renamed)
- * and tagged by its content. Throws naming the slot when the commit is not in this repository.
+ * and tagged by its content. A commit this clone lacks is fetched from origin (git.ts fetchCommit);
+ * when that fails too, throws naming the slot and the one command that makes the commit fetchable.
  */
 export function buildSource(contextDir: string, slot: string, pinned: SlotConfig, cacheDir: string, dockerfile = "Dockerfile"): BuildSource {
-    const key = `${NAMESPACE}:slots.${slot}.commit`;
-    let top: string;
+    const what = `slot ${slot} is pinned to commit ${pinned.commit} (release ${JSON.stringify(pinned.release)})`;
+    let repo: { top: string; prefix: string };
     try {
-        top = git(contextDir, ["rev-parse", "--show-toplevel"]);
+        repo = repoOf(contextDir);
     } catch (e) {
-        throw new Error(`${key}: the app context ${contextDir} is not in a git repository (${gitError(e)}); releases are pinned to git commits`);
+        throw new Error(`${NAMESPACE}:app.context: ${(e as Error).message}`);
     }
-    const prefix = path.relative(fs.realpathSync(top), fs.realpathSync(contextDir)).split(path.sep).join("/");
-    let tree: string;
-    try {
-        tree = git(top, ["rev-parse", "--verify", "--quiet", `${pinned.commit}^{commit}:${prefix}`]);
-    } catch {
-        throw new Error(`${key} is ${pinned.commit} (release ${JSON.stringify(pinned.release)}), which is not a commit of ${top} that holds ${prefix}/: ` +
-            "fetch it (git fetch origin 'refs/gpu-hosts/*:refs/gpu-hosts/*' for a workdir snapshot made elsewhere), or release again");
+    const { top, prefix } = repo;
+    let tree = treeOf(top, pinned.commit, prefix);
+    if (tree === undefined && !hasObject(top, `${pinned.commit}^{commit}`)) {
+        const why = fetchCommit(top, pinned.commit);
+        if (why !== undefined) {
+            throw new Error(`${what}, which ${top} does not have and could not fetch (${why}). ` +
+                `In the clone that made the release, make it fetchable: git push ${ORIGIN} ${pinned.commit}:${SNAPSHOT_REFS}/${pinned.commit}`);
+        }
+        tree = treeOf(top, pinned.commit, prefix);
     }
+    if (tree === undefined) throw new Error(`${what}, which does not hold the app context ${prefix || "."}/ of ${top}`);
     const dest = path.join(cacheDir, tree);
     const marker = path.join(dest, ".gpu-hosts-digest");
     if (!fs.existsSync(marker)) {
@@ -122,6 +126,13 @@ export function buildSource(contextDir: string, slot: string, pinned: SlotConfig
     return { context: dest, tag: digest.slice(0, 16), tree };
 }
 
+/** The app context (gpu-hosts:app.context) as an absolute path; throws naming the key when it does not exist. */
+export function appContextPath(projectRoot: string, appContext: string): string {
+    const contextDir = path.resolve(projectRoot, appContext);
+    if (!fs.existsSync(contextDir)) throw new Error(`${NAMESPACE}:app.context: ${contextDir} does not exist`);
+    return contextDir;
+}
+
 /** Build sources of both slots; a commit shared by both slots is resolved once. */
 export function resolveSlots(
     projectRoot: string,
@@ -129,8 +140,7 @@ export function resolveSlots(
     dockerfile: string,
     slots: { readonly blue: SlotConfig; readonly green: SlotConfig },
 ): { blue: BuildSource; green: BuildSource } {
-    const contextDir = path.resolve(projectRoot, appContext);
-    if (!fs.existsSync(contextDir)) throw new Error(`${NAMESPACE}:app.context: ${contextDir} does not exist`);
+    const contextDir = appContextPath(projectRoot, appContext);
     const cacheDir = path.join(projectRoot, ".pulumi", "releases");
     const resolve = (slot: "blue" | "green"): BuildSource => {
         const src = buildSource(contextDir, slot, slots[slot], cacheDir, dockerfile);

@@ -2,6 +2,7 @@
 // deployed (read through the outputs' one parser), per-host checks, and the checks that config
 // (read through readStackConfig) agrees with the deployment before an update may run.
 import { StackConfig } from "../../infra/config";
+import { decidePin } from "../../infra/service/pin";
 import { Color, NAMESPACE, otherColor } from "../../infra/vocabulary";
 import { OutputsError, parseStackOutputs, SlotsOutput, StackOutputs } from "../../infra/contract/outputs";
 import { countChanges, groupChanges, listChanges } from "./changes";
@@ -111,12 +112,18 @@ export function assertLiveColorInSync(stackName: string, cfg: Pick<StackConfig, 
 }
 
 /**
- * Refuses when the live slot's pin in config is not what the live slot runs: an up would deploy that
- * change to live traffic.
+ * Refuses when the live slot would not keep what it runs: its config names another commit, or a
+ * release name the next up would pin anew (infra/service/pin.ts decidePin against the stack's kept
+ * pins). An update would deploy that change to live traffic.
  */
 export function assertLivePinInSync(cfg: Pick<StackConfig, "slots">, dep: Deployed): void {
     const live = dep.liveColor;
-    if (cfg.slots[live].commit !== dep.slots[live].commit) {
-        throw new OpsError("config", `config ${NAMESPACE}:slots.${live}.commit is ${JSON.stringify(cfg.slots[live].commit)} but live slot ${live} runs ${dep.slots[live].commit} (${dep.slots[live].label}): an update would change the live slot; set it back first`);
+    const runs = dep.slots[live];
+    const d = decidePin(cfg.slots[live], dep.outputs.pins?.[live]);
+    if (d.kind === "new") {
+        throw new OpsError("config", `config ${NAMESPACE}:slots.${live}.release is ${JSON.stringify(cfg.slots[live].release)} but live slot ${live} runs ${runs.commit} (${runs.label}): an update would pin that release and change the live slot; set it back first`);
+    }
+    if (d.commit !== runs.commit) {
+        throw new OpsError("config", `config ${NAMESPACE}:slots.${live}.commit is ${JSON.stringify(cfg.slots[live].commit)} but live slot ${live} runs ${runs.commit} (${runs.label}): an update would change the live slot; set it back first`);
     }
 }

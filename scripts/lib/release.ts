@@ -4,6 +4,7 @@
 import { SlotConfig } from "../../infra/config";
 import { Color, NAMESPACE } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
+import { configFor } from "../../infra/service/pin";
 import { ResourceChange, countChanges, groupChanges, listChanges } from "./changes";
 import {
     Deps, assertLiveColorInSync, assertLivePinInSync, describeFailures, eachHost, readDeployed, releaseOf, runUp,
@@ -15,7 +16,7 @@ import { Pinner, appContextDir, readStackConfig } from "./stackConfig";
 export interface ReleaseOptions {
     /** The release's name: "workdir" or a git ref of the app context. */
     readonly release: string;
-    /** Pins a release name to a commit in the stack's app context (scripts/lib/pin.ts pinRelease). */
+    /** Pins a release name to a commit in the stack's app context (scripts/lib/pin.ts pinnerFor: pins, and shares a shared stack's workdir pin). */
     readonly pin: Pinner;
     /** A note for the operator about the app context, logged before pinning (pin.ts dirtyNote). Defaults to none. */
     readonly note?: (contextDir: string) => string | undefined;
@@ -50,7 +51,10 @@ export async function release(d: Deps, o: ReleaseOptions): Promise<ReleaseResult
     const label = releaseLabel(pinned);
     step(2, `pinning release ${o.release} to commit ${pinned.commit} and setting it on idle slot ${idle} (live ${live} stays on ${dep.slots[live].label})`);
     const previous = slots[idle];
-    await d.stack.setConfig("slots", { ...slots, [idle]: pinned });
+    // The pin as the program will build it (decidePin): normally {release, commit}.
+    const next = configFor(pinned, dep.outputs.pins?.[idle]);
+    if (next.commit === "") d.log(`      (commit ${pinned.commit} is the config's earlier commit, set aside when the release name changed; the config names release ${o.release} alone, which the up pins to it again)`);
+    await d.stack.setConfig("slots", { ...slots, [idle]: next });
     const restore = () => d.stack.setConfig("slots", { ...slots, [idle]: previous });
 
     step(3, "previewing: only the idle slot may change");

@@ -12,7 +12,7 @@ import { PROJECT_ROOT, StackOps } from "./stackOps";
 export async function readStackConfig(stack: Pick<StackOps, "name" | "allConfig">): Promise<StackConfig> {
     const raw = await stack.allConfig();
     try {
-        return loadConfig(stack.name, raw.values, (k) => raw.secrets.includes(k), { requirePinnedSlots: false });
+        return loadConfig(stack.name, raw.values, (k) => raw.secrets.includes(k));
     } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         const n = e.problems.length;

@@ -1,10 +1,14 @@
-// `npm run up` / `preview` / `destroy` as library functions over StackOps. Up and preview first pin
-// every slot that has no commit yet (a new stack: both slots to one snapshot of the app context, as
-// it is on disk), so the program only ever builds pinned commits; then they run the engine and
-// report what changed, per slot.
+// `npm run up` / `preview` / `destroy` as library functions over StackOps. Up first pins, into the
+// config, every slot the program would pin itself (a new stack: both slots to one snapshot of the app
+// context as it is on disk; a release name set by hand), with the Pinner the command gives (pin.ts
+// pinnerFor also pushes a shared stack's workdir pin before anything is deployed); a slot that keeps
+// its pin is left alone, so nothing on disk reaches it. Then it runs the engine and reports what changed, per slot. Preview changes no
+// config: the program pins what is new for the preview only (infra/service/pin.ts).
 import { SlotConfig, StackConfig } from "../../infra/config";
 import { COLORS, Color, otherColor } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
+import { configFor, decidePin } from "../../infra/service/pin";
+import { readPins } from "../../infra/contract/pins";
 import { isRemoteHost, parseStackOutputs } from "../../infra/contract/outputs";
 import { appStackName, modelVolumeName } from "../../infra/contract/names";
 import { ResourceChange, countChanges, groupChanges } from "./changes";
@@ -18,24 +22,28 @@ export interface UpDeps {
 }
 
 /**
- * Pins every slot of `cfg` whose commit is not set yet, and returns the slots it pinned. A release
- * name shared by both unpinned slots is pinned once, so a new stack's two slots run the same snapshot.
+ * Pins, into the config, every slot of `cfg` the program would pin on the next up (decidePin against
+ * the pins the stack kept: a new stack, a release name set by hand), and returns those slots. A
+ * release name shared by both is pinned once, so a new stack's two slots run the same snapshot. A pin
+ * that fails (pin.ts pinnerFor: a refused push) writes nothing.
  */
 export async function pinUnpinned(d: UpDeps, cfg: Pick<StackConfig, "slots" | "app">, pin: Pinner): Promise<Color[]> {
     const slots = cfg.slots;
-    const unpinned = COLORS.filter((c) => slots[c].commit === "");
-    if (unpinned.length === 0) return [];
+    const kept = readPins(await d.stack.outputs());
+    const fresh = COLORS.filter((c) => decidePin(slots[c], kept[c]).kind === "new");
+    if (fresh.length === 0) return [];
     const contextDir = appContextDir(cfg);
     const byRelease = new Map<string, SlotConfig>();
     const next: Record<Color, SlotConfig> = { ...slots };
-    for (const c of unpinned) {
+    for (const c of fresh) {
         const r = slots[c].release;
         if (!byRelease.has(r)) byRelease.set(r, pin(contextDir, r));
-        next[c] = byRelease.get(r)!;
-        d.log(`      pinned slot ${c}: release ${r} -> ${releaseLabel(next[c])} (commit ${next[c].commit})`);
+        const pinned = byRelease.get(r)!;
+        next[c] = configFor(pinned, kept[c]);
+        d.log(`      pinned slot ${c}: release ${r} -> ${releaseLabel(pinned)} (commit ${pinned.commit})`);
     }
     await d.stack.setConfig("slots", next);
-    return unpinned;
+    return fresh;
 }
 
 /** "blue: 2 replace; green: none; shared: 1 update" for a run's changes, with the live slot named. */
@@ -64,7 +72,7 @@ export async function up(d: UpDeps, pin: Pinner): Promise<UpResult> {
     d.log(`[1/3] pinning the releases of stack ${name}`);
     const cfg = await readStackConfig(d.stack);
     const pinned = await pinUnpinned(d, cfg, pin);
-    if (pinned.length === 0) d.log("      both slots are pinned already; nothing on disk reaches them");
+    if (pinned.length === 0) d.log("      both slots keep their pins; nothing on disk reaches them");
     d.log(`[2/3] running pulumi up`);
     const r = await d.stack.up();
     d.log(`[3/3] done: ${r.resources.length} resource(s) changed (${changeLine(r.resources, cfg.liveColor)})`);
@@ -73,10 +81,13 @@ export async function up(d: UpDeps, pin: Pinner): Promise<UpResult> {
     return { ...r, pinned };
 }
 
-/** Pins new slots (config only), then previews: what an up would change, per slot. */
-export async function preview(d: UpDeps, pin: Pinner): Promise<readonly ResourceChange[]> {
+/** Previews what an up would change, per slot; says which slots the next up pins. Writes no config. */
+export async function preview(d: UpDeps): Promise<readonly ResourceChange[]> {
     const cfg = await readStackConfig(d.stack);
-    await pinUnpinned(d, cfg, pin);
+    const kept = readPins(await d.stack.outputs());
+    for (const c of COLORS.filter((x) => decidePin(cfg.slots[x], kept[x]).kind === "new")) {
+        d.log(`note: slot ${c} has no pin for release ${cfg.slots[c].release} yet: the preview builds it from what it names now; the next up pins it`);
+    }
     const planned = await d.stack.preview();
     d.log(`preview of stack ${d.stack.name}: ${planned.length} resource(s) would change (${changeLine(planned, cfg.liveColor)})`);
     return planned;

@@ -93,6 +93,8 @@ export interface CliResult {
     readonly code: number;
     /** stdout and stderr together, as an operator sees them. */
     readonly output: string;
+    /** stdout alone (a `--json` answer, without the engine's diagnostics on stderr). */
+    readonly stdout: string;
     readonly ms: number;
 }
 
@@ -102,7 +104,7 @@ export function runCli(engine: Engine, args: string[], o: { cwd: string; env: Re
     return new Promise((resolve) => {
         execFile(engine.bin, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
             const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-            resolve({ code, output: `${stdout}${stderr}`, ms: Date.now() - started });
+            resolve({ code, output: `${stdout}${stderr}`, stdout: `${stdout}`, ms: Date.now() - started });
         });
     });
 }

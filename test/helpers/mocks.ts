@@ -35,6 +35,8 @@ export interface Recorded {
 export type ResourceMock = (a: pulumi.runtime.MockResourceArgs, world: MockWorld) => { id?: string; state?: Record<string, any> };
 export type CallMock = (a: pulumi.runtime.MockCallArgs) => Record<string, any>;
 
+const STACK_REFERENCE = "pulumi:pulumi:StackReference";
+
 const FAKE_ED25519_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMo gpu-hosts";
 
 function commandStdout(a: pulumi.runtime.MockResourceArgs, world: MockWorld, otherwise: string): string {
@@ -98,6 +100,11 @@ export interface MockWorld {
     readonly machineGeneration?: number;
     /** What `docker version --format '{{.Server.Os}}/{{.Server.Arch}}'` prints for the local engine. Defaults to "linux/amd64". */
     readonly localEnginePlatform?: string;
+    /**
+     * The stack's outputs from its last update, as a StackReference to the stack itself reads them
+     * (infra/contract/pins.ts keptPins). Defaults to none: a new stack.
+     */
+    readonly previousOutputs?: Readonly<Record<string, unknown>>;
 }
 
 /** RegisterResource request fields the stock MockMonitor drops (it hands mocks only type, name, inputs). */
@@ -120,6 +127,8 @@ export class StrictMocks implements pulumi.runtime.Mocks {
     readonly resources: Recorded[] = [];
     readonly calls: { token: string; inputs: Record<string, any> }[] = [];
     private readonly pending = new Map<string, { urn: string; options: RecordedOptions }>();
+    private projectName = "";
+    private stackName = "";
 
     private reject: (e: Error) => void = () => undefined;
     /**
@@ -150,6 +159,8 @@ export class StrictMocks implements pulumi.runtime.Mocks {
      * and the stock MockMonitor never shows. Call right after pulumi.runtime.setMocks.
      */
     recordOptions(project: string, stack: string): void {
+        this.projectName = project;
+        this.stackName = stack;
         const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): Promise<void> };
         const original = monitor.registerResource.bind(monitor);
         monitor.registerResource = (req: RegisterRequest, cb: unknown) => {
@@ -188,6 +199,7 @@ export class StrictMocks implements pulumi.runtime.Mocks {
     }
 
     private newResourceStrict(a: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+        if (a.type === STACK_REFERENCE) return this.stackReference(a);
         const { urn, options } = this.optionsOf(a.type, a.name);
         if (!a.custom) {
             if (!a.type.startsWith("gpu-hosts:")) throw new Error(`strict mocks: unexpected component type ${a.type} (${a.name})`);
@@ -200,6 +212,22 @@ export class StrictMocks implements pulumi.runtime.Mocks {
         const id = r.id ?? `${a.name}-${hex(a.type + a.name, 8)}`;
         this.resources.push({ type: a.type, name: a.name, custom: true, inputs: a.inputs, provider: a.provider, id, urn, options });
         return { id, state: { ...a.inputs, ...r.state } };
+    }
+
+    /**
+     * A StackReference is read, not registered (the SDK's readResource: recordOptions never sees it).
+     * The engine answers it with the named stack's outputs (pulumi/pulumi pkg/resource/deploy/builtins.go
+     * readStackReference: name, outputs, secretOutputNames); here only the stack itself can be named.
+     */
+    private stackReference(a: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
+        const self = [this.stackName, `organization/${this.projectName}/${this.stackName}`];
+        if (!self.includes(a.inputs.name)) throw new Error(`strict mocks: a StackReference to ${a.inputs.name}, not to this stack (${self.join(" or ")})`);
+        const urn = `urn:pulumi:${this.stackName}::${this.projectName}::${STACK_REFERENCE}::${a.name}`;
+        const options: RecordedOptions = {
+            deleteBeforeReplace: false, deletedWith: "", dependencies: [], replaceWith: [], ignoreChanges: [], replaceOnChanges: [], retainOnDelete: false, parent: "",
+        };
+        this.resources.push({ type: a.type, name: a.name, custom: true, inputs: a.inputs, id: a.inputs.name, urn, options });
+        return { id: a.inputs.name, state: { name: a.inputs.name, outputs: { ...(this.world.previousOutputs ?? {}) }, secretOutputNames: [] } };
     }
 
     /** Resolves once no resource has registered for five 5 ms ticks: the program has finished. */

@@ -172,7 +172,8 @@ export async function runProgramFresh(stack: string, overrides: Record<string, u
         stack: fs.readFileSync(path.join(root, `Pulumi.${stack}.yaml`), "utf8"),
     });
     const mocks = new StrictMocks(world);
-    await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
+    // The organization a diy (file) backend gives every stack (pulumi/pulumi pkg/backend/diy/store.go).
+    await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, "organization");
     mocks.recordOptions(PROJECT, stack);
     // Values given as secret(...) are marked secret, as `pulumi config set --secret` does.
     pulumi.runtime.setAllConfig(config, Object.entries(overrides).filter(([, v]) => v instanceof SecretValue).map(([k]) => fullKey(k)));
@@ -186,19 +187,19 @@ export async function runProgramFresh(stack: string, overrides: Record<string, u
     const cwd = process.cwd();
     process.chdir(root);
     process.env.GPU_HOSTS_TEST_MACHINE_GENERATION = String(world.machineGeneration ?? 0);
-    let program: Record<string, unknown>;
     const outputs: Record<string, Resolved> = {};
     try {
-        try {
-            program = require(path.join(root, "index.ts"));
-        } finally {
-            process.chdir(cwd);
-        }
         await Promise.race([(async () => {
+            // An async program exports a function the engine calls and awaits (@pulumi/pulumi
+            // cmd/run/run.ts), still in the project directory.
+            const exported: unknown = require(path.join(root, "index.ts"));
+            const program = (typeof exported === "function" ? await exported() : exported) as Record<string, unknown>;
+            process.chdir(cwd);
             for (const [k, v] of Object.entries<unknown>(program)) outputs[k] = await resolve(v);
             await mocks.settle();
         })(), mocks.failure]);
     } finally {
+        process.chdir(cwd);
         delete process.env.GPU_HOSTS_TEST_MACHINE_GENERATION;
     }
     deepFreeze(mocks.resources);

@@ -1,8 +1,10 @@
 // A deployed stack in memory, for the release/swap logic: config and outputs, and an engine that
 // plans and applies exactly what the real program would change for a config change (the routes of
-// every host for a liveColor flip; a slot's image, containers and image commands for a new pin),
+// every host for a liveColor flip; a slot's image, containers and image commands for a new pin,
+// decided as the program decides it: infra/service/pin.ts decidePin against the pins it kept),
 // with URNs shaped as the engine writes them. Plus a Checker scripted over the same model.
 import { otherColor } from "../../infra/vocabulary";
+import { PinRecord, decidePin } from "../../infra/service/pin";
 import { ResourceChange } from "../../scripts/lib/changes";
 import { Checker, CheckResult, Color, Expect } from "../../scripts/lib/health";
 import { Deps } from "../../scripts/lib/deployed";
@@ -33,6 +35,10 @@ export class StandInStack implements StackOps {
     readonly name = "dev";
     config: Record<string, string | undefined>;
     deployed: { liveColor: Color; slots: Record<Color, Slot> };
+    /** The pins the stack kept (its `pins` output); a stack deployed with commits in its config to begin with. */
+    kept: Record<Color, PinRecord>;
+    /** What a release name resolves to now, for a slot the program pins itself (decidePin "new"). */
+    refs: Record<string, string> = {};
     calls: string[] = [];
     ups = 0;
     previews = 0;
@@ -46,6 +52,7 @@ export class StandInStack implements StackOps {
 
     constructor(live: Color = "blue", slots: Record<Color, Slot> = { blue: A1, green: B2 }) {
         this.deployed = { liveColor: live, slots: { ...slots } };
+        this.kept = { blue: { ...slots.blue, configCommit: slots.blue.commit }, green: { ...slots.green, configCommit: slots.green.commit } };
         this.config = { liveColor: live, slots: JSON.stringify(slots) };
     }
 
@@ -73,7 +80,7 @@ export class StandInStack implements StackOps {
         const out: Record<string, unknown> = {
             liveColor, idleColor: otherColor(liveColor), liveUrl: HOSTS.local.live, idleUrl: HOSTS.local.idle, apiUrl: HOSTS.local.live,
             docsUrl: `${HOSTS.local.live}/docs`, healthUrl: `${HOSTS.local.live}/health`, model: "qwen2.5:0.5b", image: slotsOut[liveColor].image,
-            slots: slotsOut, hosts, hostImages: Object.values(slotsOut).map((s) => s.image), caRootCert: null,
+            slots: slotsOut, pins: this.kept, hosts, hostImages: Object.values(slotsOut).map((s) => s.image), caRootCert: null,
         };
         for (const k of this.dropOutputs) delete out[k];
         return out;
@@ -85,15 +92,35 @@ export class StandInStack implements StackOps {
         this.config[key] = v;
     }
 
+    /** The config's slots, a commit left out read as "" (as the program's loader reads it). */
+    private configSlots(): Record<Color, Slot> {
+        if (!this.config.slots) return this.deployed.slots;
+        const s = JSON.parse(this.config.slots);
+        return { blue: { release: s.blue.release, commit: s.blue.commit ?? "" }, green: { release: s.green.release, commit: s.green.commit ?? "" } };
+    }
+
+    /** Each slot's commit on the next update, as the program decides it. */
+    private nextCommits(): Record<Color, string> {
+        const slots = this.configSlots();
+        const next = (c: Color): string => {
+            const d = decidePin(slots[c], this.kept[c]);
+            if (d.kind !== "new") return d.commit;
+            const commit = this.refs[slots[c].release];
+            if (!commit) throw new Error(`stand-in: the program would pin release ${slots[c].release} of slot ${c}, which no test resolves`);
+            return commit;
+        };
+        return { blue: next("blue"), green: next("green") };
+    }
+
     /** What the program would change for the current config. */
     private plan(): ResourceChange[] {
         const changes: ResourceChange[] = [...this.pending];
         if (this.config.liveColor && this.config.liveColor !== this.deployed.liveColor) {
             for (const h of Object.keys(HOSTS)) changes.push({ urn: routesUrn(h), change: "update" });
         }
-        const slots = this.config.slots ? (JSON.parse(this.config.slots) as Record<Color, Slot>) : this.deployed.slots;
+        const next = this.nextCommits();
         for (const c of ["blue", "green"] as const) {
-            if (slots[c].commit !== this.deployed.slots[c].commit) {
+            if (next[c] !== this.deployed.slots[c].commit) {
                 for (const h of Object.keys(HOSTS)) for (const u of slotUrns(h, c)) changes.push({ urn: u, change: "replace" });
             }
         }
@@ -115,9 +142,11 @@ export class StandInStack implements StackOps {
         this.pending = [];
         this.surprise = [];
         if (this.config.liveColor) this.deployed.liveColor = this.config.liveColor as Color;
-        if (this.config.slots) {
-            const s = JSON.parse(this.config.slots);
-            this.deployed.slots = { blue: { release: s.blue.release, commit: s.blue.commit }, green: { release: s.green.release, commit: s.green.commit } };
+        const slots = this.configSlots();
+        const next = this.nextCommits();
+        for (const c of ["blue", "green"] as const) {
+            this.deployed.slots[c] = { release: slots[c].release, commit: next[c] };
+            this.kept[c] = { release: slots[c].release, commit: next[c], configCommit: slots[c].commit };
         }
         return { changes: { update: resources.length, same: 30 }, resources };
     }

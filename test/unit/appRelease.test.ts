@@ -127,10 +127,14 @@ describe("a pinned commit -> the build source", () => {
         assert.notEqual(buildSource(svc(), "blue", { release: "v3", commit: repo.git("rev-parse", "HEAD") }, cache).tag, v1.tag);
     });
 
-    it("names the slot's config key when its commit is not in the repository", () => {
+    it("names the slot and the one command that makes a commit fetchable when the repository cannot get it", () => {
         const missing = "f".repeat(40);
         assert.throws(() => buildSource(svc(), "green", { release: "workdir", commit: missing }, cache),
-            new RegExp(`^Error: gpu-hosts:slots\\.green\\.commit is ${missing} \\(release "workdir"\\), which is not a commit of .* that holds svc/: fetch it \\(git fetch origin 'refs/gpu-hosts/\\*:refs/gpu-hosts/\\*'`));
+            new RegExp(`^Error: slot green is pinned to commit ${missing} \\(release "workdir"\\), which .* does not have and could not fetch \\(.* has no remote "origin" to fetch it from\\)\\. ` +
+                `In the clone that made the release, make it fetchable: git push origin ${missing}:refs/gpu-hosts/snapshots/${missing}$`));
+        // A commit that is here but does not hold the context.
+        const other = repo.git("commit-tree", repo.git("mktree"), "-m", "no svc");
+        assert.throws(() => buildSource(svc(), "green", { release: "x", commit: other }, cache), new RegExp(`^Error: slot green is pinned to commit ${other} \\(release "x"\\), which does not hold the app context svc/ of `));
     });
 
     it("labels a release by its name and short commit", () => {

@@ -24,6 +24,7 @@ const HOSTS = {
 const valid = (): Record<string, unknown> => ({
     liveColor: "blue", idleColor: "green", liveUrl: "http://127.0.0.1:8000", idleUrl: "http://127.0.0.1:8001", apiUrl: "http://127.0.0.1:8000",
     docsUrl: "http://127.0.0.1:8000/docs", healthUrl: "http://127.0.0.1:8000/health", model: "qwen2.5:0.5b", image: "h-app-blue:1111", slots,
+    pins: { blue: { release: "workdir", commit: "1".repeat(40), configCommit: "" }, green: { release: "v2", commit: "2".repeat(40), configCommit: "2".repeat(40) } },
     hosts: HOSTS, hostImages: ["redis:7.4", "h-app-blue:1111"], apiKey: "k".repeat(48), opsApiKey: "o".repeat(48), caRootCert: null,
 });
 
@@ -54,6 +55,15 @@ describe("parseStackOutputs", () => {
         assert.ok(isCloudHost(azure) && azure.zone === "none");
         assert.equal(aws.caRootCert, HOSTS.aws.caRootCert);
         assert.equal(o.caRootCert, null);
+    });
+
+    it("takes the kept pins from the slots of a stack deployed before the pins output (their commits came from the config then)", () => {
+        const raw = valid();
+        delete raw.pins;
+        assert.deepEqual(parseStackOutputs(raw).pins, {
+            blue: { release: "workdir", commit: "1".repeat(40), configCommit: "1".repeat(40) },
+            green: { release: "v2", commit: "2".repeat(40), configCommit: "2".repeat(40) },
+        });
     });
 
     it("leaves out what is optional and absent (keys off, the operator's own SSH key, no CA), and what the contract does not name", () => {

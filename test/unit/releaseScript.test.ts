@@ -5,6 +5,7 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { OpsError } from "../../scripts/lib/errors";
 import { release } from "../../scripts/lib/release";
+import { up } from "../../scripts/lib/up";
 import { PROJECT_ROOT } from "../../scripts/lib/stackOps";
 import { rejects } from "../helpers/opsErrors";
 import { A1, B2, commit, setup, sharedUrn, slotUrns } from "../helpers/standInStack";
@@ -131,5 +132,61 @@ describe("release", () => {
         assert.match(e.message, /not a git ref/);
         assert.deepEqual(stack.setConfigCalls, []);
         assert.equal(stack.ups, 0);
+    });
+
+    it("on a stack deployed by plain `pulumi up` (no commits in its config): the live slot's kept pin passes, only the idle slot is pinned", async () => {
+        const { stack, lines, deps } = setup();
+        stack.config.slots = JSON.stringify({ blue: { release: "v1", commit: "" }, green: { release: "v2", commit: "" } });
+        stack.kept = { blue: { ...A1, configCommit: "" }, green: { ...B2, configCommit: "" } };
+        const r = await release(deps, { release: "v3", pin: pinTo(C3) });
+        assert.deepEqual(JSON.parse(stack.config.slots!), { blue: { release: "v1", commit: "" }, green: C3 });
+        assert.deepEqual(r.changed.map((c) => c.urn), [...slotUrns("local", "green"), ...slotUrns("gcp", "green")]);
+        assert.deepEqual(stack.kept.green, { ...C3, configCommit: C3.commit });
+        assert.ok(lines.includes("      pulumi up done: live slot blue: none; idle slot green: 6 replace; shared: none"), lines.join("\n"));
+    });
+
+    it("refuses when the live slot's release was renamed by hand: the up would pin it anew and change the live slot", async () => {
+        const { stack, deps } = setup();
+        stack.config.slots = JSON.stringify({ blue: { release: "v9", commit: A1.commit }, green: B2 });
+        const e = await rejects(release(deps, { release: "v3", pin: pinTo(C3) }), "config");
+        assert.equal(e.message, `config gpu-hosts:slots.blue.release is "v9" but live slot blue runs ${A1.commit} (v1@a1a1a1a1a1a1): an update would pin that release and change the live slot; set it back first`);
+        assert.deepEqual(stack.setConfigCalls, []);
+    });
+
+    it("a release whose pin is the config's commit the program had set aside writes the release alone, which the program pins to it", async () => {
+        const { stack, lines, deps } = setup();
+        // green was renamed to v3 by hand over B2's commit, and the up pinned v3 to C3; v3 now points at B2's commit.
+        stack.config.slots = JSON.stringify({ blue: A1, green: { release: "v3", commit: B2.commit } });
+        stack.kept.green = { release: "v3", commit: C3.commit, configCommit: B2.commit };
+        stack.deployed.slots.green = C3;
+        stack.refs.v3 = B2.commit;
+        const back = { release: "v3", commit: B2.commit };
+        await release(deps, { release: "v3", pin: pinTo(back) });
+        assert.deepEqual(JSON.parse(stack.config.slots!), { blue: A1, green: { release: "v3", commit: "" } });
+        assert.deepEqual(stack.deployed.slots.green, back, "the slot runs the release's pin");
+        assert.ok(lines.some((l) => l.includes(`commit ${B2.commit} is the config's earlier commit`)), lines.join("\n"));
+    });
+});
+
+describe("npm run up pins what the program would pin, nothing else", () => {
+    it("leaves a slot the stack keeps alone (no commit in its config, the disk changed): nothing on disk reaches it", async () => {
+        const { stack, deps } = setup();
+        stack.config.slots = JSON.stringify({ blue: { release: "workdir", commit: "" }, green: { release: "workdir", commit: "" } });
+        stack.kept = { blue: { release: "workdir", commit: A1.commit, configCommit: "" }, green: { release: "workdir", commit: A1.commit, configCommit: "" } };
+        stack.deployed.slots = { blue: { release: "workdir", commit: A1.commit }, green: { release: "workdir", commit: A1.commit } };
+        const r = await up(deps, () => assert.fail("must not pin: the disk must not reach a kept slot"));
+        assert.deepEqual(r.pinned, []);
+        assert.deepEqual(stack.setConfigCalls, []);
+        assert.deepEqual(r.resources, []);
+    });
+
+    it("pins a release name set by hand over an old commit, into the config, before the up", async () => {
+        const { stack, lines, deps } = setup();
+        stack.config.slots = JSON.stringify({ blue: A1, green: { release: "v3", commit: B2.commit } });
+        const r = await up(deps, pinTo(C3));
+        assert.deepEqual(r.pinned, ["green"]);
+        assert.deepEqual(stack.setConfigCalls, [`setConfig slots ${JSON.stringify({ blue: A1, green: C3 })}`]);
+        assert.deepEqual(stack.deployed.slots, { blue: A1, green: C3 });
+        assert.ok(lines.includes(`      pinned slot green: release v3 -> v3@c3c3c3c3c3c3 (commit ${C3.commit})`), lines.join("\n"));
     });
 });

@@ -26,7 +26,7 @@ describe("one definition per config key", () => {
     });
 
     it("a stack that sets nothing reads exactly the declared defaults", () => {
-        const cfg = loadConfig("empty", {}, () => false, { requirePinnedSlots: false });
+        const cfg = loadConfig("empty", {}, () => false);
         for (const k of CONFIG_KEYS) {
             assert.deepStrictEqual((cfg as unknown as Record<string, unknown>)[k.key], (DEFAULTS as unknown as Record<string, unknown>)[k.key], k.key);
         }

@@ -70,7 +70,7 @@ describe("readStackConfig: the scripts read config only through the program's lo
         // Every problem the loader finds, no more and no fewer.
         let problems: readonly string[] = [];
         try {
-            loadConfig("dev", values, () => false, { requirePinnedSlots: false });
+            loadConfig("dev", values, () => false);
         } catch (c) {
             problems = (c as { problems: readonly string[] }).problems;
         }
@@ -105,7 +105,14 @@ describe("up and preview read the config once, through readStackConfig", () => {
         const pins: string[] = [];
         const lines: string[] = [];
         stack.up = async () => ({ changes: { create: 1 }, resources: [{ urn: "urn:pulumi:dev::gpu-hosts::gpu-hosts:app:AppStack$gpu-hosts:app:Slot$docker:index/container:Container::local-app-green-api", change: "create" }] });
-        stack.outputs = async () => statusFixture.outputs();
+        // A new stack has no outputs (so no kept pins) until its first up.
+        let deployed = false;
+        stack.outputs = async () => (deployed ? statusFixture.outputs() : {});
+        const upFirst = stack.up;
+        stack.up = async () => {
+            deployed = true;
+            return upFirst();
+        };
         const r = await up({ stack, log: (l) => lines.push(l) }, (dir, release) => {
             pins.push(`${dir} ${release}`);
             return pinned;
@@ -116,17 +123,29 @@ describe("up and preview read the config once, through readStackConfig", () => {
         assert.ok(lines.includes("[3/3] done: 1 resource(s) changed (live green: 1 create; idle blue: none; shared: none)"), lines.join("\n"));
     });
 
-    it("preview pins nothing that is pinned, and refuses a bad config before pinning or previewing", async () => {
+    it("preview writes no config, says which slots the next up pins, and refuses a bad config before previewing", async () => {
         const slots = JSON.stringify({ blue: pinned, green: pinned });
         const stack = stackWith({ slots });
         const lines: string[] = [];
         stack.preview = async () => [];
-        await preview({ stack, log: (l) => lines.push(l) }, () => assert.fail("nothing to pin"));
+        stack.outputs = async () => ({});
+        await preview({ stack, log: (l) => lines.push(l) });
         assert.deepEqual(stack.log, ["allConfig"]);
         assert.deepEqual(lines, ["preview of stack dev: 0 resource(s) would change (live blue: none; idle green: none; shared: none)"]);
 
+        const fresh = stackWith({ slots: UNPINNED });
+        const freshLines: string[] = [];
+        fresh.preview = async () => [];
+        fresh.outputs = async () => ({});
+        await preview({ stack: fresh, log: (l) => freshLines.push(l) });
+        assert.deepEqual(fresh.log, ["allConfig"], "a preview writes no config");
+        assert.deepEqual(freshLines.slice(0, 2), [
+            "note: slot blue has no pin for release workdir yet: the preview builds it from what it names now; the next up pins it",
+            "note: slot green has no pin for release workdir yet: the preview builds it from what it names now; the next up pins it",
+        ]);
+
         const bad = stackWith({ slots: UNPINNED, liveColor: "purple" });
-        const e = await rejects(preview({ stack: bad, log: () => undefined }, () => assert.fail("must not pin")), "config");
+        const e = await rejects(preview({ stack: bad, log: () => undefined }), "config");
         assert.ok(isOpsError(e) && /liveColor must be "blue" or "green"/.test(e.message));
         assert.deepEqual(bad.log, ["allConfig"]);
     });

@@ -7,8 +7,9 @@ export interface SlotConfig {
     /** The release's name, for people: "workdir" (a snapshot of the app context on disk) or a git ref. */
     readonly release: string;
     /**
-     * The commit the release was pinned to when it was set (scripts/lib/pin.ts): what the slot is
-     * built from. Nothing but a new value here moves a slot.
+     * The commit the release was pinned to when it was set (`npm run release`, `npm run up`), or ""
+     * when the program pins the release itself (plain `pulumi up`; infra/service/pin.ts keeps that
+     * pin in the stack). A commit left behind by an earlier release name is stale and ignored.
      */
     readonly commit: string;
 }
@@ -28,13 +29,13 @@ export const liveColor = defineKey<Color>({
     read: (r, raw, _ctx, fb) => r.oneOf("liveColor", raw, fb, COLORS),
 });
 
-/** Unpinned: `npm run up` pins a new stack's slots to one snapshot before its first deployment. */
+/** Unpinned: the first up pins a new stack's two slots to one snapshot of the app context on disk. */
 const UNPINNED: SlotsConfig = { blue: { release: "workdir", commit: "" }, green: { release: "workdir", commit: "" } };
 
 export const slots = defineKey<SlotsConfig>({
     key: "slots",
     schema: {
-        description: "Release of each slot, {blue: {release, commit}, green: {release, commit}}. release is its name (\"workdir\": a snapshot of the app context on disk, or a git ref); commit is what it was pinned to when set, and what the slot runs. npm run up pins a new stack, npm run release the idle slot.",
+        description: "Release of each slot, {blue: {release, commit}, green: {release, commit}}. release is its name (\"workdir\": the app context on disk, or a git ref), pinned to a commit once, when it is set, and kept in the stack: a later commit, a moved branch or an edit on disk never moves a slot. commit is the pin npm run release / npm run up wrote; without one (or with one left from an earlier release), pulumi up pins release itself. npm run release pins the idle slot.",
         default: UNPINNED,
     },
     read: (r, raw, _ctx, fb) => {
