@@ -48,11 +48,29 @@ export interface AppConfig {
     readonly jobRetentionSeconds: number;
     /** Jobs one worker runs at once. Env WORKER_CONCURRENCY. Defaults to 2. */
     readonly workerConcurrency: number;
-    /** Job lock time-to-live; a dead worker's job is recovered after it. Env WORKER_LOCK_DURATION_MS. Defaults to 30000. */
+    /**
+     * Job lock time-to-live. The worker renews each running job's lock every quarter to half of it
+     * (BullMQ's LockManager: a timer every lockDuration/4, a job renewed when its last renewal is
+     * older than that), so a killed worker's jobs are free again at most this long after its last
+     * renewal. Shorter recovers a killed worker's jobs sooner but tolerates a shorter stall of a live
+     * worker (an event loop blocked, or Redis out of reach, for more than half of it): its jobs are
+     * then taken as stalled and run a second time (the first run's result is refused). Env
+     * WORKER_LOCK_DURATION_MS. Defaults to 20000: back within 25 s of a kill with the interval below.
+     */
     readonly lockDurationMs: number;
-    /** How often workers look for stalled jobs. Env WORKER_STALLED_INTERVAL_MS. Defaults to 30000. */
+    /**
+     * How often workers look for stalled jobs (one Lua script over the queue's active jobs per
+     * interval, whichever worker of the queue runs it first). A job whose lock is gone is moved back
+     * at the first check after it expired: up to lockDuration + this after a kill. Env
+     * WORKER_STALLED_INTERVAL_MS. Defaults to 5000.
+     */
     readonly stalledIntervalMs: number;
-    /** Stalls a job survives before it is failed. Env WORKER_MAX_STALLED_COUNT. Defaults to 1. */
+    /**
+     * Stalls a job survives before it is failed ("job stalled more than allowable limit"). Stalls in a
+     * fleet come from hosts (a spot VM reclaimed, a host lost, cut off from the hub), not from the job
+     * (the work runs in Ollama, not in the worker), so a job survives two. Env WORKER_MAX_STALLED_COUNT.
+     * Defaults to 2.
+     */
     readonly maxStalledCount: number;
     /** File the worker touches while healthy. Env HEARTBEAT_FILE. Defaults to /tmp/worker-heartbeat. */
     readonly heartbeatFile: string;
@@ -193,9 +211,9 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): AppC
         jobTimeoutMs: int("JOB_TIMEOUT_MS", 300_000, 100, 86_400_000),
         jobRetentionSeconds: int("JOB_RETENTION_SECONDS", 604_800, 60, 31_536_000),
         workerConcurrency: int("WORKER_CONCURRENCY", 2, 1, 64),
-        lockDurationMs: int("WORKER_LOCK_DURATION_MS", 30_000, 200, 3_600_000),
-        stalledIntervalMs: int("WORKER_STALLED_INTERVAL_MS", 30_000, 200, 3_600_000),
-        maxStalledCount: int("WORKER_MAX_STALLED_COUNT", 1, 0, 100),
+        lockDurationMs: int("WORKER_LOCK_DURATION_MS", 20_000, 200, 3_600_000),
+        stalledIntervalMs: int("WORKER_STALLED_INTERVAL_MS", 5000, 200, 3_600_000),
+        maxStalledCount: int("WORKER_MAX_STALLED_COUNT", 2, 0, 100),
         heartbeatFile: str("HEARTBEAT_FILE", "/tmp/worker-heartbeat"),
         heartbeatIntervalMs: int("HEARTBEAT_INTERVAL_MS", 5000, 100, 600_000),
         heartbeatMaxAgeMs: int("HEARTBEAT_MAX_AGE_MS", 30_000, 200, 3_600_000),

@@ -38,6 +38,10 @@ describe("config", () => {
         assert.equal(c.ollamaRetryBaseMs, 1000);
         assert.equal(c.ollamaRetryMaxMs, 30_000);
         assert.equal(c.jobMaxDeferrals, 1000);
+        // A killed worker's job is back in the queue within lockDuration + stalledInterval = 25 s.
+        assert.equal(c.lockDurationMs, 20_000);
+        assert.equal(c.stalledIntervalMs, 5000);
+        assert.equal(c.maxStalledCount, 2);
     });
 
     it("looks jobs up in LOOKUP_QUEUES, own queue first and always included", () => {
