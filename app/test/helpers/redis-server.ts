@@ -102,7 +102,7 @@ function confLines(port: number, dir: string, password: string, passwords: Reado
 }
 
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
-    const bin = redisServerBinary();
+    redisServerBinary(); // fails at once, with the install hint, when there is none
     const password = randomBytes(12).toString("hex");
     const passwords = Object.fromEntries(Object.keys(opts.users ?? {}).map((u) => [u, randomBytes(12).toString("hex")]));
     const scheme = opts.tls ? "rediss" : "redis";
@@ -120,15 +120,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
         const url = `${scheme}://${opts.users ? "admin" : ""}:${password}@127.0.0.1:${port}/0`;
         const conf = join(dir, "redis.conf");
         writeFileSync(conf, confLines(port, dir, password, passwords, opts).join("\n") + "\n", { mode: 0o600 });
-        const spawnServer = () => {
-            const child = spawn(bin, [conf], { stdio: ["ignore", "pipe", "pipe"] });
-            live.add(child);
-            child.once("exit", () => live.delete(child));
-            let output = "";
-            child.stdout?.on("data", (d) => (output += d));
-            child.stderr?.on("data", (d) => (output += d));
-            return { child, output: () => output };
-        };
+        const spawnServer = () => spawnRedisServer(conf);
         let current = spawnServer();
         try {
             await waitForPing(url, clientOptions(), current.child, 5000);
@@ -160,7 +152,34 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
     throw lastError;
 }
 
-async function waitForPing(url: string, options: IORedisOptions, child: ChildProcess, ms: number): Promise<void> {
+export interface RedisServerProcess {
+    readonly child: ChildProcess;
+    /** What it printed so far (stdout and stderr). */
+    output(): string;
+    /** SIGKILL (or `signal`), resolved once it is gone. */
+    stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Runs redis-server with a config file of the caller's (killed when the test process exits). */
+export function spawnRedisServer(confFile: string): RedisServerProcess {
+    const child = spawn(redisServerBinary(), [confFile], { stdio: ["ignore", "pipe", "pipe"] });
+    live.add(child);
+    child.once("exit", () => live.delete(child));
+    let output = "";
+    child.stdout?.on("data", (d) => (output += d));
+    child.stderr?.on("data", (d) => (output += d));
+    return { child, output: () => output, stop: (signal) => stopChild(child, signal) };
+}
+
+/** An ioredis client (for tests outside app/, which have no ioredis of their own). */
+export function connectRedis(url: string, options: IORedisOptions = {}): Redis {
+    const c = new Redis(url, options);
+    c.on("error", () => undefined);
+    return c;
+}
+
+/** Resolves once `url` answers PING (new connections, 50 ms apart); rejects if the server exits or `ms` passes. */
+export async function waitForPing(url: string, options: IORedisOptions, child: ChildProcess, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
         if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
