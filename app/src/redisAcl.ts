@@ -2,11 +2,11 @@
  * What the app needs of Redis, as ACL rules: the Redis users the api and the worker run as (a fleet
  * hub's Redis, or a managed Redis the operator sets up) may run only these commands on only these
  * keys, so FLUSHALL, CONFIG, KEYS and every key outside the app's answer NOPERM. The program renders
- * the same rules into the hub's redis.conf (infra/service/redisConf.ts, which cannot import the app);
- * test/tools/redisConf.test.ts checks the two agree, and app/test/acl.test.ts runs the app under them
- * against a real redis-server and finds no denied command in ACL LOG.
+ * these very rules into the hub's redis.conf (infra/service/redisConf.ts imports this file: one list,
+ * no copy to drift); test/tools/redisConf.test.ts starts redis-server with that file and checks what
+ * it grants, and app/test/acl.test.ts runs the app under them and finds no denied command in ACL LOG.
  *
- * Imports only the key names: the program's tests load this file without the app's dependencies.
+ * Imports only the key names: the program loads this file without the app's dependencies.
  */
 import { breakerReportsKey, BULL_PREFIX, generationKey, healthWriteKey, ollamaErrorsKey, RATE_LIMIT_NAMESPACE, workerWriteKey } from "./keys";
 
