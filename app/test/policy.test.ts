@@ -61,7 +61,9 @@ describe("maxmemory-policy check", function () {
 
         it("stops the api and the worker at start-up with the policy found and the one required, before a request or a job", async () => {
             const admin = fleet.admin();
-            const queue = new Queue("jobs-blue", { connection: new Redis(fleet.redis.url, fleet.redis.clientOptions({ maxRetriesPerRequest: null })) });
+            // BullMQ leaves a connection it was given open on close(): the test closes its own.
+            const connection = new Redis(fleet.redis.url, fleet.redis.clientOptions({ maxRetriesPerRequest: null }));
+            const queue = new Queue("jobs-blue", { connection });
             try {
                 const job = await queue.add("analyze", { ticker: "NVDA", date: "2024-05-10" });
                 const port = await freePort();
@@ -85,6 +87,7 @@ describe("maxmemory-policy check", function () {
                 assert.deepEqual(await fleet.aclLog(), []);
             } finally {
                 await queue.close();
+                connection.disconnect();
                 admin.disconnect();
             }
         });
