@@ -4,9 +4,11 @@ import type { Logger } from "pino";
 import { generationKey, GenerationReport } from "./breaker";
 import type { AppConfig } from "./config";
 import { AnalysisJobData, AnalysisResult, createQueue, findJob } from "./jobs";
+import { healthWriteKey } from "./keys";
 import { ApiMetrics, createApiMetrics } from "./metrics";
 import { probeOllama } from "./ollama";
 import { checkRedisWritable } from "./redis";
+import { exitOnPolicyViolation, guardEvictionPolicy, RedisPolicyError } from "./redisPolicy";
 import { buildServer } from "./server";
 
 export interface ApiHandle {
@@ -14,16 +16,33 @@ export interface ApiHandle {
     readonly queue: Queue<AnalysisJobData, AnalysisResult>;
     /** What GET /metrics serves. */
     readonly metrics: ApiMetrics;
+    /**
+     * Resolves once Redis was found to meet BullMQ's requirement (maxmemory-policy noeviction);
+     * pending while Redis is unreachable. src/api.ts listens only after it.
+     */
+    readonly redisVerified: Promise<void>;
     /** Stops accepting, answers 503 to new requests, waits for in-flight ones, then disconnects. */
     close(): Promise<void>;
 }
 
 /** Key /health writes to prove Redis takes writes on the api's own connection. */
-export const healthWriteKey = (queueName: string): string => `gpu-hosts:health-write:${queueName}`;
+export { healthWriteKey };
+
+export interface ApiOptions {
+    /** The app's version, for the OpenAPI document. */
+    readonly version?: string;
+    /** Redis does not meet BullMQ's requirement, at start-up or after a reconnection. Defaults to logging it and exiting 1. */
+    readonly onRedisPolicyViolation?: (err: RedisPolicyError) => void;
+}
 
 /** The api wired up (queue, Redis checks, server), not yet listening; src/api.ts and the tests share it. */
-export async function createApi(config: AppConfig, logger: Logger, version?: string): Promise<ApiHandle> {
+export async function createApi(config: AppConfig, logger: Logger, opts: ApiOptions = {}): Promise<ApiHandle> {
+    const { version } = opts;
     const { queue, lookups, client, close: closeQueue } = createQueue(config);
+    const policy = guardEvictionPolicy(client, {
+        timeoutMs: config.redisTimeoutMs,
+        onViolation: opts.onRedisPolicyViolation ?? exitOnPolicyViolation(logger),
+    });
     queue.on("error", (err) => logger.warn({ err: err.message }, "queue connection error"));
     for (const q of lookups) if (q !== queue) q.on("error", () => undefined); // same client, reported once above
     const metrics = createApiMetrics({ config, queue, client, logger });
@@ -53,7 +72,9 @@ export async function createApi(config: AppConfig, logger: Logger, version?: str
         app,
         queue,
         metrics,
+        redisVerified: policy.verified,
         async close() {
+            policy.stop();
             await app.close();
             await metrics.close();
             await closeQueue();

@@ -1,19 +1,29 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApi } from "./api-runtime";
-import { loadConfig, redisTarget } from "./config";
+import { loadConfig, redisCaLabel, redisTarget } from "./config";
 import { createLogger } from "./logger";
-import { exitOnConfigError, onShutdownSignal } from "./process";
+import { exitOnConfigError, logWhileWaiting, onShutdownSignal } from "./process";
 
 async function main(): Promise<void> {
     const config = exitOnConfigError(loadConfig, "api");
     const logger = createLogger(config, "api");
-    const api = await createApi(config, logger, packageVersion());
+    const api = await createApi(config, logger, { version: packageVersion() });
     onShutdownSignal(logger, () => api.close());
 
+    // Serve only once Redis is known to keep jobs (maxmemory-policy noeviction): a violation exits
+    // before the first request; while Redis is unreachable the api waits, unhealthy as it would be.
+    await logWhileWaiting(logger, api.redisVerified, { redis: redisTarget(config.redisUrl) }, "waiting for Redis, to check its maxmemory-policy before serving");
     await api.app.listen({ port: config.port, host: config.host });
     logger.info(
-        { port: config.port, queue: config.queueName, redis: redisTarget(config.redisUrl), ollama: config.ollamaBaseUrl, model: config.ollamaModel },
+        {
+            port: config.port,
+            queue: config.queueName,
+            redis: redisTarget(config.redisUrl),
+            redisCa: redisCaLabel(config),
+            ollama: config.ollamaBaseUrl,
+            model: config.ollamaModel,
+        },
         "api ready",
     );
 }

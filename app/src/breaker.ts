@@ -1,9 +1,10 @@
 import type Redis from "ioredis";
 import type { Logger } from "pino";
+import { generationKey } from "./keys";
 import type { BreakerState } from "./reports";
 
 /** Redis key where a queue's worker reports whether generation works; the api's /health reads it. */
-export const generationKey = (queueName: string): string => `gpu-hosts:generation:${queueName}`;
+export { generationKey };
 
 export interface GenerationReport {
     readonly state: "ok" | "failing";

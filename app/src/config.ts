@@ -2,6 +2,8 @@
  * All environment parsing for both roles lives here, so a bad value fails at start-up with one
  * message that lists every problem, instead of surfacing later as NaN or a silent default.
  */
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -10,8 +12,18 @@ export interface AppConfig {
     readonly port: number;
     /** Address the api binds. Env HOST. Defaults to 0.0.0.0. */
     readonly host: string;
-    /** Full Redis URL with the password; the only way to reach Redis. Env REDIS_URL. Required. Never log it. */
+    /**
+     * Full Redis URL with the ACL user and password (or only a password, for the default user); the
+     * only way to reach Redis. rediss:// speaks TLS and verifies the server. Env REDIS_URL. Required.
+     * Never log it.
+     */
     readonly redisUrl: string;
+    /**
+     * TLS to Redis: null for a redis:// URL (plaintext, for a Redis on the host's private Docker
+     * network), else what verifies the server's certificate. Every connection the app opens uses it
+     * (src/connection.ts).
+     */
+    readonly redisTls: RedisTls | null;
     /**
      * BullMQ queue this process works on: the api enqueues into it, the worker consumes only it.
      * Env QUEUE_NAME. Defaults to "jobs". The program gives each slot its own (jobs-blue, jobs-green).
@@ -36,11 +48,29 @@ export interface AppConfig {
     readonly jobRetentionSeconds: number;
     /** Jobs one worker runs at once. Env WORKER_CONCURRENCY. Defaults to 2. */
     readonly workerConcurrency: number;
-    /** Job lock time-to-live; a dead worker's job is recovered after it. Env WORKER_LOCK_DURATION_MS. Defaults to 30000. */
+    /**
+     * Job lock time-to-live. The worker renews each running job's lock every quarter to half of it
+     * (BullMQ's LockManager: a timer every lockDuration/4, a job renewed when its last renewal is
+     * older than that), so a killed worker's jobs are free again at most this long after its last
+     * renewal. Shorter recovers a killed worker's jobs sooner but tolerates a shorter stall of a live
+     * worker (an event loop blocked, or Redis out of reach, for more than half of it): its jobs are
+     * then taken as stalled and run a second time (the first run's result is refused). Env
+     * WORKER_LOCK_DURATION_MS. Defaults to 20000: back within 25 s of a kill with the interval below.
+     */
     readonly lockDurationMs: number;
-    /** How often workers look for stalled jobs. Env WORKER_STALLED_INTERVAL_MS. Defaults to 30000. */
+    /**
+     * How often workers look for stalled jobs (one Lua script over the queue's active jobs per
+     * interval, whichever worker of the queue runs it first). A job whose lock is gone is moved back
+     * at the first check after it expired: up to lockDuration + this after a kill. Env
+     * WORKER_STALLED_INTERVAL_MS. Defaults to 5000.
+     */
     readonly stalledIntervalMs: number;
-    /** Stalls a job survives before it is failed. Env WORKER_MAX_STALLED_COUNT. Defaults to 1. */
+    /**
+     * Stalls a job survives before it is failed ("job stalled more than allowable limit"). Stalls in a
+     * fleet come from hosts (a spot VM reclaimed, a host lost, cut off from the hub), not from the job
+     * (the work runs in Ollama, not in the worker), so a job survives two. Env WORKER_MAX_STALLED_COUNT.
+     * Defaults to 2.
+     */
     readonly maxStalledCount: number;
     /** File the worker touches while healthy. Env HEARTBEAT_FILE. Defaults to /tmp/worker-heartbeat. */
     readonly heartbeatFile: string;
@@ -82,6 +112,18 @@ export interface AppConfig {
     readonly logLevel: string;
 }
 
+export interface RedisTls {
+    /**
+     * PEM of the CA certificates trusted for the Redis server's certificate, read from the file env
+     * REDIS_CA_FILE names (the stack's CA, or a managed Redis's CA bundle); they replace Node's
+     * bundled public CAs. Null when REDIS_CA_FILE is unset: then Node's public CAs verify it (a
+     * managed Redis whose certificate a public CA signed). Either way the certificate is verified.
+     */
+    readonly ca: string | null;
+    /** The file it was read from (env REDIS_CA_FILE), for logs; null when unset. */
+    readonly caFile: string | null;
+}
+
 export class ConfigError extends Error {
     constructor(readonly problems: readonly string[]) {
         super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
@@ -92,11 +134,18 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-/**
- * Parses and validates the environment; throws one ConfigError naming every bad key.
- * The container health check passes requireRedisUrl: false: it only needs PORT and the heartbeat keys.
- */
-export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boolean } = {}): AppConfig {
+export interface LoadOptions {
+    /**
+     * false for the container health check: it only needs PORT and the heartbeat keys, so it neither
+     * requires REDIS_URL nor reads REDIS_CA_FILE. Defaults to true.
+     */
+    readonly requireRedisUrl?: boolean;
+    /** Reads REDIS_CA_FILE. Defaults to fs.readFileSync (utf8). */
+    readonly readFile?: (path: string) => string;
+}
+
+/** Parses and validates the environment; throws one ConfigError naming every bad key. */
+export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): AppConfig {
     const problems: string[] = [];
     const raw = (key: string): string | undefined => {
         const v = env[key];
@@ -120,6 +169,8 @@ export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boo
         // The value holds the password, so it is never echoed back.
         problems.push("REDIS_URL must be a redis:// or rediss:// URL (value not shown: it holds the password)");
     }
+
+    const redisTls = opts.requireRedisUrl === false ? null : loadRedisTls(redisUrl, raw("REDIS_CA_FILE"), opts.readFile ?? ((f) => readFileSync(f, "utf8")), problems);
 
     const ollamaBaseUrl = str("OLLAMA_BASE_URL", "http://ollama:11434").replace(/\/+$/, "");
     if (!isUrl(ollamaBaseUrl, ["http:", "https:"])) {
@@ -150,6 +201,7 @@ export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boo
         port: int("PORT", 8000, 1, 65535),
         host: str("HOST", "0.0.0.0"),
         redisUrl: redisUrl ?? "",
+        redisTls,
         queueName,
         lookupQueues,
         ollamaBaseUrl,
@@ -159,9 +211,9 @@ export function loadConfig(env: Env = process.env, opts: { requireRedisUrl?: boo
         jobTimeoutMs: int("JOB_TIMEOUT_MS", 300_000, 100, 86_400_000),
         jobRetentionSeconds: int("JOB_RETENTION_SECONDS", 604_800, 60, 31_536_000),
         workerConcurrency: int("WORKER_CONCURRENCY", 2, 1, 64),
-        lockDurationMs: int("WORKER_LOCK_DURATION_MS", 30_000, 200, 3_600_000),
-        stalledIntervalMs: int("WORKER_STALLED_INTERVAL_MS", 30_000, 200, 3_600_000),
-        maxStalledCount: int("WORKER_MAX_STALLED_COUNT", 1, 0, 100),
+        lockDurationMs: int("WORKER_LOCK_DURATION_MS", 20_000, 200, 3_600_000),
+        stalledIntervalMs: int("WORKER_STALLED_INTERVAL_MS", 5000, 200, 3_600_000),
+        maxStalledCount: int("WORKER_MAX_STALLED_COUNT", 2, 0, 100),
         heartbeatFile: str("HEARTBEAT_FILE", "/tmp/worker-heartbeat"),
         heartbeatIntervalMs: int("HEARTBEAT_INTERVAL_MS", 5000, 100, 600_000),
         heartbeatMaxAgeMs: int("HEARTBEAT_MAX_AGE_MS", 30_000, 200, 3_600_000),
@@ -202,6 +254,57 @@ export function redisTarget(redisUrl: string): string {
     } catch {
         return "(unparseable)";
     }
+}
+
+/**
+ * TLS settings from REDIS_URL's scheme and REDIS_CA_FILE. The file's path is named in messages (it is
+ * no secret, nor is a CA certificate); the URL never is.
+ */
+function loadRedisTls(redisUrl: string | undefined, caFile: string | undefined, readFile: (path: string) => string, problems: string[]): RedisTls | null {
+    const tls = redisUrl !== undefined && isUrl(redisUrl, ["rediss:"]);
+    if (caFile === undefined) return tls ? { ca: null, caFile: null } : null;
+    const shown = JSON.stringify(caFile);
+    if (redisUrl !== undefined && !tls) {
+        problems.push(`REDIS_CA_FILE is set (${shown}) but REDIS_URL is not a rediss:// URL: the CA verifies a TLS connection only; use rediss:// or unset REDIS_CA_FILE`);
+        return null;
+    }
+    let pem: string;
+    try {
+        pem = readFile(caFile);
+    } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+        problems.push(`REDIS_CA_FILE must be a readable file of PEM CA certificates, got ${shown} (${code})`);
+        return null;
+    }
+    const bad = caProblem(pem);
+    if (bad !== null) {
+        problems.push(`REDIS_CA_FILE must hold PEM CA certificates (-----BEGIN CERTIFICATE-----) and nothing secret, got ${shown} (${bad})`);
+        return null;
+    }
+    return { ca: pem, caFile };
+}
+
+/** Why `pem` is not a usable CA bundle, or null when every block in it is a CA certificate. */
+function caProblem(pem: string): string | null {
+    // A private key has no business in a file every container of the slot can read.
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) return "it holds a private key";
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) return "no certificate in it";
+    for (const [i, block] of blocks.entries()) {
+        let cert: X509Certificate;
+        try {
+            cert = new X509Certificate(block);
+        } catch (err) {
+            return `certificate ${i + 1} does not parse: ${err instanceof Error ? err.message : String(err)}`;
+        }
+        if (!cert.ca) return `certificate ${i + 1} (${cert.subject.replace(/\n/g, ", ")}) is not a CA certificate`;
+    }
+    return null;
+}
+
+/** Which CAs verify Redis, for logs: the CA file, "public CAs", or null for plaintext. */
+export function redisCaLabel(config: Pick<AppConfig, "redisTls">): string | null {
+    return config.redisTls === null ? null : (config.redisTls.caFile ?? "public CAs");
 }
 
 function isUrl(value: string, protocols: readonly string[]): boolean {

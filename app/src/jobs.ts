@@ -1,6 +1,8 @@
 import { Job, JobsOptions, Queue } from "bullmq";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import type { AppConfig } from "./config";
+import { openRedis } from "./connection";
+import { BULL_PREFIX } from "./keys";
 
 /** BullMQ job name; api and worker must agree on it. */
 export const JOB_NAME = "analyze";
@@ -50,14 +52,6 @@ export interface JobView {
 }
 
 /**
- * BullMQ connection options from the one REDIS_URL. BullMQ builds its own ioredis clients from
- * these (and duplicates a blocking one for the worker), so no host/port/password is split out.
- */
-export function bullConnection(config: Pick<AppConfig, "redisUrl">, extra: Record<string, unknown> = {}) {
-    return { url: config.redisUrl, connectionName: "gpu-hosts-app", ...extra };
-}
-
-/**
  * Per-job options: retries with exponential backoff, and bounded retention by age AND count, so
  * finished jobs cannot fill Redis: at most jobKeepCompleted + jobKeepFailed finished jobs per queue.
  */
@@ -91,15 +85,14 @@ export interface QueueHandle {
  * QUIT fails and a client it owned would keep reconnecting in the background.
  */
 export function createQueue(config: AppConfig): QueueHandle {
-    const client = new Redis(config.redisUrl, {
+    const client = openRedis(config, "gpu-hosts-api", {
         // Fail fast while Redis is down so POST /jobs answers 503 instead of hanging.
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
-        connectionName: "gpu-hosts-api",
     });
     client.on("error", () => undefined); // surfaced through the queue's "error" event and the 503s
     const open = (name: string): AnalysisQueue =>
-        new Queue<AnalysisJobData, AnalysisResult>(name, { connection: client, defaultJobOptions: jobOptions(config) });
+        new Queue<AnalysisJobData, AnalysisResult>(name, { connection: client, prefix: BULL_PREFIX, defaultJobOptions: jobOptions(config) });
     const queue = open(config.queueName);
     const lookups = [queue, ...config.lookupQueues.filter((n) => n !== config.queueName).map(open)];
     return {

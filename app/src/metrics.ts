@@ -14,10 +14,12 @@
  *   depth would look current), and the Redis-read counters keep their last value.
  */
 import { JobType, Queue, QueueEvents } from "bullmq";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { AppConfig } from "./config";
+import { openRedis } from "./connection";
+import { BULL_PREFIX } from "./keys";
 import { withTimeout } from "./redis";
 import { BREAKER_STATES, breakerFromReports, breakerReportsKey, ollamaErrorsKey } from "./reports";
 
@@ -311,9 +313,9 @@ function watchJobDurations(
 ): { ready(): Promise<void>; close(): Promise<void> } {
     // Its own connection (XREAD blocks it), owned here so close() can surely stop it. Blocking
     // connections must not give up on a command: BullMQ requires maxRetriesPerRequest null.
-    const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, connectionName: "gpu-hosts-api-events" });
+    const connection = openRedis(config, "gpu-hosts-api-events", { maxRetriesPerRequest: null });
     connection.on("error", () => undefined);
-    const events = new QueueEvents(config.queueName, { connection, autorun: false });
+    const events = new QueueEvents(config.queueName, { connection, prefix: BULL_PREFIX, autorun: false });
     events.on("error", () => undefined); // Redis outages show in /health and gpu_hosts_redis_up
     const onFinished = ({ jobId }: { jobId: string }) => {
         client

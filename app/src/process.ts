@@ -42,3 +42,17 @@ export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): voi
     process.on("SIGTERM", handler);
     process.on("SIGINT", handler);
 }
+
+/**
+ * Resolves with `promise`; while it is pending, logs `msg` after `everyMs` and every `everyMs`
+ * after that, so a process that waits (for Redis) says so rather than sit silent.
+ */
+export async function logWhileWaiting<T>(logger: Logger, promise: Promise<T>, fields: Record<string, unknown>, msg: string, everyMs = 10_000): Promise<T> {
+    const timer = setInterval(() => logger.warn(fields, msg), everyMs);
+    timer.unref();
+    try {
+        return await promise;
+    } finally {
+        clearInterval(timer);
+    }
+}

@@ -1,17 +1,18 @@
-import Redis from "ioredis";
+import type Redis from "ioredis";
+import type { AppConfig } from "./config";
+import { openRedis } from "./connection";
 
 /**
  * A small client for health pings. No offline queue and a single retry, so a ping while Redis
  * is down fails at once instead of waiting for a reconnect.
  */
-export function createProbeClient(redisUrl: string, timeoutMs: number): Redis {
-    const client = new Redis(redisUrl, {
+export function createProbeClient(config: Pick<AppConfig, "redisUrl" | "redisTls" | "redisTimeoutMs">): Redis {
+    const client = openRedis(config, "gpu-hosts-health", {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
-        connectTimeout: timeoutMs,
+        connectTimeout: config.redisTimeoutMs,
         // Keep trying in the background so /health recovers when Redis comes back.
         retryStrategy: (times) => Math.min(times * 200, 2000),
-        connectionName: "gpu-hosts-health",
     });
     // Errors surface through ping(); without a listener ioredis would print them unstructured.
     client.on("error", () => undefined);

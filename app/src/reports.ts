@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type Redis from "ioredis";
+import { breakerReportsKey, ollamaErrorsKey } from "./keys";
 import { withTimeout } from "./redis";
 
 /**
@@ -17,11 +18,7 @@ import { withTimeout } from "./redis";
  */
 export const FINISHED_HISTORY_MINUTES = 60;
 
-/** String key: Ollama request errors seen by the workers of a queue, a count that only goes up (INCR). */
-export const ollamaErrorsKey = (queueName: string): string => `gpu-hosts:ollama-errors:${queueName}`;
-
-/** Hash key: one field per live worker of a queue, holding its BreakerReport as JSON. */
-export const breakerReportsKey = (queueName: string): string => `gpu-hosts:breaker:${queueName}`;
+export { breakerReportsKey, ollamaErrorsKey };
 
 /**
  * The worker's Ollama circuit breaker:

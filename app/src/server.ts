@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { AppConfig } from "./config";
 import type { ApiMetrics } from "./metrics";
 import { AnalysisJobData, AnalysisResult, JOB_NAME, JobView, slotStamp } from "./jobs";
+import { RATE_LIMIT_NAMESPACE } from "./keys";
 import type { OllamaState } from "./ollama";
 import { RedisState, redisErrorState, withTimeout } from "./redis";
 
@@ -194,7 +195,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             // Shared by every api process through Redis; if Redis fails, the request goes on (and
             // meets the api's own 503) rather than failing on the limiter.
             redis: deps.redis,
-            nameSpace: "gpu-hosts:ratelimit:",
+            nameSpace: RATE_LIMIT_NAMESPACE,
             skipOnError: true,
             // Per API key when the proxy vouches for one (X-Api-Key-Id: the key service's non-secret id of
             // the key, which Caddy copies in after the check and strips from clients), else per client

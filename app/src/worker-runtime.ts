@@ -3,19 +3,36 @@ import type { Logger } from "pino";
 import type { AppConfig } from "./config";
 import { OllamaBreaker } from "./breaker";
 import { startHeartbeat } from "./heartbeat";
-import { AnalysisJobData, AnalysisResult, bullConnection } from "./jobs";
+import { bullConnection } from "./connection";
+import { AnalysisJobData, AnalysisResult } from "./jobs";
+import { BULL_PREFIX, workerWriteKey } from "./keys";
 import { createProcessor, OutageHooks } from "./processor";
 import { checkRedisWritable, createProbeClient, pingRedis, redisErrorState } from "./redis";
+import { exitOnPolicyViolation, guardEvictionPolicy, RedisPolicyError } from "./redisPolicy";
 import { countOllamaError, FINISHED_HISTORY_MINUTES, startBreakerReports } from "./reports";
 
 export interface WorkerHandle {
     readonly worker: Worker<AnalysisJobData, AnalysisResult>;
+    /**
+     * Resolves once Redis was found to meet BullMQ's requirement (maxmemory-policy noeviction) and the
+     * worker started taking jobs; pending while Redis is unreachable.
+     */
+    readonly redisVerified: Promise<void>;
     /** Stops taking jobs, waits for the in-flight ones to finish, then disconnects. */
     close(): Promise<void>;
 }
 
-export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
-    const probe = createProbeClient(config.redisUrl, config.redisTimeoutMs);
+export interface WorkerOptions {
+    /** Redis does not meet BullMQ's requirement, at start-up or after a reconnection. Defaults to logging it and exiting 1. */
+    readonly onRedisPolicyViolation?: (err: RedisPolicyError) => void;
+}
+
+export function startWorker(config: AppConfig, logger: Logger, opts: WorkerOptions = {}): WorkerHandle {
+    const probe = createProbeClient(config);
+    const policy = guardEvictionPolicy(probe, {
+        timeoutMs: config.redisTimeoutMs,
+        onViolation: opts.onRedisPolicyViolation ?? exitOnPolicyViolation(logger),
+    });
     const breaker = new OllamaBreaker({
         baseMs: config.ollamaRetryBaseMs,
         maxMs: config.ollamaRetryMaxMs,
@@ -43,7 +60,10 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
     };
     const worker: Worker<AnalysisJobData, AnalysisResult> = new Worker<AnalysisJobData, AnalysisResult>(config.queueName, createProcessor(config, logger, hooks), {
         // Blocking connections must not give up on a command; BullMQ requires null here.
-        connection: bullConnection(config, { maxRetriesPerRequest: null }),
+        connection: bullConnection(config, "gpu-hosts-worker", { maxRetriesPerRequest: null }),
+        prefix: BULL_PREFIX,
+        // Started below, once Redis's maxmemory-policy is checked: no job is taken from a Redis that may evict it.
+        autorun: false,
         concurrency: config.workerConcurrency,
         // A SIGKILLed worker stops renewing its locks; after lockDuration another worker's stalled
         // check moves the job back to waiting, so no accepted job is lost.
@@ -100,7 +120,7 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
             for (let delay = 250; !closed; delay = Math.min(delay * 2, 15_000)) {
                 await new Promise((r) => setTimeout(r, delay).unref());
                 if (closed) return;
-                if ((await checkRedisWritable(probe, `gpu-hosts:worker-write:${config.queueName}`, config.redisTimeoutMs)) === "ok") break;
+                if ((await checkRedisWritable(probe, workerWriteKey(config.queueName), config.redisTimeoutMs)) === "ok") break;
             }
             if (!closed) {
                 worker.resume();
@@ -117,12 +137,19 @@ export function startWorker(config: AppConfig, logger: Logger): WorkerHandle {
         async () => worker.isRunning() && (await pingRedis(probe, config.redisTimeoutMs)) === "ok",
     );
 
+    const redisVerified = policy.verified.then(() => {
+        if (closed) return;
+        worker.run().catch((err) => worker.emit("error", err instanceof Error ? err : new Error(String(err))));
+    });
+
     let closing: Promise<void> | undefined;
     return {
         worker,
+        redisVerified,
         close() {
             closing ??= (async () => {
                 closed = true;
+                policy.stop();
                 await worker.close();
                 await Promise.all([heartbeat.stop(), breakerReports.stop()]);
                 probe.disconnect();

@@ -1,6 +1,6 @@
-import { loadConfig, redisTarget } from "./config";
+import { loadConfig, redisCaLabel, redisTarget } from "./config";
 import { createLogger } from "./logger";
-import { exitOnConfigError, onShutdownSignal } from "./process";
+import { exitOnConfigError, logWhileWaiting, onShutdownSignal } from "./process";
 import { startWorker } from "./worker-runtime";
 
 function main(): void {
@@ -11,12 +11,17 @@ function main(): void {
         logger.info({ active: "finishing in-flight jobs" }, "worker closing");
         await handle.close();
     });
-    handle.worker.waitUntilReady().then(
+    // Ready once both of BullMQ's connections are up and Redis's maxmemory-policy passed the check
+    // (a violation exits 1 before any job is taken).
+    const ready = Promise.all([handle.worker.waitUntilReady(), handle.redisVerified]);
+    void logWhileWaiting(logger, handle.redisVerified, { redis: redisTarget(config.redisUrl) }, "waiting for Redis, to check its maxmemory-policy before taking jobs");
+    ready.then(
         () =>
             logger.info(
                 {
                     queue: config.queueName,
                     redis: redisTarget(config.redisUrl),
+                    redisCa: redisCaLabel(config),
                     ollama: config.ollamaBaseUrl,
                     model: config.ollamaModel,
                     concurrency: config.workerConcurrency,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Worker } from "bullmq";
 import Redis from "ioredis";
 import type { AppConfig } from "../src/config";
-import { bullConnection } from "../src/jobs";
+import { bullConnection } from "../src/connection";
 import { createLogger } from "../src/logger";
 import { FINISHED_WINDOWS_MIN, finishedInWindow, JOB_DURATION_BUCKETS_S, QUEUE_STATES } from "../src/metrics";
 import { breakerFromReports, breakerReportsKey, FINISHED_HISTORY_MINUTES, ollamaErrorsKey } from "../src/reports";
@@ -366,7 +366,7 @@ describe("finished-job windows from BullMQ's per-minute metrics", () => {
         // the job under that minute.
         const c = testConfig(redis.url, "http://127.0.0.1:9", {});
         const api = await startApi(c);
-        const worker = new Worker(c.queueName, null, { connection: bullConnection(c, { maxRetriesPerRequest: null }), metrics: { maxDataPoints: FINISHED_HISTORY_MINUTES } });
+        const worker = new Worker(c.queueName, null, { connection: bullConnection(c, "gpu-hosts-worker", { maxRetriesPerRequest: null }), metrics: { maxDataPoints: FINISHED_HISTORY_MINUTES } });
         const realNow = Date.now;
         try {
             const now = realNow();

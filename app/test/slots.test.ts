@@ -13,7 +13,7 @@ import { runSlotScenario } from "./helpers/slot-scenario";
 import { envRecord, Slot, slotEnvLines, startSlot } from "./helpers/slots";
 
 describe("blue/green slots (processes)", function () {
-    this.timeout(60_000);
+    this.timeout(120_000); // start-up may take startSlot's 60 s on a loaded machine
     let redis: RedisHandle;
     const ollama = new OllamaStandIn();
     let dir: string;

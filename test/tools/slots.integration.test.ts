@@ -14,7 +14,7 @@ import { runSlotScenario } from "../../app/test/helpers/slot-scenario";
 import { envRecord, Slot, slotEnvLines, startSlot } from "../../app/test/helpers/slots";
 
 describe("slots: the app's processes with the program's slot environment", function () {
-    this.timeout(60_000);
+    this.timeout(180_000); // two slots started one after the other, each up to startSlot's 60 s on a loaded machine
     let redis: RedisHandle;
     const ollama = new OllamaStandIn();
     let dir: string;

@@ -20,9 +20,7 @@ export async function startApi(config: AppConfig): Promise<Api> {
     ]);
     clearTimeout(timer);
     return {
-        app: api.app,
-        queue: api.queue,
-        metrics: api.metrics,
+        ...api,
         // Some tests stop Redis first; closing the queue may then fail, which teardown ignores.
         close: () => api.close().catch(() => undefined),
     };

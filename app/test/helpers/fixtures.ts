@@ -30,6 +30,7 @@ export function testConfig(redisUrl: string, ollamaUrl: string, overrides: Recor
 export function configEnv(c: AppConfig): Record<string, string> {
     return {
         REDIS_URL: c.redisUrl,
+        ...(c.redisTls?.caFile ? { REDIS_CA_FILE: c.redisTls.caFile } : {}),
         OLLAMA_BASE_URL: c.ollamaBaseUrl,
         OLLAMA_MODEL: c.ollamaModel,
         QUEUE_NAME: c.queueName,

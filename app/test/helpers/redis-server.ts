@@ -1,18 +1,28 @@
 /**
- * A real redis-server (Debian's /usr/bin/redis-server) on a free loopback port, with a password
- * and no persistence. Not a fake: BullMQ's Lua scripts and blocking commands run for real.
+ * A real redis-server (Debian's /usr/bin/redis-server, built with TLS) on a free loopback port, with
+ * a password and no persistence; optionally TLS only and ACL users, as a fleet hub's Redis runs. Not
+ * a fake: BullMQ's Lua scripts, blocking commands and the ACL checks run for real.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Redis from "ioredis";
+import Redis, { RedisOptions as IORedisOptions } from "ioredis";
+import type { RedisTls } from "../../src/config";
+import type { TestPki } from "./pki";
 
 export interface RedisHandle {
+    /** URL of the all-powerful user (`default`, or `admin` with ACL users): for tests' own inspection. */
     readonly url: string;
     readonly port: number;
+    /** The TLS settings an app config needs to reach this server (null without TLS). */
+    readonly tls: RedisTls | null;
+    /** The URL a user of RedisOptions.users logs in with. */
+    userUrl(user: string): string;
+    /** ioredis options that reach this server (the CA with TLS), for the tests' own clients. */
+    clientOptions(extra?: IORedisOptions): IORedisOptions;
     stop(): Promise<void>;
     /**
      * Stops redis-server (SIGTERM, or SIGKILL when `kill`), waits `downMs`, and starts it again on
@@ -26,6 +36,16 @@ export interface RedisOptions {
     readonly appendonly?: boolean;
     /** maxmemory in bytes (noeviction, as deployed); default none. */
     readonly maxmemory?: number;
+    /** maxmemory-policy; default noeviction (as deployed). */
+    readonly maxmemoryPolicy?: string;
+    /** TLS only (port 0, tls-port), with this PKI's server certificate; clients are not asked for one. */
+    readonly tls?: TestPki;
+    /**
+     * ACL users: name -> rules after `on` and a password (keys, channels, commands), e.g.
+     * "~bull:* resetchannels -@all +get". The `default` user is then off, and `url` logs in as a user
+     * `admin` that may do anything; each user gets a random password (userUrl).
+     */
+    readonly users?: Readonly<Record<string, string>>;
 }
 
 /** Servers still running; killed if the test process exits early (mocha --exit, a crash). */
@@ -61,42 +81,64 @@ export function freePort(): Promise<number> {
     });
 }
 
+/** The server's redis.conf, as lines: a file (mode 0600) rather than argv, which `ps` shows. */
+function confLines(port: number, dir: string, password: string, passwords: Readonly<Record<string, string>>, opts: RedisOptions): string[] {
+    const lines = ["bind 127.0.0.1", 'save ""', `appendonly ${opts.appendonly ? "yes" : "no"}`, "appendfsync always",
+        `maxmemory-policy ${opts.maxmemoryPolicy ?? "noeviction"}`, `dir ${dir}`, "daemonize no", "loglevel warning"];
+    if (opts.maxmemory) lines.push(`maxmemory ${opts.maxmemory}`);
+    if (opts.tls) {
+        lines.push("port 0", `tls-port ${port}`, `tls-cert-file ${opts.tls.certFile}`, `tls-key-file ${opts.tls.keyFile}`,
+            `tls-ca-cert-file ${opts.tls.caFile}`, "tls-auth-clients no");
+    } else {
+        lines.push(`port ${port}`);
+    }
+    if (opts.users) {
+        lines.push("user default off resetpass resetkeys resetchannels -@all", `user admin on >${password} ~* &* +@all`);
+        for (const [name, rules] of Object.entries(opts.users)) lines.push(`user ${name} reset on >${passwords[name]} ${rules}`);
+    } else {
+        lines.push(`requirepass ${password}`);
+    }
+    return lines;
+}
+
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
-    const bin = redisServerBinary();
+    redisServerBinary(); // fails at once, with the install hint, when there is none
     const password = randomBytes(12).toString("hex");
+    const passwords = Object.fromEntries(Object.keys(opts.users ?? {}).map((u) => [u, randomBytes(12).toString("hex")]));
+    const scheme = opts.tls ? "rediss" : "redis";
+    const tls: RedisTls | null = opts.tls ? { ca: opts.tls.caPem, caFile: opts.tls.caFile } : null;
+    // The tests' own clients check the certificate against the name it was issued for (a test may
+    // give the server a certificate for another name than the loopback address it listens on).
+    const clientOptions = (extra: IORedisOptions = {}): IORedisOptions => ({
+        ...extra,
+        ...(opts.tls ? { tls: { ca: opts.tls.caPem, ...(opts.tls.serverName !== "127.0.0.1" ? { servername: opts.tls.serverName } : {}) } } : {}),
+    });
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
         const port = await freePort();
         const dir = mkdtempSync(join(tmpdir(), "app-test-redis-"));
-        const url = `redis://:${password}@127.0.0.1:${port}/0`;
-        const spawnServer = () => {
-            const child = spawn(
-                bin,
-                ["--port", String(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "",
-                    "--appendonly", opts.appendonly ? "yes" : "no", "--appendfsync", "always",
-                    ...(opts.maxmemory ? ["--maxmemory", String(opts.maxmemory), "--maxmemory-policy", "noeviction"] : []),
-                    "--dir", dir, "--daemonize", "no", "--loglevel", "warning"],
-                { stdio: ["ignore", "pipe", "pipe"] },
-            );
-            live.add(child);
-            child.once("exit", () => live.delete(child));
-            let output = "";
-            child.stdout?.on("data", (d) => (output += d));
-            child.stderr?.on("data", (d) => (output += d));
-            return { child, output: () => output };
-        };
+        const url = `${scheme}://${opts.users ? "admin" : ""}:${password}@127.0.0.1:${port}/0`;
+        const conf = join(dir, "redis.conf");
+        writeFileSync(conf, confLines(port, dir, password, passwords, opts).join("\n") + "\n", { mode: 0o600 });
+        const spawnServer = () => spawnRedisServer(conf);
         let current = spawnServer();
         try {
-            await waitForPing(url, current.child, 5000);
+            await waitForPing(url, clientOptions(), current.child, 5000);
             return {
                 url,
                 port,
+                tls,
+                userUrl(user: string) {
+                    if (!(user in passwords)) throw new Error(`no ACL user ${JSON.stringify(user)} on this server`);
+                    return `${scheme}://${user}:${passwords[user]}@127.0.0.1:${port}/0`;
+                },
+                clientOptions,
                 stop: () => stopChild(current.child).finally(() => rmSync(dir, { recursive: true, force: true })),
                 async restart({ downMs = 0, kill = false } = {}) {
                     await stopChild(current.child, kill ? "SIGKILL" : "SIGTERM");
                     await new Promise((r) => setTimeout(r, downMs));
                     current = spawnServer();
-                    await waitForPing(url, current.child, 10_000).catch((err) => {
+                    await waitForPing(url, clientOptions(), current.child, 10_000).catch((err) => {
                         throw new Error(`${(err as Error).message}\n${current.output()}`);
                     });
                 },
@@ -110,11 +152,38 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
     throw lastError;
 }
 
-async function waitForPing(url: string, child: ChildProcess, ms: number): Promise<void> {
+export interface RedisServerProcess {
+    readonly child: ChildProcess;
+    /** What it printed so far (stdout and stderr). */
+    output(): string;
+    /** SIGKILL (or `signal`), resolved once it is gone. */
+    stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Runs redis-server with a config file of the caller's (killed when the test process exits). */
+export function spawnRedisServer(confFile: string): RedisServerProcess {
+    const child = spawn(redisServerBinary(), [confFile], { stdio: ["ignore", "pipe", "pipe"] });
+    live.add(child);
+    child.once("exit", () => live.delete(child));
+    let output = "";
+    child.stdout?.on("data", (d) => (output += d));
+    child.stderr?.on("data", (d) => (output += d));
+    return { child, output: () => output, stop: (signal) => stopChild(child, signal) };
+}
+
+/** An ioredis client (for tests outside app/, which have no ioredis of their own). */
+export function connectRedis(url: string, options: IORedisOptions = {}): Redis {
+    const c = new Redis(url, options);
+    c.on("error", () => undefined);
+    return c;
+}
+
+/** Resolves once `url` answers PING (new connections, 50 ms apart); rejects if the server exits or `ms` passes. */
+export async function waitForPing(url: string, options: IORedisOptions, child: ChildProcess, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
         if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-        const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const c = new Redis(url, { ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         c.on("error", () => undefined);
         try {
             await c.connect();

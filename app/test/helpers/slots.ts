@@ -179,7 +179,9 @@ export async function startSlot(lines: readonly string[], extra: Record<string, 
         await Promise.all([api.stop(), worker.stop()]);
     };
     try {
-        await Promise.all([waitHealthy(url, api), waitWorkerReady(worker)]);
+        // Start-up only (ts-node compiles each process's sources): 60 s, as the other process tests
+        // give it. Four processes at once took over 20 s here on 2 cores at a load average of 18.
+        await Promise.all([waitHealthy(url, api, 60_000), waitWorkerReady(worker, 60_000)]);
     } catch (err) {
         await stop();
         throw err;
