@@ -27,6 +27,18 @@ export const SSH_PUBLIC_KEY = p(
     "an OpenSSH public key line (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp*, sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com)",
 );
 
+/**
+ * An SSH host key to pin: its type and base64 blob, as `ssh-keyscan` and /etc/ssh/ssh_host_*_key.pub
+ * give it (a trailing comment is allowed and dropped). Ed25519 or ECDSA only: pulumi-command pins a
+ * key by offering the server that key's type alone (remote/connection.go at v1.2.1: HostKeyAlgorithms
+ * = [publicKey.Type()]), and for an RSA key that type is "ssh-rsa", the SHA-1 signature OpenSSH 8.8
+ * and later refuse by default, so an RSA pin could never connect.
+ */
+export const SSH_HOST_KEY = p(
+    /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) AAAA[A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/,
+    "an SSH host key line of type ssh-ed25519 or ecdsa-sha2-nistp256/384/521, e.g. the contents of /etc/ssh/ssh_host_ed25519_key.pub",
+);
+
 /** An unencrypted private key in OpenSSH or PEM form. */
 export const SSH_PRIVATE_KEY = p(
     /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END \1 PRIVATE KEY-----\s*$/,

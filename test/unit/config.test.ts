@@ -46,9 +46,19 @@ describe("config: the operator's own servers (ssh)", () => {
             'gpu-hosts:operatorCidrs must be a non-empty list of CIDR blocks when "ssh" is in gpu-hosts:clouds (your own servers open the idle slot to them alone), got []',
         ]);
         assert.deepStrictEqual((cfg as { ssh: unknown }).ssh, { hosts: [
-            { name: "box1", address: "203.0.113.10", port: 22, user: "ubuntu", gpu: true },
-            { name: "box-2", address: "gpu2.example.com", port: 2222, user: "gpuops", gpu: false },
+            { name: "box1", address: "203.0.113.10", port: 22, user: "ubuntu", gpu: true, hostKey: "" },
+            { name: "box-2", address: "gpu2.example.com", port: 2222, user: "gpuops", gpu: false, hostKey: "" },
         ] });
+    });
+
+    it("takes a pinned SSH host key (its comment kept, spaces trimmed); refuses an RSA one, which pulumi-command could never verify", () => {
+        const ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBszT9VXdGaRiWZzhoRya5djW1Qd/WIHvTMDI1vMRZkg";
+        const cfg = servers([{ name: "box1", address: "203.0.113.10", hostKey: `  ${ed} root@box1\n` }]);
+        assert.ok(!Array.isArray(cfg));
+        assert.strictEqual((cfg as { ssh: { hosts: readonly { hostKey: string }[] } }).ssh.hosts[0].hostKey, `${ed} root@box1`);
+        assert.deepStrictEqual(servers([{ name: "box1", address: "203.0.113.10", hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ root@box1" }]), [
+            'gpu-hosts:ssh.hosts[0].hostKey must be an SSH host key line of type ssh-ed25519 or ecdsa-sha2-nistp256/384/521, e.g. the contents of /etc/ssh/ssh_host_ed25519_key.pub, got "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ root@box1"',
+        ]);
     });
 
     it("names every bad server field at once: missing, duplicate, bad address, a kind's name, unknown fields, ports", () => {
@@ -63,7 +73,7 @@ describe("config: the operator's own servers (ssh)", () => {
             'gpu-hosts:ssh.hosts[1].address must be an IPv4 or IPv6 address or a DNS name, e.g. "203.0.113.10" or "gpu1.example.com", got "not an address!"',
             "gpu-hosts:ssh.hosts[2].name is required",
             'gpu-hosts:ssh.hosts[3].name must be a name other than "local", "aws", "gcp", "azure", "ssh" (the other hosts\' names), got "aws"',
-            "gpu-hosts:ssh.hosts[4].gpus is not a known field; known fields: name, address, port, user, gpu",
+            "gpu-hosts:ssh.hosts[4].gpus is not a known field; known fields: name, address, port, user, gpu, hostKey",
             "gpu-hosts:ssh.hosts[4].name must be a host name of lowercase letters, digits and '-', starting with a letter (at most 32 characters), e.g. \"gpu-box-1\", got \"Box_5\"",
             'gpu-hosts:ssh.hosts[4].address must be an IPv4 or IPv6 address or a DNS name, e.g. "203.0.113.10" or "gpu1.example.com", got "999.1.1.1"',
             'gpu-hosts:ssh.hosts[5].user must be a Linux user name, e.g. "ubuntu", got "Root Man"',
@@ -71,7 +81,7 @@ describe("config: the operator's own servers (ssh)", () => {
             'gpu-hosts:ssh.hosts must be a list whose names are all different, got "box1"',
             "gpu-hosts:ssh.hosts[3].port must be a port other than gpu-hosts:apiPort (8000): the proxy publishes that one on the server, got 8000",
         ]);
-        assert.deepStrictEqual(servers([]), ['gpu-hosts:ssh.hosts must be a non-empty list of {name, address, port?, user?, gpu?} when "ssh" is in gpu-hosts:clouds, got []']);
+        assert.deepStrictEqual(servers([]), ['gpu-hosts:ssh.hosts must be a non-empty list of {name, address, port?, user?, gpu?, hostKey?} when "ssh" is in gpu-hosts:clouds, got []']);
     });
 
     it("takes the operator's private key only as a secret, and never shows it", () => {

@@ -2,7 +2,7 @@
 // sshPrivateKey) and the local Docker engine (local). Each cloud's own section is in
 // infra/clouds/<cloud>/section.ts.
 import { LOCAL, NAMESPACE, SSH } from "../../vocabulary";
-import { ADDRESS_ALLOWED, DOCKER_HOST, HOST_NAME, LINUX_USER, SSH_PRIVATE_KEY, isAddress, isIp } from "../../validators";
+import { ADDRESS_ALLOWED, DOCKER_HOST, HOST_NAME, LINUX_USER, SSH_HOST_KEY, SSH_PRIVATE_KEY, isAddress, isIp } from "../../validators";
 import { Reader, show } from "../reader";
 import { ConfigKey, defineKey } from "../schema";
 
@@ -18,6 +18,11 @@ export interface SshHostConfig {
     readonly user: string;
     /** Whether the server has an NVIDIA GPU to set up, prove and hand to Ollama. */
     readonly gpu: boolean;
+    /**
+     * The SSH host key every connection requires ("ssh-ed25519 AAAA..."), or "" to take the one the
+     * server presents the first time (kept in the state).
+     */
+    readonly hostKey: string;
 }
 
 export interface LocalConfig {
@@ -59,11 +64,11 @@ export function cloudsKey(kinds: readonly string[]): ConfigKey<readonly string[]
     });
 }
 
-const SSH_HOST_FIELDS = ["name", "address", "port", "user", "gpu"] as const;
+const SSH_HOST_FIELDS = ["name", "address", "port", "user", "gpu", "hostKey"] as const;
 /** An ssh host's defaults: the fields an entry may leave out. */
-export const SSH_HOST_DEFAULTS = { port: 22, user: "ubuntu", gpu: true } as const;
+export const SSH_HOST_DEFAULTS = { port: 22, user: "ubuntu", gpu: true, hostKey: "" } as const;
 
-/** gpu-hosts:ssh: {hosts: [{name, address, port?, user?, gpu?}]}, every entry checked, every problem named. */
+/** gpu-hosts:ssh: {hosts: [{name, address, port?, user?, gpu?, hostKey?}]}, every entry checked, every problem named. */
 function readSshHosts(r: Reader, given: unknown, enabled: boolean, kinds: readonly string[]): { readonly hosts: readonly SshHostConfig[] } {
     const key = "ssh.hosts";
     const none = { hosts: [] };
@@ -74,15 +79,15 @@ function readSshHosts(r: Reader, given: unknown, enabled: boolean, kinds: readon
     for (const k of Object.keys(given)) if (k !== "hosts") r.problems.push(`${NAMESPACE}:ssh.${k} is not a known field; known fields: hosts`);
     const list = (given as { hosts?: unknown }).hosts ?? [];
     if (!Array.isArray(list)) {
-        r.fail(key, "a list of {name, address, port?, user?, gpu?}", list);
+        r.fail(key, "a list of {name, address, port?, user?, gpu?, hostKey?}", list);
         return none;
     }
-    if (enabled && list.length === 0) r.fail(key, `a non-empty list of {name, address, port?, user?, gpu?} when "${SSH}" is in ${NAMESPACE}:clouds`, list);
+    if (enabled && list.length === 0) r.fail(key, `a non-empty list of {name, address, port?, user?, gpu?, hostKey?} when "${SSH}" is in ${NAMESPACE}:clouds`, list);
     const hosts: SshHostConfig[] = [];
     list.forEach((h, i) => {
         const at = `${key}[${i}]`;
         if (typeof h !== "object" || h === null || Array.isArray(h)) {
-            r.fail(at, "an object {name, address, port?, user?, gpu?}", h);
+            r.fail(at, "an object {name, address, port?, user?, gpu?, hostKey?}", h);
             return;
         }
         const e = h as Record<string, unknown>;
@@ -103,6 +108,8 @@ function readSshHosts(r: Reader, given: unknown, enabled: boolean, kinds: readon
             port: r.int(`${at}.port`, e.port, SSH_HOST_DEFAULTS.port, 1, 65535),
             user: r.pattern(`${at}.user`, e.user, SSH_HOST_DEFAULTS.user, LINUX_USER),
             gpu: r.bool(`${at}.gpu`, e.gpu, SSH_HOST_DEFAULTS.gpu),
+            hostKey: e.hostKey === undefined || e.hostKey === SSH_HOST_DEFAULTS.hostKey ? SSH_HOST_DEFAULTS.hostKey
+                : r.pattern(`${at}.hostKey`, typeof e.hostKey === "string" ? e.hostKey.trim() : e.hostKey, SSH_HOST_DEFAULTS.hostKey, SSH_HOST_KEY),
         });
     });
     const names = hosts.map((h) => h.name).filter(Boolean);
@@ -114,7 +121,7 @@ function readSshHosts(r: Reader, given: unknown, enabled: boolean, kinds: readon
 export const ssh = defineKey<{ readonly hosts: readonly SshHostConfig[] }>({
     key: "ssh",
     schema: {
-        description: `Your own servers, when "${SSH}" is in clouds: {hosts: [{name, address, port, user, gpu}]}; port defaults to ${SSH_HOST_DEFAULTS.port}, user to "${SSH_HOST_DEFAULTS.user}", gpu to ${SSH_HOST_DEFAULTS.gpu}. Each is set up over SSH with sudo.`,
+        description: `Your own servers, when "${SSH}" is in clouds: {hosts: [{name, address, port, user, gpu, hostKey}]}; port defaults to ${SSH_HOST_DEFAULTS.port}, user to "${SSH_HOST_DEFAULTS.user}", gpu to ${SSH_HOST_DEFAULTS.gpu}; hostKey (the server's /etc/ssh/ssh_host_ed25519_key.pub) pins its SSH host key, "" takes the one it presents first. Each is set up over SSH with sudo.`,
         default: { hosts: [] },
     },
     read: (r, raw, ctx) => readSshHosts(r, raw, ctx.enabled(SSH), ctx.hostKinds),

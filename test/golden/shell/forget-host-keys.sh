@@ -1,1 +1,0 @@
-rm -f "$HOME"/.ssh/gpu-hosts/gpu-hosts-dev-aws.known_hosts
