@@ -44,6 +44,12 @@ export const modelVolumeName = (app: string): string => `${app}-ollama-models`;
 export const vmName = (host: string): string => `${host}-vm`;
 /** An operator's server's identity record (`<host>-machine`, infra/hosts/server.ts): what recover looks for. */
 export const serverIdentityName = (host: string): string => `${host}-machine`;
+/**
+ * A remote host's SSH host key (`<host>-host-key`): a cloud VM's generated key pair (tls.PrivateKey),
+ * or an operator's server's record of the key every connection requires (infra/hosts/server.ts),
+ * which recover and destroy read and recover rewrites for a reinstalled server.
+ */
+export const hostKeyName = (host: string): string => `${host}-host-key`;
 
 /**
  * The Docker containers' names, which status inspects on the host (scripts/lib/status/containers.ts);

@@ -1,5 +1,5 @@
-// One remote host, whatever made its machine: the SSH connection (key file, known hosts, the SSH
-// gate), for a server the setup over SSH, the readiness gate, the runner for host commands, the Docker
+// One remote host, whatever made its machine: the SSH connection (key file, the known_hosts file
+// that pins its host key, the SSH gate), for a server the setup over SSH, the readiness gate, the runner for host commands, the Docker
 // provider, and the GpuHost fields and outputs. Each kind (infra/clouds/<cloud>/host.ts, server.ts)
 // only makes its machine exist and names its identity in a MachineRecord, then calls connectRemote.
 import * as crypto from "crypto";
@@ -10,7 +10,8 @@ import type { HostDetailsInput, MachineDetails } from "../contract/details";
 import { GpuHost, HostCommandArgs, HostResourceOptions, HostRunner } from "./gpuHost";
 import { gpuModelOf, platformOf, readinessScript } from "../shell/readiness";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../shell/gate";
-import { forgetHostKeysScript, keyFileDeleteScript, keyFileName, sshClientOptions, writeKeyFile } from "./ssh";
+import { keyFileDeleteScript, keyFileName, sshClientOptions, writeKeyFile } from "./ssh";
+import { writeKnownHosts } from "./hostKeys";
 import { RegistryLogin, dockerClientConfig, providerRegistryAuth } from "./registry";
 
 /** How to reach and check a remote host; resolved and validated by the config loader. */
@@ -59,6 +60,12 @@ export interface MachineRecord {
      * whose containers a destroy must remove.
      */
     readonly machine?: pulumi.Resource;
+    /**
+     * The SSH host key every connection to the machine requires ("<type> <base64>"): the one the stack
+     * generated and cloud-init installed on a cloud VM, the one a server presented first (or the
+     * operator pinned). infra/hosts/hostKeys.ts says how each client checks it.
+     */
+    readonly hostKey: pulumi.Output<string>;
     /** What SSH to the machine relies on (firewall rules, address association, identity): the SSH gate waits for them. */
     readonly dependsOn: readonly pulumi.Resource[];
     /**
@@ -85,13 +92,19 @@ export interface SshAccess {
     readonly knownHostsPath: string;
     /** The private key, a secret, ending in a newline. */
     readonly privateKey: pulumi.Output<string>;
-    /** Client options without multiplexing; they resolve once the key file is written. */
-    readonly options: pulumi.Output<string[]>;
-    /** The Docker provider's options (multiplexed, see ssh.ts). */
-    readonly providerOptions: pulumi.Output<string[]>;
+    /** Resolves once the key file is written (on this run, on this machine). */
+    readonly keyWritten: pulumi.Output<boolean>;
     readonly user: string;
     readonly port: number;
     readonly publicKey: pulumi.Input<string>;
+}
+
+/** The client options for a host whose known_hosts pins its key: they resolve once both files are written. */
+export interface PinnedOptions {
+    /** Without multiplexing: the SSH gate, the machine-id read. */
+    readonly options: pulumi.Output<string[]>;
+    /** The Docker provider's (multiplexed, see ssh.ts). */
+    readonly providerOptions: pulumi.Output<string[]>;
 }
 
 /** A remote host as the service and the outputs see it: a GpuHost, plus how an operator reaches it. */
@@ -113,27 +126,34 @@ export interface RemoteHost extends GpuHost {
 }
 
 /**
- * How the skeleton will reach `name`'s machine, before the machine exists: the key file's path and
- * the client options that name it. The program writes the key file on every run (ssh.ts); the
- * options resolve only once it is written, so nothing dials the host before. No resource is made.
+ * How the skeleton will reach `name`'s machine, before the machine exists: the key file's and the
+ * known_hosts file's paths. The program writes the key file on every run (ssh.ts); nothing dials the
+ * host before it is written. No resource is made.
  */
 export function sshAccess(name: string, args: RemoteHostArgs): SshAccess {
     const keyPath = `${args.keyDir.replace(/\/+$/, "")}/${keyFileName(name)}`;
     const knownHostsPath = `${keyPath}.known_hosts`;
     const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply((k) => (k.endsWith("\n") ? k : `${k}\n`)));
-    const written = pulumi.unsecret(privateKey.apply((k) => {
+    const keyWritten = pulumi.unsecret(privateKey.apply((k) => {
         writeKeyFile(keyPath, k);
         return true;
     }));
+    return { keyPath, knownHostsPath, privateKey, keyWritten, user: args.user, port: args.port, publicKey: args.publicKey };
+}
+
+/**
+ * Writes the host's known_hosts file with `hostKey` for `address` (on every run, on whatever
+ * machine runs the program, like the key file) and gives the client options that trust it alone;
+ * they resolve once both files are written, so nothing dials the host before. No resource is made.
+ */
+export function pinHostKey(access: SshAccess, address: pulumi.Input<string>, hostKey: pulumi.Input<string>): PinnedOptions {
+    const written = pulumi.all([access.keyWritten, address, hostKey]).apply(([, a, k]) => {
+        writeKnownHosts(access.knownHostsPath, a, access.port, k);
+        return true;
+    });
     return {
-        keyPath,
-        knownHostsPath,
-        privateKey,
-        options: written.apply(() => sshClientOptions(keyPath, knownHostsPath, false)),
-        providerOptions: written.apply(() => sshClientOptions(keyPath, knownHostsPath, true)),
-        user: args.user,
-        port: args.port,
-        publicKey: args.publicKey,
+        options: written.apply(() => sshClientOptions(access.keyPath, access.knownHostsPath, false)),
+        providerOptions: written.apply(() => sshClientOptions(access.keyPath, access.knownHostsPath, true)),
     };
 }
 
@@ -157,15 +177,10 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
         interpreter: ["/bin/sh", "-c"],
         addPreviousOutputInEnv: false,
     }, { parent });
-    // A new machine behind the same address has new host keys: forget the old ones.
-    const knownHosts = new command.local.Command(`${name}-known-hosts`, {
-        create: forgetHostKeysScript(knownHostsPath),
-        interpreter: ["/bin/sh", "-c"],
-        addPreviousOutputInEnv: false,
-    }, { parent, replacementTrigger: m.machineId, dependsOn: [sshFiles] });
+    const pinned = pinHostKey(access, m.address, m.hostKey);
 
     const sshGate = new command.local.Command(`${name}-ssh-gate`, {
-        create: pulumi.all([target, access.options]).apply(([t, o]) => sshGateScript({
+        create: pulumi.all([target, pinned.options]).apply(([t, o]) => sshGateScript({
             target: t, sshOptions: o, port: args.port, timeoutSeconds: args.bootTimeoutSeconds,
             probe: m.setup.by === "cloud-init" ? SSH_GATE_PROBE : SERVER_GATE_PROBE,
         })),
@@ -175,15 +190,20 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
         parent,
         replacementTrigger: m.machineId,
         // After the machine itself: a recovered or replaced one is waited for before anything dials it.
-        dependsOn: [knownHosts, ...(m.machine ? [m.machine] : []), ...m.dependsOn],
+        dependsOn: [sshFiles, ...(m.machine ? [m.machine] : []), ...m.dependsOn],
     });
 
     // The SSH gate has waited for sshd already; these bound each remote command's own dialling.
+    // hostKey: without it the provider ignores the host's key (InsecureIgnoreHostKey); with it the
+    // connection requires exactly this key and offers the server only its type
+    // (pulumi/pulumi-command provider/pkg/provider/remote/connection.go at v1.2.1, SSHConfig:
+    // ssh.FixedHostKey and HostKeyAlgorithms = [publicKey.Type()]).
     const connection: command.types.input.remote.ConnectionArgs = {
         host: m.address,
         port: args.port,
         user: args.user,
         privateKey,
+        hostKey: m.hostKey,
         dialErrorLimit: 20,
         perDialTimeout: 15,
     };
@@ -251,7 +271,7 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
     const portSuffix = args.port === 22 ? "" : `:${args.port}`;
     const provider = new docker.Provider(`${name}-docker`, {
         host: pulumi.interpolate`ssh://${target}${portSuffix}`,
-        sshOpts: access.providerOptions,
+        sshOpts: pinned.providerOptions,
         disableDockerDaemonCheck: true,
         // Its RemoteImage pulls log in to Docker Hub with it. A changed login updates the provider in
         // place: the bridge replaces a provider only for a ForceNew field (pulumi-terraform-bridge

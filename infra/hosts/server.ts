@@ -2,15 +2,18 @@
 // an on-prem box, a bare-metal rental or a workstation. It is set up over SSH with the same setup
 // script cloud-init runs on the cloud VMs (as root through sudo, again whenever the script changes),
 // and its identity is its /etc/machine-id, read over SSH on every run: a reinstalled machine gets a
-// new one, and everything on it is deployed afresh, not patched. A destroy removes the stack's
-// containers, networks and volumes from it (the model volume excepted) and leaves the machine.
+// new one, and everything on it is deployed afresh, not patched. Its SSH host key is the one it
+// presented the first time (kept in the state), or the one the operator pins in config; every
+// connection requires it, and a changed key stops the run with one line (hostKeys.ts). A destroy
+// removes the stack's containers, networks and volumes from it (the model volume excepted) and
+// leaves the machine.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { SshHostConfig } from "../config/sections/hosts";
 import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SERVER_BOOT_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
-import { SERVER_HOST_TYPE, serverIdentityName } from "../contract/names";
-import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, sshAccess } from "./remote";
-import { readMachineId } from "./ssh";
+import { SERVER_HOST_TYPE, hostKeyName, serverIdentityName } from "../contract/names";
+import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, pinHostKey, sshAccess } from "./remote";
+import { HostAccessError, describeKey, hostKeyOf, preferredHostKey, readMachineId, scanHostKeys } from "./hostKeys";
 import { setupScript } from "../shell/setup";
 import { FirewallOptions, firewallInstaller } from "../shell/firewall";
 import type { RegistryLogin } from "./registry";
@@ -41,6 +44,8 @@ export class SshServerHost extends pulumi.ComponentResource {
     public readonly host: RemoteHost;
     /** The record of the server's identity in the state; `npm run recover` looks for its replacement. */
     public readonly identity: command.local.Command;
+    /** The record of the host key every connection requires, in the state; recover and destroy read it. */
+    public readonly hostKey: command.local.Command;
 
     constructor(name: string, args: SshServerHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super(SERVER_HOST_TYPE, name, {}, opts);
@@ -61,20 +66,51 @@ export class SshServerHost extends pulumi.ComponentResource {
             ...(args.registryLogin ? { registryLogin: args.registryLogin } : {}),
         };
         const access = sshAccess(name, remote);
-        const { identity, record } = serverMachine(this, name, args, access);
+        const { identity, hostKey, record } = serverMachine(this, name, args, access);
         this.identity = identity;
+        this.hostKey = hostKey;
         this.host = connectRemote(this, name, remote, access, record);
         this.registerOutputs({ address: this.host.address, machineId: this.host.machineId, sshCommand: this.host.sshCommand });
     }
 }
 
-function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHostArgs, access: SshAccess): { identity: command.local.Command; record: MachineRecord } {
+function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHostArgs, access: SshAccess): { identity: command.local.Command; hostKey: command.local.Command; record: MachineRecord } {
     const s = args.server;
     const target = `${s.user}@${s.address}`;
-    // Read now, without multiplexing, once the key file is written: preview and up both see a
+    const at = `${target} port ${s.port}`;
+    const stack = pulumi.getStack();
+    // Every key the server presents now (ssh-keyscan: no login, nothing trusted yet), read while the
+    // program runs, in preview and up alike.
+    const presented = pulumi.output(s.address).apply((address) => reported(parent, () => scanHostKeys(address, s.port, name)));
+    const pin = s.hostKey ? hostKeyOf(s.hostKey) : undefined;
+    // The host key in the state: the one the operator pins, or the one the server presented the first
+    // time, kept by ignoring every later scan (on a resource with no old state, ignoreChanges takes
+    // the new value: https://www.pulumi.com/docs/iac/concepts/resources/options/ignorechanges/).
+    // `npm run recover` rewrites it for a reinstalled server (scripts/lib/recover.ts).
+    const hostKey = new command.local.Command(hostKeyName(name), {
+        create: "true\n",
+        triggers: [pin ?? presented.apply((keys) => preferredHostKey(keys)!)],
+        interpreter: ["/bin/sh", "-c"],
+        addPreviousOutputInEnv: false,
+    }, { parent, ...(pin ? {} : { ignoreChanges: ["triggers"] }) });
+    const recorded = hostKey.triggers.apply((t) => String((t ?? [])[0] ?? ""));
+    // A key the server no longer presents stops the run here, before anything logs in.
+    const required = pulumi.all([presented, recorded]).apply(([keys, key]) => reported(parent, () => {
+        if (keys.includes(key)) return key;
+        const now = describeKey(preferredHostKey(keys)!);
+        throw new HostAccessError(pin
+            ? `${name}: ${at} presents SSH host key ${now}, not ${describeKey(key)}, which gpu-hosts:ssh pins for it (hostKey); ` +
+                `if the server was reinstalled, check the new key on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), set it as hostKey and run \`npm run recover -- --stack ${stack}\`; nothing was sent to it`
+            : `${name}: ${at} presents SSH host key ${now}, not ${describeKey(key)}, which it presented when the stack first connected; ` +
+                `if the server was reinstalled, run \`npm run recover -- --stack ${stack}\` (it accepts a new key only with a new machine id); ` +
+                "if not, someone may be intercepting SSH: deploy nothing until you know why. Nothing was sent to it");
+    }));
+    const pinned = pinHostKey(access, s.address, required);
+    // Read now, without multiplexing, trusting the required key only: preview and up both see a
     // reinstalled machine before anything dials its engine.
-    const machineId = pulumi.all([access.options, pulumi.output(args.publicKey)])
-        .apply(([options, publicKey]) => readMachineId({ target, port: s.port, options, publicKey }));
+    const machineId = pulumi.all([pinned.options, pulumi.output(args.publicKey)]).apply(([options, publicKey]) => reported(parent, () => readMachineId({
+        who: name, target, port: s.port, options, key: publicKey.trim() ? { generated: publicKey } : { own: true },
+    })));
     // The machine id in the state: replaced when the server's changes, which is how `npm run
     // recover` tells a reinstalled server; the SSH gate, hence everything on the server, depends on it.
     const identity = new command.local.Command(serverIdentityName(name), {
@@ -92,13 +128,34 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
     });
     return {
         identity,
+        hostKey,
         record: {
             address: pulumi.output(s.address),
             machineId,
+            hostKey: required,
             dependsOn: [identity],
             setup: { by: "ssh", script, firewall: firewallInstaller(args.firewall) },
             // authorizedKey: the line the server's authorized_keys needs, when the stack generated the key.
             details: { kind: "ssh", port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
         },
     };
+}
+
+/**
+ * Runs `f`; a HostAccessError becomes the SDK's error for `resource` without a stack trace: the
+ * operator sees its one line (and `npm run up` prints it as its own), not an "unhandled exception".
+ * The SDK adds `error serializing property "<name>": ` to the message of an error that fails an
+ * input (@pulumi/pulumi runtime/rpc.js, serializeFilteredProperties), once per input it fails,
+ * then reports the same object (cmd/run/run.js, uncaughtHandler: a ResourceError with hideStack
+ * prints its message alone); the message here ignores those edits, so the line stays the one we wrote.
+ */
+function reported<T>(resource: pulumi.Resource, f: () => T): T {
+    try {
+        return f();
+    } catch (e) {
+        if (!(e instanceof HostAccessError)) throw e;
+        const err = new pulumi.ResourceError(e.message, resource, true);
+        Object.defineProperty(err, "message", { get: () => e.message, set: () => undefined, enumerable: false, configurable: true });
+        throw err;
+    }
 }

@@ -1,7 +1,8 @@
 // SSH plumbing for remote hosts (the cloud VMs and an operator's own servers), as pure functions:
-// the key file the ssh client reads, the client options, the one-line scripts that forget and delete
-// it, and the one-shot read of a server's machine id. The SSH gate that uses the options is
-// infra/shell/gate.sh (gate.ts); the skeleton that wires them into resources is remote.ts.
+// the key file the ssh client reads, the client options, and the one-line script that deletes the
+// files. The host keys they verify, the known_hosts file and the machine-id read are hostKeys.ts;
+// the SSH gate that uses the options is infra/shell/gate.sh (gate.ts); the skeleton that wires them
+// into resources is remote.ts.
 //
 // How the stack's key reaches the Docker provider's ssh client: for an ssh:// host the provider
 // uses the docker CLI's connection helper, which runs the operator's OpenSSH client as
@@ -16,9 +17,15 @@
 //   -i <that file>                      the key...
 //   -o IdentitiesOnly=yes               ...and only it (an agent's keys would be tried first and
 //                                       can use up sshd's MaxAuthTries)
-//   -o StrictHostKeyChecking=accept-new trust on first use, refuse a changed key afterwards
-//   -o UserKnownHostsFile=<file>.known_hosts   this host's own known_hosts, so the operator's
-//                                       ~/.ssh/known_hosts is untouched
+//   -o StrictHostKeyChecking=yes        verify the host key; never add one
+//   -o UserKnownHostsFile=<file>.known_hosts   this host's own known_hosts, which the program writes
+//                                       from the key pinned in the state on every run (hostKeys.ts),
+//                                       so the operator's ~/.ssh/known_hosts is untouched
+//   -o GlobalKnownHostsFile=/dev/null   ...and only it: a stale /etc/ssh/ssh_known_hosts entry for
+//                                       the address has no say
+//   -o UpdateHostKeys=no                never rewrite that file from what the server offers (ssh
+//                                       enables it by default only for the default known_hosts,
+//                                       ssh_config(5); stated, so it stays off)
 //   -o BatchMode=yes                    fail instead of prompting: there is no terminal
 //   -o ServerAliveInterval=15           notice a dead connection during a long image build
 // and for the Docker provider only:
@@ -40,20 +47,22 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { shellPath } from "../shell/quote";
-import { MACHINE_ID, matches } from "../validators";
 
 /** The stack's SSH key pair; index.ts creates one and passes both halves to every cloud host. */
 export function createStackKey(name: string, opts?: pulumi.CustomResourceOptions): tls.PrivateKey {
     return new tls.PrivateKey(name, { algorithm: "ED25519" }, opts);
 }
 
-/** File name for a host's key: "<project>-<stack>-<host>", deterministic, safe in a path. */
-export function keyFileName(host: string): string {
-    return `${pulumi.getProject()}-${pulumi.getStack()}-${host}`.replace(/[^A-Za-z0-9._-]/g, "_");
+/**
+ * File name for a host's key: "<project>-<stack>-<host>", deterministic, safe in a path. The program
+ * takes its own project and stack; the operator scripts pass theirs (recover and destroy read the
+ * servers with the same file).
+ */
+export function keyFileName(host: string, project: string = pulumi.getProject(), stack: string = pulumi.getStack()): string {
+    return `${project}-${stack}-${host}`.replace(/[^A-Za-z0-9._-]/g, "_");
 }
 
 /** Seconds an idle multiplexed SSH connection stays open after its last Docker call. */
@@ -70,8 +79,10 @@ export function sshClientOptions(keyPath: string, knownHostsPath: string, multip
     return [
         "-i", keyPath,
         "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "StrictHostKeyChecking=yes",
         "-o", `UserKnownHostsFile=${knownHostsPath}`,
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "UpdateHostKeys=no",
         "-o", "BatchMode=yes",
         "-o", "ServerAliveInterval=15",
         ...(multiplex ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", `ControlPersist=${CONTROL_PERSIST_SECONDS}`] : []),
@@ -88,49 +99,29 @@ export function expandHome(p: string, home: string = os.homedir()): string {
  * (a reader never sees half a key), and only when the content differs. Idempotent: safe on every run.
  */
 export function writeKeyFile(keyPath: string, key: string, home: string = os.homedir()): void {
-    const file = expandHome(keyPath, home);
-    const content = key.endsWith("\n") ? key : `${key}\n`;
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writePrivateFile(keyPath, key.endsWith("\n") ? key : `${key}\n`, home);
+}
+
+/** Writes `content` to `file` ("~/..." or absolute) as writeKeyFile does: 0600 in a 0700 directory, atomically, only when it differs. */
+export function writePrivateFile(file: string, content: string, home: string = os.homedir()): void {
+    const target = expandHome(file, home);
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
     try {
-        if (fs.readFileSync(file, "utf8") === content && (fs.statSync(file).mode & 0o777) === 0o600) return;
+        if (fs.readFileSync(target, "utf8") === content && (fs.statSync(target).mode & 0o777) === 0o600) return;
     } catch {
         // absent or unreadable: write it
     }
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = `${target}.${process.pid}.tmp`;
     try {
         fs.writeFileSync(tmp, content, { mode: 0o600 });
         fs.chmodSync(tmp, 0o600);
-        fs.renameSync(tmp, file);
+        fs.renameSync(tmp, target);
     } finally {
         fs.rmSync(tmp, { force: true });
     }
 }
 
-/** POSIX sh that forgets a host's known keys: a new VM behind the same static address has new ones. */
-export function forgetHostKeysScript(knownHostsPath: string): string {
-    return `rm -f ${shellPath(knownHostsPath)}\n`;
-}
-
 /** POSIX sh that removes the key and known_hosts files. */
 export function keyFileDeleteScript(keyPath: string, knownHostsPath: string): string {
     return `rm -f ${shellPath(keyPath)} ${shellPath(knownHostsPath)}\n`;
-}
-
-/**
- * Reads a server's /etc/machine-id over SSH, now (the program runs this during preview and up):
- * the identity everything on the server follows, so a reinstalled machine is redeployed rather than
- * patched. `options` must not multiplex (see the file comment). Throws a message that says what to
- * do when the server cannot be reached or does not trust the key yet.
- */
-export function readMachineId(o: { target: string; port: number; options: readonly string[]; publicKey?: string }): string {
-    const r = spawnSync("ssh", ["-n", ...o.options, "-o", `Port=${o.port}`, "-o", "ConnectTimeout=15", "--", o.target, "cat /etc/machine-id"],
-        { encoding: "utf8", timeout: 60_000 });
-    const id = (r.stdout ?? "").trim();
-    if (r.status === 0 && matches(MACHINE_ID, id)) return id;
-    const why = (r.error?.message ?? (r.stderr ?? "").trim().split("\n").pop()) || `exit ${r.status}`;
-    const hint = /Permission denied/.test(why) && o.publicKey
-        ? `; authorise the key: add this line to ~/.ssh/authorized_keys of that user: ${o.publicKey.trim()}`
-        : "";
-    if (r.status === 0) throw new Error(`${o.target} port ${o.port}: /etc/machine-id holds ${JSON.stringify(id.slice(0, 40))}, not a machine id (32 hex digits)`);
-    throw new Error(`cannot read /etc/machine-id of ${o.target} port ${o.port} over SSH (${why})${hint}`);
 }

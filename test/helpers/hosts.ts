@@ -6,8 +6,9 @@ import { StackConfig, loadConfig, namespaced } from "../../infra/config";
 import { CloudHostArgs, NEVER_EXPOSED_PORTS } from "../../infra/clouds/common";
 import { cloudHostArgs } from "../../infra/inventory";
 import { createStackKey } from "../../infra/hosts/ssh";
-import { MockWorld, Recorded, StrictMocks } from "./mocks";
-import { isSecretInput, plainStrings } from "./secrets";
+import * as YAML from "yaml";
+import { MockWorld, Recorded, StrictMocks, fakeEd25519Public, fakeOpensshPrivate } from "./mocks";
+import { isSecretInput, plain, plainStrings, unsecret } from "./secrets";
 import { PINNED_SLOTS, resolve, stackConfig } from "./stack";
 
 /** What a resource's registration told the engine besides its inputs. */
@@ -195,6 +196,39 @@ export async function assertPrivateKeyKeptSecret(run: HostRun & { host: object }
     for (const r of run.mocks.resources) assert.ok(!JSON.stringify(r.inputs.stdin ?? "").includes("PRIVATE KEY"), `${r.name} gets the key on stdin`);
     for (const r of run.mocks.resources) assert.ok(!plainStrings(r.inputs).some((s) => s.includes(key)), `${r.name} leaks the key`);
     for (const [k, v] of Object.entries(await resolveFields(run.host))) {
-        assert.ok(!JSON.stringify(v.value ?? "").includes("PRIVATE KEY"), `${k} exposes the key`);
+        // The user data carries the VM's private host key: a field may hold a private key only as a secret.
+        assert.ok(v.secret || !JSON.stringify(v.value ?? "").includes("PRIVATE KEY"), `${k} exposes a private key`);
     }
+}
+
+/**
+ * Asserts a cloud VM's SSH host key: the stack generates it (`<prefix>-host-key`, ED25519, a child
+ * of the host), cloud-init gets both halves in ssh_keys (the image's keys deleted), the user data is
+ * a secret input and the private half is in no plain input or host field, and every connection
+ * requires the public half: each remote command's `hostKey`, and the known_hosts the gate and the
+ * Docker provider trust. `input` is the VM's input that carries the user data, as recorded: the SDK
+ * makes the whole of it secret (AWS userData; GCP metadata and Azure osProfile, which their SDKs turn
+ * into one Output); `userDataOf` takes the cloud-config text out of its plain value.
+ */
+export async function assertHostKeyPinned(run: HostRun & { host: object }, prefix: string, input: unknown, userDataOf: (plainInput: any) => string): Promise<void> {
+    const key = run.get(`${prefix}-host-key`);
+    assert.strictEqual(key.type, "tls:index/privateKey:PrivateKey");
+    assert.strictEqual(key.inputs.algorithm, "ED25519");
+    assert.match(run.regs.get(`${prefix}-host-key`)!.parent, new RegExp(`^${prefix}$`), "a child of the host");
+    const privateKey = fakeOpensshPrivate(`${prefix}-host-key`);
+    const publicKey = fakeEd25519Public(`${prefix}-host-key`).trim();
+    assert.ok(isSecretInput(input), "the user data carries a private key: secret");
+    const config = YAML.parse(userDataOf(plain(input)));
+    assert.strictEqual(config.ssh_deletekeys, true);
+    assert.deepStrictEqual(config.ssh_keys, { ed25519_private: privateKey, ed25519_public: publicKey });
+    const body = privateKey.split("\n")[1];
+    for (const r of run.mocks.resources) assert.ok(!plainStrings(r.inputs).some((s) => s.includes(body)), `${r.name} has the host key in plain text`);
+    for (const [k, v] of Object.entries(await resolveFields(run.host))) {
+        assert.ok(v.secret || !JSON.stringify(v.value ?? "").includes(body), `${k} exposes the host key`);
+    }
+    const remotes = run.byType("command:remote:Command");
+    assert.ok(remotes.length > 0);
+    for (const r of remotes) assert.strictEqual(unsecret(r.inputs.connection).hostKey, publicKey, `${r.name} requires the host key`);
+    assert.match(run.get(`${prefix}-docker`).inputs.sshOpts, /"StrictHostKeyChecking=yes"/);
+    assert.match(run.get(`${prefix}-ssh-gate`).inputs.create, /StrictHostKeyChecking=yes/);
 }

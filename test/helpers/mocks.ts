@@ -37,7 +37,22 @@ export type CallMock = (a: pulumi.runtime.MockCallArgs) => Record<string, any>;
 
 const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 
-const FAKE_ED25519_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMo gpu-hosts";
+/** tls.PrivateKey's privateKeyOpenssh for the key named `seed` (a stand-in body, the real armour). */
+export function fakeOpensshPrivate(seed: string): string {
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${hex(seed, 64)}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+
+/**
+ * An Ed25519 public key line for the key named `seed`, shaped as tls.PrivateKey's publicKeyOpenssh
+ * is: "ssh-ed25519 <base64 of the wire blob>" and a newline, no comment (terraform-provider-tls
+ * builds it with ssh.MarshalAuthorizedKey). Each key its own, so a test can tell the stack's login key
+ * from a VM's host key.
+ */
+export function fakeEd25519Public(seed: string): string {
+    const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+    const blob = Buffer.concat([u32(11), Buffer.from("ssh-ed25519"), u32(32), Buffer.from(hex(`ed25519:${seed}`, 64), "hex")]);
+    return `ssh-ed25519 ${blob.toString("base64")}\n`;
+}
 
 function commandStdout(a: pulumi.runtime.MockResourceArgs, world: MockWorld, otherwise: string): string {
     const create = String(a.inputs.create ?? "");
@@ -83,9 +98,9 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
     "random:index/randomPassword:RandomPassword": (a) => ({ state: { result: hex(`password:${a.name}`, a.inputs.length ?? 16) } }),
     "tls:index/privateKey:PrivateKey": (a) => ({
         state: {
-            privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${hex(a.name, 64)}\n-----END OPENSSH PRIVATE KEY-----\n`,
+            privateKeyOpenssh: fakeOpensshPrivate(a.name),
             privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${hex(a.name, 64)}\n-----END PRIVATE KEY-----\n`,
-            publicKeyOpenssh: `${FAKE_ED25519_PUB}\n`,
+            publicKeyOpenssh: fakeEd25519Public(a.name),
             publicKeyFingerprintSha256: `SHA256:${hex(a.name, 43)}`,
         },
     }),

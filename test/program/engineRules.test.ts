@@ -79,7 +79,7 @@ describe("engine rules: project-declared config (the test loader refuses what th
 
 const hostSide = (run: ProgramRun) => run.resources.filter((r) => r.custom && (
     r.provider?.includes("pulumi:providers:docker") || r.type === "command:remote:Command" || r.type === "pulumi:providers:docker"
-    || /-(known-hosts|ssh-gate)$/.test(r.name)));
+    || /-ssh-gate$/.test(r.name)));
 
 describe("engine rules: a replaced or recreated VM takes everything on it along", () => {
     let first: ProgramRun;
@@ -105,7 +105,7 @@ describe("engine rules: a replaced or recreated VM takes everything on it along"
                 "docker:index/image:Image", "docker:index/remoteImage:RemoteImage"]) {
                 assert.ok(resources.some((r) => r.type === kind && r.name.startsWith(`${cloud}-`)), `${cloud} ${kind} is covered`);
             }
-            for (const n of [`${cloud}-app-model-pull`, `${cloud}-app-proxy-routes`, `${cloud}-ready`, `${cloud}-ssh-gate`, `${cloud}-known-hosts`, `${cloud}-docker`]) {
+            for (const n of [`${cloud}-app-model-pull`, `${cloud}-app-proxy-routes`, `${cloud}-ready`, `${cloud}-ssh-gate`, `${cloud}-docker`]) {
                 assert.ok(replaced(n), n);
             }
         }
@@ -116,7 +116,7 @@ describe("engine rules: a replaced or recreated VM takes everything on it along"
     });
 
     it("everything on a VM is deleted with it, so a destroy never dials its engine; named Docker objects go before their replacement", () => {
-        for (const r of hostSide(first).filter((x) => !/-(known-hosts|ssh-gate)$/.test(x.name) && x.type !== "pulumi:providers:docker")) {
+        for (const r of hostSide(first).filter((x) => !/-ssh-gate$/.test(x.name) && x.type !== "pulumi:providers:docker")) {
             const cloud = r.name.split("-")[0];
             assert.strictEqual(r.options.deletedWith, first.get(`${cloud}-vm`).urn, `${r.name} is deleted with ${cloud}-vm`);
         }

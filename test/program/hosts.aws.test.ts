@@ -4,7 +4,9 @@ import { renderCloudInit } from "../../cloud-init/render";
 import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
 import { AwsGpuHost, CANONICAL_AWS_OWNER, UBUNTU_2404_AMI_NAME } from "../../infra/clouds/aws/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
-import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { assertExactIngress, assertHostKeyPinned, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { fakeEd25519Public, fakeOpensshPrivate } from "../helpers/mocks";
+import { unsecret } from "../helpers/secrets";
 import { resolve } from "../helpers/stack";
 import { requireTool } from "../helpers/tools";
 
@@ -110,8 +112,11 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("hands the instance the rendered cloud-init as user data, replaced when it changes", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] });
-            assert.strictEqual(run.get("aws-vm").inputs.userData, want);
+            const want = renderCloudInit({
+                sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [],
+                hostKey: { ed25519Private: fakeOpensshPrivate("aws-host-key"), ed25519Public: fakeEd25519Public("aws-host-key") }, gceGuestAgent: false,
+            });
+            assert.strictEqual(unsecret(run.get("aws-vm").inputs.userData), want);
             assert.strictEqual(run.get("aws-vm").inputs.userDataReplaceOnChange, true);
             assert.strictEqual(run.get("aws-key").inputs.publicKey, pub);
         });
@@ -129,6 +134,10 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("keeps the private key secret everywhere", async () => {
             await assertPrivateKeyKeptSecret(run, "aws");
+        });
+
+        it("generates the VM's SSH host key, installs it with cloud-init, keeps it secret, and requires it on every connection", async () => {
+            await assertHostKeyPinned(run, "aws", run.get("aws-vm").inputs.userData, (u) => u);
         });
 
         it("exposes per-host outputs", async () => {
@@ -151,7 +160,7 @@ describe("AwsGpuHost user data", () => {
         requireTool("cloud-init", this);
         requireTool("shellcheck", this);
         const run = await build("dev", { sshPublicKey: OPERATOR_KEY });
-        const userData: string = run.get("aws-vm").inputs.userData;
+        const userData: string = unsecret(run.get("aws-vm").inputs.userData);
         assert.ok(userData.includes(OPERATOR_KEY));
         assertValidCloudConfig(userData);
         assert.ok(assertShellcheckClean(userData).length > 0);

@@ -4,7 +4,9 @@ import { renderCloudInit } from "../../cloud-init/render";
 import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
 import { AzureGpuHost, UBUNTU_2404_IMAGE } from "../../infra/clouds/azure/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
-import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { assertExactIngress, assertHostKeyPinned, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { fakeEd25519Public, fakeOpensshPrivate } from "../helpers/mocks";
+import { isSecretInput, plain } from "../helpers/secrets";
 import { resolve } from "../helpers/stack";
 import { requireTool } from "../helpers/tools";
 
@@ -68,7 +70,7 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("disables password login; the admin user gets the stack's key", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const os = run.get("azure-vm").inputs.osProfile;
+            const os = plain(run.get("azure-vm").inputs.osProfile);
             assert.strictEqual(os.adminUsername, "ubuntu");
             assert.strictEqual(os.adminPassword, undefined);
             assert.deepStrictEqual(os.linuxConfiguration, {
@@ -101,8 +103,12 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("passes the rendered cloud-init, base64-encoded, as customData; replaced when it changes", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: false, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] });
-            assert.strictEqual(decode(run.get("azure-vm").inputs.osProfile.customData), want);
+            const want = renderCloudInit({
+                sshUser: "ubuntu", createUser: false, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [],
+                hostKey: { ed25519Private: fakeOpensshPrivate("azure-host-key"), ed25519Public: fakeEd25519Public("azure-host-key") }, gceGuestAgent: false,
+            });
+            assert.ok(isSecretInput(run.get("azure-vm").inputs.osProfile), "the custom data holds the VM's private host key");
+            assert.strictEqual(decode(plain(run.get("azure-vm").inputs.osProfile).customData), want);
             assert.deepStrictEqual(run.regs.get("azure-vm")!.replaceOnChanges, ["osProfile.customData"]);
         });
 
@@ -115,6 +121,10 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("keeps the private key secret everywhere", async () => {
             await assertPrivateKeyKeptSecret(run, "azure");
+        });
+
+        it("generates the VM's SSH host key, installs it with cloud-init, keeps it secret, and requires it on every connection", async () => {
+            await assertHostKeyPinned(run, "azure", run.get("azure-vm").inputs.osProfile, (p) => decode(p.customData));
         });
 
         it("exposes per-host outputs", async () => {
@@ -137,9 +147,9 @@ describe("AzureGpuHost user data, keys and options", () => {
         requireTool("cloud-init", this);
         requireTool("shellcheck", this);
         const run = await build("dev", { sshPublicKey: OPERATOR_KEY });
-        const userData = decode(run.get("azure-vm").inputs.osProfile.customData);
+        const userData = decode(plain(run.get("azure-vm").inputs.osProfile).customData);
         assert.ok(userData.includes(OPERATOR_KEY));
-        assert.strictEqual(run.get("azure-vm").inputs.osProfile.linuxConfiguration.ssh.publicKeys.length, 1);
+        assert.strictEqual(plain(run.get("azure-vm").inputs.osProfile).linuxConfiguration.ssh.publicKeys.length, 1);
         assertValidCloudConfig(userData);
         assert.ok(assertShellcheckClean(userData).length > 0);
     });

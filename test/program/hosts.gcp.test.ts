@@ -1,10 +1,13 @@
 // GcpGpuHost under strict mocks, built from the dev and prod stacks' real config.
 import * as assert from "assert";
-import { renderCloudInit } from "../../cloud-init/render";
+import * as YAML from "yaml";
+import { GCE_GUEST_AGENT_CONFIG, renderCloudInit } from "../../cloud-init/render";
 import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
 import { GcpGpuHost, UBUNTU_2404_FAMILY, UBUNTU_IMAGE_PROJECT } from "../../infra/clouds/gcp/host";
 import { assertShellcheckClean, assertValidCloudConfig } from "../helpers/cloudInitChecks";
-import { assertExactIngress, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { assertExactIngress, assertHostKeyPinned, assertPrivateKeyKeptSecret, buildHost, detailsOf, resolveFields } from "../helpers/hosts";
+import { fakeEd25519Public, fakeOpensshPrivate } from "../helpers/mocks";
+import { isSecretInput, plain } from "../helpers/secrets";
 import { resolve } from "../helpers/stack";
 import { requireTool } from "../helpers/tools";
 
@@ -109,8 +112,12 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("passes the rendered cloud-init as user-data metadata, with the SSH keys and no OS Login", async () => {
             const pub = ((await resolve(run.args.sshPublicKey)).value as string).trim();
-            const want = renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] });
-            assert.deepStrictEqual(run.get("gcp-vm").inputs.metadata, {
+            const want = renderCloudInit({
+                sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [pub], nvidiaDriverBranch: run.cfg.nvidiaDriverBranch, dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [],
+                hostKey: { ed25519Private: fakeOpensshPrivate("gcp-host-key"), ed25519Public: fakeEd25519Public("gcp-host-key") }, gceGuestAgent: true,
+            });
+            assert.ok(isSecretInput(run.get("gcp-vm").inputs.metadata), "the user data holds the VM's private host key");
+            assert.deepStrictEqual(plain(run.get("gcp-vm").inputs.metadata), {
                 "user-data": want,
                 "ssh-keys": `ubuntu:${pub}`,
                 "enable-oslogin": "FALSE",
@@ -129,6 +136,16 @@ for (const stack of ["dev", "prod"] as const) {
 
         it("keeps the private key secret everywhere", async () => {
             await assertPrivateKeyKeptSecret(run, "gcp");
+        });
+
+        it("generates the VM's SSH host key, installs it with cloud-init, keeps it secret, and requires it on every connection", async () => {
+            await assertHostKeyPinned(run, "gcp", run.get("gcp-vm").inputs.metadata, (m) => m["user-data"]);
+        });
+
+        it("keeps Google's guest agent from replacing that key on the first boot", () => {
+            const files = YAML.parse(plain(run.get("gcp-vm").inputs.metadata)["user-data"]).write_files;
+            assert.deepStrictEqual(files.find((f: { path: string }) => f.path === GCE_GUEST_AGENT_CONFIG),
+                { path: GCE_GUEST_AGENT_CONFIG, permissions: "0644", append: true, content: "[InstanceSetup]\nset_host_keys = false\n" });
         });
 
         it("exposes per-host outputs", async () => {
@@ -151,7 +168,7 @@ describe("GcpGpuHost user data and keys", () => {
         requireTool("cloud-init", this);
         requireTool("shellcheck", this);
         const run = await build("prod", { sshPublicKey: OPERATOR_KEY });
-        const md = run.get("gcp-vm").inputs.metadata;
+        const md = plain(run.get("gcp-vm").inputs.metadata);
         assert.ok(md["user-data"].includes(OPERATOR_KEY));
         assert.strictEqual(md["ssh-keys"].split("\n")[1], `ubuntu:${OPERATOR_KEY}`);
         assertValidCloudConfig(md["user-data"]);

@@ -3,11 +3,18 @@
 // /etc/machine-id (read over SSH; the stub ssh of test/helpers/setup.ts answers here), and the same
 // AppStack, proxy, keys, TLS and outputs as a cloud host.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS } from "../../infra/config/fixed";
+import { SshServerHost } from "../../infra/hosts/server";
+import { SSH_HOST_DEFAULTS } from "../../infra/config/sections/hosts";
+import { StrictMocks } from "../helpers/mocks";
+import { TEST_HOME } from "../helpers/setup";
 import { setupScript } from "../../infra/shell/setup";
 import { readinessScript } from "../../infra/shell/readiness";
 import { firewallInstaller } from "../../infra/shell/firewall";
-import { isSecretInput, plainStrings } from "../helpers/secrets";
+import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
 import { ProgramRun, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
 
 export const OPERATOR_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ0123456789abcdef\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -61,12 +68,31 @@ describe("ssh hosts (the operator's own servers)", () => {
     it("identifies each server by its machine id: everything on it follows that id, nothing is deleted with a machine", () => {
         const id: string = run.get("box1-machine").inputs.triggers[0];
         assert.match(id, /^[0-9a-f]{32}$/);
-        for (const name of ["box1-known-hosts", "box1-ssh-gate", "box1-setup", "box1-firewall", "box1-ready", "box1-docker", "box1-app-redis", "box1-app-blue-api", "box1-app-proxy-routes"]) {
+        for (const name of ["box1-ssh-gate", "box1-setup", "box1-firewall", "box1-ready", "box1-docker", "box1-app-redis", "box1-app-blue-api", "box1-app-proxy-routes"]) {
             assert.strictEqual(run.get(name).options.replacementTrigger, JSON.stringify(id), name);
             assert.strictEqual(run.get(name).options.deletedWith, "", `${name}: a destroy removes it from the operator's server`);
         }
         assert.ok(run.get("box1-ssh-gate").options.dependencies.some((u) => u.endsWith("::box1-machine")), "everything on the server depends on its identity record");
         assert.notStrictEqual(run.get("box2-machine").inputs.triggers[0], id, "each server has its own");
+    });
+
+    it("records the host key each server presents the first time, and every connection requires it", () => {
+        for (const [name, address] of [["box1", "203.0.113.10"], ["box2", "[gpu2.example.com]:2222"]] as const) {
+            const record = run.get(`${name}-host-key`);
+            assert.strictEqual(record.type, "command:local:Command");
+            const key: string = record.inputs.triggers[0];
+            assert.match(key, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[0-9a-f]{43}$/, "the key the (stub) ssh-keyscan saw");
+            // Kept: a later scan never overwrites it (the engine uses the state's value for an ignored input).
+            assert.deepStrictEqual(record.options.ignoreChanges, ["triggers"]);
+            assert.strictEqual(record.options.replacementTrigger, undefined, "not replaced with the machine: recover rewrites it");
+            for (const r of run.byType("command:remote:Command").filter((x) => x.name.startsWith(`${name}-`))) {
+                assert.strictEqual(unsecret(r.inputs.connection).hostKey, key, `${r.name} verifies the recorded key`);
+            }
+            assert.ok(run.get(`${name}-machine`).options.dependencies.some((u) => u.endsWith(`::${name}-host-key`)), "the machine id is read with the recorded key");
+            const known = fs.readFileSync(path.join(TEST_HOME, ".ssh", "gpu-hosts", `gpu-hosts-dev-${name}.known_hosts`), "utf8");
+            assert.strictEqual(known, `${address} ${key}\n`);
+            assert.match(run.get(`${name}-docker`).inputs.sshOpts, /StrictHostKeyChecking=yes/);
+        }
     });
 
     it("reaches each server's engine on its own port and user", () => {
@@ -100,7 +126,7 @@ describe("ssh hosts (the operator's own servers)", () => {
     it("uses the stack's generated key when the operator gives none, and outputs the line to authorise", async () => {
         const gen = await runProgram("dev", { ...SERVERS, sshPrivateKey: undefined });
         assert.strictEqual(gen.byType("tls:index/privateKey:PrivateKey").length, 1);
-        assert.match(gen.outputs.hosts.value.box1.authorizedKey, /^ssh-ed25519 AAAA\S+ gpu-hosts$/);
+        assert.match(gen.outputs.hosts.value.box1.authorizedKey, /^ssh-ed25519 AAAA\S+$/);
     });
 
     it("a reinstalled server (a new machine id) is deployed afresh: every resource on it follows the new id", async function () {
@@ -116,5 +142,46 @@ describe("ssh hosts (the operator's own servers)", () => {
         }
         assert.ok(changedInputs(before, after).includes("command:local:Command::box1-machine"), "the identity record changes, which is what recover looks for");
         assert.strictEqual(after.get("box1-ssh-files").options.replacementTrigger, undefined, "the key files stay");
+    });
+});
+
+describe("ssh hosts: a host key the operator pins", () => {
+    const PRESENTED = (address: string, port: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${require("crypto").createHash("sha256").update(`${address}:${port}:0`).digest("hex").slice(0, 43)}`;
+
+    async function server(hostKey: string): Promise<{ host: SshServerHost; mocks: StrictMocks }> {
+        const mocks = new StrictMocks();
+        await pulumi.runtime.setMocks(mocks, "gpu-hosts", "dev", false);
+        mocks.recordOptions("gpu-hosts", "dev");
+        const host = new SshServerHost("box9", {
+            server: { ...SSH_HOST_DEFAULTS, name: "box9", address: "203.0.113.9", hostKey },
+            privateKey: pulumi.secret(OPERATOR_SSH_KEY), publicKey: "", nvidiaDriverBranch: "570-server", gpuCheckImage: "ubuntu:24.04",
+        });
+        return { host, mocks };
+    }
+    const value = <T>(o: pulumi.Output<T>): Promise<T> => (o as unknown as { promise(): Promise<T> }).promise();
+
+    it("requires the pinned key: recorded from config (no first use), and every connection trusts it", async () => {
+        const pin = PRESENTED("203.0.113.9", 22);
+        const { host, mocks } = await server(`${pin} root@box9`);
+        assert.match(await value(host.host.machineId), /^[0-9a-f]{32}$/, "read over a connection that trusts the pin");
+        await mocks.settle();
+        const record = mocks.get("box9-host-key");
+        assert.deepStrictEqual(record.inputs.triggers, [pin], "the pin, its comment dropped");
+        assert.deepStrictEqual(record.options.ignoreChanges, [], "a pin follows the config");
+        assert.strictEqual(unsecret(mocks.get("box9-ready").inputs.connection).hostKey, pin);
+    });
+
+    it("refuses a server whose key is not the pinned one, in one line that says what to do, before it logs in", async () => {
+        const other = PRESENTED("203.0.113.99", 22);
+        const { host } = await server(other);
+        await assert.rejects(value(host.host.machineId), (e: Error) => {
+            assert.ok(pulumi.ResourceError.isInstance(e) && (e as pulumi.ResourceError).hideStack, "reported without a stack trace");
+            assert.doesNotMatch(e.message, /\n/, "one line");
+            assert.match(e.message, /^box9: ubuntu@203\.0\.113\.9 port 22 presents SSH host key ssh-ed25519 SHA256:\S+, not ssh-ed25519 SHA256:\S+, which gpu-hosts:ssh pins for it \(hostKey\); if the server was reinstalled, .*npm run recover -- --stack dev.*nothing was sent to it$/);
+            // The SDK's "error serializing property" edits do not reach the operator's line.
+            e.message = `error serializing property "triggers": ${e.message}`;
+            assert.match(e.message, /^box9: /);
+            return true;
+        });
     });
 });

@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { RemoteHostArgs, connectRemote, sshAccess } from "../../infra/hosts/remote";
 import { readinessScript } from "../../infra/shell/readiness";
-import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
+import { keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
+import { knownHostsText } from "../../infra/hosts/hostKeys";
 import { buildHost } from "../helpers/hosts";
 import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
 import { TEST_HOME } from "../helpers/setup";
@@ -16,6 +17,8 @@ import { resolve } from "../helpers/stack";
 
 const KEY = "~/.ssh/gpu-hosts/gpu-hosts-dev-h1";
 const KNOWN = `${KEY}.known_hosts`;
+/** The machine's host key, as the kind pins it (a VM's generated one, a server's recorded one). */
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheTestMachineHostKeyOfTheTestMach";
 
 type Kind = "vm" | "server";
 
@@ -34,6 +37,7 @@ const build = (kind: Kind = "vm", port = 22) => buildHost("dev", (cfg, args) => 
     const host = connectRemote(parent, "h1", remote, access, {
         address: pulumi.output("198.51.100.7"),
         machineId: pulumi.output("i-0123456789abcdef0"),
+        hostKey: pulumi.output(HOST_KEY),
         machine,
         dependsOn: [],
         setup: kind === "vm" ? { by: "cloud-init" } : { by: "ssh", script: "#!/bin/bash\necho set up\n" },
@@ -65,6 +69,25 @@ describe("the remote-host skeleton under strict mocks", () => {
         assert.strictEqual(unsecret(other.get("h1-ready").inputs.connection).port, 2222);
     });
 
+    it("pins the machine's host key everywhere: every remote command's connection, and a known_hosts the gate and the provider trust alone", async () => {
+        for (const [kind, port] of [["vm", 22], ["server", 2222]] as const) {
+            const run = await build(kind, port);
+            const remotes = run.byType("command:remote:Command");
+            assert.ok(remotes.length >= (kind === "server" ? 3 : 2), remotes.map((r) => r.name).join(", "));
+            for (const r of remotes) assert.strictEqual(unsecret(r.inputs.connection).hostKey, HOST_KEY, `${r.name} verifies the host key`);
+            const file = path.join(TEST_HOME, ".ssh", "gpu-hosts", "gpu-hosts-dev-h1.known_hosts");
+            assert.strictEqual(fs.readFileSync(file, "utf8"), knownHostsText("198.51.100.7", port, HOST_KEY));
+            assert.strictEqual(fs.readFileSync(file, "utf8"), port === 22 ? `198.51.100.7 ${HOST_KEY}\n` : `[198.51.100.7]:2222 ${HOST_KEY}\n`);
+            assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600);
+            const strict = ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${KNOWN}`, "-o", "GlobalKnownHostsFile=/dev/null"];
+            const opts: string[] = JSON.parse(run.get("h1-docker").inputs.sshOpts);
+            assert.ok(opts.join(" ").includes(strict.join(" ")), opts.join(" "));
+            assert.ok(!opts.join(" ").includes("accept-new"));
+            assert.ok(run.get("h1-ssh-gate").inputs.create.includes("'StrictHostKeyChecking=yes'") || run.get("h1-ssh-gate").inputs.create.includes("StrictHostKeyChecking=yes"));
+            assert.doesNotMatch(run.get("h1-ssh-gate").inputs.create, /accept-new/);
+        }
+    });
+
     it("writes the key file, mode 0600, on the machine that runs the program, before anything dials the host", async () => {
         const keyFile = path.join(TEST_HOME, ".ssh", "gpu-hosts", "gpu-hosts-dev-h1");
         fs.rmSync(keyFile, { force: true });
@@ -81,15 +104,14 @@ describe("the remote-host skeleton under strict mocks", () => {
         const run = await build();
         assert.ok(run.regs.get("h1-docker")!.deps.includes("h1-ready"));
         assert.ok(run.regs.get("h1-ready")!.deps.includes("h1-ssh-gate"));
-        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-known-hosts"));
-        assert.ok(run.regs.get("h1-known-hosts")!.deps.includes("h1-ssh-files"));
+        assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-ssh-files"));
         assert.ok(run.regs.get("h1-ssh-gate")!.deps.includes("h1-vm"), "a recovered VM is waited for");
         const pull = run.regs.get("h1-model-pull")!;
         assert.ok(pull.deps.includes("h1-ready"));
         assert.strictEqual(pull.parent, "h1-app", "the caller's parent wins");
         assert.strictEqual(run.get("h1-ssh-files").options.replacementTrigger, undefined, "the clean-up command is never replaced, so a new VM never deletes the key");
         assert.strictEqual(run.get("h1-ssh-files").inputs.delete, keyFileDeleteScript(KEY, KNOWN));
-        assert.strictEqual(run.get("h1-known-hosts").inputs.create, forgetHostKeysScript(KNOWN));
+        assert.ok(!run.mocks.resources.some((r) => r.name === "h1-known-hosts"), "the program writes known_hosts from the pin: nothing to forget");
         assert.ok(!run.mocks.resources.some((r) => r.name === "h1-setup"), "cloud-init sets a VM up");
     });
 
@@ -120,7 +142,7 @@ describe("the remote-host skeleton under strict mocks", () => {
 
     it("replaces the gates, the provider and every command on the host when the machine id changes; deletes them with a VM", async () => {
         const run = await build();
-        for (const name of ["h1-known-hosts", "h1-ssh-gate", "h1-ready", "h1-docker", "h1-model-pull"]) {
+        for (const name of ["h1-ssh-gate", "h1-ready", "h1-docker", "h1-model-pull"]) {
             assert.strictEqual(run.get(name).options.replacementTrigger, JSON.stringify("i-0123456789abcdef0"), name);
         }
         for (const name of ["h1-ready", "h1-model-pull"]) {
@@ -133,7 +155,7 @@ describe("the remote-host skeleton under strict mocks", () => {
     it("runs the readiness script on the host; remote commands pass no previous output in env", async () => {
         const run = await build();
         assert.strictEqual(run.get("h1-ready").inputs.create, readinessScript({ image: run.cfg.images.gpuCheck, timeoutSeconds: 1800, gpu: true, cloudInit: true, pullWithLogin: false }));
-        for (const name of ["h1-ready", "h1-model-pull", "h1-ssh-gate", "h1-ssh-files", "h1-known-hosts"]) {
+        for (const name of ["h1-ready", "h1-model-pull", "h1-ssh-gate", "h1-ssh-files"]) {
             assert.strictEqual(run.get(name).inputs.addPreviousOutputInEnv, false, name);
         }
     });
@@ -146,7 +168,7 @@ describe("the remote-host skeleton under strict mocks", () => {
                 const conn = run.get(name).inputs.connection;
                 assert.ok(isSecretInput(conn), `${name}'s connection must be secret`);
                 assert.deepStrictEqual(unsecret(conn), {
-                    host: "198.51.100.7", user: "ubuntu", port: 22, privateKey: key, dialErrorLimit: 20, perDialTimeout: 15,
+                    host: "198.51.100.7", user: "ubuntu", port: 22, privateKey: key, hostKey: HOST_KEY, dialErrorLimit: 20, perDialTimeout: 15,
                 });
             }
             for (const r of run.mocks.resources) {

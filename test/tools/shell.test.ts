@@ -5,6 +5,7 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { HOST_KEY } from "../helpers/hostKeyFixture";
 import { renderCloudInit } from "../../cloud-init/render";
 import { localReadyScript } from "../../infra/hosts/local";
 import { caRootScript } from "../../infra/service/apiKeys";
@@ -46,7 +47,7 @@ describe("infra/shell: the host scripts as files", () => {
 
     it("every .sh file is part of a script the program renders (none left behind)", () => {
         const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq3Jm0oKjZ2c3b1hXl5m0V8l6mQb0dY3aT0v8cJkF7P op";
-        renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [key], nvidiaDriverBranch: "570-server", dockerLog: { maxSize: "10m", maxFile: 3 }, registryMirrors: [] });
+        renderCloudInit({ sshUser: "ubuntu", createUser: true, sshAuthorizedKeys: [key], nvidiaDriverBranch: "570-server", dockerLog: { maxSize: "10m", maxFile: 3 }, registryMirrors: [], hostKey: HOST_KEY, gceGuestAgent: true });
         setupScript({ sshUser: "ubuntu", gpu: false, nvidiaDriverBranch: "570-server", dockerLog: { maxSize: "10m", maxFile: 3 }, registryMirrors: ["https://mirror.gcr.io"] });
         for (const gpu of [true, false]) {
             for (const cloudInit of [true, false]) readinessScript({ image: "ubuntu:24.04", timeoutSeconds: 1800, gpu, cloudInit, pullWithLogin: gpu });

@@ -12,7 +12,7 @@ import { setupScript } from "../../infra/shell/setup";
 import { firewallInstaller, firewallScript } from "../../infra/shell/firewall";
 import { localReadyScript } from "../../infra/hosts/local";
 import { readinessScript } from "../../infra/shell/readiness";
-import { forgetHostKeysScript, keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
+import { keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
 import { caRootScript, writeKeysScript } from "../../infra/service/apiKeys";
 import { renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
@@ -72,8 +72,7 @@ const CASES: Case[] = [
     { file: "probe.cloud.sh", shell: "bash", render: () => SSH_GATE_PROBE },
     { file: "probe.server.sh", shell: "bash", render: () => SERVER_GATE_PROBE },
 
-    // The key file's companions, run on the operator's machine.
-    { file: "forget-host-keys.sh", shell: "sh", render: () => forgetHostKeysScript(`${CLOUD_KEY}.known_hosts`) },
+    // The key file's companion, run on the operator's machine.
     { file: "key-file-delete.sh", shell: "sh", render: () => keyFileDeleteScript(CLOUD_KEY, `${CLOUD_KEY}.known_hosts`) },
 
     // Beside the local engine.

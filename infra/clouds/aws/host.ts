@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { awsGpu } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData, vmHostKey } from "../common";
 import { vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
@@ -139,7 +139,8 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
         allocationId: eip.allocationId, networkInterfaceId: eni.id,
     }, { ...child, dependsOn: [igw] });
 
-    const userData = renderUserData(args, true);
+    const hostKey = vmHostKey(parent, name);
+    const userData = renderUserData(args, true, hostKey, false);
     const instance = new aws.ec2.Instance(vmName(name), {
         ami: ami.id,
         instanceType,
@@ -175,7 +176,7 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
     return {
         vm: { instance, zone, userData },
         record: {
-            address, machineId: instance.id, machine: instance, dependsOn: [...firewall, eipAssoc, routesAssoc],
+            address, machineId: instance.id, hostKey: hostKey.publicKey, machine: instance, dependsOn: [...firewall, eipAssoc, routesAssoc],
             setup: { by: "cloud-init" }, gpuModel: awsGpu(instanceType), platform: CLOUD_PLATFORM, details,
         },
     };

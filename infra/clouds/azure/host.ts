@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
 import { azureGpu } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData } from "../common";
+import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData, vmHostKey } from "../common";
 import { vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
@@ -117,7 +117,8 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
 
     // The VM resource creates the admin user with the stack's key; cloud-init adds the
     // operator's key too, since Azure's own key check accepts only RSA and Ed25519.
-    const userData = renderUserData(args, false);
+    const hostKey = vmHostKey(parent, name);
+    const userData = renderUserData(args, false, hostKey, false);
     const vm = new azure.compute.VirtualMachine(vmName(name), {
         ...where,
         hardwareProfile: { vmSize },
@@ -178,7 +179,7 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
     return {
         vm: { vm, userData },
         record: {
-            address, machineId: vm.vmId, machine: vm, dependsOn: [nsg, nic],
+            address, machineId: vm.vmId, hostKey: hostKey.publicKey, machine: vm, dependsOn: [nsg, nic],
             setup: { by: "cloud-init" }, gpuModel: azureGpu(vmSize), platform: CLOUD_PLATFORM, details,
         },
     };

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { gcpGpu, gcpRegion } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData } from "../common";
+import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData, vmHostKey } from "../common";
 import { vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
@@ -115,7 +115,8 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         }
         : { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true };
 
-    const userData = renderUserData(args, true);
+    const hostKey = vmHostKey(parent, name);
+    const userData = renderUserData(args, true, hostKey, true);
     const instance = new gcp.compute.Instance(vmName(name), {
         zone,
         machineType,
@@ -159,7 +160,7 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
     return {
         vm: { instance, userData },
         record: {
-            address: ip.address, machineId: instance.instanceId, machine: instance, dependsOn: firewall,
+            address: ip.address, machineId: instance.instanceId, hostKey: hostKey.publicKey, machine: instance, dependsOn: firewall,
             setup: { by: "cloud-init" }, gpuModel: gcpGpu(machineType, gpuType), platform: CLOUD_PLATFORM, details,
         },
     };

@@ -1,23 +1,33 @@
 set -u
 # ssh expands ~ in -i and UserKnownHostsFile itself, exactly as for the Docker provider.
 # shellcheck disable=SC2088
-set -- -i '~/.ssh/gpu-hosts/gpu-hosts-prod-box1' -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o 'UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-prod-box1.known_hosts' -o BatchMode=yes -o ServerAliveInterval=15 -o Port=2222 -o ConnectTimeout=10 -o ServerAliveCountMax=4
+set -- -i '~/.ssh/gpu-hosts/gpu-hosts-prod-box1' -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o 'UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-prod-box1.known_hosts' -o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o BatchMode=yes -o ServerAliveInterval=15 -o Port=2222 -o ConnectTimeout=10 -o ServerAliveCountMax=4
 target=gpuops@gpu1.example.com
 # The probe runs, and expands, on the host.
 # shellcheck disable=SC2016
 probe='true
 '
 deadline=$(( $(date +%s) + 120 ))
+err="$(mktemp)"
+trap 'rm -f "$err"' EXIT
 attempt=0
 while :; do
   attempt=$((attempt + 1))
   rc=0
-  ssh -n "$@" -- "$target" "$probe" || rc=$?
+  ssh -n "$@" -- "$target" "$probe" 2>"$err" || rc=$?
   case "$rc" in
     0) echo "gpu-hosts: $target answers over SSH and has finished its first boot"; exit 0 ;;
     75) echo "gpu-hosts: $target is rebooting to load the NVIDIA driver (attempt $attempt)" ;;
-    255) echo "gpu-hosts: $target does not accept SSH yet (attempt $attempt)" ;;
-    *) echo "gpu-hosts: the boot probe on $target exited $rc; the readiness gate will tell why"; exit 0 ;;
+    255)
+      # A host key other than the pinned one does not go away by waiting: stop now, in one line
+      # (ssh prints the fingerprint the host sent on a line of its own).
+      if grep -q 'Host key verification failed' "$err"; then
+        echo "gpu-hosts: $target presents an SSH host key ($(grep -o -m 1 'SHA256:[A-Za-z0-9+/]*' "$err" || echo 'fingerprint not shown')) other than the one the stack pinned; nothing was sent to it" >&2
+        exit 1
+      fi
+      why="$(tail -n 1 "$err" | tr -d '\r')"
+      echo "gpu-hosts: $target does not accept SSH yet (attempt $attempt${why:+: $why})" ;;
+    *) cat "$err" >&2; echo "gpu-hosts: the boot probe on $target exited $rc; the readiness gate will tell why"; exit 0 ;;
   esac
   if [ "$(date +%s)" -ge "$deadline" ]; then
     echo "gpu-hosts: $target did not come up within 120s" >&2
