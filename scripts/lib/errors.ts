@@ -17,6 +17,7 @@ export type OpsErrorKind =
     | "smoke-failed"
     | "git"
     | "no-machines"
+    | "host-key"
     | "pending-changes"
     | "live-changed"
     | "no-capacity";

@@ -4,6 +4,8 @@
 // pinnerFor also pushes a shared stack's workdir pin before anything is deployed); a slot that keeps
 // its pin is left alone, so nothing on disk reaches it. Then it runs the engine and reports what changed, per slot. Preview changes no
 // config: the program pins what is new for the preview only (infra/service/pin.ts).
+// Destroy first asks each of the operator's servers where it stands, and drops from the state what
+// lived on one that was reinstalled or is gone, as recover does.
 import { SlotConfig, StackConfig } from "../../infra/config";
 import { COLORS, Color, otherColor } from "../../infra/vocabulary";
 import { releaseLabel } from "../../infra/service/release";
@@ -11,7 +13,10 @@ import { configFor, decidePin } from "../../infra/service/pin";
 import { readPins } from "../../infra/contract/pins";
 import { isRemoteHost, parseStackOutputs } from "../../infra/contract/outputs";
 import { appStackName, modelVolumeName } from "../../infra/contract/names";
+import { ServerProbe, ServerToProbe, describeKey, probeServer } from "../../infra/hosts/hostKeys";
 import { ResourceChange, countChanges, groupChanges } from "./changes";
+import { OpsError } from "./errors";
+import { diedWith, editedState, serversIn } from "./recover";
 import { Pinner, appContextDir, readStackConfig } from "./stackConfig";
 import { StackOps, UpSummary } from "./stackOps";
 import { table } from "./table";
@@ -19,6 +24,8 @@ import { table } from "./table";
 export interface UpDeps {
     readonly stack: StackOps;
     readonly log: (line: string) => void;
+    /** Where a server stands now (destroy). Defaults to probeServer (infra/hosts/hostKeys.ts): ssh-keyscan and ssh from this machine. */
+    readonly probe?: (s: ServerToProbe, readWithNewKey: boolean) => ServerProbe;
 }
 
 /**
@@ -93,15 +100,18 @@ export async function preview(d: UpDeps): Promise<readonly ResourceChange[]> {
     return planned;
 }
 
-/** The docker commands that remove what a destroy keeps on purpose: model volumes and images. */
-export function keptAdvice(outputs: Readonly<Record<string, unknown>>): string[] {
+/**
+ * The docker commands that remove what a destroy keeps on purpose: model volumes and images, except
+ * on the servers in `lost` (reinstalled or gone: their volumes went with them, or cannot be reached).
+ */
+export function keptAdvice(outputs: Readonly<Record<string, unknown>>, lost: readonly string[] = []): string[] {
     let images: string[] = [];
     let hosts: { name: string; ssh?: string }[] = [];
     try {
         const o = parseStackOutputs(outputs);
         images = [...o.hostImages];
         // A cloud VM's volumes go with its disk; the local engine and an operator's servers keep theirs.
-        hosts = Object.entries(o.hosts).filter(([, h]) => h.kind === "local" || h.kind === "ssh")
+        hosts = Object.entries(o.hosts).filter(([n, h]) => (h.kind === "local" || h.kind === "ssh") && !lost.includes(n))
             .map(([n, h]) => ({ name: n, ssh: isRemoteHost(h) ? h.ssh : undefined }));
     } catch {
         // A stack with no (or older) outputs: nothing to advise.
@@ -119,13 +129,53 @@ export function keptAdvice(outputs: Readonly<Record<string, unknown>>): string[]
     return lines;
 }
 
+/**
+ * Drops from the state what lived on each of the operator's servers that was reinstalled or is gone,
+ * so the destroy never dials it: those containers died with the old system (a reinstall), or cannot
+ * be reached (gone), as recover assumes. A server that presents a new host key is never logged in
+ * to (outside recover a changed key is refused): it is taken as reinstalled, and the line says how to
+ * clean it up if it was not. Returns how many resources were dropped.
+ */
+export async function dropLostServers(d: UpDeps): Promise<{ readonly dropped: number; readonly lost: readonly string[] }> {
+    let state;
+    try {
+        state = await d.stack.exportState();
+    } catch {
+        return { dropped: 0, lost: [] }; // nothing to read: the destroy says what is wrong
+    }
+    const resources = state.deployment.resources ?? [];
+    const servers = serversIn(resources, await d.stack.outputs().catch(() => ({})), d.stack.name).filter((s) => s.probe);
+    if (servers.length === 0) return { dropped: 0, lost: [] };
+    d.log(`checking ${servers.map((s) => s.name).join(", ")} over SSH (host key and machine id) before the destroy dials ${servers.length === 1 ? "it" : "them"}`);
+    const lost = new Map<string, string>();
+    const probe = d.probe ?? probeServer;
+    for (const s of servers) {
+        const r = probe(s.probe!, false);
+        const cleanUp = `if it still runs the stack's containers, remove them there: docker rm -f $(docker ps -aq --filter name=^${s.name}-app-)`;
+        if (r.state === "same") {
+            d.log(`      ${s.name}: the same machine; its containers, networks and volumes are removed`);
+            continue;
+        }
+        if (r.state === "refused") throw new OpsError("host-key", `${r.why}; nothing was destroyed`);
+        lost.set(s.identity.urn, s.name);
+        d.log(`      ${s.name}: ${r.state === "reinstalled" ? "REINSTALLED (a new machine id): what lived on it went with the old system"
+            : r.state === "gone" ? `GONE (${r.why}); ${cleanUp}`
+                : `presents a new SSH host key (${describeKey(r.hostKey)}), so it is not dialled and is taken as reinstalled; ${cleanUp}`}`);
+    }
+    if (lost.size === 0) return { dropped: 0, lost: [] };
+    const dead = diedWith(resources, new Set(lost.keys()));
+    d.log(`      dropping ${dead.size} resource(s) that lived on ${[...lost.values()].join(", ")} from the state`);
+    await d.stack.importState(editedState(state, dead));
+    return { dropped: dead.size, lost: [...lost.values()] };
+}
+
 /** Destroys the stack's resources and says what it kept and how to remove it. */
 export async function destroy(d: UpDeps): Promise<UpSummary> {
     // Read before the outputs are gone.
     const outputs = await d.stack.outputs().catch(() => ({}));
+    const { dropped, lost } = await dropLostServers(d);
     const r = await d.stack.destroy();
-    d.log(`done: stack ${d.stack.name} destroyed (${r.changes.delete ?? 0} deleted); its config and history stay (\`pulumi stack rm ${d.stack.name}\` removes them)`);
-    for (const line of keptAdvice(outputs)) d.log(line);
+    d.log(`done: stack ${d.stack.name} destroyed (${r.changes.delete ?? 0} deleted${dropped ? `, ${dropped} dropped with ${lost.join(", ")}` : ""}); its config and history stay (\`pulumi stack rm ${d.stack.name}\` removes them)`);
+    for (const line of keptAdvice(outputs, lost)) d.log(line);
     return r;
 }
-

@@ -10,10 +10,18 @@
 //   pkg/resource/deploy/step.go isDeletedWith); a delete through a dead VM's engine fails.
 import * as assert from "assert";
 import { ResourceChange } from "../../scripts/lib/changes";
-import { MACHINE_TYPES, StackState, StateResource, diedWith, isGone, recover } from "../../scripts/lib/recover";
+import { MACHINE_TYPES, StackState, StateResource, diedWith, isGone, recover, serversIn } from "../../scripts/lib/recover";
+import { destroy } from "../../scripts/lib/up";
+import { StackOps } from "../../scripts/lib/stackOps";
+import { ServerProbe, ServerToProbe, describeKey } from "../../infra/hosts/hostKeys";
 import { rejects } from "../helpers/opsErrors";
+import { plain } from "../helpers/secrets";
 import { ProgramRun, runProgram } from "../helpers/stack";
 
+/**
+ * The state the engine would hold after an up of `run`: each resource's graph, and its inputs as its
+ * inputs and (for the command provider, whose outputs embed its inputs) its outputs.
+ */
 function stateOf(run: ProgramRun): StackState {
     const resources: StateResource[] = run.resources.map((r) => ({
         urn: r.urn,
@@ -24,13 +32,19 @@ function stateOf(run: ProgramRun): StackState {
         ...(r.options.parent ? { parent: r.options.parent } : {}),
         dependencies: [...r.options.dependencies],
         ...(r.options.deletedWith ? { deletedWith: r.options.deletedWith } : {}),
+        ...(r.custom ? { inputs: plain(r.inputs), outputs: plain(r.inputs) } : {}),
     }));
     return { version: 3, deployment: { manifest: { time: "2026-11-23T00:00:00Z" }, resources } };
 }
 
+/** The stack outputs as `pulumi stack output --show-secrets` gives them. */
+const outputsOf = (run: ProgramRun): Record<string, unknown> => Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, v.value]));
+
 class StandInEngine {
     readonly name = "dev";
     state: StackState;
+    stackOutputs: Record<string, unknown> = {};
+    async outputs(): Promise<Record<string, unknown>> { return this.stackOutputs; }
     log: string[] = [];
     /** Machines the cloud has deleted (spot interruption). */
     interrupted = new Set<string>();
@@ -113,7 +127,7 @@ describe("recover: bringing back hosts whose VM is gone", () => {
         }
         assert.ok(!names.some((n) => /^(gcp|azure)-/.test(n!)), `other hosts untouched: ${names.join(", ")}`);
         assert.ok(names.includes("aws-vm") && names.includes("aws-ssh-gate"), "the VM itself (if still listed) and the gate that waited for it");
-        for (const n of ["aws-eip", "aws-eni", "aws-ssh-files", "aws-known-hosts", "ssh-key"]) {
+        for (const n of ["aws-eip", "aws-eni", "aws-ssh-files", "aws-host-key", "ssh-key"]) {
             assert.ok(!names.includes(n), `${n} stays (it is not on the VM)`);
         }
     });
@@ -187,5 +201,150 @@ describe("recover: bringing back hosts whose VM is gone", () => {
     it("says so when the stack has no machine", async () => {
         const local = stateOf(await runProgram("local"));
         await rejects(recover({ stack: new StandInEngine(local, local), log: () => undefined }), "no-machines");
+    });
+});
+
+describe("recover and destroy: the operator's servers, asked over SSH where they stand", () => {
+    const SERVERS = { clouds: ["ssh"], ssh: { hosts: [{ name: "box1", address: "203.0.113.10" }, { name: "box2", address: "203.0.113.11", port: 2222, user: "ops", gpu: false }] } };
+    const NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBszT9VXdGaRiWZzhoRya5djW1Qd/WIHvTMDI1vMRZkg";
+    let run: ProgramRun;
+    let state: StackState;
+    before(async () => {
+        run = await runProgram("dev", SERVERS);
+        state = stateOf(run);
+    });
+    const urn = (name: string) => state.deployment.resources!.find((r) => r.urn.endsWith(`::${name}`))!.urn;
+    const triggers = (s: StackState, name: string, where: "inputs" | "outputs") =>
+        (s.deployment.resources!.find((r) => r.urn.endsWith(`::${name}`))![where] as { triggers: string[] }).triggers;
+
+    /** Engine stand-in for the servers' stack: up replays the next state; destroy deletes through each server's engine. */
+    class ServerEngine extends StandInEngine {
+        /** Servers whose engine cannot be dialled (reinstalled with new keys, or gone). */
+        readonly unreachable = new Set<string>();
+        destroyed: string[] = [];
+        constructor(s: StackState) {
+            super(s, s);
+            this.stackOutputs = outputsOf(run);
+        }
+        async preview(): Promise<readonly ResourceChange[]> {
+            throw new Error("the servers are probed over SSH, not found by a preview");
+        }
+        async destroy(): Promise<{ changes: Record<string, number>; resources: never[] }> {
+            for (const r of this.state.deployment.resources ?? []) {
+                const host = /pulumi:providers:docker::(\w+)-docker::/.exec(r.provider ?? "")?.[1];
+                if (host && this.unreachable.has(host)) throw new Error(`deleting ${r.urn}: error during connect: Get "http://docker.example.com/v1.47/containers/json": command [ssh ...] has exited with exit status 255`);
+            }
+            this.destroyed = (this.state.deployment.resources ?? []).map((r) => r.urn);
+            this.state = { ...this.state, deployment: { ...this.state.deployment, resources: [] } };
+            return { changes: { delete: this.destroyed.length }, resources: [] };
+        }
+    }
+    const probing = (answers: Record<string, ServerProbe>, asked: [string, boolean][] = []) => (s: ServerToProbe, withNewKey: boolean): ServerProbe => {
+        asked.push([s.name, withNewKey]);
+        return answers[s.name];
+    };
+
+    it("finds each server with what a probe needs: the recorded host key and machine id, the address, port, user and this machine's key file", () => {
+        const servers = serversIn(state.deployment.resources!, outputsOf(run), "org/gpu-hosts/dev");
+        assert.deepStrictEqual(servers.map((s) => s.probe), [
+            { name: "box1", address: "203.0.113.10", port: 22, user: "ubuntu", pinnedKey: triggers(state, "box1-host-key", "outputs")[0],
+                machineId: triggers(state, "box1-machine", "outputs")[0], keyPath: "~/.ssh/gpu-hosts/gpu-hosts-dev-box1", authorizedKey: run.outputs.hosts.value.box1.authorizedKey },
+            { name: "box2", address: "203.0.113.11", port: 2222, user: "ops", pinnedKey: triggers(state, "box2-host-key", "outputs")[0],
+                machineId: triggers(state, "box2-machine", "outputs")[0], keyPath: "~/.ssh/gpu-hosts/gpu-hosts-dev-box2", authorizedKey: run.outputs.hosts.value.box2.authorizedKey },
+        ]);
+        assert.match(servers[0].probe!.pinnedKey, /^ssh-ed25519 /);
+    });
+
+    it("recover: a reinstalled server (new machine id, new host key) loses what lived on it and gets its new key pinned; the other is untouched", async () => {
+        const engine = new ServerEngine(state);
+        const asked: [string, boolean][] = [];
+        const log: string[] = [];
+        const r = await recover({ stack: engine, log: (l) => log.push(l), probe: probing({ box1: { state: "reinstalled", machineId: "f".repeat(32), hostKey: NEW_KEY, keyChanged: true }, box2: { state: "same" } }, asked) });
+        assert.deepStrictEqual(asked, [["box1", true], ["box2", true]], "recover may read the id with a new key");
+        assert.deepStrictEqual(r.recovered, ["box1-machine"]);
+        assert.strictEqual(r.dropped, diedWith(state.deployment.resources!, new Set([urn("box1-machine")])).size);
+        assert.ok(r.dropped > 20, `${r.dropped}`);
+        assert.strictEqual(engine.imported, 1);
+        assert.deepStrictEqual(engine.refreshed, [], "no VM to refresh");
+        assert.ok(log.includes(`      box1-machine: REINSTALLED (a new machine id, and a new SSH host key ${describeKey(NEW_KEY)}, pinned from now on)`), log.join("\n"));
+        assert.ok(log.includes("      box2-machine: the same machine"));
+    });
+
+    it("recover: the new key goes into the state as the recorded one (inputs and outputs), before the up", async () => {
+        const engine = new ServerEngine(state);
+        let seen: StackState | undefined;
+        engine.up = async () => { seen = JSON.parse(JSON.stringify(engine.state)); return { changes: {} }; };
+        await recover({ stack: engine, log: () => undefined, probe: probing({ box1: { state: "reinstalled", machineId: "f".repeat(32), hostKey: NEW_KEY, keyChanged: true }, box2: { state: "same" } }) });
+        assert.deepStrictEqual(triggers(seen!, "box1-host-key", "inputs"), [NEW_KEY]);
+        assert.deepStrictEqual(triggers(seen!, "box1-host-key", "outputs"), [NEW_KEY]);
+        assert.deepStrictEqual(triggers(seen!, "box2-host-key", "outputs"), triggers(state, "box2-host-key", "outputs"));
+        assert.ok(!seen!.deployment.resources!.some((r) => r.urn === urn("box1-machine") || r.urn === urn("box1-app-redis")), "what lived on box1 is gone");
+        assert.ok(seen!.deployment.resources!.some((r) => r.urn === urn("box2-app-redis")));
+    });
+
+    it("recover: a new host key with the same machine id is refused, in one line, before anything changes", async () => {
+        const engine = new ServerEngine(state);
+        let upped = false;
+        engine.up = async () => { upped = true; return { changes: {} }; };
+        const e = await rejects(recover({ stack: engine, log: () => undefined, probe: probing({ box1: { state: "key-changed", hostKey: NEW_KEY, machineId: "a".repeat(32) }, box2: { state: "same" } }) }), "host-key");
+        assert.match(e.message, /^box1: its SSH host key changed \(it now presents ssh-ed25519 SHA256:\S+\) but its machine id did not, and a reinstall changes both, so recover does not accept the key\. .*; nothing was changed$/);
+        assert.doesNotMatch(e.message, /\n/);
+        assert.deepStrictEqual([engine.imported, upped], [0, false]);
+    });
+
+    it("recover: a server that does not answer, or refuses the key, is named with its own line", async () => {
+        const engine = new ServerEngine(state);
+        const e = await rejects(recover({ stack: engine, log: () => undefined, probe: probing({
+            box1: { state: "gone", why: "box1: no SSH answer from 203.0.113.10 port 22 within 10 s (Connection refused); check that the server is up" },
+            box2: { state: "refused", why: "box2: ops@203.0.113.11 port 2222 refuses the stack's SSH key; authorise it (...), then run again: ssh-ed25519 AAAA" },
+        }) }), "host-key");
+        assert.match(e.message, /^box1: no SSH answer .*; box2: ops@203\.0\.113\.11 port 2222 refuses the stack's SSH key.*; nothing was changed$/);
+        assert.strictEqual(engine.imported, 0);
+    });
+
+    it("recover: a server recorded before host keys were pinned is found by a preview, as before", async () => {
+        const old = (u: string) => u.endsWith("-host-key");
+        const legacy: StackState = { ...state, deployment: { ...state.deployment, resources: state.deployment.resources!.filter((r) => !old(r.urn))
+            .map((r) => ({ ...r, dependencies: (r.dependencies ?? []).filter((u) => !old(u)) })) } };
+        const engine = new ServerEngine(legacy);
+        engine.preview = async () => [{ urn: urn("box2-machine"), change: "replace" } as ResourceChange];
+        const r = await recover({ stack: engine, log: () => undefined, probe: () => { throw new Error("no probe without a recorded key"); } });
+        assert.deepStrictEqual(r.recovered, ["box2-machine"]);
+    });
+
+    it("destroy: a reinstalled or gone server is not dialled; what lived on it is dropped, the rest destroyed (a plain destroy fails)", async () => {
+        const plainEngine = new ServerEngine(state);
+        plainEngine.unreachable.add("box1");
+        await assert.rejects(plainEngine.destroy(), /error during connect/, "what `pulumi destroy` alone hits");
+
+        for (const box1 of [
+            { state: "key-changed", hostKey: NEW_KEY },
+            { state: "reinstalled", machineId: "f".repeat(32), hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIold", keyChanged: false },
+            { state: "gone", why: "box1: no SSH answer from 203.0.113.10 port 22 within 10 s (Connection timed out); check that the server is up" },
+        ] as ServerProbe[]) {
+            const engine = new ServerEngine(state);
+            engine.unreachable.add("box1");
+            const asked: [string, boolean][] = [];
+            const log: string[] = [];
+            await destroy({ stack: engine as unknown as StackOps, log: (l) => log.push(l), probe: probing({ box1, box2: { state: "same" } }, asked) });
+            assert.deepStrictEqual(asked, [["box1", false], ["box2", false]], "destroy never logs in with a key it has not pinned");
+            assert.ok(engine.destroyed.includes(urn("box2-app-redis")), "box2's containers are removed through its engine");
+            assert.ok(!engine.destroyed.includes(urn("box1-app-redis")));
+            assert.ok(engine.destroyed.includes(urn("box1-ssh-files")), "the key files on this machine are still removed");
+            assert.ok(log.some((l) => /^      box1: (REINSTALLED|GONE|presents a new SSH host key)/.test(l)), log.join("\n"));
+            assert.ok(!log.some((l) => l.includes("box1-app-ollama-models")), "no advice to remove a volume that went with the server");
+            assert.ok(log.some((l) => l.includes("box2-app-ollama-models")));
+            assert.match(log.find((l) => l.startsWith("done:"))!, /dropped with box1/);
+        }
+    });
+
+    it("destroy: a server that refuses the key stops the destroy with its line; one that is the same machine is destroyed as ever", async () => {
+        const engine = new ServerEngine(state);
+        await rejects(destroy({ stack: engine as unknown as StackOps, log: () => undefined, probe: probing({ box1: { state: "refused", why: "box1: refuses" }, box2: { state: "same" } }) }), "host-key");
+        assert.deepStrictEqual(engine.destroyed, []);
+        const fine = new ServerEngine(state);
+        await destroy({ stack: fine as unknown as StackOps, log: () => undefined, probe: probing({ box1: { state: "same" }, box2: { state: "same" } }) });
+        assert.strictEqual(fine.imported, 0, "nothing dropped");
+        assert.ok(fine.destroyed.includes(urn("box1-app-redis")));
     });
 });
