@@ -98,12 +98,12 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
     const required = pulumi.all([presented, recorded]).apply(([keys, key]) => reported(parent, () => {
         if (keys.includes(key)) return key;
         const now = describeKey(preferredHostKey(keys)!);
+        // Kept short: `npm run up` prints the engine's first error as one line of at most 400 characters.
         throw new HostAccessError(pin
-            ? `${name}: ${at} presents SSH host key ${now}, not ${describeKey(key)}, which gpu-hosts:ssh pins for it (hostKey); ` +
-                `if the server was reinstalled, check the new key on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), set it as hostKey and run \`npm run recover -- --stack ${stack}\`; nothing was sent to it`
-            : `${name}: ${at} presents SSH host key ${now}, not ${describeKey(key)}, which it presented when the stack first connected; ` +
-                `if the server was reinstalled, run \`npm run recover -- --stack ${stack}\` (it accepts a new key only with a new machine id); ` +
-                "if not, someone may be intercepting SSH: deploy nothing until you know why. Nothing was sent to it");
+            ? `${name}: ${at} presents SSH host key ${now}, not the one gpu-hosts:ssh pins (hostKey); if the server was reinstalled, ` +
+                `set hostKey to its new /etc/ssh/ssh_host_ed25519_key.pub and run \`npm run recover -- --stack ${stack}\`; nothing was sent to it`
+            : `${name}: ${at} presents a new SSH host key (${now}); if the server was reinstalled, run \`npm run recover -- --stack ${stack}\` ` +
+                "(it takes a new key only with a new machine id), else SSH may be intercepted; nothing was sent to it");
     }));
     const pinned = pinHostKey(access, s.address, required);
     // Read now, without multiplexing, trusting the required key only: preview and up both see a

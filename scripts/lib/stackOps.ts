@@ -119,7 +119,10 @@ class ErrorLog {
     headline(): string | undefined {
         const e = this.errors[0];
         if (!e) return undefined;
-        const line = `${nameOf(e.urn)}: ${e.message.replace(/\s*\n\s*/g, " ")}`;
+        const name = nameOf(e.urn);
+        const message = e.message.replace(/\s*\n\s*/g, " ");
+        // A program's own one-line error (infra/hosts/hostKeys.ts HostAccessError) already starts with the host's name.
+        const line = message.startsWith(`${name}: `) ? message : `${name}: ${message}`;
         return line.length > 400 ? `${line.slice(0, 397)}...` : line;
     }
 }
