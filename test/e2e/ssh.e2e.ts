@@ -58,6 +58,13 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
     }
     const outputs = async () => JSON.parse((await pulumi(["stack", "output", "--json", "--show-secrets"])).output);
     const onHost = (n: string) => n === HOST || n.startsWith(`${HOST}-`);
+    /** What a reinstall leaves of the stack's Docker objects: nothing (the stand-in base images stay: a real host would pull them again, and nothing can be pulled here). */
+    async function wipeHost(): Promise<void> {
+        for (const [kind, filter] of [["container", ["ps", "-aq"]], ["network", ["network", "ls", "-q"]], ["volume", ["volume", "ls", "-q"]]] as const) {
+            const ids = (await run("docker", [...filter, "--filter", `name=${HOST}-`], { cwd: dir })).output.split("\n").filter(Boolean);
+            if (ids.length) ok(await run("docker", [kind, "rm", "-f", ...ids], { cwd: dir }), `docker ${kind} rm`);
+        }
+    }
 
     before(async function () {
         console.log(`      logs: ${logDir}`);
@@ -97,6 +104,25 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         if (dir && fs.existsSync(path.join(dir, ".pulumi", "e2e-state", ".pulumi"))) await npm("destroy", "--", "--stack", STACK);
         await server?.stop();
         await stopDocker();
+    });
+
+    it("an up before the key is authorised says so in one line, without a stack trace, within seconds; nothing is set up", async () => {
+        server!.authorize(false);
+        try {
+            const r = await npm("up", "--", "--stack", STACK);
+            assert.notEqual(r.code, 0, r.output.slice(-3000));
+            const want = `${HOST}: ${E2E_USER}@127.0.0.1 port ${server!.port} refuses the key in gpu-hosts:sshPrivateKey; ` +
+                `add its public half (ssh-keygen -y -f <that key>) to ~${E2E_USER}/.ssh/authorized_keys on the server, then run again`;
+            const lines = r.output.split("\n").filter((l) => l.includes("refuses the key"));
+            assert.ok(lines.length > 0 && lines.every((l) => l.endsWith(want)), r.output.slice(-3000));
+            assert.match(r.output, new RegExp(`^up failed: pulumi up on stack ${STACK} failed: ${want.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"), "npm run up's own last line");
+            assert.doesNotMatch(r.output, /unhandled exception|^\s+at .*\.(ts|js):\d+/m, "no stack trace");
+            assert.equal(server!.inDockerGroup(), false, "nothing ran on the server");
+            // Timed, not bounded: on this shared 2-core machine the run's own start (ts-node, the engine) dominates.
+            figures.add({ step: "up, key not authorised", seconds: r.seconds, changes: "-", note: "refused in one line, no stack trace" });
+        } finally {
+            server!.authorize(true);
+        }
     });
 
     it("npm run up from nothing sets the server up over SSH (the user joins the docker group) and deploys; HTTPS answers", async () => {
@@ -215,19 +241,26 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         figures.add({ step: "status --json", seconds: r.seconds, changes: "-", note: `verdict ${doc.verdict}, collect ${doc.durationMs} ms` });
     });
 
-    it("a reinstalled server (a new /etc/machine-id, every container gone): recover brings it back healthy", async () => {
+    it("a reinstalled server (a new /etc/machine-id, new SSH host keys, every container gone): up refuses it in one line, recover brings it back healthy", async () => {
         const oldId = fs.readFileSync(server!.machineIdFile, "utf8").trim();
-        const newId = server!.newMachineId();
-        // What a reinstall leaves of the stack's Docker objects: nothing (the stand-in base images stay:
-        // a real host would pull them again, and nothing can be pulled here).
-        for (const [kind, filter] of [["container", ["ps", "-aq"]], ["network", ["network", "ls", "-q"]], ["volume", ["volume", "ls", "-q"]]] as const) {
-            const ids = (await run("docker", [...filter, "--filter", `name=${HOST}-`], { cwd: dir })).output.split("\n").filter(Boolean);
-            if (ids.length) ok(await run("docker", [kind, "rm", "-f", ...ids], { cwd: dir }), `docker ${kind} rm`);
-        }
+        const oldKey = server!.hostKey();
+        const { machineId: newId, hostKey: newKey } = await server!.reinstall();
+        assert.notEqual(newKey, oldKey);
+        await wipeHost();
+        // Outside recover, a changed host key is refused before anything logs in.
+        const refused = await step(["up", "--", "--stack", STACK]);
+        assert.notEqual(refused.code, 0, refused.output.slice(-3000));
+        assert.match(refused.output, new RegExp(`^up failed: pulumi up on stack ${STACK} failed: ${HOST}: ${E2E_USER}@127\\.0\\.0\\.1 port ${server!.port} presents a new SSH host key \\(ssh-ed25519 SHA256:\\S+\\); ` +
+            `if the server was reinstalled, run \`npm run recover -- --stack ${STACK}\` \\(it takes a new key only with a new machine id\\), else SSH may be intercepted; nothing was sent to it$`, "m"));
+        assert.doesNotMatch(refused.output, /unhandled exception/);
+        assert.deepEqual(allChanged(refused.diff), [], "nothing changed");
+        figures.add({ step: "reinstall, then up (refused)", seconds: refused.seconds, changes: describeDiff(refused.diff), note: "changed host key, one line" });
         const started = Date.now();
         const r = await step(["recover", "--", "--stack", STACK]);
         ok(r, "npm run recover");
-        assert.match(r.output, new RegExp(`${HOST}-machine: REINSTALLED \\(a new machine id\\)`));
+        assert.match(r.output, new RegExp(`${HOST}-machine: REINSTALLED \\(a new machine id, and a new SSH host key ssh-ed25519 SHA256:\\S+, pinned from now on\\)`));
+        const keyRecord = [...(await state()).values()].find((x) => nameOf(x.urn) === `${HOST}-host-key`);
+        assert.deepEqual((keyRecord?.outputs as { triggers?: unknown } | undefined)?.triggers, [newKey], "the new key is the one in the state");
         assert.match(r.output, new RegExp(`done: rebuilt ${HOST}-machine and everything on it`));
         // The reinstall took the proxy's data volume, so its internal CA is a new one: clients pin the
         // new root from the outputs (README: your own server).
@@ -255,5 +288,18 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         assert.ok(volumes.output.split("\n").includes(`${HOST}-app-ollama-models`), volumes.output);
         assert.ok(r.output.includes(`Remove it with: ssh -i ~/.ssh/gpu-hosts/gpu-hosts-e2e-${HOST} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-e2e-${HOST}.known_hosts -p ${server!.port} ${E2E_USER}@127.0.0.1 docker volume rm ${HOST}-app-ollama-models`), r.output);
         figures.add({ step: "destroy", seconds: r.seconds, changes: describeDiff(r.diff) });
+    });
+
+    it("a server reinstalled and never recovered: npm run destroy succeeds without dialling it, dropping what lived on it", async () => {
+        ok(await npm("up", "--", "--stack", STACK), "npm run up (again, from nothing)");
+        await server!.reinstall();
+        await wipeHost();
+        const r = await step(["destroy", "--", "--stack", STACK]);
+        ok(r, "npm run destroy");
+        assert.match(r.output, new RegExp(`${HOST}: presents a new SSH host key \\(ssh-ed25519 SHA256:\\S+\\), so it is not dialled and is taken as reinstalled`));
+        assert.match(r.output, new RegExp(`dropping \\d+ resource\\(s\\) that lived on ${HOST} from the state`));
+        assert.equal((await state()).size, 0, "nothing left in the state");
+        assert.doesNotMatch(r.output, /Remove it with: ssh/, "no advice to dial a server that is not the one the stack knew");
+        figures.add({ step: "reinstall, then destroy", seconds: r.seconds, changes: describeDiff(r.diff), note: "the server is not dialled" });
     });
 });

@@ -3,7 +3,8 @@
 // NOT in the docker group (the setup must add it: the stale-group case is real), and this machine's
 // dockerd as the host's engine, so ssh:// -> `docker system dial-stdio` is the real path.
 // sshd runs in a private mount namespace whose /etc/machine-id is a file of the test's own, so
-// "reinstalling" the host (a new machine id) never touches this machine's. It writes its pid to
+// "reinstalling" the host (a new machine id and, as every real reinstall, new SSH host keys) never
+// touches this machine's. It writes its pid to
 // /run/sshd.pid and reads /etc/ssh/sshd_config.d/*.conf first, like Debian's own sshd, so the setup
 // script's reload (SIGHUP through that pid file) and its drop-in are real too.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -82,6 +83,11 @@ export class SshServer {
             throw new Error(`another sshd (pid ${other}) owns ${PID_FILE}; the run needs it for the setup script's reload`);
         }
         fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+        await this.launch();
+    }
+
+    /** Starts sshd in its mount namespace and waits until it answers. */
+    private async launch(): Promise<void> {
         const log = fs.openSync(path.join(this.dir, "sshd.log"), "a");
         this.child = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c",
             `mount --bind ${this.machineIdFile} /etc/machine-id && exec ${sbin("sshd")} -D -e -f ${path.join(this.dir, "sshd_config")}`],
@@ -106,6 +112,34 @@ export class SshServer {
         });
     }
 
+    /** The host key sshd presents, "ssh-ed25519 <base64>". */
+    hostKey(): string {
+        return fs.readFileSync(path.join(this.dir, "host_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+    }
+
+    /**
+     * What a reinstall does to the host as SSH sees it: a new machine id, new host keys, and a reboot
+     * that drops every connection (a multiplexed master of the old system must not carry over).
+     * sshd is restarted to present the new key.
+     */
+    async reinstall(): Promise<{ machineId: string; hostKey: string }> {
+        const machineId = this.newMachineId();
+        for (const f of ["host_key", "host_key.pub"]) fs.rmSync(path.join(this.dir, f), { force: true });
+        must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(this.dir, "host_key")]);
+        // The per-connection sshd processes this sshd forked (by pid: only our own children).
+        const connections = this.child?.pid ? spawnSync("pgrep", ["-P", String(this.child.pid)], { encoding: "utf8" }).stdout.split("\n").filter(Boolean) : [];
+        await this.halt();
+        for (const pid of connections) spawnSync("kill", ["-TERM", pid]);
+        await this.launch();
+        return { machineId, hostKey: this.hostKey() };
+    }
+
+    /** Whether the operator's key may log in (its authorized_keys holds it, or nothing). */
+    authorize(yes: boolean): void {
+        const home = must("getent", ["passwd", E2E_USER]).split(":")[5];
+        fs.writeFileSync(path.join(home, ".ssh", "authorized_keys"), yes ? fs.readFileSync(path.join(this.dir, "operator_key.pub")) : "", { mode: 0o600 });
+    }
+
     /** Writes a new machine id in place (the bind mount follows the file, not a name). */
     newMachineId(): string {
         const id = randomBytes(16).toString("hex");
@@ -118,10 +152,15 @@ export class SshServer {
         return must("id", ["-nG", E2E_USER]).split(/\s+/).includes("docker");
     }
 
-    async stop(): Promise<void> {
+    private async halt(): Promise<void> {
         this.child?.kill("SIGTERM");
         for (let i = 0; i < 50 && this.child && this.child.exitCode === null; i++) await sleep(100);
+        for (let i = 0; i < 50 && (await this.answers()); i++) await sleep(100);
         fs.rmSync(PID_FILE, { force: true });
+    }
+
+    async stop(): Promise<void> {
+        await this.halt();
         fs.rmSync(`/etc/sudoers.d/${E2E_USER}`, { force: true });
     }
 }
