@@ -106,7 +106,7 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         await stopDocker();
     });
 
-    it("an up before the key is authorised says so in one line, without a stack trace, within seconds; nothing is set up", async () => {
+    it("an up before the key is authorised says so in one line, without a stack trace (timed); nothing is set up", async () => {
         server!.authorize(false);
         try {
             const r = await npm("up", "--", "--stack", STACK);
