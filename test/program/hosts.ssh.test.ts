@@ -155,6 +155,7 @@ describe("ssh hosts: a host key the operator pins", () => {
         const host = new SshServerHost("box9", {
             server: { ...SSH_HOST_DEFAULTS, name: "box9", address: "203.0.113.9", hostKey },
             privateKey: pulumi.secret(OPERATOR_SSH_KEY), publicKey: "", nvidiaDriverBranch: "570-server", gpuCheckImage: "ubuntu:24.04",
+            firewall: { ports: [{ port: 8001, from: ["203.0.113.0/24"] }] }, registryMirrors: [],
         });
         return { host, mocks };
     }
