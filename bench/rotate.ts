@@ -9,8 +9,12 @@
 // removes key N and probes that key N is refused at once. Target: 0 failed requests with a valid key,
 // 0 acceptances of a removed key, and the same caddy pid throughout (nothing reloaded).
 // Run: npm run bench:rotate (or npx ts-node --transpile-only bench/rotate.ts)
-//        [-- --duration 30 --concurrency 16 --rotating 4 --rotations 10 --grace 200 --latency 20 --no-keepalive --no-tls]
-// Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
+//        [-- --duration 30 --concurrency 16 --rotating 4 --rotations 10 --grace 200 --latency 20 --no-keepalive --no-tls
+//            --caddy PATH --unpooled-checks]
+// --caddy runs that binary (default $CADDY, else caddy on PATH: Debian's 2.6.2); the pinned release is
+// `bash test/e2e/standins/caddy.sh`. --unpooled-checks renders the key checks with keep-alive off, the
+// workaround Caddy before 2.11.6 needed (GHSA-6365-7ppr-5r92), to measure with and without it.
+// Installs nothing itself.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -36,10 +40,12 @@ interface Options {
     slowMs: number;
     keepAlive: boolean;
     tls: boolean;
+    caddy?: string;
+    unpooled: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-    const o: Options = { durationS: 30, concurrency: 16, rotating: 4, rotations: 10, graceMs: 200, latencyMs: 20, slowEvery: 50, slowMs: 1000, keepAlive: true, tls: true };
+    const o: Options = { durationS: 30, concurrency: 16, rotating: 4, rotations: 10, graceMs: 200, latencyMs: 20, slowEvery: 50, slowMs: 1000, keepAlive: true, tls: true, unpooled: false };
     const num: Record<string, keyof Options> = {
         "--duration": "durationS", "--concurrency": "concurrency", "--rotating": "rotating", "--rotations": "rotations",
         "--grace": "graceMs", "--latency": "latencyMs", "--slow-every": "slowEvery", "--slow-ms": "slowMs",
@@ -48,6 +54,8 @@ function parseOptions(argv: string[]): Options {
         const a = argv[i];
         if (a === "--no-keepalive") o.keepAlive = false;
         else if (a === "--no-tls") o.tls = false;
+        else if (a === "--unpooled-checks") o.unpooled = true;
+        else if (a === "--caddy" && argv[i + 1]) o.caddy = argv[++i];
         else if (num[a] && /^\d+$/.test(argv[i + 1] ?? "")) (o as unknown as Record<string, number>)[num[a]] = Number(argv[++i]);
         else throw new Error(`unknown or incomplete argument ${JSON.stringify(a)}; see the header of bench/rotate.ts`);
     }
@@ -117,7 +125,7 @@ const newKey = (label: string) => `${label}-${crypto.randomBytes(24).toString("b
 
 async function main(): Promise<number> {
     const o = parseOptions(process.argv.slice(2));
-    const caddyBin = caddyVersion("bench:rotate");
+    const caddyBin = caddyVersion("bench:rotate", o.caddy);
     if ("missing" in caddyBin) {
         console.error(caddyBin.missing);
         return 2;
@@ -146,11 +154,11 @@ async function main(): Promise<number> {
             upstreams: { blue: `127.0.0.1:${port(blue)}`, green: `127.0.0.1:${port(green)}` },
             healthPath: "/health", routesDir, liveListen, idleListen, admin: `localhost:${adminPort}`,
             tls: o.tls ? { mode: "internal", hostname: hostIp } : { mode: "off" },
-            auth: { upstream: `127.0.0.1:${authService.port}`, publicPaths: defaultPublicPaths("/health") },
+            auth: { upstream: `127.0.0.1:${authService.port}`, publicPaths: defaultPublicPaths("/health"), unpooled: o.unpooled },
         }));
         const routed = spawnSync("sh", ["-c", switchScript("blue", routesDir)], { encoding: "utf8" });
         if (routed.status !== 0) throw new Error(`initial switch failed: ${routed.stderr}`);
-        caddy = startCaddy("caddy", configPath, tmp);
+        caddy = startCaddy(caddyBin.bin, configPath, tmp);
         const started = caddy;
         const pid = started.child.pid;
 
@@ -189,7 +197,7 @@ async function main(): Promise<number> {
             await sleep(100);
         }
 
-        console.log(`caddy ${caddyBin.version} pid ${pid}; ${o.tls ? "https (internal CA)" : "http"} :${liveListen} -> blue :${port(blue)}; key service :${authService.port} (node ${process.version})`);
+        console.log(`caddy ${caddyBin.version} (${caddyBin.bin}) pid ${pid}; key checks ${o.unpooled ? "unpooled (keep-alive off)" : "pooled"}; ${o.tls ? "https (internal CA)" : "http"} :${liveListen} -> blue :${port(blue)}; key service :${authService.port} (node ${process.version})`);
         console.log(`load: ${o.concurrency} stable-key + ${o.rotating} rotating-key clients (keep-alive ${o.keepAlive ? "on" : "off"}), POST /jobs for ${o.durationS} s; slot latency ${o.latencyMs}-${o.latencyMs * 1.5} ms, every ${o.slowEvery}th ${o.slowMs} ms; ${o.rotations} rotations, grace ${o.graceMs} ms`);
 
         const agent = new (o.tls ? https.Agent : http.Agent)(agentOpts);

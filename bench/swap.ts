@@ -1,10 +1,11 @@
 // Swap-under-load benchmark: the real Caddy binary, the Caddyfile the program renders and the exact
 // switch script it runs in the proxy container (switchScript: one touch or rm of the green
 // marker), under steady load on loopback.
-// Run: npm run bench:swap [-- --duration 30 --concurrency 16 --swaps 6 --latency 20 --no-keepalive --secure]
+// Run: npm run bench:swap [-- --duration 30 --concurrency 16 --swaps 6 --latency 20 --no-keepalive --secure --caddy PATH]
 // --secure serves both ports over HTTPS from Caddy's internal CA and asks every request for an API key
 // through the key service (auth/server.js), as cloud hosts do.
-// Needs Debian's caddy (apt-get install -y caddy); installs nothing itself.
+// --caddy runs that binary (default $CADDY, else caddy on PATH: Debian's 2.6.2); the pinned release is
+// `bash test/e2e/standins/caddy.sh`. Installs nothing itself.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
@@ -31,6 +32,7 @@ interface Options {
     keepAlive: boolean;
     /** HTTPS (internal CA) and API keys, as on cloud hosts. */
     secure: boolean;
+    caddy?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -43,6 +45,7 @@ function parseOptions(argv: string[]): Options {
         const a = argv[i];
         if (a === "--no-keepalive") o.keepAlive = false;
         else if (a === "--secure") o.secure = true;
+        else if (a === "--caddy" && argv[i + 1]) o.caddy = argv[++i];
         else if (num[a] && /^\d+$/.test(argv[i + 1] ?? "")) (o as any)[num[a]] = Number(argv[++i]);
         else throw new Error(`unknown or incomplete argument ${JSON.stringify(a)}; see the header of bench/swap.ts`);
     }
@@ -145,7 +148,7 @@ const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
 async function main(): Promise<number> {
     const o = parseOptions(process.argv.slice(2));
-    const caddyBin = caddyVersion("bench:swap");
+    const caddyBin = caddyVersion("bench:swap", o.caddy);
     if ("missing" in caddyBin) {
         console.error(caddyBin.missing);
         return 2;
@@ -177,7 +180,7 @@ async function main(): Promise<number> {
         }));
         const first = await flip("blue", routesDir, children);
         if (first.code !== 0) throw new Error(`initial switch to blue failed: ${first.stderr}`);
-        caddy = startCaddy("caddy", configPath, tmp);
+        caddy = startCaddy(caddyBin.bin, configPath, tmp);
         const started = caddy;
 
         const scheme = o.secure ? "https" : "http";

@@ -64,6 +64,12 @@ export interface CaddyAuth {
     readonly upstream: string;
     /** Paths served without a key (Caddy path matcher syntax; a trailing * is a prefix). */
     readonly publicPaths: readonly string[];
+    /**
+     * Whether each key check dials a connection of its own (keep-alive off) instead of reusing pooled
+     * ones: the workaround for Caddy before 2.11.5 (GHSA-6365-7ppr-5r92, see site()). The benchmarks
+     * set it to measure the pinned release with and without. Defaults to false (pooled).
+     */
+    readonly unpooled?: boolean;
 }
 
 /** The key service's check endpoint (forward_auth's uri). */
@@ -204,15 +210,14 @@ function site(port: "live" | "idle", listen: number, dir: string, serve: (live: 
             `\t\tforward_auth ${auth.upstream} {`,
             `\t\t\turi ${AUTH_CHECK_PATH}`,
             `\t\t\tcopy_headers ${KEY_ID_HEADER}`,
-            // One connection per check, never pooled. Caddy before 2.11.6 keeps the dial address in a
-            // per-request variable that the slot's reverse_proxy overwrites, so a background dial of
-            // the check's pool could connect to the slot and be reused for a later check
-            // (GHSA-6365-7ppr-5r92, fixed by caddyserver/caddy#7859): measured here with 2.6.2 as GET
-            // /check answered by a slot, about 1 request in 5,000 at 144 clients. Without pooling, each
-            // check waits for its own dial, made before the slot phase starts.
-            "\t\t\ttransport http {",
-            "\t\t\t\tkeepalive off",
-            "\t\t\t}",
+            // Pooled. Before 2.11.5 reverse_proxy kept the dial address in a per-request variable
+            // (caddyhttp.SetVar(dialInfoVarKey), modules/caddyhttp/reverseproxy/reverseproxy.go in
+            // v2.11.4) that the slot's reverse_proxy overwrote, so a background dial of the check's
+            // pool could connect to the slot and be reused for a later check (GHSA-6365-7ppr-5r92);
+            // keep-alive off worked around it. From v2.11.5 the address is a context value of each
+            // request (dialInfoCtxKey, hosts.go), and the pinned 2.11.6 has the same reverseproxy
+            // package. `unpooled` renders the old workaround, for bench:rotate --unpooled-checks.
+            ...(auth.unpooled ? ["\t\t\ttransport http {", "\t\t\t\tkeepalive off", "\t\t\t}"] : []),
             "\t\t}",
             "\t\trequest_header -Authorization",
             "\t\tvars proxy_stage slot",

@@ -102,11 +102,15 @@ export function writeKeys(keysFile: string, text: string): { status: number | nu
 }
 
 
-/** The caddy on PATH's version ("v2.6.2"), or why a benchmark labelled `label` cannot run without one. */
-export function caddyVersion(label: string): { readonly version: string } | { readonly missing: string } {
-    const r = spawnSync("caddy", ["version"], { encoding: "utf8" });
-    if (!r.error && r.status === 0) return { version: r.stdout.trim().split(" ")[0] };
-    return { missing: `${label} needs the caddy binary on PATH (Debian: apt-get install -y caddy); ${r.error ? r.error.message : r.stderr.trim()}` };
+/**
+ * The caddy binary a benchmark runs and its version ("v2.11.6"), or why it cannot run: `bin` (the
+ * benchmark's --caddy flag), else $CADDY, else the caddy on PATH (Debian's package, 2.6.2). The
+ * pinned release, built from source, is `bash test/e2e/standins/caddy.sh` (it prints its path).
+ */
+export function caddyVersion(label: string, bin = process.env.CADDY || "caddy"): { readonly bin: string; readonly version: string } | { readonly missing: string } {
+    const r = spawnSync(bin, ["version"], { encoding: "utf8" });
+    if (!r.error && r.status === 0) return { bin, version: r.stdout.trim().split(" ")[0] };
+    return { missing: `${label} needs a caddy binary: --caddy PATH, $CADDY, or caddy on PATH (Debian: apt-get install -y caddy; the pinned release: bash test/e2e/standins/caddy.sh); ${bin}: ${r.error ? r.error.message : r.stderr.trim()}` };
 }
 
 /** What a caddy benchmark starts in its scratch dir, and the one clean-up that stops all of it. */

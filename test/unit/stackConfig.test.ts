@@ -29,7 +29,7 @@ function stackWith(values: Record<string, string>, secrets: string[] = []): Stac
             log.push(`setConfig ${k} ${JSON.stringify(v)}`);
             values[k] = typeof v === "string" ? v : JSON.stringify(v);
         },
-        outputs: no("outputs"), preview: no("preview"), up: no("up"), destroy: no("destroy"),
+        outputs: no("outputs"), preview: no("preview"), up: no("up"), destroy: no("destroy"), history: no("history"),
         exportState: no("exportState"), importState: no("importState"), refresh: no("refresh"),
     };
 }

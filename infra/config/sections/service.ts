@@ -70,7 +70,7 @@ export const model = defineKey<string>({
 const IMAGES: ImagePins = {
     redis: "redis:7.4.2-alpine",
     ollama: "ollama/ollama:0.6.8",
-    proxy: "caddy:2.10.0-alpine",
+    proxy: "caddy:2.11.6-alpine",
     gpuCheck: "ubuntu:24.04",
 };
 export const images = defineKey<ImagePins>({

@@ -4,7 +4,9 @@
 # and pulls nothing. Each is labelled org.gpu-hosts.stand-in; none is the real image:
 #   node:<pin>    debootstrap'd Debian bookworm + this machine's Node 20 and npm (the app's and key
 #                 service's base, app/Dockerfile ARG NODE_IMAGE)
-#   redis:<pin>   Debian's redis-server            caddy:<pin>   Debian's caddy 2.6.2 + wget
+#   redis:<pin>   Debian's redis-server
+#   caddy:<pin>   the pinned caddy release built from source (caddy.sh: go install through the Go
+#                 module proxy) + wget; Debian's caddy 2.6.2 only where that build cannot be had (said)
 #   ollama:<pin>  ollama.js, a small fake that answers the Ollama API calls the stack makes
 # Built once per machine: an image is rebuilt only when its inputs change (label
 # org.gpu-hosts.stand-in-inputs holds their digest), and the Debian root file system is kept in
@@ -89,7 +91,7 @@ DOCKERFILE
 fi
 say "$NODE_PIN ready ($(docker run --rm "$NODE_PIN" node --version))"
 
-# 3. redis, caddy, ollama: one Dockerfile each, beside this script.
+# 3. redis and ollama: one Dockerfile each, beside this script.
 build() { # pin dir base-arg-name base-image
   local inputs
   inputs="$(echo "$4 $(docker image inspect -f '{{.Id}}' "$4") $(digest "$here/$2"/*)" | sha256sum | cut -c1-16)"
@@ -100,5 +102,23 @@ build() { # pin dir base-arg-name base-image
   say "$1 ready"
 }
 build "$REDIS_PIN" redis BASE_IMAGE "$BASE"
-build "$CADDY_PIN" caddy BASE_IMAGE "$BASE"
 build "$OLLAMA_PIN" ollama NODE_IMAGE "$NODE_PIN"
+
+# 4. caddy: the Dockerfile beside this script, with the pinned release's binary in its context.
+caddy_ctx="$(mktemp -d)"
+cp "$here/caddy/Dockerfile" "$caddy_ctx/"
+if caddy_bin="$(bash "$here/caddy.sh")"; then
+  cp "$caddy_bin" "$caddy_ctx/caddy"
+  caddy_what="caddy $("$caddy_bin" version | cut -d' ' -f1) built from source (go install)"
+else
+  caddy_what="Debian's caddy package (2.6.2): the pinned release could not be built here"
+  say "WARNING: $CADDY_PIN stands in as $caddy_what (see above)"
+fi
+caddy_inputs="$(echo "$BASE $(docker image inspect -f '{{.Id}}' "$BASE") $(digest "$caddy_ctx"/*)" | sha256sum | cut -c1-16)"
+if ! have "$CADDY_PIN" "$caddy_inputs"; then
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE_IMAGE=$BASE" --label "org.gpu-hosts.stand-in-inputs=$caddy_inputs" \
+    --label "org.gpu-hosts.stand-in=$CADDY_PIN, $caddy_what" -t "$CADDY_PIN" "$caddy_ctx" >/dev/null \
+    || { rm -rf "$caddy_ctx"; die "docker build of the caddy stand-in failed"; }
+fi
+rm -rf "$caddy_ctx"
+say "$CADDY_PIN ready ($caddy_what)"
