@@ -20,5 +20,8 @@ export function tokenMatches(token: string, digests: readonly Buffer[]): boolean
 export function bearerToken(header: string | undefined): string | undefined;
 export function keyStore(file: string, opts?: { fs?: FsLike; log?: (msg: string) => void }): KeyStore;
 export function handler(store: KeyStore): http.RequestListener;
-export function createServer(store: KeyStore): http.Server;
+/** The key service's server; `draining` is set by drain(). */
+export function createServer(store: KeyStore): http.Server & { draining: boolean };
+/** Closes the listener, answers the checks in flight (Connection: close), resolves when all connections are gone or after `graceMs`. */
+export function drain(server: http.Server & { draining: boolean }, graceMs?: number): Promise<"drained" | "timeout">;
 export function writeKeysFile(file: string, text: string): number;

@@ -2,7 +2,8 @@
 // The API key check behind the proxy's forward_auth, and the writer of its key file. Plain Node
 // (http, crypto, fs): no dependency, no registry, built on the host from this directory.
 //
-//   node server.js               serve GET /check and GET /healthz on $PORT (default 9000)
+//   node server.js               serve GET /check and GET /healthz on $PORT (default 9000); on
+//                                SIGTERM stop accepting, answer the checks in flight, exit 0
 //   node server.js write-keys    read a key file from stdin, validate it, install it atomically
 //   node server.js healthcheck   exit 0 while the local service answers /healthz 200
 //
@@ -131,14 +132,47 @@ function handler(store) {
 }
 
 function createServer(store) {
-    const server = http.createServer(handler(store));
-    // Caddy asks with keep-alive off (see caddy.ts), but should it ever pool connections, Node must
-    // outlive its 2-minute idle timeout rather than close one Caddy is about to reuse. A check is
-    // headers only: 10 s bounds a slow or stuck client.
+    const listener = handler(store);
+    const server = http.createServer((req, res) => {
+        // Draining (drain() below): this answer is the connection's last, so Caddy opens its next
+        // check on another connection, i.e. another key service.
+        if (server.draining) res.setHeader("Connection", "close");
+        listener(req, res);
+    });
+    server.draining = false;
+    // Caddy pools its connections to the key service (caddy.ts): Node must outlive Caddy's 2-minute
+    // idle timeout rather than close a connection Caddy is about to reuse. A check is headers only:
+    // 10 s bounds a slow or stuck client.
     server.keepAliveTimeout = 180_000;
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
     return server;
+}
+
+/** How long a stopping service waits for the checks in flight, in ms: requestTimeout bounds each. */
+const DRAIN_MS = 10_000;
+
+/**
+ * Stops `server` without failing a check: the listener closes at once, so a new connection is
+ * refused and the proxy's dialer moves on to the other address its "auth" alias resolves to (the
+ * new key service, during a replacement: infra/service/proxy.ts); idle kept-alive connections are
+ * closed; checks in flight are answered (with Connection: close) and their connections closed after.
+ * Resolves once every connection is gone, or after `graceMs`, when the rest are cut.
+ */
+function drain(server, graceMs = DRAIN_MS) {
+    server.draining = true;
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+            server.closeAllConnections();
+            resolve("timeout");
+        }, graceMs);
+        timer.unref();
+        server.close(() => {
+            clearTimeout(timer);
+            resolve("drained");
+        });
+        server.closeIdleConnections();
+    });
 }
 
 /** Installs `text` as `file`: validated, written to a temporary file beside it, fsynced, renamed. */
@@ -202,7 +236,14 @@ async function main(argv, env) {
         case undefined: {
             const server = createServer(keyStore(file));
             server.listen(port, env.HOST || "0.0.0.0", () => process.stdout.write(`${JSON.stringify({ level: "info", msg: `api key check listening on :${port}, keys from ${file}` })}\n`));
-            const stop = () => server.close(() => process.exit(0));
+            // `docker stop` (and the provider's delete, with destroyGraceSeconds) sends SIGTERM first.
+            const stop = (signal) => {
+                process.stdout.write(`${JSON.stringify({ level: "info", msg: `${signal}: draining; new connections are refused, checks in flight are answered` })}\n`);
+                drain(server).then((how) => {
+                    process.stdout.write(`${JSON.stringify({ level: "info", msg: how === "drained" ? "drained, exiting" : `drain cut after ${DRAIN_MS} ms, exiting` })}\n`);
+                    process.exit(0);
+                });
+            };
             process.once("SIGTERM", stop);
             process.once("SIGINT", stop);
             return;
@@ -212,7 +253,7 @@ async function main(argv, env) {
     }
 }
 
-module.exports = { parseKeysFile, tokenMatches, bearerToken, keyStore, handler, createServer, writeKeysFile, KEY_ID_HEADER, REALM };
+module.exports = { parseKeysFile, tokenMatches, bearerToken, keyStore, handler, createServer, drain, writeKeysFile, KEY_ID_HEADER, REALM };
 
 if (require.main === module) {
     main(process.argv.slice(2), process.env).catch((e) => {

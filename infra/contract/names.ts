@@ -66,6 +66,20 @@ export const CONTAINERS = {
     worker: (slot: string): string => `${slot}-worker`,
     /** Caddy, named as its Proxy. */
     proxy: (proxy: string): string => proxy,
-    /** The key service, under the Proxy named `proxy` (API keys on). */
+    /**
+     * The key service, under the Proxy named `proxy` (API keys on): its resource's name. The
+     * container itself is named by the Docker provider from it ("<this>-<7 hex>", see
+     * containerNameMatches), so that a replacement starts before the old one stops.
+     */
     auth: (proxy: string): string => `${proxy}-auth`,
 } as const;
+
+/**
+ * Whether the Docker container named `actual` is the program's container `expected` (a CONTAINERS
+ * name): the same name, or that name with the suffix the Docker provider adds to a container it
+ * names itself, "-" and 7 hex digits (pulumi-docker provider/resources.go SetAutonaming(255, "-"):
+ * the bridge's resource.NewUniqueHex). Only the key service is named so (infra/service/proxy.ts).
+ */
+export function containerNameMatches(expected: string, actual: string): boolean {
+    return actual === expected || (actual.startsWith(`${expected}-`) && /^[0-9a-f]{7}$/.test(actual.slice(expected.length + 1)));
+}

@@ -83,6 +83,8 @@ export const CA_ROOT_PATH = `${CADDY_DATA}/caddy/pki/authorities/local/root.crt`
 export const ACME_HTTP_PORT = 80;
 /** Key service memory limit, MiB: one small Node process. */
 const AUTH_MEMORY_MB = 96;
+/** Seconds a replaced key service has to answer its checks in flight after SIGTERM (auth/server.js drains within 10 s). */
+const AUTH_STOP_GRACE_S = 15;
 
 export class Proxy extends pulumi.ComponentResource {
     /** The Caddy container. */
@@ -124,20 +126,31 @@ export class Proxy extends pulumi.ComponentResource {
             });
             this.authImageName = authImage.imageName;
             const keysVolume = new docker.Volume(`${name}-auth-keys`, { name: `${name}-auth-keys` }, named);
+            // Replaced without a gap: every check reaches the service through the network alias, which
+            // Docker's DNS resolves per connection to every running container that holds it. So the
+            // new container is created (and healthy) before the old one is deleted: no fixed name
+            // (the provider's autonaming, "<resource name>-<7 hex>"), and deleteBeforeReplace false,
+            // which overrides the Docker provider's own delete-first for containers (pulumi-docker
+            // provider/resources.go: docker_container DeleteBeforeReplace; the engine takes the
+            // resource option over the provider's choice, pulumi/pulumi pkg/resource/deploy/
+            // step_generator.go). The old one is then stopped with SIGTERM (destroyGraceSeconds):
+            // it closes its listener at once, so a check that still resolves its address is refused
+            // and Go's dialer, in Caddy, tries the alias's next address; its checks in flight are
+            // answered before it exits (auth/server.js drain).
             this.auth = new docker.Container(CONTAINERS.auth(name), {
-                name: CONTAINERS.auth(name),
                 image: authImage.imageId,
                 volumes: [{ volumeName: keysVolume.name, containerPath: KEYS_DIR }],
                 // Never published: only Caddy, on the private network, asks it.
                 networksAdvanced: [{ name: args.network.name, aliases: [authAlias] }],
                 init: true,
                 healthcheck: healthcheck(["node", "/srv/server.js", "healthcheck"], "5s"),
+                destroyGraceSeconds: AUTH_STOP_GRACE_S,
                 ...service({ memoryMb: AUTH_MEMORY_MB, waitTimeoutSeconds: 60 }),
-            }, named);
+            }, { ...child, deleteBeforeReplace: false });
             // Only digests, and only on stdin: no key in argv, state triggers in plain text, or logs.
             const keysFile = pulumi.secret(auth.keys.apply((keys) => renderKeysFile(keys)));
             this.keys = args.host.run(`${name}-api-keys`, {
-                create: writeKeysScript(CONTAINERS.auth(name)),
+                create: this.auth.name.apply(writeKeysScript),
                 stdin: keysFile,
                 // A new key set, or a new container (and maybe a fresh volume), rewrites the file.
                 triggers: [this.auth.id, keysFile],

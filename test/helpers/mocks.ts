@@ -90,7 +90,12 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
     }),
     // A container is replaced when its image changes, and the new one has a new id (Docker's); the
     // commands that follow a container by id (the key file, the CA root, the routes) see it.
-    "docker:index/container:Container": (a) => ({ id: hex(`${a.name}:${a.inputs.image}`, 64), state: { exitCode: 0, networkDatas: [] } }),
+    // A container given no name is named by the provider, "<resource name>-<7 hex>" (pulumi-docker
+    // provider/resources.go: prov.SetAutonaming(255, "-"); the bridge's NewUniqueHex), at Check.
+    "docker:index/container:Container": (a) => ({
+        id: hex(`${a.name}:${a.inputs.image}`, 64),
+        state: { name: a.inputs.name ?? `${a.name}-${hex(`autoname:${a.name}`, 7)}`, exitCode: 0, networkDatas: [] },
+    }),
     // What the engine prints for the commands whose output the program uses: the local ready command
     // prints the engine's platform (infra/hosts/local.ts), an image-id command the image's id.
     "command:local:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `stdout of ${a.name}`), stderr: "" } }),

@@ -19,10 +19,16 @@ describe("local stack: the services on a Docker engine", () => {
     });
 
     it("runs redis, ollama, the proxy and its key service, and an api + worker per slot", () => {
-        assert.deepStrictEqual(containers.map((c) => c.inputs.name).sort(), [
+        assert.deepStrictEqual(containers.map((c) => c.inputs.name ?? `(provider-named) ${c.name}`).sort(), [
+            "(provider-named) local-app-proxy-auth",
             "local-app-blue-api", "local-app-blue-worker", "local-app-green-api", "local-app-green-worker",
-            "local-app-ollama", "local-app-proxy", "local-app-proxy-auth", "local-app-redis",
+            "local-app-ollama", "local-app-proxy", "local-app-redis",
         ]);
+        // The key service has no fixed name, so its replacement is created before the old one is
+        // deleted (the resource option overrides the Docker provider's delete-first for containers).
+        const auth = run.get("local-app-proxy-auth");
+        assert.strictEqual(auth.options.deleteBeforeReplace, false);
+        assert.strictEqual(auth.inputs.destroyGraceSeconds, 15);
     });
 
     it("pulls exactly the pinned images", () => {

@@ -227,6 +227,39 @@ describe("API keys", () => {
                 assert.strictEqual((await check(`Bearer ${KEY_C}`)).status, 200);
             });
 
+            it("drains on stop: new connections refused at once, idle ones closed, a check in flight answered with Connection: close", async () => {
+                auth.writeKeysFile(file, renderKeysFile([KEY_A]));
+                const s = auth.createServer(auth.keyStore(file, { log: () => undefined }));
+                await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+                const p = (s.address() as net.AddressInfo).port;
+                const connect = () => new Promise<net.Socket>((resolve, reject) => {
+                    const c = net.connect(p, "127.0.0.1", () => resolve(c));
+                    c.on("error", reject);
+                });
+                const closed = (c: net.Socket) => new Promise<void>((r) => c.once("close", () => r()));
+                // An idle kept-alive connection (one check answered), and one whose check is half sent.
+                const idle = await connect();
+                let idleText = "";
+                idle.on("data", (d) => (idleText += d));
+                idle.write(`GET /check HTTP/1.1\r\nHost: auth\r\nAuthorization: Bearer ${KEY_A}\r\n\r\n`);
+                while (!idleText.includes("\r\n\r\n")) await new Promise((r) => setTimeout(r, 10));
+                assert.match(idleText, /^HTTP\/1\.1 200 [^]*Connection: keep-alive/i);
+                const busy = await connect();
+                let busyText = "";
+                busy.on("data", (d) => (busyText += d));
+                busy.write(`GET /check HTTP/1.1\r\nHost: auth\r\n`);
+                await new Promise((r) => setTimeout(r, 50));
+
+                const drained = auth.drain(s, 5000);
+                await closed(idle);
+                await assert.rejects(connect(), /ECONNREFUSED/, "the listener is closed: a new dial fails at once and Caddy tries the alias's next address");
+                busy.write(`Authorization: Bearer ${KEY_A}\r\n\r\n`);
+                await closed(busy);
+                assert.match(busyText, /^HTTP\/1\.1 200 /);
+                assert.match(busyText, /\r\nConnection: close\r\n/i);
+                assert.equal(await drained, "drained");
+            });
+
             it("answers other paths with a JSON 404", async () => {
                 const r = await check(`Bearer ${KEY_C}`, "/check/../x");
                 assert.strictEqual(r.status, 404);

@@ -71,6 +71,19 @@ describe("status: verdict rules", () => {
         ]);
     });
 
+    it("finds the key service under the name the Docker provider gives it, and lists a replacement running beside it", () => {
+        const named = running("h").map((c) => (c.name === "h-app-proxy-auth" ? { ...c, name: "h-app-proxy-auth-1a2b3c4" } : c));
+        const statuses = containerStatuses("h", named, expectedContainers("h", true));
+        assert.ok(statuses.some((c) => c.name === "h-app-proxy-auth-1a2b3c4" && c.role === "auth"), JSON.stringify(statuses));
+        assert.ok(!statuses.some((c) => c.name === "h-app-proxy-auth"), "not reported missing");
+        assert.deepEqual(judgeHost(facts({ containers: statuses })), { verdict: "OK", reasons: [] });
+        // Mid-replacement: both run; the second is listed with its role, not as a stranger.
+        const both = containerStatuses("h", [...named, { ...named[0], name: "h-app-proxy-auth-9f8e7d6" }], expectedContainers("h", true));
+        assert.equal(both.filter((c) => c.role === "auth").length, 2);
+        // Another suffix is not the key service's.
+        assert.equal(containerStatuses("h", [...named, { ...named[0], name: "h-app-proxy-auth-old" }], expectedContainers("h", true)).find((c) => c.name === "h-app-proxy-auth-old")?.role, "other");
+    });
+
     it("DEGRADED: an open breaker, Redis unread by the api, no worker reporting", () => {
         const j = judgeHost(facts({ slots: [slot("blue", "live", { metrics: { ...metrics, breakerOpen: true } }), slot("green", "idle", { metrics: { ...metrics, redisUp: false, workers: 0 } })] }));
         assert.deepEqual(j, {

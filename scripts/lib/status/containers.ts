@@ -3,7 +3,7 @@
 // host makes redis and ollama, each Slot an api and a worker, the Proxy its Caddy and, with API keys
 // on, its key service.
 import { COLORS, Color } from "../../../infra/vocabulary";
-import { CONTAINERS, appStackName, proxyName, slotName } from "../../../infra/contract/names";
+import { CONTAINERS, appStackName, containerNameMatches, proxyName, slotName } from "../../../infra/contract/names";
 import type { ContainerRole, ContainerStatus } from "./types";
 
 /** The prefix every container of host `host` carries: its AppStack's name. */
@@ -31,14 +31,18 @@ function containersOf(host: string): Expected[] {
     ];
 }
 
-/** The containers the program runs on host `host`; `auth` when the stack has API keys. */
+/**
+ * The containers the program runs on host `host`, by the names the program gives their resources
+ * (the key service's container adds a generated suffix: containerNameMatches); `auth` when the stack
+ * has API keys.
+ */
 export function expectedContainers(host: string, auth: boolean): string[] {
     return containersOf(host).filter((c) => auth || c.role !== "auth").map((c) => c.name);
 }
 
 /** Role and slot of a container from its name ("other" for one the program does not make). */
 export function roleOf(host: string, name: string): { role: ContainerRole; slot: Color | null } {
-    const c = containersOf(host).find((x) => x.name === name);
+    const c = containersOf(host).find((x) => containerNameMatches(x.name, name));
     return c ? { role: c.role, slot: c.slot } : { role: "other", slot: null };
 }
 
@@ -80,10 +84,20 @@ export function parseInspect(text: string): Inspected[] {
     return out;
 }
 
-/** Every container found, then every expected one not found ("missing"), each judged. */
+/**
+ * Every expected container, under the name it was found by ("missing" under the expected name when
+ * not found), then every other container found, each judged. A key service being replaced shows twice
+ * for a moment: the second is listed among the others, with its role.
+ */
 export function containerStatuses(host: string, found: readonly Inspected[], expected: readonly string[]): ContainerStatus[] {
     const seen = new Map(found.map((c) => [c.name, c]));
-    const order = [...expected, ...found.map((c) => c.name).filter((n) => !expected.includes(n)).sort()];
+    const taken = new Set<string>();
+    const named = expected.map((e) => {
+        const match = found.find((c) => !taken.has(c.name) && containerNameMatches(e, c.name));
+        if (match) taken.add(match.name);
+        return match ? match.name : e;
+    });
+    const order = [...named, ...found.map((c) => c.name).filter((n) => !taken.has(n)).sort()];
     return order.map((name) => {
         const c = seen.get(name);
         const { role, slot } = roleOf(host, name);
