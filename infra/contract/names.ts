@@ -34,6 +34,8 @@ export const LOCAL_COMMAND_TYPE = "command:local:Command";
 export const appStackName = (host: string): string => `${host}-app`;
 /** The Slot of `color` under AppStack `app`. */
 export const slotName = (app: string, color: Color): string => `${app}-${color}`;
+/** A slot's api on the host's private network: its network alias, the name the proxy routes `color` to. */
+export const slotApiAlias = (color: Color): string => `api-${color}`;
 /** The Proxy under AppStack `app`. */
 export const proxyName = (app: string): string => `${app}-proxy`;
 /** The routes command under a proxy named `proxy`: the one resource a swap changes. */

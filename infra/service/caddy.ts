@@ -20,6 +20,7 @@
 // this one, so rotating keys changes nothing here. With TLS, both ports serve HTTPS only.
 import { ADDRESS_ALLOWED, DOCKER_NAME, DOMAIN, EMAIL, URL_PATH, isAddress, matches } from "../validators";
 import { COLORS, Color, otherColor } from "../vocabulary";
+import { renderShell } from "../shell/render";
 
 /** Port inside the proxy container that serves the live slot. */
 export const LIVE_LISTEN = 8080;
@@ -361,33 +362,47 @@ export function switchScript(live: Color, dir: string = ROUTES_DIR): string {
     return ["set -eu", `mkdir -p ${dir}`, `cd ${dir}`, set, `touch ${ROUTED_MARKER}`, `${check} && [ -e ${ROUTED_MARKER} ]`].join("; ");
 }
 
+/**
+ * POSIX sh that is true while `live` is already the routed slot: the proxy was routed once, and the
+ * green marker is there for green, absent for blue. Contains no single quote.
+ */
+export function routedCheck(live: Color, dir: string = ROUTES_DIR): string {
+    if (!URL_PATH.re.test(dir)) throw new Error(`routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
+    return `[ -e ${dir}/${ROUTED_MARKER} ] && [ ${live === "green" ? "" : "! "}-e ${dir}/${GREEN_MARKER} ]`;
+}
+
 /** Seconds a slot must stay healthy before a switch: one health_interval plus one health_timeout. */
 export const HEALTH_SETTLE_S = 4;
 
+/** How the route command waits: see infra/shell/route.sh. */
+export interface RouteTiming {
+    /** Seconds the new live slot must stay healthy before the switch; 0 for none. Defaults to HEALTH_SETTLE_S. */
+    readonly settleSeconds?: number;
+    /** Health probes, 2 s apart, before the command gives up. Defaults to 15. */
+    readonly attempts?: number;
+}
+
 /**
- * The host-side script that switches routes: refuse unless the new live upstream answers its health
- * check from inside the proxy's network, then flip the marker inside the proxy container.
+ * The host-side script (infra/shell/route.sh) that makes `live` the live slot behind the proxy
+ * container: unless it already is, refuse unless the new live upstream answers its health check from
+ * inside the proxy's network (and keeps answering for `settleSeconds`), then flip the marker inside
+ * the proxy container. The program's routes command runs it with the defaults; a swap, which has
+ * just checked the slot through the proxy's own idle port, runs it without the settle
+ * (scripts/lib/routes.ts).
  */
-export function routeScript(proxyContainer: string, live: Color, liveHealthUrl: string): string {
+export function routeScript(proxyContainer: string, live: Color, liveHealthUrl: string, timing: RouteTiming = {}): string {
     if (!matches(DOCKER_NAME, proxyContainer)) throw new Error(`proxy container name must be ${DOCKER_NAME.allowed}, got ${JSON.stringify(proxyContainer)}`);
-    if (!/^http:\/\/[A-Za-z0-9.-]+:\d{1,5}\/[A-Za-z0-9._~/-]*$/.test(liveHealthUrl)) throw new Error(`live health URL must be http://host:port/path, got ${JSON.stringify(liveHealthUrl)}`);
-    return [
-        "set -euo pipefail",
-        // A slot that just turned healthy in Docker may need a moment on the proxy's network. Caddy
-        // fails requests at once while it holds a slot down, and it marks a slot up on its next probe
-        // (health_interval 2s, health_timeout 2s): require the slot to stay healthy for one full probe
-        // cycle, so the proxy has seen it up before live traffic goes there.
-        "for attempt in $(seq 1 15); do",
-        `  if docker exec ${proxyContainer} wget -q -T 5 -O /dev/null ${liveHealthUrl} && sleep ${HEALTH_SETTLE_S} \\`,
-        `    && docker exec ${proxyContainer} wget -q -T 5 -O /dev/null ${liveHealthUrl}; then break; fi`,
-        "  if [ \"$attempt\" -eq 15 ]; then",
-        `    echo "refusing to switch live traffic to ${live}: health check ${liveHealthUrl} failed; routes unchanged" >&2`,
-        "    exit 1",
-        "  fi",
-        "  sleep 2",
-        "done",
-        `docker exec ${proxyContainer} sh -c '${switchScript(live)}'`,
-        `echo "live traffic now served by ${live} (${liveHealthUrl.replace(/^http:\/\/([^/]+)\/.*$/, "$1")})"`,
-        "",
-    ].join("\n");
+    const m = /^http:\/\/([A-Za-z0-9.-]+:\d{1,5})\/[A-Za-z0-9._~/-]*$/.exec(liveHealthUrl);
+    if (!m) throw new Error(`live health URL must be http://host:port/path, got ${JSON.stringify(liveHealthUrl)}`);
+    const settle = timing.settleSeconds ?? HEALTH_SETTLE_S;
+    const attempts = timing.attempts ?? 15;
+    if (!Number.isInteger(settle) || settle < 0 || settle > 60) throw new Error(`route settle must be 0-60 seconds, got ${settle}`);
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) throw new Error(`route attempts must be 1-100, got ${attempts}`);
+    return renderShell({
+        file: "route.sh",
+        header: {
+            PROXY: proxyContainer, LIVE: live, HEALTH_URL: liveHealthUrl, UPSTREAM: m[1], SETTLE: settle, ATTEMPTS: attempts,
+            ROUTED: routedCheck(live), SWITCH: switchScript(live),
+        },
+    });
 }

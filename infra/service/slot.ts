@@ -6,7 +6,7 @@ import * as docker from "@pulumi/docker";
 import type { SlotConfig } from "../config/sections/release";
 import type { AppConfig } from "../config/sections/service";
 import { Color } from "../vocabulary";
-import { CONTAINERS, SLOT_TYPE } from "../contract/names";
+import { CONTAINERS, SLOT_TYPE, slotApiAlias } from "../contract/names";
 import { GpuHost } from "../hosts/gpuHost";
 import { BuildSource, releaseLabel } from "./release";
 import { healthcheck, service } from "./containerDefaults";
@@ -67,7 +67,7 @@ export class Slot extends pulumi.ComponentResource {
         super(SLOT_TYPE, name, {}, opts);
         const { color, app, host } = args;
         const child = { parent: this, provider: host.provider, ...host.onHost };
-        const alias = `api-${color}`;
+        const alias = slotApiAlias(color);
         this.upstream = `${alias}:${app.port}`;
         // One repository per slot: replacing one slot's image never untags an image the other runs.
         const built = hostImage(this, host, {

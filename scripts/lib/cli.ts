@@ -139,7 +139,8 @@ export function main(spec: CliSpec, run: (deps: Deps, args: CliArgs) => Promise<
             importState: (s) => opened.importState(s),
             preview: () => whileRunning(() => opened.preview()),
             refresh: (targets) => whileRunning(() => opened.refresh(targets)),
-            up: () => whileRunning(() => opened.up()),
+            up: (opts) => whileRunning(() => opened.up(opts)),
+            history: (n) => opened.history(n),
             destroy: () => whileRunning(() => opened.destroy()),
         };
         // The checks send the operator scripts' own API key and trust the hosts' internal CAs (both

@@ -8,7 +8,7 @@ import { OutputsError, parseStackOutputs, SlotsOutput, StackOutputs } from "../.
 import { countChanges, groupChanges, listChanges } from "./changes";
 import { OpsError } from "./errors";
 import { Checker, CheckResult } from "./health";
-import { StackOps, UpSummary } from "./stackOps";
+import { StackOps, UpOptions, UpSummary } from "./stackOps";
 
 export interface Deps {
     readonly stack: StackOps;
@@ -93,9 +93,9 @@ export async function eachHost(d: Deps, hosts: readonly HostTarget[], check: (h:
     return fails;
 }
 
-/** Runs `pulumi up` and logs what it changed, per slot and shared. */
-export async function runUp(d: Deps, live: Color): Promise<UpSummary> {
-    const r = await d.stack.up();
+/** Runs `pulumi up` (of `opts.targets` only, when given) and logs what it changed, per slot and shared. */
+export async function runUp(d: Deps, live: Color, opts?: UpOptions): Promise<UpSummary> {
+    const r = await d.stack.up(opts);
     const g = groupChanges(r.resources, live);
     d.log(`      pulumi up done: live slot ${live}: ${countChanges(g.live)}; idle slot ${otherColor(live)}: ${countChanges(g.idle)}; shared: ${countChanges(g.shared)}`);
     for (const [what, list] of [["live", g.live], ["idle", g.idle], ["shared", g.shared]] as const) {

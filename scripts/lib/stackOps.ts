@@ -24,6 +24,40 @@ export interface UpSummary {
 export interface RawConfig {
     readonly values: Readonly<Record<string, string>>;
     readonly secrets: readonly string[];
+    /**
+     * Every key of the stack's config as the CLI gives it (namespaced, project defaults included,
+     * secrets in plain text): what a swap compares with the config of the last update
+     * (scripts/lib/pending.ts). Absent where a caller has only the `gpu-hosts:` values.
+     */
+    readonly all?: Readonly<Record<string, ConfigEntry>>;
+}
+
+/** One config value as the CLI reports it (`pulumi config --json`, and each update's config in the history). */
+export interface ConfigEntry {
+    readonly value: string;
+    readonly secret: boolean;
+}
+
+/** One operation in the stack's history, newest first (`pulumi stack history`). */
+export interface UpdateRecord {
+    /** "update", "refresh", "destroy", "import", ... (pulumi/pulumi sdk/go/common/apitype UpdateKind). */
+    readonly kind: string;
+    /** "succeeded", "failed", "in-progress", "not-started". */
+    readonly result: string;
+    /** When it started. */
+    readonly startTime: Date;
+    /** The config it ran with, every key (secrets in plain text). */
+    readonly config: Readonly<Record<string, ConfigEntry>>;
+}
+
+/** What an `up` may be limited to. */
+export interface UpOptions {
+    /**
+     * URNs or URN globs (`*` within a URN part, `**` across parts) of the only resources the update
+     * may change (`pulumi up --target`); the engine runs the whole program but gives every other
+     * resource its old state. Defaults to none: everything.
+     */
+    readonly targets?: readonly string[];
 }
 
 export interface StackOps extends RecoverOps {
@@ -44,8 +78,10 @@ export interface StackOps extends RecoverOps {
     setConfig(key: string, value: string | object): Promise<void>;
     /** `pulumi preview` of the stack: each resource an up would change now. */
     preview(): Promise<readonly ResourceChange[]>;
-    /** `pulumi up` of the stack, output streamed as it runs. */
-    up(): Promise<UpSummary>;
+    /** `pulumi up` of the stack (only `targets`, when given), output streamed as it runs. */
+    up(opts?: UpOptions): Promise<UpSummary>;
+    /** The stack's latest `pageSize` operations, newest first, their config included. */
+    history(pageSize: number): Promise<readonly UpdateRecord[]>;
     /** `pulumi destroy` of the stack, output streamed as it runs. */
     destroy(): Promise<UpSummary>;
 }
@@ -227,6 +263,11 @@ export async function openStack(o: OpenStackOptions): Promise<StackOps> {
     return new AutomationStackOps(stack, o.onOutput ?? ((t) => process.stdout.write(t)), o.signal);
 }
 
+/** A config map as the Automation API reads it, reduced to value and secret flag. */
+function configEntries(map: Readonly<Record<string, { value: string; secret?: boolean }>>): Record<string, ConfigEntry> {
+    return Object.fromEntries(Object.entries(map).map(([k, v]) => [k, { value: v.value, secret: v.secret === true }]));
+}
+
 class AutomationStackOps implements StackOps {
     constructor(private readonly stack: Stack, private readonly onOutput: (t: string) => void, private readonly signal?: AbortSignal) {}
 
@@ -254,7 +295,7 @@ class AutomationStackOps implements StackOps {
                 values[key] = v.value;
                 if (v.secret) secrets.push(key);
             }
-            return { values, secrets };
+            return { values, secrets, all: configEntries(all) };
         } catch (e) {
             throw mapStackError(e, this.name, "reading the config");
         }
@@ -286,11 +327,21 @@ class AutomationStackOps implements StackOps {
         return log.changes;
     }
 
-    async up(): Promise<UpSummary> {
+    async history(pageSize: number): Promise<readonly UpdateRecord[]> {
+        try {
+            const list = await this.stack.history(pageSize, 1, true);
+            return list.map((u) => ({ kind: u.kind, result: u.result, startTime: u.startTime, config: configEntries(u.config ?? {}) }));
+        } catch (e) {
+            throw mapStackError(e, this.name, "reading the history");
+        }
+    }
+
+    async up(opts: UpOptions = {}): Promise<UpSummary> {
         const log = new ChangeLog();
         const errors = new ErrorLog();
         try {
             const r = await this.stack.up({
+                ...(opts.targets?.length ? { target: [...opts.targets] } : {}),
                 onOutput: this.onOutput,
                 onError: this.onOutput,
                 // The scripts print what matters themselves (per-slot changes, URLs); the full output

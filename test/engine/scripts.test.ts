@@ -16,7 +16,8 @@ import { recover } from "../../scripts/lib/recover";
 import { release } from "../../scripts/lib/release";
 import { readStackConfig } from "../../scripts/lib/stackConfig";
 import { openStack, StackOps } from "../../scripts/lib/stackOps";
-import { promote, rollback } from "../../scripts/lib/swap";
+import { RouteRunner } from "../../scripts/lib/routes";
+import { promote, rollback, SwapDeps } from "../../scripts/lib/swap";
 import { rejects } from "../helpers/opsErrors";
 import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
 
@@ -86,6 +87,16 @@ describe("the operator scripts on the real engine (test program, real command pr
         verifyTimeoutMs: 1500,
         healthTimeoutMs: 3000,
     });
+    // A swap's own route command on each host, standing in for infra/shell/route.sh: it writes the
+    // live color where the stand-in proxy of that host reads it, as the program's routes command does.
+    const routeRunner = (hosts: readonly StandInHost[], calls: string[] = []): RouteRunner => async (h, color) => {
+        const i = ["host-a", "host-b"].indexOf(h.name);
+        if (i < 0 || !hosts[i]) return { ok: false, reason: `no stand-in host ${h.name}` };
+        calls.push(`${h.name} ${color}`);
+        hosts[i].route(color);
+        return { ok: true, summary: `live traffic now served by ${color}` };
+    };
+    const swapDeps = (stack: StackOps, hosts: readonly StandInHost[], calls?: string[]): SwapDeps => ({ ...deps(stack), routes: () => routeRunner(hosts, calls) });
     const open = (stackName: string) => openStack({ stackName, workDir, pulumiRoot: engine.root, onOutput: () => undefined });
     // The harness's own settings (not the program's, so not through StackOps): the stack file, which
     // the engine reads on every command.
@@ -105,7 +116,7 @@ describe("the operator scripts on the real engine (test program, real command pr
     });
 
     it("release deploys into the idle slot only; promote and rollback each change exactly the routes", async () => {
-        await deployed("chain");
+        const { hosts } = await deployed("chain");
         const stack = await open("chain");
 
         const r = await release(deps(stack), { release: "v3", pin: () => C3 });
@@ -117,13 +128,17 @@ describe("the operator scripts on the real engine (test program, real command pr
         assert.deepEqual(YAML.parse(fs.readFileSync(path.join(workDir, "Pulumi.chain.yaml"), "utf8")).config["gpu-hosts:slots"], { blue: A1, green: C3 },
             "the pin is written as a YAML object of strings");
 
-        const p = await promote(deps(stack));
+        const calls: string[] = [];
+        const p = await promote(swapDeps(stack, hosts, calls));
+        assert.deepEqual(calls, ["host-a green", "host-b green"], "each host switched by the swap itself, before the record");
         assert.deepEqual(p.changed.map((c) => `${c.change} ${nameOf(c.urn)}`), ["update host-a-app-proxy-routes", "update host-b-app-proxy-routes"]);
         out = await stack.outputs();
         assert.equal(out.liveColor, "green");
         assert.equal((await readStackConfig(stack)).liveColor, "green");
 
-        const b = await rollback(deps(stack));
+        assert.deepEqual(hosts.map((h) => h.routes().liveColor), ["green", "green"], "the recording update's routes command found them routed");
+
+        const b = await rollback(swapDeps(stack, hosts));
         assert.deepEqual(b.changed.map((c) => nameOf(c.urn)), ["host-a-app-proxy-routes", "host-b-app-proxy-routes"]);
         assert.equal((await stack.outputs()).liveColor, "blue");
         assert.equal(await updates("chain"), 4, "initial up, release, promote, rollback");
@@ -154,28 +169,28 @@ describe("the operator scripts on the real engine (test program, real command pr
         const { hosts } = await deployed("sick");
         hosts[1].redisDown = "green";
         const stack = await open("sick");
-        const e = await rejects(promote(deps(stack)), "unhealthy");
+        const e = await rejects(promote(swapDeps(stack, hosts)), "unhealthy");
         assert.match(e.message, /slot green is unhealthy on host host-b \(check "redis"/);
         assert.match(e.message, /live traffic stays on blue, nothing was changed/);
         assert.equal((await readStackConfig(stack)).liveColor, "blue");
         assert.equal(await updates("sick"), 1, "no update ran");
     });
 
-    it("rolls back by itself when the live URL does not serve the new slot after the flip", async () => {
+    it("switches back by itself when the live URL does not serve the new slot after the switch, recording nothing", async () => {
         const { hosts } = await deployed("stuck");
         hosts[0].stuckLive = "blue"; // host-a's proxy keeps serving blue on the live port
         const stack = await open("stuck");
-        const e = await rejects(promote(deps(stack)), "rolled-back");
+        const e = await rejects(promote(swapDeps(stack, hosts)), "rolled-back");
         assert.match(e.message, /the live URL does not serve green on host host-a \(check "slot"/);
-        assert.match(e.message, /rolled back, live is blue again/);
+        assert.match(e.message, /switched back, live is blue again on every host and nothing was recorded/);
         assert.equal((await readStackConfig(stack)).liveColor, "blue");
         assert.equal((await stack.outputs()).liveColor, "blue");
-        assert.equal(hosts[1].routes().liveColor, "blue");
-        assert.equal(await updates("stuck"), 3, "initial up, the flip, the rollback");
+        assert.deepEqual(hosts.map((h) => h.routes().liveColor), ["blue", "blue"]);
+        assert.equal(await updates("stuck"), 1, "the initial up only: the switch was never recorded");
     });
 
     it("reports a concurrent update from a second process clearly, and puts liveColor back", async () => {
-        await deployed("busy");
+        const { hosts } = await deployed("busy");
         const stack = await open("busy");
         // A second process's `pulumi up`, whose program holds the stack lock until `releaseFile` exists.
         const releaseFile = path.join(tmp, "release-busy");
@@ -187,11 +202,12 @@ describe("the operator scripts on the real engine (test program, real command pr
                 assert.ok(Date.now() < deadline, "the second process never took the stack lock");
                 await new Promise((r) => setTimeout(r, 50));
             }
-            const e = await rejects(promote(deps(stack)), "concurrent-update");
+            const e = await rejects(promote(swapDeps(stack, hosts)), "concurrent-update");
             assert.match(e.message, /stack busy has another update in progress/);
             assert.match(e.message, /pulumi cancel --stack busy/);
-            assert.match(e.message, /liveColor set back to blue; nothing was deployed/);
+            assert.match(e.message, /switched back, live is blue again on every host and nothing was recorded/);
             assert.equal((await readStackConfig(stack)).liveColor, "blue");
+            assert.deepEqual(hosts.map((h) => h.routes().liveColor), ["blue", "blue"], "the hosts the swap switched are switched back");
         } finally {
             fs.writeFileSync(releaseFile, "");
         }
@@ -207,7 +223,7 @@ describe("the operator scripts on the real engine (test program, real command pr
     it("a stack without the outputs the scripts need (created, never deployed)", async () => {
         await deployed("empty", { up: false });
         const stack = await open("empty");
-        const e = await rejects(promote(deps(stack)), "missing-output");
+        const e = await rejects(promote(swapDeps(stack, [])), "missing-output");
         assert.match(e.message, /^stack empty has no output "liveColor", "idleColor", "liveUrl", "idleUrl", "apiUrl", "docsUrl", "healthUrl", "model", "image", "slots", "hosts", "hostImages": /);
     });
 
@@ -276,6 +292,11 @@ class StandInHost {
     private readonly servers: http.Server[] = [];
 
     constructor(private readonly routeFile: string) {}
+
+    /** Routes `color` live as a route command run on the host does: the file the stand-in proxy reads. */
+    route(color: Color): void {
+        fs.writeFileSync(this.routeFile, color);
+    }
 
     /** The live color the last update routed, and each slot's release, from the files the program's commands wrote. */
     routes(): { liveColor: Color; labels: Record<Color, string> } {

@@ -1,14 +1,19 @@
-// A deployed stack in memory, for the release/swap logic: config and outputs, and an engine that
-// plans and applies exactly what the real program would change for a config change (the routes of
-// every host for a liveColor flip; a slot's image, containers and image commands for a new pin,
-// decided as the program decides it: infra/service/pin.ts decidePin against the pins it kept),
-// with URNs shaped as the engine writes them. Plus a Checker scripted over the same model.
+// A deployed stack in memory, for the release/swap logic: config and outputs, a history of updates
+// with the config each ran with, and an engine that plans and applies exactly what the real program
+// would change for a config change (the routes of every host for a liveColor flip; a slot's image,
+// containers and image commands for a new pin, decided as the program decides it:
+// infra/service/pin.ts decidePin against the pins it kept), with URNs shaped as the engine writes
+// them, limited to the targets of a targeted update as the engine limits it. Each host's proxy routes
+// traffic by its own marker (`routes`), which an update's routes command or a swap's own route
+// command sets. Plus a Checker and a route runner scripted over the same model.
 import { otherColor } from "../../infra/vocabulary";
 import { PinRecord, decidePin } from "../../infra/service/pin";
 import { ResourceChange } from "../../scripts/lib/changes";
 import { Checker, CheckResult, Color, Expect } from "../../scripts/lib/health";
 import { Deps } from "../../scripts/lib/deployed";
-import { StackOps, UpSummary } from "../../scripts/lib/stackOps";
+import { RouteHost, RouteResult, RouteRunner, RouteSettings } from "../../scripts/lib/routes";
+import { ConfigEntry, StackOps, UpOptions, UpSummary, UpdateRecord } from "../../scripts/lib/stackOps";
+import { SwapDeps } from "../../scripts/lib/swap";
 
 export const HOSTS = {
     local: { live: "http://127.0.0.1:8080", idle: "http://127.0.0.1:8081" },
@@ -49,16 +54,40 @@ export class StandInStack implements StackOps {
     /** Changes the next up makes although its preview did not show them (an engine surprise). */
     surprise: ResourceChange[] = [];
     dropOutputs: string[] = [];
+    /** The marker each host's proxy routes by: what its live port serves. */
+    routes: Record<string, Color>;
+    /** The operations so far, newest first, as `pulumi stack history` lists them. */
+    history_: UpdateRecord[];
+    /** The targets each up was limited to ([] for a whole update). */
+    upTargets: string[][] = [];
 
     constructor(live: Color = "blue", slots: Record<Color, Slot> = { blue: A1, green: B2 }) {
         this.deployed = { liveColor: live, slots: { ...slots } };
         this.kept = { blue: { ...slots.blue, configCommit: slots.blue.commit }, green: { ...slots.green, configCommit: slots.green.commit } };
         this.config = { liveColor: live, slots: JSON.stringify(slots) };
+        this.routes = Object.fromEntries(Object.keys(HOSTS).map((h) => [h, live]));
+        this.history_ = [this.record("succeeded")];
+    }
+
+    /** Every key as the CLI gives it: namespaced, with its secret flag. */
+    private configEntries(): Record<string, ConfigEntry> {
+        return Object.fromEntries(Object.entries(this.config).filter((e): e is [string, string] => e[1] !== undefined)
+            .map(([k, v]) => [`gpu-hosts:${k}`, { value: v, secret: false }]));
+    }
+
+    private record(result: string): UpdateRecord {
+        return { kind: "update", result, startTime: new Date(Date.UTC(2026, 10, 1, this.ups)), config: this.configEntries() };
     }
 
     async allConfig() {
         this.calls.push("allConfig");
-        return { values: Object.fromEntries(Object.entries(this.config).filter((e): e is [string, string] => e[1] !== undefined)), secrets: [] };
+        const values = Object.fromEntries(Object.entries(this.config).filter((e): e is [string, string] => e[1] !== undefined));
+        return { values, secrets: [], all: this.configEntries() };
+    }
+
+    async history(pageSize: number): Promise<readonly UpdateRecord[]> {
+        this.calls.push("history");
+        return this.history_.slice(0, pageSize);
     }
 
     async outputs(): Promise<Record<string, unknown>> {
@@ -133,21 +162,33 @@ export class StandInStack implements StackOps {
         return this.plan();
     }
 
-    async up(): Promise<UpSummary> {
-        this.calls.push("up");
+    async up(opts: UpOptions = {}): Promise<UpSummary> {
+        const targets = opts.targets ?? [];
+        this.calls.push(targets.length ? `up --target ${targets.map((t) => t.slice(t.lastIndexOf("::") + 2)).join(" ")}` : "up");
+        this.upTargets.push([...targets]);
         this.ups++;
         const err = this.upErrors.shift();
-        if (err) throw err;
-        const resources = [...this.plan(), ...this.surprise];
-        this.pending = [];
+        if (err) {
+            this.history_.unshift(this.record("failed"));
+            throw err;
+        }
+        // A targeted update changes its targets only (the engine gives every other resource its old
+        // state): the routes of the targeted hosts, and nothing that is pending elsewhere.
+        const targeted = (urn: string) => targets.length === 0 || targets.some((t) => urn.endsWith(t.slice(t.lastIndexOf("::"))));
+        const resources = [...this.plan(), ...this.surprise].filter((c) => targeted(c.urn));
+        this.pending = this.pending.filter((c) => !targeted(c.urn));
         this.surprise = [];
-        if (this.config.liveColor) this.deployed.liveColor = this.config.liveColor as Color;
+        const live = (this.config.liveColor ?? this.deployed.liveColor) as Color;
+        for (const h of Object.keys(HOSTS)) if (targeted(routesUrn(h))) this.routes[h] = live;
+        this.deployed.liveColor = live;
+        // The slots change only in a whole update: a targeted one gives them their old state.
         const slots = this.configSlots();
         const next = this.nextCommits();
-        for (const c of ["blue", "green"] as const) {
+        for (const c of targets.length === 0 ? (["blue", "green"] as const) : []) {
             this.deployed.slots[c] = { release: slots[c].release, commit: next[c] };
             this.kept[c] = { release: slots[c].release, commit: next[c], configCommit: slots[c].commit };
         }
+        this.history_.unshift(this.record("succeeded"));
         return { changes: { update: resources.length, same: 30 }, resources };
     }
 
@@ -178,8 +219,8 @@ export class ScriptedChecker implements Checker {
 
     private served(url: string): { host: string; color: Color } {
         for (const [host, h] of Object.entries(HOSTS)) {
-            if (url.startsWith(h.live)) return { host, color: this.stuckLive ?? this.stack.deployed.liveColor };
-            if (url.startsWith(h.idle)) return { host, color: otherColor(this.stack.deployed.liveColor) };
+            if (url.startsWith(h.live)) return { host, color: this.stuckLive ?? this.stack.routes[host] };
+            if (url.startsWith(h.idle)) return { host, color: otherColor(this.stack.routes[host]) };
         }
         throw new Error(`stand-in has no host for ${url}`);
     }
@@ -208,10 +249,35 @@ export class ScriptedChecker implements Checker {
     }
 }
 
+/** The swap's route command on each host, scripted: it sets the host's marker, or fails as told. */
+export class ScriptedRoutes {
+    /** "local green" per run, in order. */
+    calls: string[] = [];
+    /** The settings the swap handed the runner. */
+    settings?: RouteSettings;
+    /** Why the command fails on a host when switching to a color, if it does. */
+    fails: Partial<Record<string, Partial<Record<Color, string>>>> = {};
+
+    constructor(private readonly stack: StandInStack) {}
+
+    runner(settings: RouteSettings): RouteRunner {
+        this.settings = settings;
+        return async (host: RouteHost, color: Color): Promise<RouteResult> => {
+            this.calls.push(`${host.name} ${color}`);
+            this.stack.calls.push(`routes ${host.name} ${color}`);
+            const why = this.fails[host.name]?.[color];
+            if (why) return { ok: false, reason: why };
+            this.stack.routes[host.name] = color;
+            return { ok: true, summary: `live traffic now served by ${color} (api-${color}:8000)` };
+        };
+    }
+}
+
 export function setup(live: Color = "blue") {
     const stack = new StandInStack(live);
     const checker = new ScriptedChecker(stack);
+    const routes = new ScriptedRoutes(stack);
     const lines: string[] = [];
-    const deps: Deps = { stack, checker, log: (l) => lines.push(l), verifyTimeoutMs: 0, healthTimeoutMs: 0 };
-    return { stack, checker, lines, deps };
+    const deps: SwapDeps & Deps = { stack, checker, log: (l) => lines.push(l), verifyTimeoutMs: 0, healthTimeoutMs: 0, routes: (s) => routes.runner(s) };
+    return { stack, checker, routes, lines, deps };
 }

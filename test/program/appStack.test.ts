@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import { DEFAULTS } from "../../infra/config";
-import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile, switchScript } from "../../infra/service/caddy";
+import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
 import { Recorded } from "../helpers/mocks";
 import { isSecretInput, plain, plainStrings } from "../helpers/secrets";
 import { HEAD_COMMIT, ProgramRun, ROOT, changedInputs, runProgram, runProgramFresh } from "../helpers/stack";
@@ -176,9 +176,8 @@ describe("local stack: the services on a Docker engine", () => {
         const routes = run.get("local-app-proxy-routes");
         assert.strictEqual(routes.inputs.stdin, undefined);
         const create: string = routes.inputs.create;
-        const check = create.indexOf("docker exec local-app-proxy wget -q -T 5 -O /dev/null http://api-blue:8000/health");
-        const flip = create.indexOf(`docker exec local-app-proxy sh -c '${switchScript("blue")}'`);
-        assert.ok(check > 0 && flip > check, create);
+        assert.strictEqual(create, routeScript("local-app-proxy", "blue", "http://api-blue:8000/health"));
+        assert.ok(create.includes(`readonly SWITCH='${switchScript("blue")}'`) && create.includes("readonly SETTLE=4\n"), create);
         assert.deepStrictEqual(routes.inputs.triggers, [proxy.id]);
     });
 
@@ -210,6 +209,6 @@ describe("local stack: the services on a Docker engine", () => {
         assert.strictEqual(green.outputs.liveColor.value, "green");
         assert.strictEqual(green.outputs.idleColor.value, "blue");
         assert.strictEqual(green.outputs.image.value, run.outputs.slots.value.green.image);
-        assert.ok(green.get("local-app-proxy-routes").inputs.create.includes(`sh -c '${switchScript("green")}'`));
+        assert.ok(green.get("local-app-proxy-routes").inputs.create.includes(`readonly SWITCH='${switchScript("green")}'`));
     });
 });

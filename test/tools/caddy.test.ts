@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tls from "tls";
 import { keyId, renderKeysFile } from "../../infra/service/apiKeys";
-import { defaultPublicPaths, renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
+import { RouteTiming, defaultPublicPaths, renderCaddyfile, routeScript, routedCheck, switchScript } from "../../infra/service/caddy";
 import { isAddress } from "../../infra/validators";
 import { Color } from "../../infra/vocabulary";
 import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "../helpers/caddy";
@@ -196,16 +196,23 @@ describe("caddy routing", () => {
         const script = routeScript("local-app-proxy", "green", "http://api-green:8000/health");
 
         it("checks the new live slot from the proxy's network before flipping the marker, and never reloads", () => {
-            const check = script.indexOf("docker exec local-app-proxy wget -q -T 5 -O /dev/null http://api-green:8000/health");
-            const flip = script.indexOf(`docker exec local-app-proxy sh -c '${switchScript("green")}'`);
-            assert.ok(check > 0 && flip > check, script);
-            assert.match(script, /refusing to switch live traffic to green: health check http:\/\/api-green:8000\/health failed; routes unchanged/);
+            assert.ok(script.includes("readonly PROXY=local-app-proxy\nreadonly LIVE=green\nreadonly HEALTH_URL=http://api-green:8000/health\nreadonly UPSTREAM=api-green:8000\n" +
+                `readonly SETTLE=4\nreadonly ATTEMPTS=15\nreadonly ROUTED='${routedCheck("green")}'\nreadonly SWITCH='${switchScript("green")}'\n`), script);
+            const check = script.indexOf('probe() { docker exec "$PROXY" wget -q -T 5 -O /dev/null "$HEALTH_URL"; }');
+            const routed = script.indexOf('if docker exec "$PROXY" sh -c "$ROUTED"; then');
+            const flip = script.indexOf('docker exec "$PROXY" sh -c "$SWITCH"');
+            assert.ok(check > 0 && routed > check && flip > routed, script);
             assert.ok(!/reload|restart/.test(script), "no reload or restart");
+            assert.equal(routedCheck("blue"), "[ -e /routes/routed ] && [ ! -e /routes/live-green ]");
+            assert.equal(routedCheck("green"), "[ -e /routes/routed ] && [ -e /routes/live-green ]");
+            assert.match(routeScript("p", "blue", "http://api-blue:8000/health", { settleSeconds: 0, attempts: 3 }), /\nreadonly SETTLE=0\nreadonly ATTEMPTS=3\n/);
         });
 
         it("rejects names and URLs that would need quoting", () => {
             assert.throws(() => routeScript("a;b", "blue", "http://x:1/h"), /proxy container name must be a Docker name/);
             assert.throws(() => routeScript("p", "blue", "http://x:1/h;rm"), /live health URL must be http:\/\/host:port\/path/);
+            assert.throws(() => routeScript("p", "blue", "http://x:1/h", { settleSeconds: -1 }), /route settle must be 0-60 seconds, got -1/);
+            assert.throws(() => routeScript("p", "blue", "http://x:1/h", { attempts: 0 }), /route attempts must be 1-100, got 0/);
         });
 
         describe("run with bash against a stub docker", () => {
@@ -224,7 +231,7 @@ case "$3" in
 esac
 exit 99
 `;
-            const run = (live: Color, healthFails: number, markers: string[] = [], healthSeq = "") => {
+            const run = (live: Color, healthFails: number, markers: string[] = [], healthSeq = "", timing: RouteTiming = {}) => {
                 const dir = tmpdir();
                 fs.mkdirSync(path.join(dir, "routes"));
                 for (const m of markers) fs.writeFileSync(path.join(dir, "routes", m), "");
@@ -234,7 +241,7 @@ exit 99
                 fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
                 const log = path.join(dir, "docker.log");
                 fs.writeFileSync(log, "");
-                const r = spawnSync("bash", ["-c", routeScript("local-app-proxy", live, `http://api-${live}:8000/health`)], {
+                const r = spawnSync("bash", ["-c", routeScript("local-app-proxy", live, `http://api-${live}:8000/health`, timing)], {
                     encoding: "utf8",
                     env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, STUB_LOG: log, STUB_DIR: dir, STUB_HEALTH_FAILS: String(healthFails), STUB_HEALTH_SEQ: healthSeq },
                 });
@@ -270,8 +277,33 @@ exit 99
                 assert.strictEqual(r.status, 1);
                 assert.match(r.stderr, /refusing to switch live traffic to blue: health check http:\/\/api-blue:8000\/health failed; routes unchanged/);
                 assert.deepStrictEqual(r.markers, ["live-green", "routed"], "green stays live");
-                assert.strictEqual(r.calls.filter((c) => c.includes(" sh -c ")).length, 0);
-                assert.strictEqual(r.calls.length, 15);
+                // One look at the markers (green is routed, not blue), fifteen probes, no switch.
+                assert.deepStrictEqual([r.calls.filter((c) => c.includes(" sh -c ")).length, r.calls.filter((c) => c.includes(" wget ")).length], [1, 15]);
+            });
+
+            it("already routed to the slot (a new proxy container, or a swap recorded after it switched): only checks it, no settle, no flip", () => {
+                const r = run("green", 2, ["live-green", "routed"]);
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.match(r.stdout, /live traffic already served by green \(api-green:8000\)/);
+                assert.deepStrictEqual(r.markers, ["live-green", "routed"]);
+                // Two failures, then a success: three probes, never two in a row for a settle, and no switch.
+                assert.deepStrictEqual([r.calls.filter((c) => c.includes(" wget ")).length, r.calls.filter((c) => c.includes(" sh -c ")).length], [3, 1]);
+                const sick = run("green", 1000, ["live-green", "routed"], "", { attempts: 3 });
+                assert.strictEqual(sick.status, 1);
+                assert.match(sick.stderr, /live traffic is routed to green, but its health check http:\/\/api-green:8000\/health fails/);
+                assert.deepStrictEqual(sick.markers, ["live-green", "routed"]);
+            });
+
+            it("a swap's own run (no settle, three attempts) switches on the first good probe", () => {
+                const r = run("green", 0, ["routed"], "", { settleSeconds: 0, attempts: 3 });
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.deepStrictEqual(r.markers, ["live-green", "routed"]);
+                assert.deepStrictEqual(r.calls.map((c) => c.split(" ").slice(0, 4).join(" ")), [
+                    "docker exec local-app-proxy sh", "docker exec local-app-proxy wget", "docker exec local-app-proxy sh",
+                ]);
+                const never = run("blue", 1000, ["live-green", "routed"], "", { settleSeconds: 0, attempts: 3 });
+                assert.strictEqual(never.status, 1);
+                assert.strictEqual(never.calls.filter((c) => c.includes(" wget ")).length, 3);
             });
         });
 

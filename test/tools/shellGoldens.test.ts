@@ -19,6 +19,7 @@ import { renderCaddyfile, routeScript, switchScript } from "../../infra/service/
 import { imageIdScript, pruneImagesScript } from "../../infra/service/hostImage";
 import { CA_ROOT_PATH } from "../../infra/service/proxy";
 import { hostScript } from "../../scripts/lib/status/probe";
+import { swapRouteScript } from "../../scripts/lib/routes";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 
@@ -81,6 +82,8 @@ const CASES: Case[] = [
     // On every host: the proxy's routes, keys and CA root; the slots' images.
     { file: "route.green.sh", shell: "bash", render: () => routeScript("aws-app-proxy", "green", "http://aws-app-green-api:8000/health") },
     { file: "route.blue.sh", shell: "bash", render: () => routeScript("local-app-proxy", "blue", "http://local-app-blue-api:8000/health") },
+    // The same command as `npm run promote`/`rollback` run it on each host themselves (no settle, three probes).
+    { file: "route.swap.sh", shell: "bash", render: () => swapRouteScript("gcp", "green", { port: 8000, healthPath: "/health" }) },
     { file: "switch.green.sh", shell: "sh", render: () => switchScript("green") },
     { file: "switch.blue.sh", shell: "sh", render: () => switchScript("blue") },
     { file: "write-keys.sh", shell: "bash", render: () => writeKeysScript("aws-app-proxy-auth") },

@@ -104,9 +104,11 @@ export function runWithInput(argv: readonly string[], input: string, timeoutMs: 
  * The argv of the host's `ssh` output, with options for a non-interactive, bounded run inserted
  * before the destination: never prompt, give up connecting after SSH_CONNECT_TIMEOUT_S, notice a dead
  * connection, trust a first-seen host key as the program's own connections do. ssh takes the first
- * value it sees for an option, so these only add to what the output sets.
+ * value it sees for an option, so these only add to what the output sets. `remote` is the command
+ * run there, reading its script from stdin (status: `sh -s`; a swap's route command: `bash -s`).
+ * The one place the operator scripts build an ssh command line (scripts/lib/routes.ts uses it too).
  */
-export function sshArgv(sshCommand: string): string[] {
+export function sshArgv(sshCommand: string, remote: readonly string[] = ["sh", "-s"]): string[] {
     const words = sshCommand.trim().split(/\s+/);
     if (words[0] !== "ssh" || words.length < 2) throw new Error(`the host's ssh output is not an ssh command line: ${JSON.stringify(sshCommand)}`);
     return [
@@ -117,7 +119,7 @@ export function sshArgv(sshCommand: string): string[] {
         "-o", "ServerAliveCountMax=2",
         "-o", "StrictHostKeyChecking=accept-new",
         ...words.slice(1),
-        "sh", "-s",
+        ...remote,
     ];
 }
 

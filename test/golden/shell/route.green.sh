@@ -1,12 +1,42 @@
 set -euo pipefail
-for attempt in $(seq 1 15); do
-  if docker exec aws-app-proxy wget -q -T 5 -O /dev/null http://aws-app-green-api:8000/health && sleep 4 \
-    && docker exec aws-app-proxy wget -q -T 5 -O /dev/null http://aws-app-green-api:8000/health; then break; fi
-  if [ "$attempt" -eq 15 ]; then
-    echo "refusing to switch live traffic to green: health check http://aws-app-green-api:8000/health failed; routes unchanged" >&2
+
+readonly PROXY=aws-app-proxy
+readonly LIVE=green
+readonly HEALTH_URL=http://aws-app-green-api:8000/health
+readonly UPSTREAM=aws-app-green-api:8000
+readonly SETTLE=4
+readonly ATTEMPTS=15
+readonly ROUTED='[ -e /routes/routed ] && [ -e /routes/live-green ]'
+readonly SWITCH='set -eu; mkdir -p /routes; cd /routes; touch live-green; touch routed; [ -e live-green ] && [ -e routed ]'
+
+probe() { docker exec "$PROXY" wget -q -T 5 -O /dev/null "$HEALTH_URL"; }
+
+# Already routed to LIVE (a new proxy container on the kept routes volume, or a swap recorded after it
+# switched the host itself): there is nothing to switch, hence nothing to wait for; the slot is still
+# checked, so an update does not pass over a live slot that does not answer.
+if docker exec "$PROXY" sh -c "$ROUTED"; then
+  for attempt in $(seq 1 "$ATTEMPTS"); do
+    if probe; then
+      echo "live traffic already served by $LIVE ($UPSTREAM)"
+      exit 0
+    fi
+    if [ "$attempt" -lt "$ATTEMPTS" ]; then sleep 2; fi
+  done
+  echo "live traffic is routed to $LIVE, but its health check $HEALTH_URL fails" >&2
+  exit 1
+fi
+
+# A slot that just turned healthy in Docker may need a moment on the proxy's network, and Caddy fails
+# requests at once while it holds a slot down, marking it up again on its next probe (health_interval
+# 2s, health_timeout 2s): with SETTLE, the slot must stay healthy that long before live traffic goes
+# there, so the proxy has seen it up.
+for attempt in $(seq 1 "$ATTEMPTS"); do
+  if probe && { [ "$SETTLE" -eq 0 ] || { sleep "$SETTLE" && probe; }; }; then break; fi
+  if [ "$attempt" -eq "$ATTEMPTS" ]; then
+    echo "refusing to switch live traffic to $LIVE: health check $HEALTH_URL failed; routes unchanged" >&2
     exit 1
   fi
   sleep 2
 done
-docker exec aws-app-proxy sh -c 'set -eu; mkdir -p /routes; cd /routes; touch live-green; touch routed; [ -e live-green ] && [ -e routed ]'
-echo "live traffic now served by green (aws-app-green-api:8000)"
+docker exec "$PROXY" sh -c "$SWITCH"
+echo "live traffic now served by $LIVE ($UPSTREAM)"
