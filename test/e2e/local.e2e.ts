@@ -192,10 +192,10 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.deepEqual(traffic!.failedIn("release"), []);
     });
 
-    /** Switch figures of promote/rollback, for the side-by-side rows of kamal-proxy. */
-    const switches: string[] = [];
+    /** Switch figures of promote/rollback, for the side-by-side line and the time limits judged after kamal-proxy's run. */
+    const switches: { cmd: string; switchedAfterS?: number; seconds: number; line: string }[] = [];
     for (const [cmd, to] of [["promote", "green"], ["rollback", "blue"]] as const) {
-        it(`npm run ${cmd} under live traffic: one update (the routes), no failed request, live serves ${to} within 5 s, done within 12 s`, async () => {
+        it(`npm run ${cmd} under live traffic: one update (the routes), no failed request, live serves ${to}; switch and total time measured`, async () => {
             traffic!.setPhase(cmd);
             // Measured from outside, from the moment the command is started (npm and ts-node included).
             const watch = new SwitchWatch(LIVE, to);
@@ -210,7 +210,7 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
             assert.equal((await health(LIVE))?.slot, to);
             const own = /switched after ([0-9.]+) s, recorded after ([0-9.]+) s/.exec(r.output);
             const switched = w.switchedAfterS === undefined ? "never" : `${w.switchedAfterS.toFixed(1)} s`;
-            switches.push(`${cmd}: switch ${switched}, ${w.failed} of ${w.sent} failed`);
+            switches.push({ cmd, switchedAfterS: w.switchedAfterS, seconds: r.seconds, line: `${cmd}: switch ${switched}, ${w.failed} of ${w.sent} failed` });
             figures.add({
                 step: cmd, seconds: r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn(cmd) + w.sent, failed: traffic!.failedIn(cmd).length + w.failed,
                 note: `switch seen after ${switched} (script: switched ${own?.[1] ?? "?"} s, recorded ${own?.[2] ?? "?"} s after its own start)`,
@@ -218,8 +218,7 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
             assert.deepEqual(traffic!.failedIn(cmd), []);
             assert.deepEqual(w.failures, []);
             assert.equal(w.backAfterSwitch, 0, "no answer of the old slot after the switch");
-            assert.ok(w.switchedAfterS !== undefined && w.switchedAfterS <= 5, `live traffic moved after ${switched}, want within 5 s`);
-            assert.ok(r.seconds <= 12, `npm run ${cmd} took ${r.seconds.toFixed(1)} s, want within 12 s`);
+            assert.ok(w.switchedAfterS !== undefined, `live traffic never moved to ${to}`);
         });
     }
 
@@ -239,7 +238,7 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
                     note: `switch seen after ${switched}${w.failures.length ? `; failures: ${w.failures.join(", ")}` : ""}` });
                 assert.ok(w.switchedAfterS !== undefined, `kamal-proxy never served ${to}`);
             }
-            console.log(`      switch times: ${switches.join("; ")}; kamal-proxy ${kamal.version}: see the figures`);
+            console.log(`      switch times: ${switches.map((x) => x.line).join("; ")}; kamal-proxy ${kamal.version}: see the figures`);
         } finally {
             await kamal.stop();
         }
@@ -345,6 +344,15 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.equal(r.code, 1);
         assert.match(r.output, /recover failed: stack local has no machine to recover/);
         assert.deepEqual(allChanged(r.diff), []);
+    });
+
+    // Judged last, so a slow switch does not stop the steps after it (mocha bails on the first failure):
+    // the switch as a client saw it from the command's start, and the command's whole run.
+    it("promote and rollback moved live traffic within 5 s of the command's start and finished within 12 s", () => {
+        assert.equal(switches.length, 2);
+        const late = switches.filter((x) => x.switchedAfterS === undefined || x.switchedAfterS > 5 || x.seconds > 12)
+            .map((x) => `${x.line}, done after ${x.seconds.toFixed(1)} s`);
+        assert.deepEqual(late, [], "want the switch within 5 s and the command done within 12 s");
     });
 
     it("npm run destroy removes every container and keeps the model volume", async () => {
