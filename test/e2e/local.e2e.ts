@@ -192,7 +192,11 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.deepEqual(traffic!.failedIn("release"), []);
     });
 
-    /** Switch figures of promote/rollback, for the side-by-side line and the time limits judged after kamal-proxy's run. */
+    /**
+     * Switch figures of promote/rollback, for the side-by-side line with kamal-proxy. The targets (switch
+     * within 5 s, done within 12 s) are figures this run prints, not timed assertions: a loaded machine
+     * would fail them with nothing wrong, an idle one pass them with something wrong.
+     */
     const switches: { cmd: string; switchedAfterS?: number; seconds: number; line: string }[] = [];
     for (const [cmd, to] of [["promote", "green"], ["rollback", "blue"]] as const) {
         it(`npm run ${cmd} under live traffic: one update (the routes), no failed request, live serves ${to}; switch and total time measured`, async () => {
@@ -344,15 +348,6 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.equal(r.code, 1);
         assert.match(r.output, /recover failed: stack local has no machine to recover/);
         assert.deepEqual(allChanged(r.diff), []);
-    });
-
-    // Judged last, so a slow switch does not stop the steps after it (mocha bails on the first failure):
-    // the switch as a client saw it from the command's start, and the command's whole run.
-    it("promote and rollback moved live traffic within 5 s of the command's start and finished within 12 s", () => {
-        assert.equal(switches.length, 2);
-        const late = switches.filter((x) => x.switchedAfterS === undefined || x.switchedAfterS > 5 || x.seconds > 12)
-            .map((x) => `${x.line}, done after ${x.seconds.toFixed(1)} s`);
-        assert.deepEqual(late, [], "want the switch within 5 s and the command done within 12 s");
     });
 
     it("npm run destroy removes every container and keeps the model volume", async () => {

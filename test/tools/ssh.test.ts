@@ -18,6 +18,7 @@ import { LoopbackSshd, loopbackSshdUnavailable, realClientsPath } from "../helpe
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
+import { sshArgv } from "../../scripts/lib/status/probe";
 
 const KEY = "~/.ssh/gpu-hosts/gpu-hosts-dev-h1";
 const KNOWN = `${KEY}.known_hosts`;
@@ -298,6 +299,25 @@ describe("ssh: host keys against a real sshd on loopback", function () {
         assert.strictEqual(fs.readFileSync(known, "utf8"), before, "StrictHostKeyChecking=yes never writes the file");
         pin(sshd.hostKey());
         assert.strictEqual(read(), sshd.machineId(), "the new key, once pinned, is accepted");
+    });
+
+    it("the operator scripts' ssh (status, a swap's routes) checks the pin the output names, and refuses a changed key", async () => {
+        pin(sshd.hostKey());
+        const output = `ssh -i ${sshd.clientKey} -o IdentitiesOnly=yes -o UserKnownHostsFile=${known} -p ${sshd.port} root@127.0.0.1`;
+        const run = () => spawnSync(sshArgv(output, ["cat", "/etc/machine-id"])[0], sshArgv(output, ["cat", "/etc/machine-id"]).slice(1), { encoding: "utf8", timeout: 30_000 });
+        const ok = run();
+        assert.strictEqual(ok.status, 0, ok.stderr);
+        assert.strictEqual(ok.stdout.trim(), sshd.machineId());
+        await sshd.newHostKey();
+        const before = fs.readFileSync(known, "utf8");
+        const refused = run();
+        assert.strictEqual(refused.status, 255);
+        assert.match(refused.stderr, /Host key verification failed/);
+        assert.strictEqual(refused.stdout, "", "nothing ran on the host");
+        assert.strictEqual(fs.readFileSync(known, "utf8"), before, "the changed key is not written to the pin");
+        // A host the pin file does not know is refused too (no first-use trust in the operator scripts).
+        fs.writeFileSync(known, "");
+        assert.match(run().stderr, /Host key verification failed|No (ED25519|ECDSA) host key is known/);
     });
 
     it("the SSH gate stops at once on a changed key, with the same line", async () => {

@@ -87,7 +87,7 @@ describe("status: looking at a host", () => {
 
     it("ssh argv: the output's command with batch mode and timeouts, then sh reading the script from stdin", () => {
         assert.deepEqual(sshArgv("ssh -i ~/.ssh/gpu-hosts/gpu-hosts-e2e-box -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-e2e-box.known_hosts -p 2222 e2e@127.0.0.1"), [
-            "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=8", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "StrictHostKeyChecking=accept-new",
+            "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=8", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "UpdateHostKeys=no",
             "-i", "~/.ssh/gpu-hosts/gpu-hosts-e2e-box", "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-e2e-box.known_hosts", "-p", "2222", "e2e@127.0.0.1",
             "sh", "-s",
         ]);

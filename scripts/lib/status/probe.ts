@@ -103,8 +103,9 @@ export function runWithInput(argv: readonly string[], input: string, timeoutMs: 
 /**
  * The argv of the host's `ssh` output, with options for a non-interactive, bounded run inserted
  * before the destination: never prompt, give up connecting after SSH_CONNECT_TIMEOUT_S, notice a dead
- * connection, trust a first-seen host key as the program's own connections do. ssh takes the first
- * value it sees for an option, so these only add to what the output sets. `remote` is the command
+ * connection, and check the host key against the known_hosts file the output names (the pin the
+ * program wrote there, infra/hosts/hostKeys.ts): never a first-seen key, never the machine's global
+ * file. ssh takes the first value it sees for an option, so these only add to what the output sets. `remote` is the command
  * run there, reading its script from stdin (status: `sh -s`; a swap's route command: `bash -s`).
  * The one place the operator scripts build an ssh command line (scripts/lib/routes.ts uses it too).
  */
@@ -117,7 +118,9 @@ export function sshArgv(sshCommand: string, remote: readonly string[] = ["sh", "
         "-o", `ConnectTimeout=${SSH_CONNECT_TIMEOUT_S}`,
         "-o", "ServerAliveInterval=5",
         "-o", "ServerAliveCountMax=2",
-        "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "UpdateHostKeys=no",
         ...words.slice(1),
         ...remote,
     ];
