@@ -165,7 +165,11 @@ export async function exportState(dir: string, stack: string, env: NodeJS.Proces
     if (r.code !== 0 && /no stack named|unable to open state directory/.test(r.output)) return new Map();
     if (r.code !== 0) throw new Error(`pulumi stack export: ${r.output.slice(-2000)}`);
     const resources: StateResource[] = JSON.parse(r.output).deployment.resources ?? [];
-    return new Map(resources.filter((x) => !x.type.startsWith("pulumi:providers:") && x.type !== "pulumi:pulumi:Stack").map((x) => [x.urn, x]));
+    // Not the providers, the stack itself, or the program's read of its own last outputs (the
+    // StackReference `kept-pins`, infra/contract/pins.ts): a read that follows the stack's outputs, on
+    // no host; the engine reports it as "read", never as a change.
+    const skipped = (t: string) => t.startsWith("pulumi:providers:") || t === "pulumi:pulumi:Stack" || t === "pulumi:pulumi:StackReference";
+    return new Map(resources.filter((x) => !skipped(x.type)).map((x) => [x.urn, x]));
 }
 
 /** What differs between two exports: created, deleted, and changed (id, inputs or outputs) URNs. */
