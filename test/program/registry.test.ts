@@ -11,7 +11,7 @@ import { DOCKER_HUB_HOSTS } from "../../infra/hosts/registry";
 import { readinessScript } from "../../infra/shell/readiness";
 import { setupScript } from "../../infra/shell/setup";
 import { SETUP_SCRIPT_PATH } from "../../cloud-init/render";
-import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
+import { isSecretInput, plain, plainStrings, unsecret } from "../helpers/secrets";
 import { ProgramRun, ROOT, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
 
 const TOKEN = "dckr_pat_registry-test-Secret_0123";
@@ -83,8 +83,10 @@ describe("gpu-hosts:registry (Docker Hub mirrors and login)", function () {
         it("puts the mirrors in each VM's cloud-init setup, before the done marker", () => {
             assert.deepStrictEqual(clouds(), ["aws", "gcp", "azure"]);
             const userData = (c: string, r: ProgramRun) => {
+                // The user data is secret (it carries the stack's SSH host key, infra/clouds/common.ts).
                 const vm = r.get(`${c}-vm`).inputs;
-                return String(vm.userData ?? vm.metadata?.["user-data"] ?? Buffer.from(vm.osProfile.customData, "base64").toString());
+                const p = plain(vm);
+                return String(p.userData ?? p.metadata?.["user-data"] ?? Buffer.from(p.osProfile.customData, "base64").toString());
             };
             for (const c of clouds()) {
                 const setup = (YAML.parse(userData(c, run)).write_files as { path: string; content: string }[]).find((f) => f.path === SETUP_SCRIPT_PATH)!.content;
