@@ -25,8 +25,11 @@ export type { FallbackConfig, Recorded } from "./sections/capacity";
 export type { TlsConfig, TlsMode } from "./sections/access";
 export type { RegistryConfig, RegistrySettings } from "./sections/registry";
 
-/** gpu-hosts:placements, written by `npm run deploy`: each moved cloud host's placement, and skipped clouds. */
-export type PlacementsConfig = { readonly [C in CloudName]?: Recorded<PlacementOf<C>> } & { readonly skipped: readonly CloudName[] };
+/**
+ * gpu-hosts:placements, written by `npm run deploy`: each moved cloud host's placement by host name
+ * ("aws", "aws-2"; read one with infra/clouds/placement.ts recordedPlacement), and skipped hosts.
+ */
+export type PlacementsConfig = { readonly [host: string]: Recorded<PlacementOf<CloudName>> | readonly string[] | undefined } & { readonly skipped: readonly string[] };
 
 /** The validated config of one stack: every key, typed, defaults applied; one part per section. */
 export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceConfig & ReleaseConfig & NetworkConfig & MachinesConfig & HostsConfig & AccessConfig & RegistryConfig & {
@@ -34,7 +37,7 @@ export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceC
     readonly clouds: readonly HostKind[];
     /** What `npm run deploy` may do when a cloud has no capacity for a host. */
     readonly fallback: FallbackConfig;
-    /** Where `npm run deploy` placed each cloud host (it writes this key); absent: the first candidate. */
+    /** Where `npm run deploy` placed each cloud host, by host name (it writes this key); absent: the first candidate. */
     readonly placements: PlacementsConfig;
 };
 

@@ -80,8 +80,8 @@ describe("placement: where each cloud host runs", () => {
     it("without candidates, the one placement of the cloud's section: today's behaviour", () => {
         const cfg = load({ spot: true });
         assert.deepStrictEqual(candidatesOf(cfg, "aws"), [{ cloud: "aws", region: "us-east-1", zone: "", instanceType: "g4dn.xlarge", spot: true }]);
-        assert.deepStrictEqual(placementOf(cfg, "gcp"), { cloud: "gcp", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", spot: true });
-        assert.deepStrictEqual(placementOf(cfg, "azure"), { cloud: "azure", location: "eastus", vmSize: "Standard_NC4as_T4_v3", spot: true });
+        assert.deepStrictEqual(placementOf(cfg, { name: "gcp", cloud: "gcp" }), { cloud: "gcp", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", spot: true });
+        assert.deepStrictEqual(placementOf(cfg, { name: "azure", cloud: "azure" }), { cloud: "azure", location: "eastus", vmSize: "Standard_NC4as_T4_v3", spot: true });
     });
 
     it("the recorded placement over the first candidate; its history is not part of it", () => {
@@ -89,8 +89,8 @@ describe("placement: where each cloud host runs", () => {
             aws: { candidates: [{ region: "us-east-1" }, { region: "us-east-2" }] },
             placements: { aws: { region: "us-east-2", zone: "us-east-2c", instanceType: "g5.xlarge", spot: false, tried: ["us-east-1 (any zone) g4dn.xlarge on-demand: VcpuLimitExceeded"] } },
         });
-        assert.deepStrictEqual(placementOf(cfg, "aws"), { cloud: "aws", region: "us-east-2", zone: "us-east-2c", instanceType: "g5.xlarge", spot: false });
-        assert.deepStrictEqual(placementOf(cfg, "gcp"), candidatesOf(cfg, "gcp")[0]);
+        assert.deepStrictEqual(placementOf(cfg, { name: "aws", cloud: "aws" }), { cloud: "aws", region: "us-east-2", zone: "us-east-2c", instanceType: "g5.xlarge", spot: false });
+        assert.deepStrictEqual(placementOf(cfg, { name: "gcp", cloud: "gcp" }), candidatesOf(cfg, "gcp")[0]);
     });
 
     const aws = (zone: string, instanceType: string, spot: boolean): CloudPlacement => ({ cloud: "aws", region: zone.slice(0, -1), zone, instanceType, spot });
