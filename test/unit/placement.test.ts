@@ -64,7 +64,7 @@ describe("config: candidates, fallback, placements", () => {
             'gpu-hosts:gcp.candidates[1] must be an object {zone, machineType?, gpuType?, spot?}, got "us-central1-b"',
             'gpu-hosts:azure.candidates must be a list of placements {location, vmSize?, spot?}, got {"location":"eastus"}',
             'gpu-hosts:fallback.candidates must be true or false, got "yes"',
-            "gpu-hosts:placements.oracle is not a known field; known fields: aws, gcp, azure, skipped",
+            "gpu-hosts:placements.oracle is not a known field; known fields: aws, aws-2 ... aws-10, gcp, gcp-2 ... gcp-10, azure, azure-2 ... azure-10, skipped",
             "gpu-hosts:placements.aws.tried must be a list of strings, got 1",
             'gpu-hosts:placements.skipped must be a list that leaves at least one host of gpu-hosts:clouds to deploy, got ["aws","gcp","azure"]',
         ]);

@@ -80,13 +80,16 @@ function readPlacements(
     const out: Record<string, unknown> = {};
     /** The number of hosts a cloud has, 0 when it is not in gpu-hosts:clouds. */
     const countOf = (cloud: string) => (enabled(cloud) ? (sections(cloud) as { count?: number } | undefined)?.count ?? 1 : 0);
+    const hostOf = (k: string) => {
+        const at = parseCloudHostName(k, names);
+        return at && at.n <= MAX_HOSTS_PER_CLOUD ? at : undefined;
+    };
+    for (const k of Object.keys(given)) {
+        if (k !== "skipped" && !hostOf(k)) r.problems.push(`${NAMESPACE}:placements.${k} is not a known field; known fields: ${known}`);
+    }
     for (const host of Object.keys(given)) {
-        if (host === "skipped") continue;
-        const at = parseCloudHostName(host, names);
-        if (!at || at.n > MAX_HOSTS_PER_CLOUD) {
-            r.problems.push(`${NAMESPACE}:placements.${host} is not a known field; known fields: ${known}`);
-            continue;
-        }
+        const at = host === "skipped" ? undefined : hostOf(host);
+        if (!at) continue;
         const c = clouds.find((x) => x.cloud === at.cloud)!;
         // An entry of a host the stack does not have (its cloud left gpu-hosts:clouds, or its count
         // went down) is kept as deploy wrote it, unchecked against the catalog: it counts again if the host comes back.
@@ -95,7 +98,7 @@ function readPlacements(
             (x): x is string => typeof x === "string", "strings", false);
         if (p) out[host] = { ...p, tried };
     }
-    const isHost = (x: unknown): x is string => typeof x === "string" && (parseCloudHostName(x, names)?.n ?? Infinity) <= MAX_HOSTS_PER_CLOUD;
+    const isHost = (x: unknown): x is string => typeof x === "string" && hostOf(x) !== undefined;
     const skipped = r.list("placements.skipped", given.skipped, [], isHost, `cloud host names (${names.map(hostNamesText).join(", ")})`, false);
     const hosts = stackClouds.flatMap((k) => {
         const n = names.includes(k) ? countOf(k) : 1;
