@@ -50,7 +50,8 @@ class TestGpuHost extends pulumi.ComponentResource {
         this.vm = new command.local.Command(vmName(name), {
             create: VM,
             environment: { PLACEMENT: this.placement, IMAGE: image },
-            stdin: disabled?.at === "vm" ? disabled.text : failures[this.placement] ?? "",
+            // A failure keyed "<host> <placement>" fails that host only there; "<placement>" fails every host there.
+            stdin: disabled?.at === "vm" ? disabled.text : failures[`${name} ${this.placement}`] ?? failures[this.placement] ?? "",
         }, { parent: this });
         // What runs on the host: replaced with its machine.
         new command.local.Command(`${name}-app`, { create: "echo app", triggers: [this.vm.stdout] }, { parent: this, dependsOn: [this.vm] });
