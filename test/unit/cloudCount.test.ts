@@ -92,7 +92,7 @@ describe("config: placements by host name", () => {
     it("reads a recorded placement of a cloud's second host, checked against the cloud's section and catalog", () => {
         const cfg = load({ aws: { count: 2 }, placements: { "aws-2": AWS2, skipped: [] } });
         assert.deepStrictEqual(placementOf(cfg, { name: "aws-2", cloud: "aws" }), { cloud: "aws", region: "us-west-2", zone: "us-west-2b", instanceType: "g5.xlarge", spot: false });
-        assert.deepStrictEqual(placementOf(cfg, { name: "aws", cloud: "aws" }).region, "us-east-1");
+        assert.deepStrictEqual(placementOf(cfg, { name: "aws", cloud: "aws" }), { cloud: "aws", region: "us-east-1", zone: "", instanceType: "g4dn.xlarge", spot: false });
         assert.deepStrictEqual(problems({ aws: { count: 2 }, placements: { "aws-2": { ...AWS2, instanceType: "m5.large" } } }), [
             "gpu-hosts:placements.aws-2.instanceType must be a g4dn (T4), g5 (A10G) or g6 (L4) size from xlarge to 16xlarge, e.g. \"g4dn.xlarge\", got \"m5.large\"",
         ]);
