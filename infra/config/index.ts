@@ -68,7 +68,7 @@ export const CONFIG_GROUPS: readonly { readonly title: string; readonly about: s
     const group = (title: string, about: string, names: readonly string[]) => ({ title, about, keys: names.map(k) });
     return [
         group("Hosts", "Where the service runs: the local Docker engine, cloud VMs, or your own servers over SSH.", ["clouds", "local", "ssh", "sshPrivateKey"]),
-        group("Clouds", "Each cloud's own section: where its host runs, and the placements you accept (infra/clouds/<cloud>/section.ts).", CLOUD_NAMES),
+        group("Clouds", "Each cloud's own section: where its hosts run, how many (count), and the placements you accept (infra/clouds/<cloud>/section.ts).", CLOUD_NAMES),
         group("Cloud machines", "What every cloud VM gets: market, disk, login and driver.", ["spot", "diskGb", "sshUser", "sshPublicKey", "nvidiaDriverBranch"]),
         group("Capacity", "What `npm run deploy` may do when a cloud has no capacity, and what it chose.", ["fallback", "placements"]),
         group("Releases", "Which release each slot runs, and which slot is live.", ["slots", "liveColor"]),

@@ -17,7 +17,7 @@ export interface FallbackConfig {
     readonly candidates: boolean;
     /** After a spot candidate fails, try the same placement on-demand (about 3x the price). Defaults to false. */
     readonly spotToOnDemand: boolean;
-    /** When a cloud's candidates run out, deploy without its host and let the other clouds serve. Defaults to false. */
+    /** When a cloud host's candidates run out, deploy without it and let the other hosts serve. Defaults to false. */
     readonly otherClouds: boolean;
 }
 
@@ -38,7 +38,7 @@ export const hostNamesText = (cloud: string): string => `${cloud}, ${cloud}-2 ..
 export const fallback = defineKey<FallbackConfig>({
     key: "fallback",
     schema: {
-        description: "What npm run deploy may do on a capacity or quota error {candidates, spotToOnDemand, otherClouds}: move the host to its next candidate (default true); retry a failed spot placement on-demand, at about 3x the price (default false); deploy without a cloud whose candidates ran out (default false).",
+        description: "What npm run deploy may do on a capacity or quota error {candidates, spotToOnDemand, otherClouds}: move the host to its next candidate (default true); retry a failed spot placement on-demand, at about 3x the price (default false); deploy without a cloud host whose candidates ran out (default false).",
         default: { candidates: true, spotToOnDemand: false, otherClouds: false },
     },
     read: (r, raw, _ctx, fb) => r.object("fallback", raw, fb, {
