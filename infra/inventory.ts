@@ -4,7 +4,7 @@ import { HostKind, LOCAL, SSH } from "./vocabulary";
 import type { StackConfig } from "./config";
 import { CLOUDS, isCloud } from "./clouds";
 import { CloudHostArgs, StackSshKey } from "./clouds/common";
-import { placementOf } from "./clouds/placement";
+import { hostsOfCloud, placementOf } from "./clouds/placement";
 import { GpuHost } from "./hosts/gpuHost";
 import { LocalHost, dockerCliEndpoint } from "./hosts/local";
 import { SshServerHost } from "./hosts/server";
@@ -46,7 +46,7 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
     };
 }
 
-/** The hosts one entry of `clouds` stands for: one VM per cloud, the local engine, or every server of "ssh". */
+/** The hosts one entry of `clouds` stands for: a cloud's VMs (its count), the local engine, or every server of "ssh". */
 function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost[] {
     // The local engine is the operator's own: its daemon.json (and any mirror) is theirs; a login is
     // only what the provider sends with its pulls.
@@ -67,9 +67,13 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuH
         }).host);
     }
     if (isCloud(kind)) {
-        // A cloud host runs where its placement says (placement.ts): the recorded one, else the first candidate.
-        const { cloud, ...placement } = placementOf(cfg, kind);
-        return [CLOUDS[cloud].createHost(cloud, cloudHostArgs(cfg, key()), placement as never, cfg[cloud] as never)];
+        // gpu-hosts:<cloud>.count hosts ("aws", "aws-2", ...), less those `npm run deploy` skipped; each
+        // runs where its own placement says (placement.ts): its recorded one, else the first candidate.
+        const skipped = cfg.placements.skipped;
+        return hostsOfCloud(cfg, kind).filter((h) => !skipped.includes(h.name)).map((h) => {
+            const { cloud, ...placement } = placementOf(cfg, h);
+            return CLOUDS[cloud].createHost(h.name, cloudHostArgs(cfg, key()), placement as never, cfg[cloud] as never);
+        });
     }
     const unreachable: never = kind;
     throw new Error(`unknown host kind ${unreachable}`);
@@ -91,7 +95,7 @@ export function environmentProblem(clouds: readonly HostKind[], env: NodeJS.Proc
 }
 
 /**
- * The stack's hosts, in `clouds` order, less any cloud `npm run deploy` skipped (gpu-hosts:placements,
+ * The stack's hosts, in `clouds` order, less any cloud host `npm run deploy` skipped (gpu-hosts:placements,
  * only with fallback.otherClouds). One generated SSH key serves every remote host that needs it.
  */
 export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.env): GpuHost[] {
@@ -105,6 +109,5 @@ export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.e
         }
         return key;
     };
-    const skipped = cfg.placements.skipped as readonly HostKind[];
-    return cfg.clouds.filter((kind) => !skipped.includes(kind)).flatMap((kind) => hostsOf(kind, cfg, stackKey));
+    return cfg.clouds.flatMap((kind) => hostsOf(kind, cfg, stackKey));
 }

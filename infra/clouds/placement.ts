@@ -1,11 +1,40 @@
 // Where each cloud host runs: the candidates the operator accepts (gpu-hosts:<cloud>.candidates, or
-// the one placement of the cloud's section when there are none), and the one in use (the placement
-// `npm run deploy` recorded in gpu-hosts:placements, else the first candidate). Pure: the program
+// the one placement of the cloud's section when there are none; every host of a cloud shares them),
+// and the one each host uses (the placement `npm run deploy` recorded in gpu-hosts:placements under
+// the host's name, else the first candidate). Pure: the program
 // and the deploy driver (scripts/lib/deploy.ts) read the same answers from the same config.
 import type { CloudName } from "../vocabulary";
-import type { StackConfig } from "../config";
+import type { Recorded, StackConfig } from "../config";
+import { cloudHostName } from "../contract/names";
 import { PlacementOf, driver, isCloud } from ".";
 import type { PriceQuote } from "./types";
+
+/** One cloud host of the stack: its name ("aws", "aws-2") and its cloud. */
+export interface CloudHost {
+    readonly name: string;
+    readonly cloud: CloudName;
+}
+
+/** The hosts gpu-hosts:<cloud>.count gives a cloud: "<cloud>", "<cloud>-2", ... */
+export function hostsOfCloud(cfg: StackConfig, cloud: CloudName): CloudHost[] {
+    const count = (cfg[cloud] as { readonly count: number }).count;
+    return Array.from({ length: count }, (_, i) => ({ name: cloudHostName(cloud, i + 1), cloud }));
+}
+
+/** Every cloud host of the stack, in gpu-hosts:clouds order, skipped ones included. */
+export function cloudHosts(cfg: StackConfig): CloudHost[] {
+    return cfg.clouds.filter(isCloud).flatMap((c) => hostsOfCloud(cfg, c));
+}
+
+/** The cloud hosts the stack deploys: all but those the driver skipped (fallback.otherClouds). */
+export function deployedHosts(cfg: StackConfig): CloudHost[] {
+    return cloudHosts(cfg).filter((h) => !cfg.placements.skipped.includes(h.name));
+}
+
+/** The placement `npm run deploy` recorded for a host (gpu-hosts:placements.<host>), or undefined. */
+export function recordedPlacement(cfg: StackConfig, host: string): Recorded<PlacementOf<CloudName>> | undefined {
+    return host === "skipped" ? undefined : cfg.placements[host] as Recorded<PlacementOf<CloudName>> | undefined;
+}
 
 /** A placement with its cloud. */
 export type CloudPlacement = { readonly [C in CloudName]: { readonly cloud: C } & PlacementOf<C> }[CloudName];
@@ -21,16 +50,11 @@ export function candidatesOf(cfg: StackConfig, cloud: CloudName): CloudPlacement
     return driver(cloud).candidates(cfg[cloud], cfg.spot).map((p) => ({ cloud, ...p }) as CloudPlacement);
 }
 
-/** Where the cloud's host runs: the recorded placement, else the first candidate. */
-export function placementOf(cfg: StackConfig, cloud: CloudName): CloudPlacement {
-    const recorded = cfg.placements[cloud];
-    if (!recorded) return candidatesOf(cfg, cloud)[0];
-    return { cloud, ...driver(cloud).bare(recorded) } as CloudPlacement;
-}
-
-/** The clouds of `clouds` the stack deploys: all but those the driver skipped (fallback.otherClouds). */
-export function deployedClouds(cfg: StackConfig): CloudName[] {
-    return cfg.clouds.filter(isCloud).filter((c) => !cfg.placements.skipped.includes(c));
+/** Where a cloud host runs: its recorded placement, else its cloud's first candidate. */
+export function placementOf(cfg: StackConfig, host: CloudHost): CloudPlacement {
+    const recorded = recordedPlacement(cfg, host.name);
+    if (!recorded) return candidatesOf(cfg, host.cloud)[0];
+    return { cloud: host.cloud, ...driver(host.cloud).bare(recorded) } as CloudPlacement;
 }
 
 /** Equality of placements, field by field. */

@@ -25,8 +25,11 @@ export type { FallbackConfig, Recorded } from "./sections/capacity";
 export type { TlsConfig, TlsMode } from "./sections/access";
 export type { RegistryConfig, RegistrySettings } from "./sections/registry";
 
-/** gpu-hosts:placements, written by `npm run deploy`: each moved cloud host's placement, and skipped clouds. */
-export type PlacementsConfig = { readonly [C in CloudName]?: Recorded<PlacementOf<C>> } & { readonly skipped: readonly CloudName[] };
+/**
+ * gpu-hosts:placements, written by `npm run deploy`: each moved cloud host's placement by host name
+ * ("aws", "aws-2"; read one with infra/clouds/placement.ts recordedPlacement), and skipped hosts.
+ */
+export type PlacementsConfig = { readonly [host: string]: Recorded<PlacementOf<CloudName>> | readonly string[] | undefined } & { readonly skipped: readonly string[] };
 
 /** The validated config of one stack: every key, typed, defaults applied; one part per section. */
 export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceConfig & ReleaseConfig & NetworkConfig & MachinesConfig & HostsConfig & AccessConfig & RegistryConfig & {
@@ -34,7 +37,7 @@ export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceC
     readonly clouds: readonly HostKind[];
     /** What `npm run deploy` may do when a cloud has no capacity for a host. */
     readonly fallback: FallbackConfig;
-    /** Where `npm run deploy` placed each cloud host (it writes this key); absent: the first candidate. */
+    /** Where `npm run deploy` placed each cloud host, by host name (it writes this key); absent: the first candidate. */
     readonly placements: PlacementsConfig;
 };
 
@@ -65,7 +68,7 @@ export const CONFIG_GROUPS: readonly { readonly title: string; readonly about: s
     const group = (title: string, about: string, names: readonly string[]) => ({ title, about, keys: names.map(k) });
     return [
         group("Hosts", "Where the service runs: the local Docker engine, cloud VMs, or your own servers over SSH.", ["clouds", "local", "ssh", "sshPrivateKey"]),
-        group("Clouds", "Each cloud's own section: where its host runs, and the placements you accept (infra/clouds/<cloud>/section.ts).", CLOUD_NAMES),
+        group("Clouds", "Each cloud's own section: where its hosts run, how many (count), and the placements you accept (infra/clouds/<cloud>/section.ts).", CLOUD_NAMES),
         group("Cloud machines", "What every cloud VM gets: market, disk, login and driver.", ["spot", "diskGb", "sshUser", "sshPublicKey", "nvidiaDriverBranch"]),
         group("Capacity", "What `npm run deploy` may do when a cloud has no capacity, and what it chose.", ["fallback", "placements"]),
         group("Releases", "Which release each slot runs, and which slot is live.", ["slots", "liveColor"]),

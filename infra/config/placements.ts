@@ -6,6 +6,13 @@ import { NAMESPACE } from "../vocabulary";
 import type { Reader } from "./reader";
 import type { PlacementReading, ReadContext } from "./schema";
 
+/**
+ * The most hosts one cloud may have (gpu-hosts:<cloud>.count). A guard against a typo (20 for 2)
+ * starting a fleet of GPU VMs; every name it allows ("azure-10") stays a valid host name everywhere
+ * a host's name goes (test/unit/config.test.ts). Raise it here if a stack needs more.
+ */
+export const MAX_HOSTS_PER_CLOUD = 10;
+
 /** A cloud's placement entries: its fields, and how to read them. */
 export interface PlacementFields<S, P> {
     readonly cloud: string;
@@ -62,18 +69,27 @@ export function readCandidates<S, P>(r: Reader, reading: PlacementReading<S, P>,
     return out;
 }
 
+/** What every cloud's section has beside its own fields. */
+export interface CloudSectionBase<P> {
+    /** The placements accepted, in order, every field filled; [] is the section's one placement. */
+    readonly candidates: readonly P[];
+    /** How many hosts the cloud has: "<cloud>", "<cloud>-2", ... (infra/contract/names.ts cloudHostName). Defaults to 1. */
+    readonly count: number;
+}
+
 /**
- * A cloud's section (gpu-hosts:<cloud>): its own fields, then its candidates, read once the fields
- * (an entry's defaults) are known.
+ * A cloud's section (gpu-hosts:<cloud>): its own fields and its count, then its candidates, read once
+ * the fields (an entry's defaults) are known.
  */
-export function readCloudSection<S extends { readonly candidates: readonly P[] }, P>(
+export function readCloudSection<S extends CloudSectionBase<P>, P>(
     r: Reader, raw: unknown, fallback: S, ctx: ReadContext, reading: PlacementReading<S, P>,
-    fields: { [K in Exclude<keyof S, "candidates">]: (key: string, v: unknown, fb: S[K]) => S[K] },
+    fields: { [K in Exclude<keyof S, "candidates" | "count">]: (key: string, v: unknown, fb: S[K]) => S[K] },
 ): S {
     let list: unknown;
     const section = r.object(reading.cloud, raw, fallback, {
         ...fields,
         candidates: (_k: string, v: unknown, f: readonly P[]) => ((list = v), f),
+        count: (k: string, v: unknown, f: number) => r.int(k, v, f, 1, MAX_HOSTS_PER_CLOUD),
     } as { [K in keyof S]: (key: string, v: unknown, fb: S[K]) => S[K] });
     return { ...section, candidates: readCandidates(r, reading, list, section, ctx.spot, ctx.enabled(reading.cloud)) };
 }

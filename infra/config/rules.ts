@@ -4,6 +4,8 @@
 import { COLORS, NAMESPACE, PORTS, SSH } from "../vocabulary";
 import { COMMIT, WIDEST_PRODUCTION_PREFIX, isIp, isWorldOpen } from "../validators";
 import { CLOUDS, isCloud } from "../clouds";
+import { hostsOfCloud } from "../clouds/placement";
+import { show } from "./reader";
 import type { Reader } from "./reader";
 import { checkRegistryLogin } from "./sections/registry";
 import type { StackConfig } from ".";
@@ -43,6 +45,19 @@ export function checkRules(r: Reader, cfg: StackConfig, slotsRead: boolean): voi
         }
     });
 
+    // A cloud's second and later hosts are named "<cloud>-<n>" (gpu-hosts:<cloud>.count), which an own
+    // server's name may also be; two hosts of one name would share their resources' names, outputs and containers.
+    const cloudHosts = clouds.flatMap((c) => hostsOfCloud(cfg, c));
+    if (servers) {
+        cfg.ssh.hosts.forEach((h, i) => {
+            const clash = cloudHosts.find((c) => c.name === h.name);
+            if (!clash) return;
+            const count = (cfg[clash.cloud] as { readonly count: number }).count;
+            r.fail(`ssh.hosts[${i}].name`, `a name no cloud host of the stack has (${NAMESPACE}:${clash.cloud}.count is ${count}: ` +
+                `its hosts are ${hostsOfCloud(cfg, clash.cloud).map((c) => show(c.name)).join(", ")})`, h.name);
+        });
+    }
+
     if (cfg.tls.mode === "acme") {
         for (const [key, port] of ports) {
             if (port === PORTS.acmeChallenge) r.fail(key, `a port other than ${PORTS.acmeChallenge} when ${NAMESPACE}:tls.mode is "acme" (${PORTS.acmeChallenge} answers the certificate challenge)`, port);
@@ -52,10 +67,19 @@ export function checkRules(r: Reader, cfg: StackConfig, slotsRead: boolean): voi
                 r.fail(`ssh.hosts[${i}].address`, `a DNS name when ${NAMESPACE}:tls.mode is "acme" (a public CA issues certificates for names; use "internal" for an address)`, h.address);
             }
         });
-        for (const c of clouds) {
-            if (cfg.tls.domains[c] === "") {
-                r.fail(`tls.domains.${c}`, `the DNS name of the ${c} host when ${NAMESPACE}:tls.mode is "acme" (a public CA issues only for a name)`, "");
+        for (const { name } of cloudHosts) {
+            if ((cfg.tls.domains[name] ?? "") === "") {
+                r.fail(`tls.domains.${name}`, `the DNS name of the ${name} host when ${NAMESPACE}:tls.mode is "acme" (a public CA issues only for a name)`, "");
             }
+        }
+        // Each host answers for its own name: one name on two hosts would point its DNS at one of them only.
+        const seen = new Map<string, string>();
+        for (const { name } of cloudHosts) {
+            const d = cfg.tls.domains[name] ?? "";
+            if (d === "") continue;
+            const first = seen.get(d);
+            if (first) r.fail(`tls.domains.${name}`, `a DNS name other than tls.domains.${first}'s (each host needs its own when ${NAMESPACE}:tls.mode is "acme")`, d);
+            else seen.set(d, name);
         }
     }
 

@@ -12,6 +12,23 @@
 // infra/vocabulary.ts).
 import type { Color } from "../vocabulary";
 
+/**
+ * The name of a cloud's `n`th host (1-based, gpu-hosts:<cloud>.count): the cloud's own name for the
+ * first, so a stack of one host per cloud keeps every name (and URN) it had before counts existed;
+ * `<cloud>-<n>` for the others ("aws", "aws-2", "aws-3").
+ */
+export const cloudHostName = (cloud: string, n: number): string => (n === 1 ? cloud : `${cloud}-${n}`);
+
+/** The cloud and number a cloud host's name says ("aws-2" -> aws, 2), of `clouds`; undefined for any other name. */
+export function parseCloudHostName<C extends string>(name: string, clouds: readonly C[]): { readonly cloud: C; readonly n: number } | undefined {
+    for (const cloud of clouds) {
+        if (name === cloud) return { cloud, n: 1 };
+        const m = name.startsWith(`${cloud}-`) ? /^([2-9]|[1-9]\d+)$/.exec(name.slice(cloud.length + 1)) : null;
+        if (m) return { cloud, n: Number(m[1]) };
+    }
+    return undefined;
+}
+
 /** The AppStack component's type token: everything that runs on one host. */
 export const APP_STACK_TYPE = "gpu-hosts:app:AppStack";
 /** The Slot component's type token: the release scripts tell a slot's resources by it (scripts/lib/changes.ts). */

@@ -62,7 +62,7 @@ export function proxyAuth(keys: StackApiKeys | undefined): ProxyAuth | undefined
  * default), and on a remote host what gpu-hosts:tls says, for that host's address or domain (a cloud
  * host's tls.domains entry, an operator's server's own DNS name).
  */
-export function proxyTls(tls: TlsConfig, host: Pick<GpuHost, "kind" | "address">): ProxyTls {
+export function proxyTls(tls: TlsConfig, host: Pick<GpuHost, "name" | "kind" | "address">): ProxyTls {
     if (host.kind === "local") return { mode: "off" };
     switch (tls.mode) {
         case "off":
@@ -71,7 +71,7 @@ export function proxyTls(tls: TlsConfig, host: Pick<GpuHost, "kind" | "address">
             return { mode: "internal", hostname: host.address };
         case "acme":
             // An operator's own server is addressed by its DNS name (config requires one for acme).
-            return { mode: "acme", domain: host.kind === "ssh" ? host.address : tls.domains[host.kind], ...(tls.email ? { email: tls.email } : {}) };
+            return { mode: "acme", domain: host.kind === "ssh" ? host.address : tls.domains[host.name], ...(tls.email ? { email: tls.email } : {}) };
         default: {
             const unreachable: never = tls.mode;
             throw new Error(`unknown TLS mode ${unreachable}`);

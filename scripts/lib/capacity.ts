@@ -1,10 +1,10 @@
 // Which failures of a cloud VM mean "no capacity or quota here", as `npm run deploy` reads them from a
 // failed update: each cloud's own rule (infra/clouds/<cloud>/capacity.ts), applied only to the VM of
-// that cloud's host component.
+// that cloud's host component, host by host.
 import type { CloudName } from "../../infra/vocabulary";
 import { CLOUDS, CLOUD_NAMES } from "../../infra/clouds";
 import type { CapacityFailure } from "../../infra/clouds/types";
-import { vmName } from "../../infra/contract/names";
+import { parseCloudHostName, vmName } from "../../infra/contract/names";
 
 export type { CapacityFailure };
 
@@ -14,15 +14,26 @@ export function classifyCapacity(cloud: CloudName, message: string): CapacityFai
 }
 
 /**
- * The cloud whose VM a resource URN names, or undefined for any other resource: a URN is
- * `urn:pulumi:<stack>::<project>::<parent type>$...$<type>::<name>`, and the VM is the child
- * vmName(<cloud>) (infra/contract/names.ts) of the cloud's host component (its driver's hostType).
+ * The cloud host whose VM a resource URN names ({host: "aws-2", cloud: "aws"}), or undefined for any
+ * other resource: a URN is `urn:pulumi:<stack>::<project>::<parent type>$...$<type>::<name>`, and the
+ * VM is the child vmName(<host>) (infra/contract/names.ts) of its cloud's host component (the driver's
+ * hostType), the host named as cloudHostName names a cloud's hosts ("aws", "aws-2").
  */
-export function vmCloudOf(urn: string): CloudName | undefined {
+export function vmHostOf(urn: string): { readonly host: string; readonly cloud: CloudName } | undefined {
     const parts = urn.split("::");
     if (parts.length < 4) return undefined;
     const name = parts[parts.length - 1];
     const types = parts[parts.length - 2].split("$");
     const parent = types.length >= 2 ? types[types.length - 2] : undefined;
-    return CLOUD_NAMES.find((cloud) => parent === CLOUDS[cloud].hostType && name === vmName(cloud));
+    const cloud = CLOUD_NAMES.find((c) => parent === CLOUDS[c].hostType);
+    const suffix = vmName("");
+    if (!cloud || !name.endsWith(suffix)) return undefined;
+    const host = name.slice(0, -suffix.length);
+    const named = parseCloudHostName(host, [cloud]);
+    return named && vmName(host) === name ? { host, cloud } : undefined;
+}
+
+/** The cloud whose VM a resource URN names, or undefined for any other resource (vmHostOf). */
+export function vmCloudOf(urn: string): CloudName | undefined {
+    return vmHostOf(urn)?.cloud;
 }

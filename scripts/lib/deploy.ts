@@ -1,10 +1,11 @@
 // `npm run deploy`: `pulumi up`, and when a cloud VM fails for capacity or quota (capacity.ts), move
 // that host, and only that host, to its next candidate (infra/clouds/placement.ts), write the
 // choice into gpu-hosts:placements, and run up again, until every host is placed or its candidates
-// run out. Any other failure stops the deploy and is reported as the engine gave it.
+// run out. Any other failure stops the deploy and is reported as the engine gave it. Each host of a
+// cloud (gpu-hosts:<cloud>.count: "aws", "aws-2", ...) walks the cloud's candidates on its own.
 //
 // Why moving one host leaves the others alone: the program derives every host from its own
-// placement, so a changed gpu-hosts:placements.<cloud> changes only that host's resources
+// placement, so a changed gpu-hosts:placements.<host> changes only that host's resources
 // (test/program/placements.test.ts), and the engine only steps resources whose inputs changed.
 //
 // One failure is waited out instead: a cloud API that is not enabled yet, or was enabled minutes
@@ -12,11 +13,12 @@
 import type { StackConfig } from "../../infra/config";
 import type { CloudName } from "../../infra/vocabulary";
 import {
-    CloudPlacement, bare, candidatesOf, deployedClouds, describePlacement, placementOf, priceOfPlacement, samePlacement, tryOrder,
+    CloudHost, CloudPlacement, bare, candidatesOf, deployedHosts, describePlacement, hostsOfCloud, placementOf, priceOfPlacement,
+    recordedPlacement, samePlacement, tryOrder,
 } from "../../infra/clouds/placement";
-import { CLOUD_NAMES, driver } from "../../infra/clouds";
+import { CLOUD_NAMES, driver, isCloud } from "../../infra/clouds";
 import type { ApiNotReady } from "../../infra/clouds/types";
-import { CapacityFailure, classifyCapacity, vmCloudOf } from "./capacity";
+import { CapacityFailure, classifyCapacity, vmHostOf } from "./capacity";
 import { OpsError } from "./errors";
 import { Pinner, readStackConfig } from "./stackConfig";
 import { UpFailedError, UpSummary } from "./stackOps";
@@ -54,11 +56,13 @@ export interface Attempt {
 }
 
 export interface HostOutcome {
+    /** The host's name: "aws", "aws-2". */
+    readonly host: string;
     readonly cloud: CloudName;
     readonly attempts: readonly Attempt[];
     /** Where the host runs now; undefined when its candidates ran out. */
     readonly chosen?: CloudPlacement;
-    /** Deployed without this cloud (fallback.otherClouds). */
+    /** Deployed without this host (fallback.otherClouds). */
     readonly skipped: boolean;
 }
 
@@ -70,7 +74,7 @@ export interface DeployResult {
     readonly rounds: number;
 }
 
-/** How many failures gpu-hosts:placements.<cloud>.tried keeps, newest last. */
+/** How many failures gpu-hosts:placements.<host>.tried keeps, newest last. */
 export const TRIED_KEPT = 20;
 
 /** The table the driver ends with: per host, what was tried and why it failed, and where it runs, at what price. */
@@ -82,10 +86,10 @@ export function deployTable(hosts: readonly HostOutcome[]): string {
         const price = h.chosen ? priceOfPlacement(h.chosen) : undefined;
         const placed = h.chosen ? describePlacement(h.chosen) : h.skipped ? "skipped (fallback.otherClouds)" : "none: candidates ran out";
         const cost = price ? `${price.usdPerHour.toFixed(4)}${price.indicative ? " (spot, indicative)" : ""}` : h.chosen ? "no catalog price" : "-";
-        if (failed.length === 0) rows.push([h.cloud, "-", "-", placed, cost]);
+        if (failed.length === 0) rows.push([h.host, "-", "-", placed, cost]);
         failed.forEach((a, i) => {
             const last = i === failed.length - 1;
-            rows.push([i === 0 ? h.cloud : "", describePlacement(a.placement), failureText(a.failure!), last ? placed : "", last ? cost : ""]);
+            rows.push([i === 0 ? h.host : "", describePlacement(a.placement), failureText(a.failure!), last ? placed : "", last ? cost : ""]);
         });
     }
     return table(rows);
@@ -95,9 +99,9 @@ function failureText(f: CapacityFailure): string {
     return `${f.code}${f.quota ? ` (${f.quota})` : ""}`;
 }
 
-/** The cloud's next placement in this deploy (its first with nothing tried), or undefined when none is left. */
-function nextPlacement(cfg: StackConfig, cloud: CloudName, tried: readonly CloudPlacement[], o: DeployOptions): CloudPlacement | undefined {
-    const order = tryOrder(candidatesOf(cfg, cloud), { cheapest: o.cheapest, spotToOnDemand: cfg.fallback.spotToOnDemand });
+/** The host's next placement in this deploy (its first with nothing tried), or undefined when none is left. */
+function nextPlacement(cfg: StackConfig, host: CloudHost, tried: readonly CloudPlacement[], o: DeployOptions): CloudPlacement | undefined {
+    const order = tryOrder(candidatesOf(cfg, host.cloud), { cheapest: o.cheapest, spotToOnDemand: cfg.fallback.spotToOnDemand });
     return order.find((p) => !tried.some((t) => samePlacement(t, p)));
 }
 
@@ -115,28 +119,32 @@ export async function deploy(d: UpDeps, pin: Pinner, o: DeployOptions): Promise<
         await d.stack.setConfig("placements", placements);
         cfg = await readStackConfig(d.stack);
     };
-    const attempts = new Map<CloudName, Attempt[]>(deployedClouds(cfg).map((c) => [c, []]));
-    const outcome = (skipped: readonly CloudName[], exhausted: readonly CloudName[] = []): HostOutcome[] =>
-        [...attempts.keys()].map((cloud) => ({
-            cloud,
-            attempts: attempts.get(cloud)!,
-            chosen: skipped.includes(cloud) || exhausted.includes(cloud) ? undefined : placementOf(cfg, cloud),
-            skipped: skipped.includes(cloud),
+    // Every cloud host the stack deploys, each with its own attempts.
+    const hosts = deployedHosts(cfg);
+    const attempts = new Map<string, Attempt[]>(hosts.map((h) => [h.name, []]));
+    const hostNamed = (name: string) => hosts.find((h) => h.name === name)!;
+    const outcome = (skipped: readonly string[], exhausted: readonly string[] = []): HostOutcome[] =>
+        hosts.map((h) => ({
+            host: h.name,
+            cloud: h.cloud,
+            attempts: attempts.get(h.name)!,
+            chosen: skipped.includes(h.name) || exhausted.includes(h.name) ? undefined : placementOf(cfg, h),
+            skipped: skipped.includes(h.name),
         }));
     // --cheapest starts a host with no recorded placement on its cheapest candidate, not the first.
     const start: Record<string, unknown> = {};
-    for (const c of attempts.keys()) {
-        const first = nextPlacement(cfg, c, [], o)!;
-        if (!cfg.placements[c] && !samePlacement(first, placementOf(cfg, c))) start[c] = { ...bare(first), tried: [] };
+    for (const h of hosts) {
+        const first = nextPlacement(cfg, h, [], o)!;
+        if (!recordedPlacement(cfg, h.name) && !samePlacement(first, placementOf(cfg, h))) start[h.name] = { ...bare(first), tried: [] };
     }
     if (Object.keys(start).length > 0) await writePlacements({ ...cfg.placements, ...start });
-    const budget = [...attempts.keys()].reduce((n, c) => n + tryOrder(candidatesOf(cfg, c), { cheapest: o.cheapest, spotToOnDemand: true }).length, 1);
+    const budget = hosts.reduce((n, h) => n + tryOrder(candidatesOf(cfg, h.cloud), { cheapest: o.cheapest, spotToOnDemand: true }).length, 1);
 
     let up: UpSummary;
     let round = 1;
     const waitForApi = apiWaiter(d, o.apiWait ?? API_PROPAGATION);
     for (; ; round++) {
-        const where = [...attempts.keys()].filter((c) => !cfg.placements.skipped.includes(c)).map((c) => `${c} on ${describePlacement(placementOf(cfg, c))}`);
+        const where = hosts.filter((h) => !cfg.placements.skipped.includes(h.name)).map((h) => `${h.name} on ${describePlacement(placementOf(cfg, h))}`);
         d.log(`[2/3] pulumi up (${round === 1 ? "" : `try ${round}: `}${where.join("; ") || "no cloud host"})`);
         try {
             up = await d.stack.up();
@@ -147,64 +155,70 @@ export async function deploy(d: UpDeps, pin: Pinner, o: DeployOptions): Promise<
             if (await waitForApi(e)) continue;
             const failed = capacityFailures(e);
             // Anything else failed too (or instead): not ours to retry; the engine's error as it is.
-            if (!failed || round - waitForApi.waits() >= budget) {
+            if (!failed || [...failed.keys()].some((h) => !attempts.has(h)) || round - waitForApi.waits() >= budget) {
                 if ([...attempts.values()].some((a) => a.length > 0)) d.log(deployTable(outcome(cfg.placements.skipped)));
                 throw e;
             }
-            const skipped: CloudName[] = [...cfg.placements.skipped];
+            const skipped: string[] = [...cfg.placements.skipped];
             const next: Record<string, unknown> = { ...cfg.placements, skipped };
-            const exhausted: CloudName[] = [];
-            for (const [cloud, failure] of failed) {
-                const at = placementOf(cfg, cloud);
-                attempts.get(cloud)!.push({ placement: at, failure });
-                d.log(`      ${cloud}: ${describePlacement(at)} failed: ${failureText(failure)}`);
-                const tried = [...(cfg.placements[cloud]?.tried ?? []), `${describePlacement(at)}: ${failureText(failure)}`].slice(-TRIED_KEPT);
-                const triedHere = attempts.get(cloud)!.map((a) => a.placement);
+            const exhausted: string[] = [];
+            for (const [name, failure] of failed) {
+                const host = hostNamed(name);
+                const at = placementOf(cfg, host);
+                attempts.get(name)!.push({ placement: at, failure });
+                d.log(`      ${name}: ${describePlacement(at)} failed: ${failureText(failure)}`);
+                const tried = [...(recordedPlacement(cfg, name)?.tried ?? []), `${describePlacement(at)}: ${failureText(failure)}`].slice(-TRIED_KEPT);
+                const triedHere = attempts.get(name)!.map((a) => a.placement);
                 const to = !cfg.fallback.candidates ? undefined
                     // A cloud-wide quota (GCP GPUS_ALL_REGIONS) fails every candidate alike.
                     : failure.scope === "cloud" ? undefined
-                    : nextPlacement(cfg, cloud, triedHere, o);
+                    : nextPlacement(cfg, host, triedHere, o);
                 if (to) {
-                    next[cloud] = { ...bare(to), tried };
-                    d.log(`      ${cloud}: moving to ${describePlacement(to)}`);
+                    next[name] = { ...bare(to), tried };
+                    d.log(`      ${name}: moving to ${describePlacement(to)}`);
                     continue;
                 }
-                next[cloud] = { ...bare(at), tried };
-                const others = cfg.clouds.filter((c) => c !== cloud && !(skipped as string[]).includes(c));
+                next[name] = { ...bare(at), tried };
+                const others = stackHosts(cfg).filter((h) => h !== name && !skipped.includes(h));
                 if (cfg.fallback.otherClouds && others.length > 0) {
-                    skipped.push(cloud);
-                    d.log(`      ${cloud}: candidates ran out; deploying without it (fallback.otherClouds): ${others.join(", ")} serve`);
+                    skipped.push(name);
+                    d.log(`      ${name}: candidates ran out; deploying without it (fallback.otherClouds): ${others.join(", ")} serve`);
                 } else {
-                    exhausted.push(cloud);
+                    exhausted.push(name);
                 }
             }
             await writePlacements(next);
             if (exhausted.length > 0) {
                 d.log(deployTable(outcome(cfg.placements.skipped, exhausted)));
-                throw new OpsError("no-capacity", `no capacity for ${exhausted.join(", ")}: ${exhausted.map((c) => whyStopped(cfg, c)).join("; ")}`);
+                throw new OpsError("no-capacity", `no capacity for ${exhausted.join(", ")}: ${exhausted.map((h) => whyStopped(cfg, hostNamed(h))).join("; ")}`);
             }
         }
     }
 
     // Record where every host with candidates runs, so a later up or a reordered list keeps it there.
-    const record = [...attempts.keys()].filter((c) => !cfg.placements.skipped.includes(c) && candidatesOf(cfg, c).length > 1 && !cfg.placements[c]);
+    const record = hosts.filter((h) => !cfg.placements.skipped.includes(h.name) && candidatesOf(cfg, h.cloud).length > 1 && !recordedPlacement(cfg, h.name));
     if (record.length > 0) {
         const next: Record<string, unknown> = { ...cfg.placements };
-        for (const c of record) next[c] = { ...bare(placementOf(cfg, c)), tried: [] };
+        for (const h of record) next[h.name] = { ...bare(placementOf(cfg, h)), tried: [] };
         await writePlacements(next);
     }
-    const hosts = outcome(cfg.placements.skipped);
+    const placed = outcome(cfg.placements.skipped);
     d.log(`[3/3] done after ${round === 1 ? "1 up" : `${round} ups`}: ${up.resources.length} resource(s) changed by the last (${changeLine(up.resources, cfg.liveColor)})`);
     d.log("");
-    d.log(deployTable(hosts));
+    d.log(deployTable(placed));
     d.log("");
     d.log(hostsTable(await d.stack.outputs()));
-    return { hosts, up, rounds: round };
+    return { hosts: placed, up, rounds: round };
 }
 
-function whyStopped(cfg: StackConfig, cloud: CloudName): string {
-    if (!cfg.fallback.candidates) return `${cloud} may not move (gpu-hosts:fallback.candidates is false)`;
-    return `every candidate of ${cloud} failed or a cloud-wide quota applies; add candidates (gpu-hosts:${cloud}.candidates)` +
+/** Every host of the stack by name, in gpu-hosts:clouds order: the local engine, each cloud host, and "ssh" for the own servers. */
+function stackHosts(cfg: StackConfig): string[] {
+    return cfg.clouds.flatMap((k) => (isCloud(k) ? hostsOfCloud(cfg, k).map((h) => h.name) : [k]));
+}
+
+function whyStopped(cfg: StackConfig, host: CloudHost): string {
+    if (!cfg.fallback.candidates) return `${host.name} may not move (gpu-hosts:fallback.candidates is false)`;
+    return `every candidate of ${host.name} failed or a cloud-wide quota applies; add candidates (gpu-hosts:${host.cloud}.candidates)` +
         `${cfg.fallback.otherClouds ? "" : " or allow gpu-hosts:fallback.otherClouds"}, then run npm run deploy again`;
 }
 
@@ -262,15 +276,15 @@ function apiWaiter(d: UpDeps, w: ApiWait): ((e: UpFailedError) => Promise<boolea
     return Object.assign(wait, { waits: () => waits });
 }
 
-/** Each failed cloud VM's capacity failure; undefined when any error of the update is something else. */
-export function capacityFailures(e: UpFailedError): Map<CloudName, CapacityFailure> | undefined {
+/** Each failed cloud VM's capacity failure, by host name; undefined when any error of the update is something else. */
+export function capacityFailures(e: UpFailedError): Map<string, CapacityFailure> | undefined {
     if (e.errors.length === 0) return undefined;
-    const out = new Map<CloudName, CapacityFailure>();
+    const out = new Map<string, CapacityFailure>();
     for (const err of e.errors) {
-        const cloud = vmCloudOf(err.urn);
-        const failure = cloud && classifyCapacity(cloud, err.message);
-        if (!cloud || !failure) return undefined;
-        out.set(cloud, failure);
+        const vm = vmHostOf(err.urn);
+        const failure = vm && classifyCapacity(vm.cloud, err.message);
+        if (!vm || !failure) return undefined;
+        out.set(vm.host, failure);
     }
     return out;
 }

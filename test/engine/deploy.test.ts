@@ -163,6 +163,54 @@ describe("npm run deploy on the real engine (capacity test program, real command
         assert.doesNotMatch(up.output, /to (create|update|replace|delete)/, report(up));
     });
 
+    it("walks each host of aws.count 2 through the candidates on its own: aws-2 moves, aws stays, each recorded under its name", async () => {
+        const s = await stackWith("two-aws", {
+            clouds: ["aws"],
+            spot: true,
+            aws: { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: AWS_CANDIDATES, count: 2 },
+        }, { "aws-2 us-east-1a g4dn.xlarge spot": AWS_ICE, "aws-2 us-east-1e g4dn.xlarge spot": AWS_UNSUPPORTED });
+
+        const r = await deploy(s.deps, noPin, { cheapest: false });
+
+        assert.deepEqual(r.hosts.map((h) => [h.host, h.cloud, h.attempts.map((a) => a.failure?.code), h.chosen && describePlacement(h.chosen)]), [
+            ["aws", "aws", [], "us-east-1a g4dn.xlarge spot"],
+            ["aws-2", "aws", ["InsufficientInstanceCapacity", "Unsupported"], "us-east-2b g5.xlarge on-demand"],
+        ]);
+        assert.deepEqual(s.ups.map((u) => u.ok), [false, false, true]);
+        const outputs = await s.stack.outputs();
+        assert.deepEqual(outputs.placements, { "aws": "us-east-1a g4dn.xlarge spot", "aws-2": "us-east-2b g5.xlarge on-demand" });
+        assert.deepEqual(Object.keys(outputs.hosts as object), ["aws", "aws-2"]);
+        // The host that never failed was created once and never stepped again.
+        const awsSteps = s.ups.flatMap((u) => u.resources.filter((c) => /::aws-(vm|app)$/.test(c.urn)).map((c) => `${c.change}:${c.urn.split("::").pop()}`));
+        assert.deepEqual(awsSteps.sort(), ["create:aws-app", "create:aws-vm"]);
+        // Each host's placement under its own name: aws has candidates, so deploy records where it runs too.
+        assert.deepEqual(stackFile("two-aws")["gpu-hosts:placements"], {
+            "aws-2": {
+                region: "us-east-2", zone: "us-east-2b", instanceType: "g5.xlarge", spot: false,
+                tried: ["us-east-1a g4dn.xlarge spot: InsufficientInstanceCapacity", "us-east-1e g4dn.xlarge spot: Unsupported"],
+            },
+            skipped: [],
+            "aws": { region: "us-east-1", zone: "us-east-1a", instanceType: "g4dn.xlarge", spot: true, tried: [] },
+        });
+        const table = s.log.join("\n");
+        assert.match(table, /aws\s+-\s+-\s+us-east-1a g4dn\.xlarge spot\s+0\.\d+ \(spot, indicative\)/);
+        assert.match(table, /aws-2\s+us-east-1a g4dn\.xlarge spot\s+InsufficientInstanceCapacity/);
+        assert.match(table, /aws-2 on us-east-2b g5\.xlarge on-demand/);
+    });
+
+    it("with fallback.otherClouds, skips the one host of a count whose candidates ran out; the cloud's other host serves", async () => {
+        const only = [{ region: "us-east-1", zone: "us-east-1a" }];
+        const s = await stackWith("skip-one", {
+            clouds: ["aws"], aws: { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: only, count: 2 },
+            fallback: { candidates: true, spotToOnDemand: false, otherClouds: true },
+        }, { "aws-2 us-east-1a g4dn.xlarge on-demand": AWS_ICE });
+        const r = await deploy(s.deps, noPin, { cheapest: false });
+        assert.deepEqual(r.hosts.map((h) => [h.host, h.skipped]), [["aws", false], ["aws-2", true]]);
+        assert.deepEqual(placements(s.stack).skipped, ["aws-2"]);
+        assert.deepEqual(Object.keys((await s.stack.outputs()).hosts as object), ["aws"]);
+        assert.match(s.log.join("\n"), /aws-2: candidates ran out; deploying without it \(fallback\.otherClouds\): aws serve/);
+    });
+
     it("stops on a failure that is not capacity: one up, the engine's error as it is, nothing recorded", async () => {
         const s = await stackWith("bad-ami", {
             clouds: ["aws"],

@@ -3,8 +3,8 @@
 // verbatim from the public source named beside it (request ids and quota-portal URLs trimmed), as
 // Terraform/Pulumi providers, gcloud or the consoles printed them.
 import * as assert from "assert";
-import { CapacityFailure, classifyCapacity, vmCloudOf } from "../../scripts/lib/capacity";
-import { apiNotReady } from "../../scripts/lib/deploy";
+import { CapacityFailure, classifyCapacity, vmCloudOf, vmHostOf } from "../../scripts/lib/capacity";
+import { apiNotReady, capacityFailures } from "../../scripts/lib/deploy";
 import { UpFailedError } from "../../scripts/lib/stackOps";
 import type { ApiNotReady } from "../../infra/clouds/types";
 import type { CloudName } from "../../infra/vocabulary";
@@ -326,7 +326,33 @@ describe("vmCloudOf: which cloud's VM an engine diagnostic is about", () => {
             "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::gcp-vm",
             "urn:pulumi:dev::gpu-hosts::aws:ec2/instance:Instance::aws-vm",
             "urn:pulumi:dev::gpu-hosts::gpu-hosts:app:AppStack$docker:index/container:Container::aws-vm",
+            "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::gcp-2-vm",
+            "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-1-vm",
+            "urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-2-vmx",
             "not a urn",
-        ]) assert.strictEqual(vmCloudOf(urn), undefined, urn);
+        ]) assert.strictEqual(vmHostOf(urn), undefined, urn);
+    });
+
+    it("names the host of a cloud's count whose VM it is (gpu-hosts:<cloud>.count)", () => {
+        assert.deepStrictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-2-vm"), { host: "aws-2", cloud: "aws" });
+        assert.deepStrictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/instance:Instance::gcp-10-vm"), { host: "gcp-10", cloud: "gcp" });
+        assert.deepStrictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AzureGpuHost$azure-native:compute:VirtualMachine::azure-vm"), { host: "azure", cloud: "azure" });
+        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-3-vm"), "aws");
+    });
+});
+
+describe("capacityFailures: each failed VM's capacity failure, by host", () => {
+    const GCP_EXHAUSTED = "Error waiting for instance to create: The zone 'projects/gpu-hosts-dev/zones/us-central1-a' does not have enough resources available to fulfill the request.  Try a different zone, or try again later";
+    const vmUrn = (host: string) => `urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/instance:Instance::${host}-vm`;
+
+    it("keys two hosts of one cloud apart, so each moves on its own", () => {
+        const got = capacityFailures(failedUp([{ urn: vmUrn("gcp-2"), message: GCP_EXHAUSTED }, { urn: vmUrn("gcp"), message: GCP_EXHAUSTED }]));
+        assert.deepStrictEqual([...got!.keys()], ["gcp-2", "gcp"]);
+        assert.strictEqual(got!.get("gcp-2")!.code, "ZONE_RESOURCE_POOL_EXHAUSTED");
+    });
+
+    it("is undefined when any error is not a VM's capacity failure", () => {
+        assert.strictEqual(capacityFailures(failedUp([{ urn: vmUrn("gcp-2"), message: GCP_EXHAUSTED }, { urn: NETWORK_URN, message: GCP_EXHAUSTED }])), undefined);
+        assert.strictEqual(capacityFailures(failedUp([])), undefined);
     });
 });

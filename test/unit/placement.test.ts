@@ -64,7 +64,7 @@ describe("config: candidates, fallback, placements", () => {
             'gpu-hosts:gcp.candidates[1] must be an object {zone, machineType?, gpuType?, spot?}, got "us-central1-b"',
             'gpu-hosts:azure.candidates must be a list of placements {location, vmSize?, spot?}, got {"location":"eastus"}',
             'gpu-hosts:fallback.candidates must be true or false, got "yes"',
-            "gpu-hosts:placements.oracle is not a known field; known fields: aws, gcp, azure, skipped",
+            "gpu-hosts:placements.oracle is not a known field; known fields: aws, aws-2 ... aws-10, gcp, gcp-2 ... gcp-10, azure, azure-2 ... azure-10, skipped",
             "gpu-hosts:placements.aws.tried must be a list of strings, got 1",
             'gpu-hosts:placements.skipped must be a list that leaves at least one host of gpu-hosts:clouds to deploy, got ["aws","gcp","azure"]',
         ]);
@@ -80,8 +80,8 @@ describe("placement: where each cloud host runs", () => {
     it("without candidates, the one placement of the cloud's section: today's behaviour", () => {
         const cfg = load({ spot: true });
         assert.deepStrictEqual(candidatesOf(cfg, "aws"), [{ cloud: "aws", region: "us-east-1", zone: "", instanceType: "g4dn.xlarge", spot: true }]);
-        assert.deepStrictEqual(placementOf(cfg, "gcp"), { cloud: "gcp", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", spot: true });
-        assert.deepStrictEqual(placementOf(cfg, "azure"), { cloud: "azure", location: "eastus", vmSize: "Standard_NC4as_T4_v3", spot: true });
+        assert.deepStrictEqual(placementOf(cfg, { name: "gcp", cloud: "gcp" }), { cloud: "gcp", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", spot: true });
+        assert.deepStrictEqual(placementOf(cfg, { name: "azure", cloud: "azure" }), { cloud: "azure", location: "eastus", vmSize: "Standard_NC4as_T4_v3", spot: true });
     });
 
     it("the recorded placement over the first candidate; its history is not part of it", () => {
@@ -89,8 +89,8 @@ describe("placement: where each cloud host runs", () => {
             aws: { candidates: [{ region: "us-east-1" }, { region: "us-east-2" }] },
             placements: { aws: { region: "us-east-2", zone: "us-east-2c", instanceType: "g5.xlarge", spot: false, tried: ["us-east-1 (any zone) g4dn.xlarge on-demand: VcpuLimitExceeded"] } },
         });
-        assert.deepStrictEqual(placementOf(cfg, "aws"), { cloud: "aws", region: "us-east-2", zone: "us-east-2c", instanceType: "g5.xlarge", spot: false });
-        assert.deepStrictEqual(placementOf(cfg, "gcp"), candidatesOf(cfg, "gcp")[0]);
+        assert.deepStrictEqual(placementOf(cfg, { name: "aws", cloud: "aws" }), { cloud: "aws", region: "us-east-2", zone: "us-east-2c", instanceType: "g5.xlarge", spot: false });
+        assert.deepStrictEqual(placementOf(cfg, { name: "gcp", cloud: "gcp" }), candidatesOf(cfg, "gcp")[0]);
     });
 
     const aws = (zone: string, instanceType: string, spot: boolean): CloudPlacement => ({ cloud: "aws", region: zone.slice(0, -1), zone, instanceType, spot });

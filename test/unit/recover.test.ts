@@ -50,6 +50,7 @@ class StandInEngine {
     interrupted = new Set<string>();
     refreshed: string[][] = [];
     imported = 0;
+    lastImported?: StackState;
 
     constructor(state: StackState, private readonly next: StackState) {
         this.state = JSON.parse(JSON.stringify(state));
@@ -66,6 +67,7 @@ class StandInEngine {
             }
         }
         this.imported++;
+        this.lastImported = JSON.parse(JSON.stringify(s));
         this.state = JSON.parse(JSON.stringify(s));
     }
 
@@ -201,6 +203,48 @@ describe("recover: bringing back hosts whose VM is gone", () => {
     it("says so when the stack has no machine", async () => {
         const local = stateOf(await runProgram("local"));
         await rejects(recover({ stack: new StandInEngine(local, local), log: () => undefined }), "no-machines");
+    });
+});
+
+describe("recover: two hosts of one cloud (gpu-hosts:aws.count 2)", () => {
+    const TWO_AWS = { clouds: ["aws", "gcp"], aws: { region: "us-east-1", instanceType: "g4dn.xlarge", count: 2 } };
+    let state: StackState;
+    let next: StackState;
+    before(async () => {
+        state = stateOf(await runProgram("dev", TWO_AWS));
+        next = stateOf(await runProgram("dev", TWO_AWS, { machineGeneration: 1 }));
+    });
+    const vm = (host: string) => state.deployment.resources!.find((r) => r.urn.endsWith(`::${host}-vm`))!.urn;
+    const names = (s: StackState) => (s.deployment.resources ?? []).map((r) => r.urn.split("::").pop()!);
+
+    it("finds every host's VM, refreshes them all, and rebuilds only the gone aws-2: aws, the same cloud's other host, is untouched", async () => {
+        const engine = new StandInEngine(state, next);
+        engine.interrupted.add(vm("aws-2"));
+        const log: string[] = [];
+        const r = await recover({ stack: engine, log: (l) => log.push(l) });
+        assert.deepStrictEqual(r.recovered, ["aws-2-vm"]);
+        assert.deepStrictEqual(engine.refreshed.map((t) => [...t].sort()), [["aws", "aws-2", "gcp"].map(vm).sort()]);
+        const dead = [...diedWith(state.deployment.resources!, new Set([vm("aws-2")]))].map((u) => u.split("::").pop()!);
+        assert.strictEqual(r.dropped, dead.length);
+        assert.ok(dead.includes("aws-2-app-redis") && dead.includes("aws-2-docker") && dead.includes("aws-2-ready"), dead.join(", "));
+        assert.deepStrictEqual(dead.filter((n) => !n.startsWith("aws-2-")), [], "only aws-2's resources died");
+        assert.ok(log.some((l) => /aws-2-vm: GONE/.test(l)) && log.some((l) => /^ +aws-vm: present/.test(l)), log.join("\n"));
+        assert.match(log[log.length - 1], /^done: rebuilt aws-2-vm and everything on it$/);
+        // The state the up started from: aws's resources all there, aws-2's VM and what lived on it gone.
+        assert.strictEqual(engine.imported, 1);
+        const kept = names(engine.lastImported!);
+        for (const n of ["aws-vm", "aws-docker", "aws-app-redis", "aws-app-proxy-routes"]) assert.ok(kept.includes(n), n);
+        const deadUrns = diedWith(state.deployment.resources!, new Set([vm("aws-2")]));
+        assert.deepStrictEqual(engine.lastImported!.deployment.resources!.filter((x) => deadUrns.has(x.urn)), []);
+    });
+
+    it("rebuilds both hosts of the cloud when both are gone, each by its own name", async () => {
+        const engine = new StandInEngine(state, next);
+        engine.interrupted.add(vm("aws"));
+        engine.interrupted.add(vm("aws-2"));
+        const r = await recover({ stack: engine, log: () => undefined });
+        assert.deepStrictEqual([...r.recovered].sort(), ["aws-2-vm", "aws-vm"]);
+        assert.strictEqual(r.dropped, diedWith(state.deployment.resources!, new Set([vm("aws"), vm("aws-2")])).size);
     });
 });
 

@@ -1,6 +1,6 @@
 // gpu-hosts:aws: where the AWS host runs, and the placements the operator accepts.
 import { defineKey } from "../../config/schema";
-import { placementReading, readCloudSection } from "../../config/placements";
+import { MAX_HOSTS_PER_CLOUD, placementReading, readCloudSection } from "../../config/placements";
 import { AWS_ALLOWED, AWS_REGION, INSTANCE_TYPE, awsGpu } from "./catalog";
 
 /** Where an AWS host runs. zone "" is the first zone of the region that offers the type. */
@@ -16,6 +16,8 @@ export interface AwsSection {
     readonly instanceType: string;
     /** The placements accepted, in order, every field filled; [] is the section's one placement. */
     readonly candidates: readonly AwsPlacement[];
+    /** How many hosts: "aws", "aws-2", ...; each has its own placement. */
+    readonly count: number;
 }
 
 const ZONE = /^$|^[a-z]{2}-[a-z]+-\d[a-z]$/;
@@ -36,12 +38,12 @@ export const awsPlacements = placementReading<AwsSection, AwsPlacement>({
     },
 });
 
-const DEFAULT = { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: [] };
+const DEFAULT = { region: "us-east-1", instanceType: "g4dn.xlarge", candidates: [], count: 1 };
 
 export const awsSection = defineKey<AwsSection>({
     key: "aws",
     schema: {
-        description: "AWS host {region, instanceType, candidates}; instanceType is g4dn (T4), g5 (A10G) or g6 (L4). candidates: the placements you accept, in order, [{region, zone?, instanceType?, spot?}]; npm run deploy moves to the next on a capacity or quota error. [] is the one placement region/instanceType.",
+        description: `AWS hosts {region, instanceType, candidates, count}; instanceType is g4dn (T4), g5 (A10G) or g6 (L4). candidates: the placements you accept, in order, [{region, zone?, instanceType?, spot?}]; npm run deploy moves to the next on a capacity or quota error. [] is the one placement region/instanceType. count (1-${MAX_HOSTS_PER_CLOUD}, default 1): how many hosts, named aws, aws-2, ...; each is placed, moved and recovered on its own (gpu-hosts:placements.aws-2).`,
         default: DEFAULT,
     },
     read: (r, raw, ctx, fb) => readCloudSection(r, raw, fb, ctx, awsPlacements, {

@@ -16,6 +16,8 @@ export interface AzureSection {
     readonly vmSize: string;
     /** The placements accepted, in order, every field filled; [] is the section's one placement. */
     readonly candidates: readonly AzurePlacement[];
+    /** How many hosts: "azure", "azure-2", ...; each has its own placement. */
+    readonly count: number;
 }
 
 const LOCATION_ALLOWED = "an Azure location, e.g. \"eastus\"";
@@ -41,12 +43,12 @@ export const azurePlacements = placementReading<AzureSection, AzurePlacement>({
     },
 });
 
-const DEFAULT = { location: "eastus", vmSize: "Standard_NC4as_T4_v3", candidates: [] };
+const DEFAULT = { location: "eastus", vmSize: "Standard_NC4as_T4_v3", candidates: [], count: 1 };
 
 export const azureSection = defineKey<AzureSection>({
     key: "azure",
     schema: {
-        description: "Azure host {location, vmSize, candidates}; an NC-series CUDA size such as Standard_NC4as_T4_v3. candidates: [{location, vmSize?, spot?}], as for aws.",
+        description: "Azure hosts {location, vmSize, candidates, count}; an NC-series CUDA size such as Standard_NC4as_T4_v3. candidates: [{location, vmSize?, spot?}] and count (azure, azure-2, ...), as for aws.",
         default: DEFAULT,
     },
     read: (r, raw, ctx, fb) => readCloudSection(r, raw, fb, ctx, azurePlacements, {

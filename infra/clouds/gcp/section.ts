@@ -19,6 +19,8 @@ export interface GcpSection {
     readonly gpuType: string;
     /** The placements accepted, in order, every field filled; [] is the section's one placement. */
     readonly candidates: readonly GcpPlacement[];
+    /** How many hosts: "gcp", "gcp-2", ...; each has its own placement. */
+    readonly count: number;
 }
 
 const ZONE_ALLOWED = "a GCP zone, e.g. \"us-central1-a\"";
@@ -41,12 +43,12 @@ export const gcpPlacements = placementReading<GcpSection, GcpPlacement>({
     },
 });
 
-const DEFAULT = { project: "", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", candidates: [] };
+const DEFAULT = { project: "", zone: "us-central1-a", machineType: "n1-standard-4", gpuType: "nvidia-tesla-t4", candidates: [], count: 1 };
 
 export const gcpSection = defineKey<GcpSection>({
     key: "gcp",
     schema: {
-        description: "GCP host {project, zone, machineType, gpuType, candidates}; N1 with nvidia-tesla-t4, or G2 (L4). candidates: [{zone, machineType?, gpuType?, spot?}], as for aws.",
+        description: "GCP hosts {project, zone, machineType, gpuType, candidates, count}; N1 with nvidia-tesla-t4, or G2 (L4). candidates: [{zone, machineType?, gpuType?, spot?}] and count (gcp, gcp-2, ...), as for aws.",
         default: DEFAULT,
     },
     read: (r, raw, ctx, fb) => readCloudSection(r, raw, fb, ctx, gcpPlacements, {

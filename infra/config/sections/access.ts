@@ -2,6 +2,9 @@
 import { NAMESPACE } from "../../vocabulary";
 import { API_KEY, DOMAIN, EMAIL } from "../../validators";
 import type { Reader } from "../reader";
+import { MAX_HOSTS_PER_CLOUD } from "../placements";
+import { parseCloudHostName } from "../../contract/names";
+import { hostNamesText } from "./capacity";
 import { ConfigKey, defineKey } from "../schema";
 
 export type TlsMode = "internal" | "acme" | "off";
@@ -15,7 +18,7 @@ export interface TlsConfig {
      * open for the HTTP-01 challenge). "off": plain HTTP.
      */
     readonly mode: TlsMode;
-    /** The operator's DNS name of each cloud's host, for "acme"; "" for none. */
+    /** The operator's DNS name of each cloud host, by host name ("aws", "aws-2"), for "acme"; "" for none. */
     readonly domains: Readonly<Record<string, string>>;
     /** Contact address for the ACME account. "" for none. */
     readonly email: string;
@@ -69,23 +72,46 @@ export const apiKeys = defineKey<readonly string[], string>({
     read: (r, raw) => readApiKeys(r, raw),
 });
 
-/** gpu-hosts:tls; its domains are per cloud, so the key follows the clouds the registry knows. */
+/**
+ * gpu-hosts:tls; its domains are per cloud host ("aws", and "aws-2" for the second of
+ * gpu-hosts:aws.count), so the key follows the clouds the registry knows.
+ */
 export function tlsKey(clouds: readonly string[]): ConfigKey<TlsConfig> {
     const fallback: TlsConfig = { mode: "internal", domains: Object.fromEntries(clouds.map((c) => [c, ""])), email: "" };
     const orNone = (p: { re: RegExp; allowed: string }) => ({ re: new RegExp(`^$|${p.re.source}`), allowed: `${p.allowed}, or ""` });
     return defineKey<TlsConfig>({
         key: "tls",
         schema: {
-            description: `HTTPS on cloud hosts {mode, domains: {${clouds.join(", ")}}, email}. mode "internal" (Caddy's own CA; its root is the stack output caRootCert), "acme" (a public certificate for domains.<cloud>; opens port 80 for the challenge) or "off". The local stack serves plain HTTP on loopback.`,
+            description: `HTTPS on cloud hosts {mode, domains: {${clouds.join(", ")}}, email}. mode "internal" (Caddy's own CA; its root is the stack output caRootCert), "acme" (a public certificate for domains.<host>, e.g. domains.aws and domains.aws-2 with aws.count 2; opens port 80 for the challenge) or "off". The local stack serves plain HTTP on loopback.`,
             default: fallback,
         },
         read: (r, raw, _ctx, fb) => {
             const domain = (k: string, v: unknown, dfb: string) => r.pattern(k, v, dfb, orNone(DOMAIN));
             return r.object("tls", raw, fb, {
                 mode: (k, v, mfb) => r.oneOf(k, v, mfb, TLS_MODES),
-                domains: (k, v, dfb) => r.object(k, v, dfb, Object.fromEntries(clouds.map((c) => [c, domain]))),
+                domains: (k, v, dfb) => readDomains(r, k, v, dfb, clouds, domain),
                 email: (k, v, efb) => r.pattern(k, v, efb, orNone(EMAIL)),
             });
         },
     });
+}
+
+/** tls.domains: {<cloud host>: domain}; the clouds' first hosts are always there ("" by default), others as given. */
+function readDomains(r: Reader, key: string, v: unknown, fb: Readonly<Record<string, string>>, clouds: readonly string[],
+    domain: (k: string, v: unknown, fb: string) => string): Readonly<Record<string, string>> {
+    if (v === undefined) return fb;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+        r.fail(key, `an object {<host>: domain} whose hosts are ${clouds.map(hostNamesText).join(", ")}`, v);
+        return fb;
+    }
+    const out: Record<string, string> = { ...fb };
+    for (const [host, d] of Object.entries(v)) {
+        const named = parseCloudHostName(host, clouds);
+        if (!named || named.n > MAX_HOSTS_PER_CLOUD) {
+            r.problems.push(`${NAMESPACE}:${key}.${host} is not a known field; known fields: ${clouds.map(hostNamesText).join(", ")}`);
+            continue;
+        }
+        out[host] = domain(`${key}.${host}`, d, "");
+    }
+    return out;
 }

@@ -2,10 +2,9 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { loadConfig, namespaced } from "../../../infra/config";
-import type { CloudName } from "../../../infra/vocabulary";
 import { CLOUDS } from "../../../infra/clouds";
 import { gcpRegion } from "../../../infra/clouds/gcp/catalog";
-import { CloudPlacement, deployedClouds, describePlacement, placementOf } from "../../../infra/clouds/placement";
+import { CloudHost, CloudPlacement, deployedHosts, describePlacement, placementOf } from "../../../infra/clouds/placement";
 import { vmName } from "../../../infra/contract/names";
 import { CloudDetails, CloudHostOutput, StackOutputs } from "../../../infra/contract/outputs";
 
@@ -39,25 +38,28 @@ const VM = `text=$(cat); if [ -n "$text" ]; then printf '%s\\n' "$text" >&2; exi
 class TestGpuHost extends pulumi.ComponentResource {
     readonly placement: string;
     readonly vm: command.local.Command;
-    constructor(cloud: CloudName) {
-        super(CLOUDS[cloud].hostType, cloud, {}, {});
-        this.placement = describePlacement(placementOf(cfg, cloud));
+    constructor(h: CloudHost) {
+        const { name, cloud } = h;
+        super(CLOUDS[cloud].hostType, name, {}, {});
+        // Each host of a cloud (gpu-hosts:<cloud>.count) runs where its own placement says.
+        this.placement = describePlacement(placementOf(cfg, h));
         const disabled = cloud === "gcp" && apiNotReady && apiStillDisabled(apiNotReady) ? apiNotReady : undefined;
         // The image the VM boots: a lookup that fails while the API is not there yet.
         const image = disabled?.at === "invoke" ? pulumi.output(Promise.reject<string>(new Error(disabled.text))) : pulumi.output("ubuntu-2404");
         // Inputs follow the placement only: a host whose placement stays put is never stepped.
-        this.vm = new command.local.Command(vmName(cloud), {
+        this.vm = new command.local.Command(vmName(name), {
             create: VM,
             environment: { PLACEMENT: this.placement, IMAGE: image },
-            stdin: disabled?.at === "vm" ? disabled.text : failures[this.placement] ?? "",
+            // A failure keyed "<host> <placement>" fails that host only there; "<placement>" fails every host there.
+            stdin: disabled?.at === "vm" ? disabled.text : failures[`${name} ${this.placement}`] ?? failures[this.placement] ?? "",
         }, { parent: this });
         // What runs on the host: replaced with its machine.
-        new command.local.Command(`${cloud}-app`, { create: "echo app", triggers: [this.vm.stdout] }, { parent: this, dependsOn: [this.vm] });
+        new command.local.Command(`${name}-app`, { create: "echo app", triggers: [this.vm.stdout] }, { parent: this, dependsOn: [this.vm] });
         this.registerOutputs({});
     }
 }
 
-const deployed = deployedClouds(cfg).map((cloud) => ({ cloud, host: new TestGpuHost(cloud) }));
+const deployed = deployedHosts(cfg).map((h) => ({ ...h, host: new TestGpuHost(h) }));
 
 // The outputs contract (infra/contract/outputs.ts) the scripts' closing table reads, whole; documentation
 // addresses (RFC 5737), nothing listens.
@@ -69,16 +71,17 @@ const whereOf = (p: CloudPlacement): Omit<CloudDetails, "ssh"> =>
     p.cloud === "aws" ? { region: p.region, zone: p.zone || `${p.region}a`, instanceType: p.instanceType, spot: p.spot }
     : p.cloud === "gcp" ? { region: gcpRegion(p.zone), zone: p.zone, instanceType: p.machineType, spot: p.spot }
     : { region: p.location, zone: "none", instanceType: p.vmSize, spot: p.spot };
-const hostOut = (i: number, cloud: CloudName): CloudHostOutput => {
+const hostOut = (i: number, h: CloudHost): CloudHostOutput => {
+    const { name, cloud } = h;
     const address = `192.0.2.${i + 1}`;
     const live = `https://${address}:8000`;
     return {
         kind: cloud, gpu: "NVIDIA T4", address, liveUrl: live, idleUrl: `https://${address}:8001`, healthUrl: `${live}/health`,
         idleHealthUrl: `https://${address}:8001/health`, docsUrl: `${live}/docs`, apiUrl: live, liveColor: cfg.liveColor, idleColor: idle, slots: slotsOut,
-        ...whereOf(placementOf(cfg, cloud)), ssh: `ssh -i ~/.ssh/gpu-hosts/gpu-hosts-test-${cloud} ubuntu@${address}`,
+        ...whereOf(placementOf(cfg, h)), ssh: `ssh -i ~/.ssh/gpu-hosts/gpu-hosts-test-${name} ubuntu@${address}`,
     };
 };
-const hosts = Object.fromEntries(deployed.map(({ cloud }, i) => [cloud, hostOut(i, cloud)]));
+const hosts = Object.fromEntries(deployed.map((h, i) => [h.name, hostOut(i, h)]));
 const contract = {
     liveColor: cfg.liveColor, idleColor: idle,
     liveUrl: "https://192.0.2.1:8000", idleUrl: "https://192.0.2.1:8001", apiUrl: "https://192.0.2.1:8000",
@@ -89,6 +92,6 @@ const contract = {
 export = {
     ...contract,
     /** Where each host runs, and what its VM said. */
-    placements: Object.fromEntries(deployed.map(({ cloud, host }) => [cloud, host.placement])),
+    placements: Object.fromEntries(deployed.map(({ name, host }) => [name, host.placement])),
     vms: pulumi.all(deployed.map(({ host }) => host.vm.stdout)),
 };
