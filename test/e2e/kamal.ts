@@ -7,9 +7,20 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { Run, run } from "./harness";
 
-export const KAMAL_BENCH = path.resolve(__dirname, "..", "..", "..", "shared", "bench");
+/**
+ * ../shared/bench beside this checkout, else beside the checkout it was cloned from: CI runs in a
+ * fresh clone elsewhere (as scripts/engine.sh finds ../shared/engine).
+ */
+export function benchDir(repo: string = path.resolve(__dirname, "..", "..")): string {
+    const beside = path.resolve(repo, "..", "shared", "bench");
+    if (fs.existsSync(beside)) return beside;
+    const origin = spawnSync("git", ["remote", "get-url", "origin"], { cwd: repo, encoding: "utf8" }).stdout?.trim() ?? "";
+    const fromOrigin = origin && fs.existsSync(origin) ? path.resolve(origin, "..", "shared", "bench") : "";
+    return fromOrigin && fs.existsSync(fromOrigin) ? fromOrigin : beside;
+}
 const CONTAINER = "gpu-hosts-e2e-kamal-proxy";
 const IMAGE = "gpu-hosts-standin/debian:bookworm";
 
@@ -23,7 +34,7 @@ export interface Kamal {
 
 /** Starts kamal-proxy on `network`, its HTTP port on 127.0.0.1:`port`; the binary unpacked into `dir`. */
 export async function startKamal(o: { bench?: string; dir: string; network: string; port: number; log: string }): Promise<Kamal> {
-    const bench = o.bench ?? process.env.GPU_HOSTS_BENCH_DIR ?? KAMAL_BENCH;
+    const bench = o.bench ?? process.env.GPU_HOSTS_BENCH_DIR ?? benchDir();
     const archive = path.join(bench, "kamal-proxy.tar.xz");
     const sums = fs.readFileSync(path.join(bench, "SHA256SUMS"), "utf8");
     const want = /^([0-9a-f]{64})\s+kamal-proxy\.tar\.xz$/m.exec(sums)?.[1];
