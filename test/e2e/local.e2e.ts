@@ -284,7 +284,9 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
         assert.deepEqual([ok.doc.hosts.length, h.name, h.kind, h.market, h.cost], [1, "local", "local", null, null]);
         assert.deepEqual(h.slots.map((x) => [x.color, x.role, x.label, x.health.ok]), [["blue", "live", live?.release, true], ["green", "idle", idle?.release, true]]);
         // The e2e's key service is on (apiKeys set): eight containers, every one running and healthy where it has a check.
-        assert.deepEqual(h.containers.map((x) => [x.name, x.state, x.ok]), [
+        // The key service's container is named by the Docker provider: <resource name>-<7 hex>.
+        assert.match(h.containers[1]?.name ?? "", /^local-app-proxy-auth-[0-9a-f]{7}$/);
+        assert.deepEqual(h.containers.map((x) => [x.name.replace(/^(local-app-proxy-auth)-[0-9a-f]{7}$/, "$1"), x.state, x.ok]), [
             "proxy", "proxy-auth", "redis", "ollama", "blue-api", "blue-worker", "green-api", "green-worker",
         ].map((n) => [`local-app-${n}`, "running", true]));
         // Every job was drained: nothing waits; each slot finished at least the jobs the traffic saw it process.
