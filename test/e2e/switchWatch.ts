@@ -12,7 +12,11 @@ export interface SwitchFigures {
     readonly failed: number;
     /** The first few failures, for the notes. */
     readonly failures: readonly string[];
-    /** Answers from the old slot after the first answer of the new one (a flapping switch). */
+    /**
+     * Answers from the old slot to requests sent after the first answer of the new one (a flapping
+     * switch). The clients run concurrently, so a request another client sent before the switch can
+     * still finish on the old slot after it: that one is served as routed when it arrived, not a flap.
+     */
     readonly backAfterSwitch: number;
 }
 
@@ -47,6 +51,7 @@ export class SwitchWatch {
 
     private async loop(): Promise<void> {
         while (this.running) {
+            const sentAt = Date.now();
             const r = await this.get();
             this.sent++;
             if ("error" in r) {
@@ -55,7 +60,7 @@ export class SwitchWatch {
                 this.failures.push(`GET /health -> ${r.status}`);
             } else if (r.slot === this.to) {
                 this.firstNew ??= Date.now();
-            } else if (this.firstNew !== undefined) {
+            } else if (this.firstNew !== undefined && sentAt > this.firstNew) {
                 this.back++;
             }
             await new Promise((res) => setTimeout(res, 20));
