@@ -21,7 +21,8 @@ import type { ApiNotReady } from "../../infra/clouds/types";
 import { CapacityFailure, classifyCapacity, vmHostOf } from "./capacity";
 import { OpsError } from "./errors";
 import { Pinner, readStackConfig } from "./stackConfig";
-import { UpFailedError, UpSummary } from "./stackOps";
+import { UpSummary } from "./stackOps";
+import { UpFailedError } from "./engineErrors";
 import { UpDeps, changeLine, hostsTable, pinUnpinned } from "./up";
 import { table } from "./table";
 

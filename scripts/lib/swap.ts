@@ -27,7 +27,7 @@ import { Expect } from "./health";
 import { HISTORY_DEPTH, configSinceLastUpdate } from "./pending";
 import { RouteHost, RouteRunner, RouteSettings } from "./routes";
 import { readStackConfig } from "./stackConfig";
-import { UpFailedError } from "./stackOps";
+import { UpFailedError } from "./engineErrors";
 
 export interface SwapResult {
     readonly liveColor: Color;

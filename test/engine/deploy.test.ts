@@ -10,7 +10,8 @@ import { describePlacement } from "../../infra/clouds/placement";
 import { ResourceChange } from "../../scripts/lib/changes";
 import { deploy } from "../../scripts/lib/deploy";
 import { isOpsError } from "../../scripts/lib/errors";
-import { openStack, StackOps, UpFailedError } from "../../scripts/lib/stackOps";
+import { openStack, StackOps } from "../../scripts/lib/stackOps";
+import { UpFailedError } from "../../scripts/lib/engineErrors";
 import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
 
 const PROGRAM = path.join(__dirname, "capacity");

@@ -17,7 +17,8 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { openStack, UpFailedError } from "../../scripts/lib/stackOps";
+import { openStack } from "../../scripts/lib/stackOps";
+import { UpFailedError } from "../../scripts/lib/engineErrors";
 import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
 
 const PROGRAM = path.join(__dirname, "registry");

@@ -8,7 +8,8 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { nameOf } from "../../scripts/lib/changes";
 import { readStackConfig } from "../../scripts/lib/stackConfig";
-import { openStack, stackEnv, UpFailedError } from "../../scripts/lib/stackOps";
+import { openStack, stackEnv } from "../../scripts/lib/stackOps";
+import { UpFailedError } from "../../scripts/lib/engineErrors";
 import { rejects } from "../helpers/opsErrors";
 import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
 

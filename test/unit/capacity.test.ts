@@ -5,7 +5,7 @@
 import * as assert from "assert";
 import { CapacityFailure, classifyCapacity, vmCloudOf, vmHostOf } from "../../scripts/lib/capacity";
 import { apiNotReady, capacityFailures } from "../../scripts/lib/deploy";
-import { UpFailedError } from "../../scripts/lib/stackOps";
+import { UpFailedError } from "../../scripts/lib/engineErrors";
 import type { ApiNotReady } from "../../infra/clouds/types";
 import type { CloudName } from "../../infra/vocabulary";
 

@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { errorText, exitCode, parseArgs, usage } from "../../scripts/lib/cli";
 import { OpsError } from "../../scripts/lib/errors";
-import { mapStackError, registryLimitHint } from "../../scripts/lib/stackOps";
+import { mapStackError, registryLimitHint } from "../../scripts/lib/engineErrors";
 
 describe("operator script arguments", () => {
     const release = { name: "release", releaseFlag: true, switches: ["workdir"] as const };
