@@ -25,7 +25,8 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import * as tls from "tls";
 import { renderKeysFile } from "../infra/service/apiKeys";
-import { defaultPublicPaths, renderCaddyfile, switchScript } from "../infra/service/caddy";
+import { defaultPublicPaths, renderCaddyfile } from "../infra/service/caddy";
+import { switchScript } from "../infra/service/route";
 import { Color } from "../infra/vocabulary";
 import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy } from "../test/helpers/caddy";
 

@@ -15,7 +15,8 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import * as tls from "tls";
 import { renderKeysFile } from "../infra/service/apiKeys";
-import { defaultPublicPaths, renderCaddyfile, switchScript } from "../infra/service/caddy";
+import { defaultPublicPaths, renderCaddyfile } from "../infra/service/caddy";
+import { switchScript } from "../infra/service/route";
 import { Color, otherColor } from "../infra/vocabulary";
 import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy, writeKeys } from "../test/helpers/caddy";
 

@@ -1,5 +1,5 @@
-// Caddy routing, as pure functions: one static Caddyfile that serves both slots, and the command that
-// switches which slot is live.
+// Caddy routing, as pure functions: one static Caddyfile that serves both slots, the live one picked
+// per request from a marker file that the route command flips (./route.ts).
 //
 // The switch never reloads Caddy. A reload opens new listeners and closes idle keep-alive
 // connections, which resets the odd request that races the close (measured: ~1 in 5,000 during
@@ -18,9 +18,9 @@
 // pass through unchanged. With auth, every request but the public paths is first checked by the key
 // service (auth/server.js) through forward_auth; the key set lives in that service's file, not in
 // this one, so rotating keys changes nothing here. With TLS, both ports serve HTTPS only.
-import { ADDRESS_ALLOWED, DOCKER_NAME, DOMAIN, EMAIL, URL_PATH, isAddress, matches } from "../validators";
+import { ADDRESS_ALLOWED, DOMAIN, EMAIL, URL_PATH, isAddress, matches } from "../validators";
 import { COLORS, Color, otherColor } from "../vocabulary";
-import { renderShell } from "../shell/render";
+import { GREEN_MARKER, ROUTED_MARKER, ROUTES_DIR } from "./route";
 
 /** Port inside the proxy container that serves the live slot. */
 export const LIVE_LISTEN = 8080;
@@ -28,8 +28,6 @@ export const LIVE_LISTEN = 8080;
 export const IDLE_LISTEN = 8081;
 /** Caddy's admin API; bound to loopback inside the container, never published. */
 export const ADMIN_ADDRESS = "localhost:2019";
-/** Directory inside the proxy container holding the live-slot marker (a volume, so it survives restarts). */
-export const ROUTES_DIR = "/routes";
 
 export interface CaddyRoutes {
     /** host:port of each slot's api. */
@@ -97,11 +95,6 @@ const PUBLIC_PATH = /^\/[A-Za-z0-9._~/-]*\*?$/;
 /** One Caddyfile token as is: nothing its lexer reads as quoting, a block, a placeholder or an escape. */
 const CADDY_TOKEN = /^[^\s"`{}\\]+$/;
 
-/** Exists while green is live; absent, blue is. */
-export const GREEN_MARKER = "live-green";
-/** Created by the first switch and never removed: until then no slot has passed the health gate. */
-export const ROUTED_MARKER = "routed";
-
 function fileMatcher(name: string, negate: boolean, dir: string, file: string): string[] {
     return [`@${name} ${negate ? "not " : ""}file {`, `\troot ${dir}`, `\ttry_files /${file}`, "}"];
 }
@@ -119,7 +112,7 @@ function proxyTo(upstream: string, healthPath: string, matcher?: string): string
         // No lb_try_duration: with a slot marked down (or refusing connections) the request fails at
         // once into handle_errors' JSON answer instead of being held. It used to hold requests 10 s to
         // ride out a restarting upstream, but a swap never restarts one (it flips a marker between
-        // two running, health-gated slots: routeScript), so nothing is lost by failing fast.
+        // two running, health-gated slots: ./route.ts), so nothing is lost by failing fast.
         "\t}",
         "}",
     ];
@@ -349,60 +342,4 @@ function validateTls(tls: CaddyTls): void {
 /** Runs Caddy with a config file; the proxy container's command. */
 export function caddyRun(configPath: string): string[] {
     return ["caddy", "run", "--config", configPath, "--adapter", "caddyfile"];
-}
-
-/**
- * POSIX sh that makes `live` the live slot: create or remove the green marker (one syscall, atomic),
- * then mark the proxy routed. Idempotent; fails unless the markers end as intended. Contains no
- * single quote, so it can be passed as one `sh -c '...'` argument.
- */
-export function switchScript(live: Color, dir: string = ROUTES_DIR): string {
-    if (!URL_PATH.re.test(dir)) throw new Error(`routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
-    const [set, check] = live === "green" ? [`touch ${GREEN_MARKER}`, `[ -e ${GREEN_MARKER} ]`] : [`rm -f ${GREEN_MARKER}`, `[ ! -e ${GREEN_MARKER} ]`];
-    return ["set -eu", `mkdir -p ${dir}`, `cd ${dir}`, set, `touch ${ROUTED_MARKER}`, `${check} && [ -e ${ROUTED_MARKER} ]`].join("; ");
-}
-
-/**
- * POSIX sh that is true while `live` is already the routed slot: the proxy was routed once, and the
- * green marker is there for green, absent for blue. Contains no single quote.
- */
-export function routedCheck(live: Color, dir: string = ROUTES_DIR): string {
-    if (!URL_PATH.re.test(dir)) throw new Error(`routes dir must be an absolute path, got ${JSON.stringify(dir)}`);
-    return `[ -e ${dir}/${ROUTED_MARKER} ] && [ ${live === "green" ? "" : "! "}-e ${dir}/${GREEN_MARKER} ]`;
-}
-
-/** Seconds a slot must stay healthy before a switch: one health_interval plus one health_timeout. */
-export const HEALTH_SETTLE_S = 4;
-
-/** How the route command waits: see infra/shell/route.sh. */
-export interface RouteTiming {
-    /** Seconds the new live slot must stay healthy before the switch; 0 for none. Defaults to HEALTH_SETTLE_S. */
-    readonly settleSeconds?: number;
-    /** Health probes, 2 s apart, before the command gives up. Defaults to 15. */
-    readonly attempts?: number;
-}
-
-/**
- * The host-side script (infra/shell/route.sh) that makes `live` the live slot behind the proxy
- * container: unless it already is, refuse unless the new live upstream answers its health check from
- * inside the proxy's network (and keeps answering for `settleSeconds`), then flip the marker inside
- * the proxy container. The program's routes command runs it with the defaults; a swap, which has
- * just checked the slot through the proxy's own idle port, runs it without the settle
- * (scripts/lib/routes.ts).
- */
-export function routeScript(proxyContainer: string, live: Color, liveHealthUrl: string, timing: RouteTiming = {}): string {
-    if (!matches(DOCKER_NAME, proxyContainer)) throw new Error(`proxy container name must be ${DOCKER_NAME.allowed}, got ${JSON.stringify(proxyContainer)}`);
-    const m = /^http:\/\/([A-Za-z0-9.-]+:\d{1,5})\/[A-Za-z0-9._~/-]*$/.exec(liveHealthUrl);
-    if (!m) throw new Error(`live health URL must be http://host:port/path, got ${JSON.stringify(liveHealthUrl)}`);
-    const settle = timing.settleSeconds ?? HEALTH_SETTLE_S;
-    const attempts = timing.attempts ?? 15;
-    if (!Number.isInteger(settle) || settle < 0 || settle > 60) throw new Error(`route settle must be 0-60 seconds, got ${settle}`);
-    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) throw new Error(`route attempts must be 1-100, got ${attempts}`);
-    return renderShell({
-        file: "route.sh",
-        header: {
-            PROXY: proxyContainer, LIVE: live, HEALTH_URL: liveHealthUrl, UPSTREAM: m[1], SETTLE: settle, ATTEMPTS: attempts,
-            ROUTED: routedCheck(live), SWITCH: switchScript(live),
-        },
-    });
 }

@@ -1,9 +1,9 @@
-## Run on the host (infra/service/caddy.ts routeScript): makes LIVE the slot the proxy container PROXY
+## Run on the host (infra/service/route.ts routeScript): makes LIVE the slot the proxy container PROXY
 ## serves on the live port, health-gated. The inputs come in a header: HEALTH_URL (the slot's health
 ## URL on the proxy's network), UPSTREAM (its host:port, for the message), SETTLE (seconds it must stay
 ## healthy before the switch: 0 for none), ATTEMPTS (probes, 2 s apart, before giving up), and the two
 ## POSIX sh scripts run inside the proxy container: ROUTED (true while LIVE is already the routed slot)
-## and SWITCH (caddy.ts switchScript: one create or unlink of the green marker). The same script runs
+## and SWITCH (route.ts switchScript: one create or unlink of the green marker). The same script runs
 ## in the program's routes command and in `npm run promote`/`rollback`, which run it on each host
 ## themselves before they record the change (scripts/lib/routes.ts).
 set -euo pipefail

@@ -1,5 +1,5 @@
 // A swap's switch, run by the script itself on each host: the health-gated route command the
-// program's routes resource runs (infra/shell/route.sh, through caddy.ts routeScript), for the slot
+// program's routes resource runs (infra/shell/route.sh, through infra/service/route.ts routeScript), for the slot
 // that is to go live. On the local engine it runs beside the engine (with gpu-hosts:local.dockerHost,
 // as the program's local commands do); on every other host over SSH, through the host's `ssh` output
 // and the options the scripts share (status/probe.ts sshArgv: the stack's key file and known_hosts,
@@ -8,7 +8,7 @@
 import type { HostKind } from "../../infra/vocabulary";
 import { Color, LOCAL } from "../../infra/vocabulary";
 import { CONTAINERS, appStackName, proxyName, slotApiAlias } from "../../infra/contract/names";
-import { RouteTiming, routeScript } from "../../infra/service/caddy";
+import { RouteTiming, routeScript } from "../../infra/service/route";
 import { runWithInput, sshArgv } from "./status/probe";
 
 /** A host as a swap reaches it, from the stack outputs. */

@@ -3,7 +3,8 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import { DEFAULTS } from "../../infra/config";
-import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile, routeScript, switchScript } from "../../infra/service/caddy";
+import { IDLE_LISTEN, LIVE_LISTEN, renderCaddyfile } from "../../infra/service/caddy";
+import { routeScript, switchScript } from "../../infra/service/route";
 import { Recorded } from "../helpers/mocks";
 import { isSecretInput, plain, plainStrings } from "../helpers/secrets";
 import { HEAD_COMMIT, ProgramRun, ROOT, changedInputs, runProgram, runProgramFresh } from "../helpers/stack";
