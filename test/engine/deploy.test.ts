@@ -12,7 +12,7 @@ import { deploy } from "../../scripts/lib/deploy";
 import { isOpsError } from "../../scripts/lib/errors";
 import { openStack, StackOps } from "../../scripts/lib/stackOps";
 import { UpFailedError } from "../../scripts/lib/engineErrors";
-import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
+import { Engine, engineEnv, linkRepoProgram, report, requireEngine, runCli, setProcessEnv, tempEngineDir } from "./engine";
 
 const PROGRAM = path.join(__dirname, "capacity");
 const PINNED = { blue: { release: "v1", commit: "a1".repeat(20) }, green: { release: "v1", commit: "a1".repeat(20) } };
@@ -58,28 +58,19 @@ describe("npm run deploy on the real engine (capacity test program, real command
     let engine: Engine;
     let tmp: string;
     let workDir: string;
-    const saved: Record<string, string | undefined> = {};
+    let restoreEnv = () => {};
 
     before(function () {
         engine = requireEngine(this);
         tmp = tempEngineDir("gpu-hosts-engine-deploy-");
         workDir = path.join(tmp, "program");
-        fs.mkdirSync(workDir);
         // The program stays in the repo (it imports the real config and placement code); only its
         // project file and stack files live here, so no test writes a tracked file.
-        fs.copyFileSync(path.join(PROGRAM, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
-        fs.writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(path.join(PROGRAM, "index.js"))});\n`);
-        fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
-        for (const [k, v] of Object.entries(engineEnv(engine, tmp, { plugins: true }))) {
-            saved[k] = process.env[k];
-            process.env[k] = v;
-        }
+        linkRepoProgram(PROGRAM, workDir);
+        restoreEnv = setProcessEnv(engineEnv(engine, tmp, { plugins: true }));
     });
     after(() => {
-        for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
-        }
+        restoreEnv();
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
 

@@ -117,4 +117,32 @@ export function tempEngineDir(prefix: string): string {
     return tmp;
 }
 
+/**
+ * Sets `env` on this process (openStack, like the scripts, takes the CLI's environment from it) and
+ * returns what puts the old values back.
+ */
+export function setProcessEnv(env: Readonly<Record<string, string>>): () => void {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    return () => {
+        for (const [k, v] of Object.entries(saved)) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+        }
+    };
+}
+
+/**
+ * A project directory `workDir` for a test program that stays in the repo (it imports the real
+ * program code by relative path): its Pulumi.yaml, an index.js that requires the repo's, and the
+ * repo's node_modules. Only the project and stack files live in `workDir`, so no test writes a
+ * tracked file.
+ */
+export function linkRepoProgram(program: string, workDir: string): void {
+    fs.mkdirSync(workDir);
+    fs.copyFileSync(path.join(program, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
+    fs.writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(path.join(program, "index.js"))});\n`);
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
+}
+
 export const report = (r: CliResult) => `exit ${r.code} after ${r.ms} ms:\n${r.output.slice(-4000)}`;

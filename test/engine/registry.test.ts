@@ -19,7 +19,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { openStack } from "../../scripts/lib/stackOps";
 import { UpFailedError } from "../../scripts/lib/engineErrors";
-import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
+import { Engine, engineEnv, linkRepoProgram, report, requireEngine, runCli, setProcessEnv, tempEngineDir } from "./engine";
 
 const PROGRAM = path.join(__dirname, "registry");
 const PASSWORD = "dckr_pat_engine-test-Secret_42";
@@ -111,7 +111,7 @@ describe("Docker Hub pulls on the real engine and Docker provider (stand-in engi
     let tmp: string;
     let workDir: string;
     let host: StandInEngine;
-    const saved: Record<string, string | undefined> = {};
+    let restoreEnv = () => {};
     const REDIS = "redis:7.4.2-alpine";
     const OLLAMA = "ollama/ollama:0.5.7";
     const NODE = "node:20-bookworm-slim";
@@ -120,23 +120,14 @@ describe("Docker Hub pulls on the real engine and Docker provider (stand-in engi
         engine = requireEngine(this);
         tmp = tempEngineDir("gpu-hosts-engine-registry-");
         workDir = path.join(tmp, "program");
-        fs.mkdirSync(workDir);
         // The program stays in the repo (it imports the real registryAuth); only its project and stack files live here.
-        fs.copyFileSync(path.join(PROGRAM, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
-        fs.writeFileSync(path.join(workDir, "index.js"), `module.exports = require(${JSON.stringify(path.join(PROGRAM, "index.js"))});\n`);
-        fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
-        for (const [k, v] of Object.entries(engineEnv(engine, tmp, { plugins: true }))) {
-            saved[k] = process.env[k];
-            process.env[k] = v;
-        }
+        linkRepoProgram(PROGRAM, workDir);
+        restoreEnv = setProcessEnv(engineEnv(engine, tmp, { plugins: true }));
         host = new StandInEngine(path.join(tmp, "docker.sock"));
         await host.listen();
     });
     after(async () => {
-        for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
-        }
+        restoreEnv();
         if (host) await host.close();
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });

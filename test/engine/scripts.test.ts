@@ -19,7 +19,7 @@ import { openStack, StackOps } from "../../scripts/lib/stackOps";
 import { RouteRunner } from "../../scripts/lib/routes";
 import { promote, rollback, SwapDeps } from "../../scripts/lib/swap";
 import { rejects } from "../helpers/opsErrors";
-import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
+import { Engine, engineEnv, REPO, report, requireEngine, runCli, setProcessEnv, tempEngineDir } from "./engine";
 
 const TEST_PROGRAM = path.join(__dirname, "program");
 const commit = (c: string) => c.repeat(40).slice(0, 40);
@@ -32,7 +32,7 @@ describe("the operator scripts on the real engine (test program, real command pr
     let engine: Engine;
     let tmp: string;
     let workDir: string;
-    const saved: Record<string, string | undefined> = {};
+    let restoreEnv = () => {};
     const hostsToStop: StandInHost[] = [];
 
     before(function () {
@@ -42,16 +42,10 @@ describe("the operator scripts on the real engine (test program, real command pr
         fs.cpSync(TEST_PROGRAM, workDir, { recursive: true });
         fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
         // openStack takes the CLI's environment from this process (plus stackEnv for "local").
-        for (const [k, v] of Object.entries(engineEnv(engine, tmp, { plugins: true }))) {
-            saved[k] = process.env[k];
-            process.env[k] = v;
-        }
+        restoreEnv = setProcessEnv(engineEnv(engine, tmp, { plugins: true }));
     });
     after(async () => {
-        for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
-        }
+        restoreEnv();
         await Promise.all(hostsToStop.map((h) => h.stop()));
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });

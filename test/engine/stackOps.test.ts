@@ -11,7 +11,7 @@ import { readStackConfig } from "../../scripts/lib/stackConfig";
 import { openStack, stackEnv } from "../../scripts/lib/stackOps";
 import { UpFailedError } from "../../scripts/lib/engineErrors";
 import { rejects } from "../helpers/opsErrors";
-import { Engine, engineEnv, REPO, report, requireEngine, runCli, tempEngineDir } from "./engine";
+import { Engine, engineEnv, REPO, report, requireEngine, runCli, setProcessEnv, tempEngineDir } from "./engine";
 
 const commit = (c: string) => c.repeat(40).slice(0, 40);
 
@@ -20,7 +20,7 @@ describe("StackOps on the real engine", function () {
     let engine: Engine;
     let tmp: string;
     let workDir: string;
-    const saved: Record<string, string | undefined> = {};
+    let restoreEnv = () => {};
 
     before(async function () {
         engine = requireEngine(this);
@@ -28,10 +28,7 @@ describe("StackOps on the real engine", function () {
         workDir = path.join(tmp, "program");
         fs.cpSync(path.join(__dirname, "program"), workDir, { recursive: true });
         fs.symlinkSync(path.join(REPO, "node_modules"), path.join(workDir, "node_modules"));
-        for (const [k, v] of Object.entries(engineEnv(engine, tmp, { plugins: true }))) {
-            saved[k] = process.env[k];
-            process.env[k] = v;
-        }
+        restoreEnv = setProcessEnv(engineEnv(engine, tmp, { plugins: true }));
         const config = {
             "gpu-hosts:slots": { blue: { release: "v1", commit: commit("a1") }, green: { release: "v2", commit: commit("b2") } },
             "scriptsTest:standIn": { hosts: { h: { liveUrl: "http://127.0.0.1:1", idleUrl: "http://127.0.0.1:2", routeFile: path.join(tmp, "routes") } } },
@@ -41,10 +38,7 @@ describe("StackOps on the real engine", function () {
         assert.equal(init.code, 0, report(init));
     });
     after(() => {
-        for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
-        }
+        restoreEnv();
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
     const open = (output?: (t: string) => void) => openStack({ stackName: "dev", workDir, pulumiRoot: engine.root, onOutput: output ?? (() => undefined) });
