@@ -36,8 +36,7 @@ export interface UpDeps {
  */
 export async function pinUnpinned(d: UpDeps, cfg: Pick<StackConfig, "slots" | "app">, pin: Pinner): Promise<Color[]> {
     const slots = cfg.slots;
-    const kept = readPins(await d.stack.outputs());
-    const fresh = COLORS.filter((c) => decidePin(slots[c], kept[c]).kind === "new");
+    const { kept, fresh } = await unpinnedSlots(d, slots);
     if (fresh.length === 0) return [];
     const contextDir = appContextDir(cfg);
     const byRelease = new Map<string, SlotConfig>();
@@ -51,6 +50,12 @@ export async function pinUnpinned(d: UpDeps, cfg: Pick<StackConfig, "slots" | "a
     }
     await d.stack.setConfig("slots", next);
     return fresh;
+}
+
+/** The pins the stack kept, and the slots the next up pins (decidePin: "new"). */
+async function unpinnedSlots(d: UpDeps, slots: StackConfig["slots"]): Promise<{ kept: ReturnType<typeof readPins>; fresh: Color[] }> {
+    const kept = readPins(await d.stack.outputs());
+    return { kept, fresh: COLORS.filter((c) => decidePin(slots[c], kept[c]).kind === "new") };
 }
 
 /** "blue: 2 replace; green: none; shared: 1 update" for a run's changes, with the live slot named. */
@@ -91,8 +96,7 @@ export async function up(d: UpDeps, pin: Pinner): Promise<UpResult> {
 /** Previews what an up would change, per slot; says which slots the next up pins. Writes no config. */
 export async function preview(d: UpDeps): Promise<readonly ResourceChange[]> {
     const cfg = await readStackConfig(d.stack);
-    const kept = readPins(await d.stack.outputs());
-    for (const c of COLORS.filter((x) => decidePin(cfg.slots[x], kept[x]).kind === "new")) {
+    for (const c of (await unpinnedSlots(d, cfg.slots)).fresh) {
         d.log(`note: slot ${c} has no pin for release ${cfg.slots[c].release} yet: the preview builds it from what it names now; the next up pins it`);
     }
     const planned = await d.stack.preview();
@@ -136,7 +140,7 @@ export function keptAdvice(outputs: Readonly<Record<string, unknown>>, lost: rea
  * to (outside recover a changed key is refused): it is taken as reinstalled, and the line says how to
  * clean it up if it was not. Returns how many resources were dropped.
  */
-export async function dropLostServers(d: UpDeps): Promise<{ readonly dropped: number; readonly lost: readonly string[] }> {
+export async function dropLostServers(d: UpDeps, outputs: Readonly<Record<string, unknown>>): Promise<{ readonly dropped: number; readonly lost: readonly string[] }> {
     let state;
     try {
         state = await d.stack.exportState();
@@ -144,7 +148,7 @@ export async function dropLostServers(d: UpDeps): Promise<{ readonly dropped: nu
         return { dropped: 0, lost: [] }; // nothing to read: the destroy says what is wrong
     }
     const resources = state.deployment.resources ?? [];
-    const servers = serversIn(resources, await d.stack.outputs().catch(() => ({})), d.stack.name).filter((s) => s.probe);
+    const servers = serversIn(resources, outputs, d.stack.name).filter((s) => s.probe);
     if (servers.length === 0) return { dropped: 0, lost: [] };
     d.log(`checking ${servers.map((s) => s.name).join(", ")} over SSH (host key and machine id) before the destroy dials ${servers.length === 1 ? "it" : "them"}`);
     const lost = new Map<string, string>();
@@ -173,7 +177,7 @@ export async function dropLostServers(d: UpDeps): Promise<{ readonly dropped: nu
 export async function destroy(d: UpDeps): Promise<UpSummary> {
     // Read before the outputs are gone.
     const outputs = await d.stack.outputs().catch(() => ({}));
-    const { dropped, lost } = await dropLostServers(d);
+    const { dropped, lost } = await dropLostServers(d, outputs);
     const r = await d.stack.destroy();
     d.log(`done: stack ${d.stack.name} destroyed (${r.changes.delete ?? 0} deleted${dropped ? `, ${dropped} dropped with ${lost.join(", ")}` : ""}); its config and history stay (\`pulumi stack rm ${d.stack.name}\` removes them)`);
     for (const line of keptAdvice(outputs, lost)) d.log(line);
