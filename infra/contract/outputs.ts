@@ -11,7 +11,7 @@ import { HOST_KINDS } from "../clouds";
 import { Color, HostKind, LOCAL, SSH, otherColor } from "../vocabulary";
 import type { CloudDetails, CloudKind, DetailsOf, HostDetailsInput, Inputs, RemoteKind, ServerDetails } from "./details";
 import type { KeptPins } from "../service/pin";
-import { PinsOutput, readPins } from "./pins";
+import { PinsOutput, isObject, readPins } from "./pins";
 
 /** A slot as the outputs show it. */
 export interface SlotOutput {
@@ -190,7 +190,6 @@ export class OutputsError extends Error {
 }
 
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isHostKind = (v: unknown): v is HostKind => (HOST_KINDS as readonly unknown[]).includes(v);
 
 /** Reads fields one by one; a bad one is noted and a stand-in returned, so every problem is found in one pass. */

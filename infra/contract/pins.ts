@@ -15,7 +15,7 @@
 // reads what the last completed one kept.
 import * as pulumi from "@pulumi/pulumi";
 import { COLORS, Color } from "../vocabulary";
-import { COMMIT } from "../validators";
+import { COMMIT, matches } from "../validators";
 import { KeptPins, PinRecord, PinnedSlots, pinSlots } from "../service/pin";
 import type { StackConfig } from "../config";
 
@@ -35,8 +35,9 @@ export function selfReferenceName(org: string, project: string, stack: string): 
     return org === "organization" ? stack : `${org}/${project}/${stack}`;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isCommit = (v: unknown): v is string => typeof v === "string" && COMMIT.re.test(v);
+/** A JSON object (not null, not an array): what a stack output holding a record reads as. */
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCommit = (v: unknown): v is string => matches(COMMIT, v);
 
 /**
  * Each slot's kept pin from raw stack outputs: the `pins` output, or for a stack last deployed before

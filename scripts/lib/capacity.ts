@@ -30,10 +30,5 @@ export function vmHostOf(urn: string): { readonly host: string; readonly cloud: 
     if (!cloud || !name.endsWith(suffix)) return undefined;
     const host = name.slice(0, -suffix.length);
     const named = parseCloudHostName(host, [cloud]);
-    return named && vmName(host) === name ? { host, cloud } : undefined;
-}
-
-/** The cloud whose VM a resource URN names, or undefined for any other resource (vmHostOf). */
-export function vmCloudOf(urn: string): CloudName | undefined {
-    return vmHostOf(urn)?.cloud;
+    return named ? { host, cloud } : undefined;
 }

@@ -237,9 +237,9 @@ class AutomationStackOps implements StackOps {
             const headline = errors.headline();
             if (mapped.kind !== "up-failed") throw mapped;
             // Docker Hub's rate limit, wherever a pull met it: said once, with the config that lifts it.
-            const limited = errors.errors.find((x) => registryLimitHint([x.message], this.name) !== undefined);
-            if (limited) {
-                throw new UpFailedError(`pulumi up on stack ${this.name} failed at ${nameOf(limited.urn)}: ${registryLimitHint([limited.message], this.name)}`, errors.errors, log.changes, errors.programErrors);
+            for (const x of errors.errors) {
+                const hint = registryLimitHint([x.message], this.name);
+                if (hint) throw new UpFailedError(`pulumi up on stack ${this.name} failed at ${nameOf(x.urn)}: ${hint}`, errors.errors, log.changes, errors.programErrors);
             }
             throw new UpFailedError(headline ? `pulumi up on stack ${this.name} failed: ${headline}` : mapped.message, errors.errors, log.changes, errors.programErrors);
         }

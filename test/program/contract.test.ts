@@ -11,7 +11,7 @@ import {
 } from "../../infra/contract/names";
 import { StackOutputs, isCloudHost, parseStackOutputs } from "../../infra/contract/outputs";
 import { COLORS, Color, HostKind } from "../../infra/vocabulary";
-import { vmCloudOf } from "../../scripts/lib/capacity";
+import { vmHostOf } from "../../scripts/lib/capacity";
 import { isRoutes, slotOf } from "../../scripts/lib/changes";
 import { isServerIdentity, StackState } from "../../scripts/lib/recover";
 import { machineOf } from "../../scripts/lib/status/cost";
@@ -96,10 +96,10 @@ for (const { label, stack, overrides } of STACKS) {
             for (const r of identities) assert.strictEqual(r.type, LOCAL_COMMAND_TYPE);
         });
 
-        it("vmCloudOf and machineOf: exactly each cloud host's VM, of its cloud", () => {
-            const vms = run.resources.filter((r) => vmCloudOf(urn(r)) !== undefined);
+        it("vmHostOf and machineOf: exactly each cloud host's VM, of its cloud", () => {
+            const vms = run.resources.filter((r) => vmHostOf(urn(r))?.cloud !== undefined);
             const clouds = Object.entries(outputs.hosts).filter(([, h]) => isCloudHost(h));
-            assert.deepStrictEqual(vms.map((r) => `${vmCloudOf(urn(r))} ${r.name}`).sort(), clouds.map(([n, h]) => `${h.kind} ${vmName(n)}`).sort());
+            assert.deepStrictEqual(vms.map((r) => `${vmHostOf(urn(r))?.cloud} ${r.name}`).sort(), clouds.map(([n, h]) => `${h.kind} ${vmName(n)}`).sort());
             const state: StackState = { version: 3, deployment: { resources: run.resources.map((r) => ({ urn: urn(r), type: r.type, custom: r.custom, id: r.id })) } };
             for (const [n] of clouds) assert.strictEqual(machineOf(state, n)?.urn, urn(vms.find((r) => r.name === vmName(n))!), n);
             for (const [n] of hosts.filter(([, k]) => k === "local" || k === "ssh")) assert.strictEqual(machineOf(state, n), undefined, n);

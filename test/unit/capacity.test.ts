@@ -3,7 +3,7 @@
 // verbatim from the public source named beside it (request ids and quota-portal URLs trimmed), as
 // Terraform/Pulumi providers, gcloud or the consoles printed them.
 import * as assert from "assert";
-import { CapacityFailure, classifyCapacity, vmCloudOf, vmHostOf } from "../../scripts/lib/capacity";
+import { CapacityFailure, classifyCapacity, vmHostOf } from "../../scripts/lib/capacity";
 import { apiNotReady, capacityFailures } from "../../scripts/lib/deploy";
 import { UpFailedError } from "../../scripts/lib/engineErrors";
 import type { ApiNotReady } from "../../infra/clouds/types";
@@ -313,11 +313,11 @@ describe("API not enabled yet: real Google 403 texts", () => {
     });
 });
 
-describe("vmCloudOf: which cloud's VM an engine diagnostic is about", () => {
+describe("vmHostOf: which cloud's VM an engine diagnostic is about", () => {
     it("is the `<cloud>-vm` child of the cloud's host component", () => {
-        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-vm"), "aws");
-        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/instance:Instance::gcp-vm"), "gcp");
-        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AzureGpuHost$azure-native:compute:VirtualMachine::azure-vm"), "azure");
+        assert.strictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-vm")?.cloud, "aws");
+        assert.strictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/instance:Instance::gcp-vm")?.cloud, "gcp");
+        assert.strictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AzureGpuHost$azure-native:compute:VirtualMachine::azure-vm")?.cloud, "azure");
     });
 
     it("is nothing for any other resource, a mismatched name, or a VM outside a host", () => {
@@ -337,7 +337,7 @@ describe("vmCloudOf: which cloud's VM an engine diagnostic is about", () => {
         assert.deepStrictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-2-vm"), { host: "aws-2", cloud: "aws" });
         assert.deepStrictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:GcpGpuHost$gcp:compute/instance:Instance::gcp-10-vm"), { host: "gcp-10", cloud: "gcp" });
         assert.deepStrictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AzureGpuHost$azure-native:compute:VirtualMachine::azure-vm"), { host: "azure", cloud: "azure" });
-        assert.strictEqual(vmCloudOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-3-vm"), "aws");
+        assert.strictEqual(vmHostOf("urn:pulumi:dev::gpu-hosts::gpu-hosts:hosts:AwsGpuHost$aws:ec2/instance:Instance::aws-3-vm")?.cloud, "aws");
     });
 });
 
