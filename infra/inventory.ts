@@ -4,7 +4,7 @@ import { HostKind, LOCAL, SSH } from "./vocabulary";
 import type { StackConfig } from "./config";
 import { CLOUDS, isCloud } from "./clouds";
 import { CloudHostArgs, StackSshKey } from "./clouds/common";
-import { hostsOfCloud, placementOf } from "./clouds/placement";
+import { deployedHosts, placementOf } from "./clouds/placement";
 import { GpuHost } from "./hosts/gpuHost";
 import { LocalHost, dockerCliEndpoint } from "./hosts/local";
 import { SshServerHost } from "./hosts/server";
@@ -14,15 +14,9 @@ import type { RegistryLogin } from "./hosts/registry";
 const ROLE = "gpu-host";
 
 /** The Docker Hub login gpu-hosts:registry names, its password a secret; undefined for anonymous pulls. */
-export function registryLogin(cfg: StackConfig): RegistryLogin | undefined {
+function registryLogin(cfg: StackConfig): RegistryLogin | undefined {
     return cfg.registry.username === "" ? undefined : { username: cfg.registry.username, password: pulumi.secret(cfg.registryPassword) };
 }
-
-/** `{ registryLogin }` when the stack logs in to Docker Hub, else nothing: hosts without one keep their inputs as they were. */
-const withLogin = (cfg: StackConfig): { registryLogin?: RegistryLogin } => {
-    const login = registryLogin(cfg);
-    return login ? { registryLogin: login } : {};
-};
 
 /** The CloudHostArgs a stack's validated config implies; add the cloud's own section (aws, gcp, azure). */
 export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs {
@@ -42,7 +36,7 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
         gpuCheckImage: cfg.images.gpuCheck,
         tags: { project: pulumi.getProject(), stack: pulumi.getStack(), role: ROLE },
         registryMirrors: cfg.registry.mirrors,
-        ...withLogin(cfg),
+        registryLogin: registryLogin(cfg),
     };
 }
 
@@ -50,7 +44,7 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
 function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost[] {
     // The local engine is the operator's own: its daemon.json (and any mirror) is theirs; a login is
     // only what the provider sends with its pulls.
-    if (kind === LOCAL) return [new LocalHost(LOCAL, { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint(), ...withLogin(cfg) })];
+    if (kind === LOCAL) return [new LocalHost(LOCAL, { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint(), registryLogin: registryLogin(cfg) })];
     if (kind === SSH) {
         // The operator's own key, else the stack's, whose public half is an output to authorise.
         const own = cfg.sshPrivateKey !== "";
@@ -61,16 +55,15 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuH
             nvidiaDriverBranch: cfg.nvidiaDriverBranch,
             gpuCheckImage: cfg.images.gpuCheck,
             // The live port stays open to all; the idle one to the operators (config rules.ts).
-            firewall: { ports: [{ port: cfg.idlePort, from: [...new Set(cfg.operatorCidrs)] }] },
+            firewall: { ports: [{ port: cfg.idlePort, from: cfg.operatorCidrs }] },
             registryMirrors: cfg.registry.mirrors,
-            ...withLogin(cfg),
+            registryLogin: registryLogin(cfg),
         }).host);
     }
     if (isCloud(kind)) {
         // gpu-hosts:<cloud>.count hosts ("aws", "aws-2", ...), less those `npm run deploy` skipped; each
         // runs where its own placement says (placement.ts): its recorded one, else the first candidate.
-        const skipped = cfg.placements.skipped;
-        return hostsOfCloud(cfg, kind).filter((h) => !skipped.includes(h.name)).map((h) => {
+        return deployedHosts(cfg).filter((h) => h.cloud === kind).map((h) => {
             const { cloud, ...placement } = placementOf(cfg, h);
             return CLOUDS[cloud].createHost(h.name, cloudHostArgs(cfg, key()), placement as never, cfg[cloud] as never);
         });

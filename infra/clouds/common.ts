@@ -74,7 +74,7 @@ export function cloudRemoteArgs(a: CloudHostArgs): RemoteHostArgs {
         keyDir: SSH_KEY_DIR,
         // The public IP is NAT'd onto a private address; the cloud firewall decides who gets in.
         bindAddress: "0.0.0.0",
-        ...(a.registryLogin ? { registryLogin: a.registryLogin } : {}),
+        registryLogin: a.registryLogin,
     };
 }
 

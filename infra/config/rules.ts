@@ -4,7 +4,7 @@
 import { COLORS, NAMESPACE, PORTS, SSH } from "../vocabulary";
 import { COMMIT, WIDEST_PRODUCTION_PREFIX, isIp, isWorldOpen } from "../validators";
 import { CLOUDS, isCloud } from "../clouds";
-import { hostsOfCloud } from "../clouds/placement";
+import { cloudHosts } from "../clouds/placement";
 import { show } from "./reader";
 import type { Reader } from "./reader";
 import { checkRegistryLogin } from "./sections/registry";
@@ -47,14 +47,14 @@ export function checkRules(r: Reader, cfg: StackConfig, slotsRead: boolean): voi
 
     // A cloud's second and later hosts are named "<cloud>-<n>" (gpu-hosts:<cloud>.count), which an own
     // server's name may also be; two hosts of one name would share their resources' names, outputs and containers.
-    const cloudHosts = clouds.flatMap((c) => hostsOfCloud(cfg, c));
+    const hosts = cloudHosts(cfg);
     if (servers) {
         cfg.ssh.hosts.forEach((h, i) => {
-            const clash = cloudHosts.find((c) => c.name === h.name);
+            const clash = hosts.find((c) => c.name === h.name);
             if (!clash) return;
-            const count = (cfg[clash.cloud] as { readonly count: number }).count;
-            r.fail(`ssh.hosts[${i}].name`, `a name no cloud host of the stack has (${NAMESPACE}:${clash.cloud}.count is ${count}: ` +
-                `its hosts are ${hostsOfCloud(cfg, clash.cloud).map((c) => show(c.name)).join(", ")})`, h.name);
+            const mine = hosts.filter((c) => c.cloud === clash.cloud);
+            r.fail(`ssh.hosts[${i}].name`, `a name no cloud host of the stack has (${NAMESPACE}:${clash.cloud}.count is ${mine.length}: ` +
+                `its hosts are ${mine.map((c) => show(c.name)).join(", ")})`, h.name);
         });
     }
 
@@ -67,14 +67,14 @@ export function checkRules(r: Reader, cfg: StackConfig, slotsRead: boolean): voi
                 r.fail(`ssh.hosts[${i}].address`, `a DNS name when ${NAMESPACE}:tls.mode is "acme" (a public CA issues certificates for names; use "internal" for an address)`, h.address);
             }
         });
-        for (const { name } of cloudHosts) {
+        for (const { name } of hosts) {
             if ((cfg.tls.domains[name] ?? "") === "") {
                 r.fail(`tls.domains.${name}`, `the DNS name of the ${name} host when ${NAMESPACE}:tls.mode is "acme" (a public CA issues only for a name)`, "");
             }
         }
         // Each host answers for its own name: one name on two hosts would point its DNS at one of them only.
         const seen = new Map<string, string>();
-        for (const { name } of cloudHosts) {
+        for (const { name } of hosts) {
             const d = cfg.tls.domains[name] ?? "";
             if (d === "") continue;
             const first = seen.get(d);

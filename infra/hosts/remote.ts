@@ -223,9 +223,10 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
     let firewall: command.remote.Command | undefined;
     if (m.setup.by === "ssh") {
         const script = m.setup.script;
+        const sudo = args.user === "root" ? "" : "sudo -n ";
         // As root, from stdin (nothing in argv); again only when the script changes.
         setup = remote(`${name}-setup`, {
-            create: args.user === "root" ? "bash -s" : "sudo -n bash -s",
+            create: `${sudo}bash -s`,
             stdin: script,
             triggers: [crypto.createHash("sha256").update(script).digest("hex")],
         }, { dependsOn: [sshGate] });
@@ -236,7 +237,6 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
             // `create` again: pulumi-command provider/pkg/provider/common/inputs.go, remote/commandController.go),
             // and its delete, which gets the same stdin, takes it away. A new machine's is made only
             // once the old one's delete has run against the same address.
-            const sudo = args.user === "root" ? "" : "sudo -n ";
             firewall = remote(`${name}-firewall`, {
                 create: `${sudo}bash -s -- install`,
                 delete: `${sudo}bash -s -- uninstall`,

@@ -63,7 +63,7 @@ export class SshServerHost extends pulumi.ComponentResource {
             // No cloud firewall in front: the proxy listens on every interface of the server, and the
             // firewall the setup installs (args.firewall) keeps the idle port to the operators.
             bindAddress: "0.0.0.0",
-            ...(args.registryLogin ? { registryLogin: args.registryLogin } : {}),
+            registryLogin: args.registryLogin,
         };
         const access = sshAccess(name, remote);
         const { identity, hostKey, record } = serverMachine(this, name, args, access);

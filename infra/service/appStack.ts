@@ -170,7 +170,7 @@ export class AppStack extends pulumi.ComponentResource {
             // containers' dependencies on them directly.
             apiDependsOn: [this.redis],
             workerDependsOn: [this.modelPull, this.redis],
-            ...(pullBase ? { pullBase } : {}),
+            pullBase,
         }, { parent: this });
         const blue = slot("blue");
         const green = slot("green");
@@ -194,7 +194,7 @@ export class AppStack extends pulumi.ComponentResource {
             routesDependOn: [blue.api, green.api],
             auth: args.auth,
             tls: args.tls,
-            ...(pullBase ? { pullBase } : {}),
+            pullBase,
         }, { parent: this });
         this.caRootCert = this.proxy.caRootCert;
         this.images = [s.images.redis, s.images.ollama, s.images.proxy, blue.imageName, green.imageName,

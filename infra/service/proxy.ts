@@ -123,7 +123,7 @@ export class Proxy extends pulumi.ComponentResource {
             // Tagged by content: a changed server.js builds a new image and replaces the container.
             const authImage = hostImage(this, args.host, {
                 repository: `${name}-auth`, tag: contextDigest(context).slice(0, 20), context, dockerfile: `${context}/Dockerfile`,
-                ...(args.pullBase ? { pullBase: args.pullBase } : {}),
+                pullBase: args.pullBase,
             });
             this.authImageName = authImage.imageName;
             const keysVolume = new docker.Volume(`${name}-auth-keys`, { name: `${name}-auth-keys` }, named);

@@ -72,7 +72,7 @@ export class Slot extends pulumi.ComponentResource {
         // One repository per slot: replacing one slot's image never untags an image the other runs.
         const built = hostImage(this, host, {
             repository: name, tag: args.source.tag, context: args.source.context, dockerfile: `${args.source.context}/${app.dockerfile}`,
-            ...(args.pullBase ? { pullBase: args.pullBase } : {}),
+            pullBase: args.pullBase,
         });
         this.image = built.image;
         this.imageName = built.imageName;
