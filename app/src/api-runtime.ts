@@ -1,10 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
-import { generationKey, GenerationReport } from "./breaker";
+import { GenerationReport } from "./breaker";
 import type { AppConfig } from "./config";
 import { AnalysisJobData, AnalysisResult, createQueue, findJob } from "./jobs";
-import { healthWriteKey } from "./keys";
+import { generationKey, healthWriteKey } from "./keys";
 import { ApiMetrics, createApiMetrics } from "./metrics";
 import { probeOllama } from "./ollama";
 import { checkRedisWritable } from "./redis";
@@ -26,7 +26,6 @@ export interface ApiHandle {
 }
 
 /** Key /health writes to prove Redis takes writes on the api's own connection. */
-export { healthWriteKey };
 
 export interface ApiOptions {
     /** The app's version, for the OpenAPI document. */

@@ -4,7 +4,6 @@ import { generationKey } from "./keys";
 import type { BreakerState } from "./reports";
 
 /** Redis key where a queue's worker reports whether generation works; the api's /health reads it. */
-export { generationKey };
 
 export interface GenerationReport {
     readonly state: "ok" | "failing";

@@ -19,9 +19,9 @@ import type { Logger } from "pino";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { AppConfig } from "./config";
 import { openRedis } from "./connection";
-import { BULL_PREFIX } from "./keys";
 import { withTimeout } from "./redis";
-import { BREAKER_STATES, breakerFromReports, breakerReportsKey, ollamaErrorsKey } from "./reports";
+import { BREAKER_STATES, breakerFromReports } from "./reports";
+import { BULL_PREFIX, breakerReportsKey, ollamaErrorsKey } from "./keys";
 
 /**
  * Run time of a job's last attempt, in seconds: a stand-in answers in milliseconds, a small model on

@@ -10,7 +10,9 @@
  */
 import { breakerReportsKey, BULL_PREFIX, generationKey, healthWriteKey, ollamaErrorsKey, RATE_LIMIT_NAMESPACE, workerWriteKey } from "./keys";
 
-export type RedisRole = "api" | "worker";
+/** The app's Redis users: one per process role. */
+export const REDIS_ROLES = ["api", "worker"] as const;
+export type RedisRole = (typeof REDIS_ROLES)[number];
 
 /**
  * Every command BullMQ's queue scripts call (redis.call/pcall in bullmq@6.7.0's

@@ -18,7 +18,6 @@ import { withTimeout } from "./redis";
  */
 export const FINISHED_HISTORY_MINUTES = 60;
 
-export { breakerReportsKey, ollamaErrorsKey };
 
 /**
  * The worker's Ollama circuit breaker:

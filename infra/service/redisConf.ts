@@ -9,7 +9,7 @@
 // redis-server: plaintext refused, TLS with the CA accepted, `default` off, the users' limits hold,
 // and the app's api and worker run a job under it.
 import { createHash } from "crypto";
-import { aclRules, RedisRole } from "../../app/src/redisAcl";
+import { REDIS_ROLES, aclRules, RedisRole } from "../../app/src/redisAcl";
 
 export interface FleetRedisConfArgs {
     /** The TLS port Redis listens on in its container; it has no other. */
@@ -29,7 +29,6 @@ export interface FleetRedisConfArgs {
 }
 
 /** The roles, each an ACL user of the same name. */
-export const REDIS_ROLES: readonly RedisRole[] = ["api", "worker"];
 
 /**
  * One directive, quoted as redis-server splits its config lines (sdssplitargs in the upstream

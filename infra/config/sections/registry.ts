@@ -4,7 +4,7 @@
 // Docker Hub counts anonymous pulls per address (https://docs.docker.com/docker-hub/usage/pulls/):
 // a host's first deploy pulls 6-8 images, so a retry or a recover from the same address within the
 // window is refused with `toomanyrequests`. A mirror, a login, or both lift that. The rule that ties
-// the user to the password is in ../rules.ts.
+// the user to the password is checkRegistryLogin below, which ../rules.ts runs with the cross-field rules.
 import { NAMESPACE } from "../../vocabulary";
 import { DOCKER_HUB_USER, REGISTRY_MIRROR, REGISTRY_PASSWORD, matches } from "../../validators";
 import type { Reader } from "../reader";
@@ -91,5 +91,3 @@ export function checkRegistryLogin(r: Reader): void {
         r.fail("registry.username", `the Docker Hub user whose password ${NAMESPACE}:registryPassword holds, when that is set`, user ?? "");
     }
 }
-
-export const REGISTRY_KEYS = [registry, registryPassword] as const;
