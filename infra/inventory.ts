@@ -10,6 +10,7 @@ import { LocalHost, dockerCliEndpoint } from "./hosts/local";
 import { SshServerHost } from "./hosts/server";
 import { createStackKey } from "./hosts/ssh";
 import type { RegistryLogin } from "./hosts/registry";
+import { STACK_KEY_NAME } from "./contract/names";
 
 const ROLE = "gpu-host";
 
@@ -97,7 +98,7 @@ export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.e
     let key: StackSshKey | undefined;
     const stackKey = (): StackSshKey => {
         if (!key) {
-            const k = createStackKey("ssh-key");
+            const k = createStackKey(STACK_KEY_NAME);
             key = { publicKey: k.publicKeyOpenssh, privateKey: pulumi.secret(k.privateKeyOpenssh) };
         }
         return key;

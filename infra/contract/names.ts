@@ -47,6 +47,11 @@ export const SERVER_HOST_TYPE = "gpu-hosts:hosts:SshServerHost";
  */
 export const LOCAL_COMMAND_TYPE = "command:local:Command";
 
+/** The stack's generated SSH key pair (a tls PrivateKey, infra/inventory.ts); the scripts read its halves from the state. */
+export const STACK_KEY_NAME = "ssh-key";
+/** The type of @pulumi/tls's `PrivateKey` (the provider's schema token). */
+export const TLS_PRIVATE_KEY_TYPE = "tls:index/privateKey:PrivateKey";
+
 /** Host `host`'s AppStack (index.ts); every container, volume and network on the host starts with it. */
 export const appStackName = (host: string): string => `${host}-app`;
 /** The Slot of `color` under AppStack `app`. */

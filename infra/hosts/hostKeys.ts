@@ -84,6 +84,20 @@ export function preferredHostKey(keys: readonly string[]): string | undefined {
     return undefined;
 }
 
+/**
+ * The one line for a server that presents `now` and not the key the stack pinned (in config when
+ * `pinnedInConfig`, else in the state). Kept short: `npm run up` prints the engine's first error as
+ * one line of at most 400 characters.
+ */
+export function changedHostKeyMessage(name: string, at: string, now: string, pinnedInConfig: boolean, stack: string): string {
+    const key = describeKey(now);
+    return pinnedInConfig
+        ? `${name}: ${at} presents SSH host key ${key}, not the one gpu-hosts:ssh pins (hostKey); if the server was reinstalled, ` +
+            `set hostKey to its new /etc/ssh/ssh_host_ed25519_key.pub and run \`npm run recover -- --stack ${stack}\`; nothing was sent to it`
+        : `${name}: ${at} presents a new SSH host key (${key}); if the server was reinstalled, run \`npm run recover -- --stack ${stack}\` ` +
+            "(it takes a new key only with a new machine id), else SSH may be intercepted; nothing was sent to it";
+}
+
 /** Seconds ssh-keyscan waits for a host (its -T). */
 export const KEYSCAN_TIMEOUT_SECONDS = 10;
 
@@ -142,14 +156,21 @@ export function readMachineId(o: MachineIdRead): string {
         const sent = /SHA256:[A-Za-z0-9+/]+/.exec(stderr.join("\n"))?.[0];
         throw new HostAccessError(`${o.who}: ${at} presents an SSH host key${sent ? ` (${sent})` : ""} other than the one the stack pinned; nothing was sent to it`);
     }
-    if (/Permission denied/.test(why)) {
-        const user = o.target.slice(0, o.target.lastIndexOf("@"));
-        const where = `~${user}/.ssh/authorized_keys on the server`;
-        throw new HostAccessError("generated" in o.key
-            ? `${o.who}: ${at} refuses the stack's SSH key; authorise it (one line, in ${where}), then run again: ${o.key.generated.trim()}`
-            : `${o.who}: ${at} refuses the key in gpu-hosts:sshPrivateKey; add its public half (ssh-keygen -y -f <that key>) to ${where}, then run again`);
-    }
+    if (/Permission denied/.test(why)) throw new HostAccessError(refusedKeyMessage(o.who, o.target, o.port, o.key));
     throw new HostAccessError(`${o.who}: cannot read /etc/machine-id of ${at} over SSH (${why})`);
+}
+
+/**
+ * The one line for a server that refuses the login key: the line to authorise when it is known (the
+ * stack's generated key; the operator's own when the caller derived its public half), else how to get it.
+ */
+export function refusedKeyMessage(who: string, target: string, port: number, key: MachineIdRead["key"] | { readonly own: true; readonly publicKey: string }): string {
+    const at = `${target} port ${port}`;
+    const user = target.slice(0, target.lastIndexOf("@"));
+    const where = `~${user}/.ssh/authorized_keys on the server`;
+    if ("generated" in key) return `${who}: ${at} refuses the stack's SSH key; authorise it (one line, in ${where}), then run again: ${key.generated.trim()}`;
+    if ("publicKey" in key) return `${who}: ${at} refuses the key in gpu-hosts:sshPrivateKey; authorise its public half (one line, in ${where}), then run again: ${key.publicKey.trim()}`;
+    return `${who}: ${at} refuses the key in gpu-hosts:sshPrivateKey; add its public half (ssh-keygen -y -f <that key>) to ${where}, then run again`;
 }
 
 /** What probeServer found. */

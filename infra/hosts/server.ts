@@ -13,7 +13,7 @@ import type { SshHostConfig } from "../config/sections/hosts";
 import { DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SERVER_BOOT_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
 import { SERVER_HOST_TYPE, hostKeyName, serverIdentityName } from "../contract/names";
 import { MachineRecord, RemoteHost, RemoteHostArgs, SshAccess, connectRemote, pinHostKey, sshAccess } from "./remote";
-import { HostAccessError, describeKey, hostKeyOf, preferredHostKey, readMachineId, scanHostKeys } from "./hostKeys";
+import { HostAccessError, changedHostKeyMessage, hostKeyOf, preferredHostKey, readMachineId, scanHostKeys } from "./hostKeys";
 import { setupScript } from "../shell/setup";
 import { FirewallOptions, firewallInstaller } from "../shell/firewall";
 import type { RegistryLogin } from "./registry";
@@ -97,13 +97,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
     // A key the server no longer presents stops the run here, before anything logs in.
     const required = pulumi.all([presented, recorded]).apply(([keys, key]) => reported(parent, () => {
         if (keys.includes(key)) return key;
-        const now = describeKey(preferredHostKey(keys)!);
-        // Kept short: `npm run up` prints the engine's first error as one line of at most 400 characters.
-        throw new HostAccessError(pin
-            ? `${name}: ${at} presents SSH host key ${now}, not the one gpu-hosts:ssh pins (hostKey); if the server was reinstalled, ` +
-                `set hostKey to its new /etc/ssh/ssh_host_ed25519_key.pub and run \`npm run recover -- --stack ${stack}\`; nothing was sent to it`
-            : `${name}: ${at} presents a new SSH host key (${now}); if the server was reinstalled, run \`npm run recover -- --stack ${stack}\` ` +
-                "(it takes a new key only with a new machine id), else SSH may be intercepted; nothing was sent to it");
+        throw new HostAccessError(changedHostKeyMessage(name, at, preferredHostKey(keys)!, pin !== undefined, stack));
     }));
     const pinned = pinHostKey(access, s.address, required);
     // Read now, without multiplexing, trusting the required key only: preview and up both see a

@@ -24,6 +24,7 @@ import { Pinner, readStackConfig } from "./stackConfig";
 import { UpSummary } from "./stackOps";
 import { UpFailedError } from "./engineErrors";
 import { UpDeps, changeLine, hostsTable, pinUnpinned } from "./up";
+import { checkLogins } from "./logins";
 import { table } from "./table";
 
 export interface DeployOptions {
@@ -112,8 +113,10 @@ function nextPlacement(cfg: StackConfig, host: CloudHost, tried: readonly CloudP
  * when a host's candidates run out; the table of what was tried is logged first in both cases.
  */
 export async function deploy(d: UpDeps, pin: Pinner, o: DeployOptions): Promise<DeployResult> {
-    d.log(`[1/3] pinning the releases of stack ${d.stack.name}`);
     let cfg = await readStackConfig(d.stack);
+    // A server that refuses the login stops the deploy here, in seconds, before the engine (logins.ts).
+    await checkLogins(d, cfg);
+    d.log(`[1/3] pinning the releases of stack ${d.stack.name}`);
     if ((await pinUnpinned(d, cfg, pin)).length > 0) cfg = await readStackConfig(d.stack);
     /** Writes gpu-hosts:placements and reads the config back, validated, as the next up sees it. */
     const writePlacements = async (placements: Record<string, unknown>) => {

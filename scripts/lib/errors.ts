@@ -18,6 +18,7 @@ export type OpsErrorKind =
     | "git"
     | "no-machines"
     | "host-key"
+    | "login"
     | "pending-changes"
     | "live-changed"
     | "no-capacity";

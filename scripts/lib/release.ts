@@ -12,6 +12,7 @@ import {
 import { isOpsError, OpsError } from "./errors";
 import { Expect } from "./health";
 import { Pinner, appContextDir, readStackConfig } from "./stackConfig";
+import { checkLogins } from "./logins";
 
 export interface ReleaseOptions {
     /** The release's name: "workdir" or a git ref of the app context. */
@@ -37,6 +38,8 @@ export async function release(d: Deps, o: ReleaseOptions): Promise<ReleaseResult
     step(1, `reading outputs of stack ${name}`);
     const dep = readDeployed(await d.stack.outputs(), name);
     const cfg = await readStackConfig(d.stack);
+    // A server that refuses the login stops the release here, in seconds, before the preview (logins.ts).
+    await checkLogins(d, cfg);
     assertLiveColorInSync(name, cfg, dep);
     assertLivePinInSync(cfg, dep);
     const slots = cfg.slots;

@@ -2,7 +2,9 @@
 // config, every slot the program would pin itself (a new stack: both slots to one snapshot of the app
 // context as it is on disk; a release name set by hand), with the Pinner the command gives (pin.ts
 // pinnerFor also pushes a shared stack's workdir pin before anything is deployed); a slot that keeps
-// its pin is left alone, so nothing on disk reaches it. Then it runs the engine and reports what changed, per slot. Preview changes no
+// its pin is left alone, so nothing on disk reaches it. Up and preview first check the login to each
+// of the operator's servers (logins.ts), so a key not yet authorised stops them in seconds, before
+// the engine. Then up runs the engine and reports what changed, per slot. Preview changes no
 // config: the program pins what is new for the preview only (infra/service/pin.ts).
 // Destroy first asks each of the operator's servers where it stands, and drops from the state what
 // lived on one that was reinstalled or is gone, as recover does.
@@ -15,6 +17,7 @@ import { isRemoteHost, parseStackOutputs } from "../../infra/contract/outputs";
 import { appStackName, modelVolumeName } from "../../infra/contract/names";
 import { ServerProbe, ServerToProbe, describeKey, probeServer } from "../../infra/hosts/hostKeys";
 import { ResourceChange, countChanges, groupChanges } from "./changes";
+import { LoginResult, LoginToCheck, checkLogins } from "./logins";
 import { OpsError } from "./errors";
 import { diedWith, editedState, serversIn } from "./recover";
 import { Pinner, appContextDir, readStackConfig } from "./stackConfig";
@@ -26,6 +29,8 @@ export interface UpDeps {
     readonly log: (line: string) => void;
     /** Where a server stands now (destroy). Defaults to probeServer (infra/hosts/hostKeys.ts): ssh-keyscan and ssh from this machine. */
     readonly probe?: (s: ServerToProbe, readWithNewKey: boolean) => ServerProbe;
+    /** Checks the login to one server before the engine runs (up, preview, deploy). Defaults to checkLogin (scripts/lib/logins.ts). */
+    readonly login?: (c: LoginToCheck) => LoginResult;
 }
 
 /**
@@ -81,8 +86,10 @@ export interface UpResult extends UpSummary {
 /** Pins new slots, runs `pulumi up`, prints what changed per slot and every host's URLs. */
 export async function up(d: UpDeps, pin: Pinner): Promise<UpResult> {
     const name = d.stack.name;
-    d.log(`[1/3] pinning the releases of stack ${name}`);
     const cfg = await readStackConfig(d.stack);
+    // A server that refuses the login stops the up here, in seconds, with nothing pinned or run.
+    await checkLogins(d, cfg);
+    d.log(`[1/3] pinning the releases of stack ${name}`);
     const pinned = await pinUnpinned(d, cfg, pin);
     if (pinned.length === 0) d.log("      both slots keep their pins; nothing on disk reaches them");
     d.log(`[2/3] running pulumi up`);
@@ -96,6 +103,7 @@ export async function up(d: UpDeps, pin: Pinner): Promise<UpResult> {
 /** Previews what an up would change, per slot; says which slots the next up pins. Writes no config. */
 export async function preview(d: UpDeps): Promise<readonly ResourceChange[]> {
     const cfg = await readStackConfig(d.stack);
+    await checkLogins(d, cfg);
     for (const c of (await unpinnedSlots(d, cfg.slots)).fresh) {
         d.log(`note: slot ${c} has no pin for release ${cfg.slots[c].release} yet: the preview builds it from what it names now; the next up pins it`);
     }
