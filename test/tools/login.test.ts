@@ -43,7 +43,7 @@ function stackOf(values: Record<string, string>, secrets: string[], state: Stack
         },
         outputs: async () => ({}),
         setConfig: async (k) => void engine.push(`setConfig ${k}`),
-        preview: refuse("preview"), up: refuse("up"), destroy: refuse("destroy"), refresh: refuse("refresh"), importState: refuse("importState"),
+        preview: refuse("preview"), up: refuse("up"), destroy: refuse("destroy"), refresh: refuse("refresh"), importState: refuse("importState"), history: refuse("history"),
     };
 }
 
