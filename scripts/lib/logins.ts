@@ -186,7 +186,7 @@ export async function checkLogins(d: LoginDeps, cfg: Pick<StackConfig, "clouds" 
     } else {
         const generated = generatedKeyIn(resources);
         if (!generated) {
-            d.log(`note: the stack's SSH key does not exist yet; this up makes it, and a server that does not authorise it yet stops the up with the line to authorise (\`pulumi stack output hosts\` shows it as authorizedKey)`);
+            d.log("note: the stack's SSH key does not exist yet; this up makes it, and a server that does not authorise it yet stops the up with the line to authorise");
             return;
         }
         key = { kind: "generated", ...generated };
