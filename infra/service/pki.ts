@@ -74,9 +74,9 @@ export class StackCa extends pulumi.ComponentResource implements CertificateAuth
             privateKeyPem: pulumi.secret(key.privateKeyPem),
             // RFC 5280 4.1.2.6: a CA names itself (the provider refuses an empty subject for a CA).
             subject: { commonName: args.commonName, organization: "gpu-hosts" },
+            // No maxPathLength: the provider sets Go's x509 MaxPathLen without MaxPathLenZero, so 0
+            // writes no path length at all (checked with the real provider: "CA:TRUE" alone).
             isCaCertificate: true,
-            // Signs server certificates only: no intermediate below it.
-            maxPathLength: 0,
             allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
             // Written into each server certificate as its authority key id, so a client with several
             // roots finds this one at once.

@@ -1,7 +1,7 @@
 // A stack CA and a host's server certificate as infra/service/pki.ts has the tls provider make them,
 // minted with openssl for the tests and benchmarks that run the real Caddy: ECDSA P-256 keys in SEC1
-// PEM ("EC PRIVATE KEY", what the provider writes for ECDSA), a CA with basicConstraints CA:TRUE,
-// pathlen 0 and keyCertSign/cRLSign/digitalSignature, and a server certificate with
+// PEM ("EC PRIVATE KEY", what the provider writes for ECDSA), a CA with basicConstraints CA:TRUE
+// (no path length) and keyCertSign/cRLSign/digitalSignature, and a server certificate with
 // digitalSignature, serverAuth and one SAN: an IP SAN for an IP, a DNS SAN for a name
 // (pki.ts subjectAltNames decides, here as in the program).
 import { execFileSync } from "child_process";
@@ -32,7 +32,7 @@ export function mintTestPki(dir: string, address: string, commonName = "gpu-host
     };
     ecKey("ca.key");
     openssl(["req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "3650", "-subj", `/O=gpu-hosts/CN=${commonName}`,
-        "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
         "-addext", "subjectKeyIdentifier=hash", "-out", "ca.crt"], dir);
     ecKey("server.key");
     const sans = subjectAltNames(address);

@@ -42,7 +42,7 @@ describe("the stack's PKI in the state", () => {
         const cert = dev.get("stack-ca-cert");
         assert.ok(isSecretInput(cert.inputs.privateKeyPem), "the CA key reaches the certificate as a secret");
         assert.deepStrictEqual(plain(cert.inputs.subject), { commonName: "gpu-hosts dev CA", organization: "gpu-hosts" });
-        assert.deepStrictEqual([cert.inputs.isCaCertificate, cert.inputs.maxPathLength, cert.inputs.allowedUses], [true, 0, ["cert_signing", "crl_signing", "digital_signature"]]);
+        assert.deepStrictEqual([cert.inputs.isCaCertificate, cert.inputs.allowedUses], [true, ["cert_signing", "crl_signing", "digital_signature"]]);
         assert.deepStrictEqual([cert.inputs.validityPeriodHours, cert.inputs.earlyRenewalHours], [PKI_VALIDITY.ca.hours, PKI_VALIDITY.ca.earlyRenewalHours]);
         const pem = mockCertificate(dev.outputs.caRootCert.value);
         assert.strictEqual(pem.isCa, true);
