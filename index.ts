@@ -2,7 +2,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig, namespaced } from "./infra/config";
 import { NAMESPACE } from "./infra/vocabulary";
-import { StackApiKeys, isConfigSecret, proxyAuth, proxyTls } from "./infra/service/access";
+import { StackApiKeys, isConfigSecret, needsStackCa, proxyAuth, proxyTls } from "./infra/service/access";
+import { StackCa } from "./infra/service/pki";
+import { PKI_VALIDITY } from "./infra/config/fixed";
 import { createHosts } from "./infra/inventory";
 import { AppStack } from "./infra/service/appStack";
 import { resolveSlots } from "./infra/service/release";
@@ -19,9 +21,15 @@ export = async () => {
     const settings = { ...cfg, slots: pins.slots };
     const sources = resolveSlots(__dirname, cfg.app.context, cfg.app.dockerfile, pins.slots);
     const keys = cfg.auth.enabled ? new StackApiKeys("api-keys", { operatorKeys: cfg.apiKeys }) : undefined;
-    const deployed = createHosts(cfg).map((host) => ({
+    const hosts = createHosts(cfg);
+    // One CA for the stack, kept in the state: every host's certificate is signed by it, and a new
+    // machine keeps it (infra/service/pki.ts). None where no host serves HTTPS from it (the local stack).
+    const ca = needsStackCa(cfg.tls, hosts)
+        ? new StackCa("stack-ca", { commonName: `gpu-hosts ${pulumi.getStack()} CA`, validity: PKI_VALIDITY.ca, serverValidity: PKI_VALIDITY.server })
+        : undefined;
+    const deployed = hosts.map((host) => ({
         host,
-        app: new AppStack(appStackName(host.name), { host, settings, sources, auth: proxyAuth(keys), tls: proxyTls(cfg.tls, host) }),
+        app: new AppStack(appStackName(host.name), { host, settings, sources, auth: proxyAuth(keys), tls: proxyTls(cfg.tls, host, ca) }),
     }));
 
     // The outputs are one typed contract (infra/contract/outputs.ts), exported whole.

@@ -29,6 +29,7 @@ import { defaultPublicPaths, renderCaddyfile } from "../infra/service/caddy";
 import { switchScript } from "../infra/service/route";
 import { Color } from "../infra/vocabulary";
 import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy } from "../test/helpers/caddy";
+import { mintTestPki } from "../test/helpers/pki";
 
 interface Options {
     durationS: number;
@@ -151,10 +152,12 @@ async function main(): Promise<number> {
         const routesDir = path.join(tmp, "routes");
         const configPath = path.join(tmp, "Caddyfile");
         const hostIp = "127.0.0.1";
+        // A certificate from a stack CA, as the program's proxy serves (infra/service/pki.ts).
+        const pki = o.tls ? mintTestPki(path.join(tmp, "pki"), hostIp) : undefined;
         fs.writeFileSync(configPath, renderCaddyfile({
             upstreams: { blue: `127.0.0.1:${port(blue)}`, green: `127.0.0.1:${port(green)}` },
             healthPath: "/health", routesDir, liveListen, idleListen, admin: `localhost:${adminPort}`,
-            tls: o.tls ? { mode: "internal", hostname: hostIp } : { mode: "off" },
+            tls: pki ? { mode: "internal", hostname: hostIp, certFile: pki.certFile, keyFile: pki.keyFile } : { mode: "off" },
             auth: { upstream: `127.0.0.1:${authService.port}`, publicPaths: defaultPublicPaths("/health"), unpooled: o.unpooled },
         }));
         const routed = spawnSync("sh", ["-c", switchScript("blue", routesDir)], { encoding: "utf8" });
@@ -163,9 +166,8 @@ async function main(): Promise<number> {
         const started = caddy;
         const pid = started.child.pid;
 
-        const rootPath = path.join(tmp, "data", "caddy", "pki", "authorities", "local", "root.crt");
         const mod = o.tls ? https : http;
-        let ca: Buffer | undefined;
+        const ca = pki?.caPem;
         const agentOpts = { keepAlive: o.keepAlive, maxSockets: o.concurrency + o.rotating };
         const post = (agent: http.Agent, key: string | undefined) => new Promise<{ status: number; body: string }>((resolve, reject) => {
             const req = mod.request({
@@ -189,7 +191,6 @@ async function main(): Promise<number> {
         for (let i = 0; ; i++) {
             if (!started.running()) throw new Error(`caddy exited with ${started.child.exitCode}:\n${started.log(15)}`);
             try {
-                if (o.tls) ca = fs.readFileSync(rootPath);
                 if ((await post(probeAgent, stable)).status === 202) break;
             } catch {
                 // not up yet
@@ -198,7 +199,7 @@ async function main(): Promise<number> {
             await sleep(100);
         }
 
-        console.log(`caddy ${caddyBin.version} (${caddyBin.bin}) pid ${pid}; key checks ${o.unpooled ? "unpooled (keep-alive off)" : "pooled"}; ${o.tls ? "https (internal CA)" : "http"} :${liveListen} -> blue :${port(blue)}; key service :${authService.port} (node ${process.version})`);
+        console.log(`caddy ${caddyBin.version} (${caddyBin.bin}) pid ${pid}; key checks ${o.unpooled ? "unpooled (keep-alive off)" : "pooled"}; ${o.tls ? "https (stack CA)" : "http"} :${liveListen} -> blue :${port(blue)}; key service :${authService.port} (node ${process.version})`);
         console.log(`load: ${o.concurrency} stable-key + ${o.rotating} rotating-key clients (keep-alive ${o.keepAlive ? "on" : "off"}), POST /jobs for ${o.durationS} s; slot latency ${o.latencyMs}-${o.latencyMs * 1.5} ms, every ${o.slowEvery}th ${o.slowMs} ms; ${o.rotations} rotations, grace ${o.graceMs} ms`);
 
         const agent = new (o.tls ? https.Agent : http.Agent)(agentOpts);

@@ -19,6 +19,7 @@ import { defaultPublicPaths, renderCaddyfile } from "../infra/service/caddy";
 import { switchScript } from "../infra/service/route";
 import { Color, otherColor } from "../infra/vocabulary";
 import { AuthProcess, CaddyProcess, benchScaffold, caddyVersion, freePort, startAuthService, startCaddy, writeKeys } from "../test/helpers/caddy";
+import { mintTestPki } from "../test/helpers/pki";
 
 
 interface Options {
@@ -99,7 +100,7 @@ interface Sample {
 }
 
 /** With --secure: the pinned root CA, the address the certificate names, and the key every request sends. */
-let secure: { ca: Buffer; host: string; key: string } | undefined;
+let secure: { ca: string; host: string; key: string } | undefined;
 
 function get(url: string, agent: http.Agent, onReq?: (r: http.ClientRequest) => void): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
@@ -171,11 +172,13 @@ async function main(): Promise<number> {
             if (w.status !== 0) throw new Error(`key file: ${w.stderr}`);
             authService = await startAuthService(keysFile);
         }
+        // A certificate from a stack CA, as the program's proxy serves (infra/service/pki.ts).
+        const pki = authService ? mintTestPki(path.join(tmp, "pki"), "127.0.0.1") : undefined;
         fs.writeFileSync(configPath, renderCaddyfile({
             upstreams: { blue: `127.0.0.1:${backends.blue.port}`, green: `127.0.0.1:${backends.green.port}` },
             healthPath: "/health", routesDir, liveListen, idleListen, admin: `localhost:${adminPort}`,
             ...(authService ? {
-                tls: { mode: "internal" as const, hostname: "127.0.0.1" },
+                tls: { mode: "internal" as const, hostname: "127.0.0.1", certFile: pki!.certFile, keyFile: pki!.keyFile },
                 auth: { upstream: `127.0.0.1:${authService.port}`, publicPaths: defaultPublicPaths("/health") },
             } : {}),
         }));
@@ -187,12 +190,11 @@ async function main(): Promise<number> {
         const scheme = o.secure ? "https" : "http";
         const liveUrl = `${scheme}://127.0.0.1:${liveListen}/work`;
         const probe = new (o.secure ? https.Agent : http.Agent)({ keepAlive: false });
-        const rootCa = path.join(tmp, "data", "caddy", "pki", "authorities", "local", "root.crt");
         const up = async (url: string, want: Color) => {
             for (let i = 0; i < 100; i++) {
                 if (!started.running()) throw new Error(`caddy exited with ${started.child.exitCode}:\n${started.log(15)}`);
                 try {
-                    if (o.secure && !secure) secure = { ca: fs.readFileSync(rootCa), host: "127.0.0.1", key: apiKey };
+                    if (o.secure && !secure) secure = { ca: pki!.caPem, host: "127.0.0.1", key: apiKey };
                     const r = await get(url, probe);
                     if (r.status === 200 && JSON.parse(r.body).slot === want) return;
                 } catch {

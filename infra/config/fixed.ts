@@ -34,3 +34,19 @@ export const SERVER_BOOT_TIMEOUT_SECONDS = 120;
  * `ssh` output read the same on every operator's machine.
  */
 export const SSH_KEY_DIR = "~/.ssh/gpu-hosts";
+
+/**
+ * Validity of the stack's CA and of each host's server certificate (infra/service/pki.ts), with how
+ * early before expiry `pulumi up` re-issues one (the tls provider's early_renewal_hours: the plan
+ * replaces the certificate from then on, hashicorp/terraform-provider-tls
+ * internal/provider/common_cert.go modifyPlanIfCertificateReadyForRenewal).
+ * - CA: 10 years, renewed by an up in its last year. A renewed CA is a new root that clients must
+ *   pin again, so it is long; the preview shows the replacement a year before the old one expires.
+ * - Server certificates: 800 days (under the 825 days macOS and iOS accept for a TLS server
+ *   certificate: Apple HT210176, "Requirements for trusted certificates in iOS 13 and macOS 10.15"), renewed by an up in their last 90 days.
+ *   The clients' pin (the CA) is unchanged by a renewal; the proxy container is replaced to load it.
+ */
+export const PKI_VALIDITY = {
+    ca: { hours: 87600, earlyRenewalHours: 8760 },
+    server: { hours: 19200, earlyRenewalHours: 2160 },
+} as const;

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { TlsConfig } from "../config/sections/access";
 import { ProxyAuth, ProxyTls } from "./proxy";
+import type { CertificateAuthority } from "./pki";
 import { GpuHost } from "../hosts/gpuHost";
 
 /**
@@ -57,18 +58,25 @@ export function proxyAuth(keys: StackApiKeys | undefined): ProxyAuth | undefined
     return keys ? { enabled: true, keys: keys.all } : undefined;
 }
 
+/** Whether any host's proxy serves a certificate from the stack's CA (proxyTls "internal"): then the stack has one. */
+export function needsStackCa(tls: TlsConfig, hosts: readonly Pick<GpuHost, "kind">[]): boolean {
+    return tls.mode === "internal" && hosts.some((h) => h.kind !== "local");
+}
+
 /**
  * How a host's proxy serves its ports: plain HTTP on the local engine (bound to loopback by
  * default), and on a remote host what gpu-hosts:tls says, for that host's address or domain (a cloud
- * host's tls.domains entry, an operator's server's own DNS name).
+ * host's tls.domains entry, an operator's server's own DNS name). `ca` signs the certificates of
+ * mode "internal"; it must be given when needsStackCa says so.
  */
-export function proxyTls(tls: TlsConfig, host: Pick<GpuHost, "name" | "kind" | "address">): ProxyTls {
+export function proxyTls(tls: TlsConfig, host: Pick<GpuHost, "name" | "kind" | "address">, ca?: CertificateAuthority): ProxyTls {
     if (host.kind === "local") return { mode: "off" };
     switch (tls.mode) {
         case "off":
             return { mode: "off" };
         case "internal":
-            return { mode: "internal", hostname: host.address };
+            if (!ca) throw new Error("proxyTls: tls mode \"internal\" needs the stack's CA (needsStackCa)");
+            return { mode: "internal", hostname: host.address, ca };
         case "acme":
             // An operator's own server is addressed by its DNS name (config requires one for acme).
             return { mode: "acme", domain: host.kind === "ssh" ? host.address : tls.domains[host.name], ...(tls.email ? { email: tls.email } : {}) };

@@ -3,7 +3,6 @@
 // is a host command fed on stdin, never argv.
 import * as crypto from "crypto";
 import { API_KEY_CHARS, API_KEY_LENGTH, DOCKER_NAME, matches } from "../validators";
-import { renderShell } from "../shell/render";
 
 /** Where the key service reads the key file, on its volume (auth/Dockerfile's KEYS_FILE). */
 export const KEYS_DIR = "/keys";
@@ -60,12 +59,4 @@ export function renderKeysFile(keys: readonly string[]): string {
 export function writeKeysScript(authContainer: string): string {
     if (!matches(DOCKER_NAME, authContainer)) throw new Error(`auth container name must be ${DOCKER_NAME.allowed}, got ${JSON.stringify(authContainer)}`);
     return ["set -euo pipefail", `docker exec -i ${authContainer} node /srv/server.js write-keys`, ""].join("\n");
-}
-
-/** Host-side script (infra/shell/ca-root.sh) that prints the proxy's internal root CA certificate once Caddy has created it. */
-export function caRootScript(proxyContainer: string, rootPath: string): string {
-    if (!matches(DOCKER_NAME, proxyContainer)) throw new Error(`proxy container name must be ${DOCKER_NAME.allowed}, got ${JSON.stringify(proxyContainer)}`);
-    // It lands in the script unquoted, inside a message.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(rootPath)) throw new Error(`root certificate path must be absolute, got ${JSON.stringify(rootPath)}`);
-    return renderShell({ file: "ca-root.sh", inPlace: { PROXY: proxyContainer, ROOT_CERT: rootPath } });
 }

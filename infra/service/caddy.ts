@@ -50,12 +50,13 @@ export interface CaddyRoutes {
 
 /**
  * - off: plain HTTP (the local stack, bound to 127.0.0.1);
- * - internal: Caddy's own CA issues for `hostname` (the host's IP); clients pin the exported root;
+ * - internal: the certificate and key in `certFile` and `keyFile`, issued for `hostname` (the host's
+ *   address) by the stack's CA (infra/service/pki.ts); clients pin that CA. Caddy issues nothing.
  * - acme: a publicly trusted certificate for `domain` over HTTP-01, which needs port 80 open to the world.
  */
 export type CaddyTls =
     | { readonly mode: "off" }
-    | { readonly mode: "internal"; readonly hostname: string }
+    | { readonly mode: "internal"; readonly hostname: string; readonly certFile: string; readonly keyFile: string }
     | { readonly mode: "acme"; readonly domain: string; readonly email?: string };
 
 export interface CaddyAuth {
@@ -235,8 +236,8 @@ function siteAddress(tls: CaddyTls, listen: number): string {
         case "off":
             return `:${listen}`;
         case "internal":
-            // The named address makes Caddy issue for the host's IP; the catch-all drops the Host
-            // matcher, so a client that reaches the host by another name is still served.
+            // The named address ties the loaded certificate to the host's address; the catch-all
+            // drops the Host matcher, so a client that reaches the host by another name is still served.
             return `https://${hostForUrl(tls.hostname)}:${listen}, https://:${listen}`;
         case "acme":
             return `https://${tls.domain}:${listen}, https://:${listen}`;
@@ -252,7 +253,9 @@ function tlsDirective(tls: CaddyTls): string[] {
         case "off":
             return [];
         case "internal":
-            return ["tls internal"];
+            // Loaded from files (the stack's CA signed it); with auto_https off (globalOptions) Caddy
+            // manages no certificate and makes no CA of its own.
+            return [`tls ${tls.certFile} ${tls.keyFile}`];
         case "acme":
             return [
                 "tls {",
@@ -280,12 +283,17 @@ function globalOptions(r: CaddyRoutes): string[] {
         // Plain HTTP on an HTTPS port is refused, not redirected: Go answers it with
         // "400 Client sent an HTTP request to an HTTPS server." A redirect could only come from another
         // port, and it would hide a client that sends its key in clear text.
-        lines.push("auto_https disable_redirects");
+        //
+        // With certificates loaded from files (internal), automatic HTTPS is off altogether: with
+        // disable_redirects, Caddy 2.6.2 still puts the site's IP in an automation policy with its
+        // internal issuer (`caddy adapt` shows tls.certificates.automate), so it creates a CA of its own
+        // under its data dir and, at start, tries to install that root in the system trust store
+        // through sudo, which holds up the handshakes (measured: "tlsv1 alert internal error" until it
+        // gives up). Off still serves the sites' `tls` files on their https:// addresses.
+        lines.push(tls.mode === "internal" ? "auto_https off" : "auto_https disable_redirects");
         // Clients reach the host by IP without SNI, and inside the container the local address is the
         // bridge IP, not the public one: serve the host's certificate to them.
         lines.push(`default_sni ${tls.mode === "internal" ? tls.hostname : tls.domain}`);
-        // The container has no trust store to install the internal root into; it is exported instead.
-        if (tls.mode === "internal") lines.push("skip_install_trust");
         // Only TCP is published: no HTTP/3 advertisement that clients would try over UDP.
         lines.push("servers {", "\tprotocols h1 h2", "}");
     }
@@ -325,6 +333,9 @@ function validateTls(tls: CaddyTls): void {
         case "internal":
             // The host's address as the config accepts it (an ssh host's may be a single label, or mixed case).
             if (!isAddress(tls.hostname)) throw new Error(`caddy tls hostname must be ${ADDRESS_ALLOWED}, got ${JSON.stringify(tls.hostname)}`);
+            for (const [name, file] of [["certificate", tls.certFile], ["key", tls.keyFile]]) {
+                if (!(URL_PATH.re.test(file) && CADDY_TOKEN.test(file))) throw new Error(`caddy tls ${name} file must be an absolute path without spaces, quotes or braces, got ${JSON.stringify(file)}`);
+            }
             return;
         case "acme":
             if (!matches(DOMAIN, tls.domain)) throw new Error(`caddy tls domain must be ${DOMAIN.allowed}, got ${JSON.stringify(tls.domain)}`);

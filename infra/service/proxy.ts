@@ -5,19 +5,21 @@
 // With auth on, Caddy asks a small key service (auth/server.js, built here from this repository) on
 // the private network about every request but the public paths. The service reads the key file
 // (sha256 digests) from its volume per request, so rotating keys rewrites that file and reloads
-// nothing. With TLS on, Caddy's certificates and internal CA live on a volume at /data.
+// nothing. With TLS "internal", Caddy serves a certificate from the stack's CA (pki.ts), kept in the
+// state and uploaded into the container; with "acme", its certificates live on a volume at /data.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { Color } from "../vocabulary";
 import { CONTAINERS, PROXY_TYPE, routesName } from "../contract/names";
 import { GpuHost } from "../hosts/gpuHost";
-import { AUTH_PORT, KEYS_DIR, caRootScript, renderKeysFile, writeKeysScript } from "./apiKeys";
+import { AUTH_PORT, KEYS_DIR, renderKeysFile, writeKeysScript } from "./apiKeys";
 import { CaddyTls, IDLE_LISTEN, LIVE_LISTEN, caddyRun, defaultPublicPaths, renderCaddyfile } from "./caddy";
 import { ROUTES_DIR, routeScript } from "./route";
 import { healthcheck, service } from "./containerDefaults";
 import { contextDigest } from "./release";
 import { hostImage } from "./hostImage";
 import type { BaseImagePuller } from "./baseImages";
+import { CertificateAuthority, ServerCertificate } from "./pki";
 
 /** API keys checked by the proxy. */
 export interface ProxyAuth {
@@ -34,14 +36,14 @@ export interface ProxyAuth {
 /**
  * How the live and idle ports are served:
  * - off: plain HTTP (the local stack, bound to 127.0.0.1);
- * - internal: HTTPS with a certificate from Caddy's own CA for `hostname` (the host's IP); the root
- *   is exported as `caRootCert` for clients to pin;
+ * - internal: HTTPS with a certificate for `hostname` (the host's address) signed by `ca`, the
+ *   stack's CA, whose certificate is exported as `caRootCert` for clients to pin;
  * - acme: HTTPS with a publicly trusted certificate for `domain` (HTTP-01: host port 80 published,
  *   and the firewall must open 80/tcp to 0.0.0.0/0 and ::/0).
  */
 export type ProxyTls =
     | { readonly mode: "off" }
-    | { readonly mode: "internal"; readonly hostname: pulumi.Input<string> }
+    | { readonly mode: "internal"; readonly hostname: pulumi.Input<string>; readonly ca: CertificateAuthority }
     | { readonly mode: "acme"; readonly domain: pulumi.Input<string>; readonly email?: string };
 
 export interface ProxyArgs {
@@ -76,10 +78,12 @@ export interface ProxyArgs {
 }
 
 const CADDYFILE_PATH = "/etc/caddy/Caddyfile";
-/** The caddy image's XDG_DATA_HOME: certificates, keys and the internal CA. */
+/** The caddy image's XDG_DATA_HOME: ACME certificates and account keys. */
 const CADDY_DATA = "/data";
-/** Caddy's internal root CA certificate inside the proxy container. */
-export const CA_ROOT_PATH = `${CADDY_DATA}/caddy/pki/authorities/local/root.crt`;
+/** The host's certificate (tls mode "internal") inside the proxy container, uploaded from the state. */
+export const TLS_CERT_PATH = "/etc/caddy/server.crt";
+/** Its private key, beside it, readable by root only (Caddy runs as root in the official image). */
+export const TLS_KEY_PATH = "/etc/caddy/server.key";
 /** Where the ACME HTTP-01 challenge is answered: the CA connects to port 80 of the domain. */
 export const ACME_HTTP_PORT = 80;
 /** Key service memory limit, MiB: one small Node process. */
@@ -98,7 +102,7 @@ export class Proxy extends pulumi.ComponentResource {
     public readonly scheme: "http" | "https";
     /** Host name clients should use in URLs: the ACME domain, else the host's address. */
     public readonly publicHost: pulumi.Output<string>;
-    /** PEM of Caddy's internal root CA, for clients to pin (tls mode "internal"); undefined otherwise. Not secret. */
+    /** PEM of the stack's CA, for clients to pin (tls mode "internal"); undefined otherwise. Not secret. */
     public readonly caRootCert: pulumi.Output<string | undefined>;
     /** The key service container, when auth is on. */
     public readonly auth?: docker.Container;
@@ -160,15 +164,18 @@ export class Proxy extends pulumi.ComponentResource {
             authImage.prune([this.auth]);
         }
 
-        const dataVolume = tls.mode === "off"
+        const dataVolume = tls.mode !== "acme"
             ? undefined
-            // Certificates and the internal CA persist across proxy restarts and replacements: no
-            // re-issue (ACME rate limits) and a stable root for clients that pinned it.
+            // ACME certificates persist across proxy restarts and replacements: no re-issue (and no
+            // CA rate limits) for a new container.
             : new docker.Volume(`${name}-data`, { name: `${name}-data` }, named);
+        // Kept in the state, not on the host: a new machine at the same address gets the same one.
+        const cert = tls.mode === "internal" ? new ServerCertificate(`${name}-tls`, { ca: tls.ca, address: tls.hostname }, { parent: this }) : undefined;
 
         const hostname: pulumi.Output<string> = tls.mode === "internal" ? pulumi.output(tls.hostname) : pulumi.output(tls.mode === "acme" ? tls.domain : "");
         this.caddyfile = hostname.apply((h) => {
-            const caddyTls: CaddyTls = tls.mode === "internal" ? { mode: "internal", hostname: h } : tls.mode === "acme" ? { ...tls, domain: h } : tls;
+            const caddyTls: CaddyTls = tls.mode === "internal" ? { mode: "internal", hostname: h, certFile: TLS_CERT_PATH, keyFile: TLS_KEY_PATH }
+                : tls.mode === "acme" ? { ...tls, domain: h } : tls;
             return renderCaddyfile({
                 upstreams: args.upstreams,
                 healthPath: args.healthPath,
@@ -184,7 +191,15 @@ export class Proxy extends pulumi.ComponentResource {
             name: CONTAINERS.proxy(name),
             image: image.imageId,
             command: caddyRun(CADDYFILE_PATH),
-            uploads: [{ file: CADDYFILE_PATH, content: this.caddyfile }],
+            uploads: [
+                { file: CADDYFILE_PATH, content: this.caddyfile },
+                // Uploaded through the Docker API when the container is created: never in argv or a
+                // log, and secret in the state. A renewed certificate replaces the container.
+                ...(cert ? [
+                    { file: TLS_CERT_PATH, content: cert.certPem, permissions: "0644" },
+                    { file: TLS_KEY_PATH, content: cert.privateKeyPem, permissions: "0600" },
+                ] : []),
+            ],
             ports: [
                 port(LIVE_LISTEN, args.apiPort),
                 port(IDLE_LISTEN, args.idlePort),
@@ -204,16 +219,8 @@ export class Proxy extends pulumi.ComponentResource {
             ...service({ memoryMb: args.memoryMb, waitTimeoutSeconds: 60 }),
         }, named);
 
-        if (tls.mode === "internal") {
-            const root = args.host.run(`${name}-ca-root`, {
-                create: caRootScript(CONTAINERS.proxy(name), CA_ROOT_PATH),
-                // A new container may come with a fresh volume (a replaced host), hence a new CA.
-                triggers: [this.container.id],
-            }, { parent: this, dependsOn: [this.container] });
-            this.caRootCert = root.stdout;
-        } else {
-            this.caRootCert = pulumi.output(undefined);
-        }
+        // The stack's CA, the same for every host and every machine a host is replaced by.
+        this.caRootCert = tls.mode === "internal" ? tls.ca.certPem : pulumi.output(undefined);
 
         const liveHealth = `http://${args.upstreams[args.liveColor]}${args.healthPath}`;
         this.routes = args.host.run(routesName(name), {

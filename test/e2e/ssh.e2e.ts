@@ -4,7 +4,7 @@
 // the engine changed is read from the state before and after each step.
 // Run with `npm run test:e2e:ssh` (root, Debian: dockerd, sshd, sudo). Prints a table of figures.
 import * as assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -132,7 +132,12 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         ok(r, "npm run up");
         const out = await outputs();
         ca = [out.hosts[HOST].caRootCert];
-        assert.match(ca[0], /BEGIN CERTIFICATE/, "the internal CA's root is an output");
+        // The stack's CA from the state (infra/service/pki.ts), made by the real tls provider; health()
+        // below trusts it alone, so the live URL's certificate is one it signed.
+        const root = new X509Certificate(ca[0]);
+        assert.equal(root.ca, true, "caRootCert is a CA certificate");
+        assert.match(root.subject, new RegExp(`^O=gpu-hosts\nCN=gpu-hosts ${STACK} CA$`), root.subject);
+        assert.equal(out.caRootCert, ca[0], "the stack output is the same CA");
         let h = await health(LIVE);
         while (!h && Date.now() - started < 180_000) {
             await new Promise((res) => setTimeout(res, 500));
@@ -264,11 +269,11 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         const keyRecord = [...(await state()).values()].find((x) => nameOf(x.urn) === `${HOST}-host-key`);
         assert.deepEqual((keyRecord?.outputs as { triggers?: unknown } | undefined)?.triggers, [newKey], "the new key is the one in the state");
         assert.match(r.output, new RegExp(`done: rebuilt ${HOST}-machine and everything on it`));
-        // The reinstall took the proxy's data volume, so its internal CA is a new one: clients pin the
-        // new root from the outputs (README: your own server).
+        // The reinstall took every container and volume, but the CA lives in the state: caRootCert is
+        // unchanged, and health() still trusts only the root pinned before the reinstall.
         const out = await outputs();
-        assert.notEqual(out.hosts[HOST].caRootCert, ca[0], "a new CA on the reinstalled server");
-        ca = [out.hosts[HOST].caRootCert];
+        assert.equal(out.hosts[HOST].caRootCert, ca[0], "the same CA after the reinstall");
+        assert.equal(out.caRootCert, ca[0]);
         const h = await health(LIVE);
         assert.equal(h?.status, "healthy");
         assert.equal(out.hosts[HOST].machineId, newId);

@@ -2,6 +2,7 @@
 // realistic outputs; anything else fails the test, so a typo in a type token cannot pass silently.
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUD_CALLS, CLOUD_RESOURCES } from "./cloudMocks";
+import { TLS_RESOURCES } from "./tlsMocks";
 import { hex } from "./ids";
 
 /** The resource options the program sent the engine, as the engine's RegisterResource request carries them. */
@@ -37,22 +38,8 @@ export type CallMock = (a: pulumi.runtime.MockCallArgs) => Record<string, any>;
 
 const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 
-/** tls.PrivateKey's privateKeyOpenssh for the key named `seed` (a stand-in body, the real armour). */
-export function fakeOpensshPrivate(seed: string): string {
-    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${hex(seed, 64)}\n-----END OPENSSH PRIVATE KEY-----\n`;
-}
-
-/**
- * An Ed25519 public key line for the key named `seed`, shaped as tls.PrivateKey's publicKeyOpenssh
- * is: "ssh-ed25519 <base64 of the wire blob>" and a newline, no comment (terraform-provider-tls
- * builds it with ssh.MarshalAuthorizedKey). Each key its own, so a test can tell the stack's login key
- * from a VM's host key.
- */
-export function fakeEd25519Public(seed: string): string {
-    const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
-    const blob = Buffer.concat([u32(11), Buffer.from("ssh-ed25519"), u32(32), Buffer.from(hex(`ed25519:${seed}`, 64), "hex")]);
-    return `ssh-ed25519 ${blob.toString("base64")}\n`;
-}
+// The stack's SSH key's stand-ins live with the other tls mocks (test/helpers/tlsMocks.ts).
+export { fakeEd25519Public, fakeOpensshPrivate } from "./tlsMocks";
 
 function commandStdout(a: pulumi.runtime.MockResourceArgs, world: MockWorld, otherwise: string): string {
     const create = String(a.inputs.create ?? "");
@@ -101,14 +88,8 @@ const CORE_RESOURCES: Record<string, ResourceMock> = {
     "command:local:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `stdout of ${a.name}`), stderr: "" } }),
     "command:remote:Command": (a, world) => ({ state: { stdout: commandStdout(a, world, `GPU: NVIDIA T4, driver 570.172.08 (${a.name})`), stderr: "" } }),
     "random:index/randomPassword:RandomPassword": (a) => ({ state: { result: hex(`password:${a.name}`, a.inputs.length ?? 16) } }),
-    "tls:index/privateKey:PrivateKey": (a) => ({
-        state: {
-            privateKeyOpenssh: fakeOpensshPrivate(a.name),
-            privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${hex(a.name, 64)}\n-----END PRIVATE KEY-----\n`,
-            publicKeyOpenssh: fakeEd25519Public(a.name),
-            publicKeyFingerprintSha256: `SHA256:${hex(a.name, 43)}`,
-        },
-    }),
+    // The stack's SSH key and its PKI (test/helpers/tlsMocks.ts).
+    ...TLS_RESOURCES,
 };
 
 /** Knobs for behaviour a test varies between runs. */

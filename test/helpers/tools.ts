@@ -9,6 +9,7 @@ const INSTALL_HINTS: Record<string, string> = {
     caddy: "apt-get install -y caddy",
     sshd: "apt-get install -y openssh-server",
     openssl: "apt-get install -y openssl",
+    curl: "apt-get install -y curl",
     "ssh-keygen": "apt-get install -y openssh-client",
 };
 

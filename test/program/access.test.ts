@@ -1,5 +1,5 @@
 // Issue 11 under the strict mocks, through the real index.ts: API keys on every stack, kept secret
-// everywhere; HTTPS on cloud stacks (internal CA by default, a public certificate with acme);
+// everywhere; HTTPS on cloud stacks (the stack's CA by default, a public certificate with acme);
 // the switches that turn either off.
 import * as assert from "assert";
 import { GENERATED_KEY_LENGTH } from "../../infra/service/access";
@@ -37,7 +37,7 @@ describe("API keys", () => {
                 assert.ok(isSecretInput(install.inputs.stdin), `${h}: the key file reaches the host as a secret, on stdin`);
                 const digests = plain(install.inputs.stdin).split("\n").filter((l: string) => /^[0-9a-f]{64}$/.test(l));
                 assert.strictEqual(digests.length, 3, `${h}: the client key, the scripts' key and the operator's`);
-                assert.ok(run.get(`${h}-app-proxy`).inputs.uploads[0].content.includes("forward_auth auth:9000"), `${h}: Caddy asks the key service`);
+                assert.ok(plain(run.get(`${h}-app-proxy`).inputs.uploads)[0].content.includes("forward_auth auth:9000"), `${h}: Caddy asks the key service`);
             }
         }
     });
@@ -75,18 +75,18 @@ describe("API keys", () => {
 });
 
 describe("HTTPS on cloud hosts", () => {
-    it("serves https:// by default with each host's internal CA, whose root is a public per-host output", async () => {
+    it("serves https:// by default with a certificate from the stack's CA, which is a public output on every host", async () => {
         for (const stack of ["dev", "prod"]) {
             const run = await runProgram(stack);
             assert.match(run.outputs.liveUrl.value, /^https:\/\//);
             for (const c of CLOUDS) {
                 const h = run.outputs.hosts.value[c];
                 for (const u of ["liveUrl", "idleUrl", "healthUrl", "docsUrl"]) assert.match(h[u], /^https:\/\//, `${stack} ${c} ${u}`);
-                const caddyfile: string = run.get(`${c}-app-proxy`).inputs.uploads[0].content;
-                assert.match(caddyfile, /tls internal/, `${stack} ${c}`);
-                assert.ok(caddyfile.includes(h.address), `${stack} ${c}: the certificate names the host's address`);
-                assert.ok(run.get(`${c}-app-proxy-ca-root`), `${c}: the root CA is read from the proxy`);
-                assert.ok(run.get(`${c}-app-proxy`).inputs.volumes.some((v: any) => v.containerPath === "/data"), `${c}: certificates persist on a volume`);
+                const caddyfile: string = plain(run.get(`${c}-app-proxy`).inputs.uploads)[0].content;
+                assert.match(caddyfile, /\ttls \/etc\/caddy\/server.crt \/etc\/caddy\/server.key\n/, `${stack} ${c}`);
+                assert.ok(caddyfile.includes(h.address), `${stack} ${c}: the site names the host's address`);
+                assert.strictEqual(h.caRootCert, run.get(`${c}-app-proxy-tls-cert`).inputs.caCertPem, `${c}: the stack's CA (test/program/pki.test.ts)`);
+                assert.ok(!run.resources.some((r) => r.name === `${c}-app-proxy-ca-root`), `${c}: no CA read back from the host`);
             }
         }
     });
@@ -105,8 +105,10 @@ describe("HTTPS on cloud hosts", () => {
             assert.strictEqual(h.liveUrl, `https://${domains[c as keyof typeof domains]}:8000`);
             const proxy = run.get(`${c}-app-proxy`);
             assert.ok(proxy.inputs.ports.some((p: any) => p.internal === ACME_HTTP_PORT && p.external === ACME_HTTP_PORT), `${c} publishes 80`);
-            assert.ok(proxy.inputs.uploads[0].content.includes(domains[c as keyof typeof domains]));
-            assert.ok(!run.resources.some((r) => r.name === `${c}-app-proxy-ca-root`), "no internal CA to export");
+            assert.ok(plain(proxy.inputs.uploads)[0].content.includes(domains[c as keyof typeof domains]));
+            assert.ok(proxy.inputs.volumes.some((v: any) => v.containerPath === "/data"), `${c}: ACME certificates persist on a volume`);
+            assert.ok(!run.resources.some((r) => r.name === `${c}-app-proxy-tls` || r.name.startsWith("stack-ca")), "no CA of the stack's");
+            assert.strictEqual(h.caRootCert, undefined);
         }
     });
 

@@ -14,7 +14,7 @@ import { TEST_HOME } from "../helpers/setup";
 import { setupScript } from "../../infra/shell/setup";
 import { readinessScript } from "../../infra/shell/readiness";
 import { firewallInstaller } from "../../infra/shell/firewall";
-import { isSecretInput, plainStrings, unsecret } from "../helpers/secrets";
+import { isSecretInput, plain, plainStrings, unsecret } from "../helpers/secrets";
 import { ProgramRun, changedInputs, runProgram, runProgramFresh, secret } from "../helpers/stack";
 
 export const OPERATOR_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ0123456789abcdef\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -33,7 +33,7 @@ describe("ssh hosts (the operator's own servers)", () => {
     it("makes one host per server, with the operator's key and no generated one", () => {
         const hosts = run.resources.filter((r) => r.type === "gpu-hosts:hosts:SshServerHost").map((r) => r.name);
         assert.deepStrictEqual(hosts, ["box1", "box2"]);
-        assert.deepStrictEqual(run.byType("tls:index/privateKey:PrivateKey"), [], "no generated key when the operator gives one");
+        assert.deepStrictEqual(run.byType("tls:index/privateKey:PrivateKey").filter((k) => k.inputs.algorithm === "ED25519"), [], "no generated SSH key when the operator gives one");
         assert.ok(!run.resources.some((r) => /^(aws|gcp|azure):/.test(r.type)), "no cloud resource");
         assert.deepStrictEqual(Object.keys(run.outputs.hosts.value), ["box1", "box2"]);
     });
@@ -100,7 +100,7 @@ describe("ssh hosts (the operator's own servers)", () => {
         assert.strictEqual(run.get("box2-docker").inputs.host, "ssh://gpuops@gpu2.example.com:2222");
     });
 
-    it("serves HTTPS for the server's address from the internal CA, with the same outputs as a cloud host", () => {
+    it("serves HTTPS for the server's address from the stack's CA, with the same outputs as a cloud host", () => {
         const h = run.outputs.hosts.value.box2;
         assert.strictEqual(h.kind, "ssh");
         assert.strictEqual(h.liveUrl, "https://gpu2.example.com:8000");
@@ -113,7 +113,8 @@ describe("ssh hosts (the operator's own servers)", () => {
         assert.strictEqual(run.outputs.hosts.value.box1.gpu, "Tesla T4", "the GPU the readiness gate saw");
         assert.strictEqual(h.ssh, "ssh -i ~/.ssh/gpu-hosts/gpu-hosts-dev-box2 -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/gpu-hosts/gpu-hosts-dev-box2.known_hosts -p 2222 gpuops@gpu2.example.com");
         assert.strictEqual(h.authorizedKey, undefined, "the operator's own key: nothing to authorise");
-        assert.match(run.get("box2-app-proxy").inputs.uploads[0].content, /tls internal/);
+        assert.match(plain(run.get("box2-app-proxy").inputs.uploads)[0].content, /\ttls \/etc\/caddy\/server.crt \/etc\/caddy\/server.key\n/);
+        assert.strictEqual(h.caRootCert, run.get("box2-app-proxy-tls-cert").inputs.caCertPem, "the stack CA");
     });
 
     it("keeps the operator's private key secret in every input and output", () => {
@@ -125,7 +126,7 @@ describe("ssh hosts (the operator's own servers)", () => {
 
     it("uses the stack's generated key when the operator gives none, and outputs the line to authorise", async () => {
         const gen = await runProgram("dev", { ...SERVERS, sshPrivateKey: undefined });
-        assert.strictEqual(gen.byType("tls:index/privateKey:PrivateKey").length, 1);
+        assert.strictEqual(gen.byType("tls:index/privateKey:PrivateKey").filter((k) => k.inputs.algorithm === "ED25519").length, 1);
         assert.match(gen.outputs.hosts.value.box1.authorizedKey, /^ssh-ed25519 AAAA\S+$/);
     });
 

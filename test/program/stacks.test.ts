@@ -63,7 +63,8 @@ for (const stack of ["dev", "prod"]) {
         });
 
         it("keeps the SSH private key and the Redis passwords secret everywhere", () => {
-            const [key] = run.byType("tls:index/privateKey:PrivateKey");
+            // The stack's SSH key; its PKI's keys are ECDSA (test/program/pki.test.ts).
+            const key = run.get("ssh-key");
             assert.strictEqual(key.inputs.algorithm, "ED25519");
             const passwords = run.byType("random:index/randomPassword:RandomPassword").map((p) => p.name).sort();
             assert.deepStrictEqual(passwords, ["api-keys-generated", "api-keys-ops", ...CLOUDS.map((c) => `${c}-app-redis-password`)].sort(), "one Redis password per host; a client key and the scripts' key per stack");

@@ -1,7 +1,8 @@
 // Caddy routing: the rendered Caddyfile and switch script as text, the switch script run for real
 // with sh, and both together in the real caddy binary (Debian's package) with two stand-in slots.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
@@ -16,6 +17,7 @@ import { isAddress } from "../../infra/validators";
 import { Color } from "../../infra/vocabulary";
 import { AuthProcess, CaddyProcess, freePort, startAuthService, startCaddy, writeKeys } from "../helpers/caddy";
 import { requireTool } from "../helpers/tools";
+import { TestPki, mintTestPki } from "../helpers/pki";
 
 const UPSTREAMS = { blue: "api-blue:8000", green: "api-green:8000" };
 
@@ -72,15 +74,18 @@ describe("caddy routing", () => {
 
     describe("renderCaddyfile with TLS and API keys", () => {
         const AUTH = { upstream: "auth:9000", publicPaths: defaultPublicPaths("/health") };
+        const internal = (hostname: string) => ({ mode: "internal" as const, hostname, certFile: "/etc/caddy/server.crt", keyFile: "/etc/caddy/server.key" });
         const sites = (text: string) => text.split(/\n(?=\S.*\{$)/m).slice(1);
 
-        it("internal: HTTPS for the host's IP and any name, no redirect listener, no HTTP/3, served without SNI", () => {
-            const text = renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname: "203.0.113.9" } });
-            assert.ok(text.startsWith("{\n\tadmin localhost:2019\n\tauto_https disable_redirects\n\tdefault_sni 203.0.113.9\n\tskip_install_trust\n\tservers {\n\t\tprotocols h1 h2\n\t}\n}\n"), text);
+        it("internal: HTTPS for the host's address and any name from the stack CA's files, nothing automated, no HTTP/3, served without SNI", () => {
+            const text = renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: internal("203.0.113.9") });
+            // auto_https off: no certificate of Caddy's own, so no CA of its own (see globalOptions).
+            assert.ok(text.startsWith("{\n\tadmin localhost:2019\n\tauto_https off\n\tdefault_sni 203.0.113.9\n\tservers {\n\t\tprotocols h1 h2\n\t}\n}\n"), text);
             const [live, idle] = sites(text);
-            assert.ok(live.startsWith("https://203.0.113.9:8080, https://:8080 {\n\ttls internal\n"), live);
-            assert.ok(idle.startsWith("https://203.0.113.9:8081, https://:8081 {\n\ttls internal\n"), idle);
-            assert.ok(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname: "2001:db8::7" } }).includes("https://[2001:db8::7]:8080, https://:8080 {"));
+            assert.ok(live.startsWith("https://203.0.113.9:8080, https://:8080 {\n\ttls /etc/caddy/server.crt /etc/caddy/server.key\n"), live);
+            assert.ok(idle.startsWith("https://203.0.113.9:8081, https://:8081 {\n\ttls /etc/caddy/server.crt /etc/caddy/server.key\n"), idle);
+            assert.ok(!/tls internal|skip_install_trust/.test(text));
+            assert.ok(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: internal("2001:db8::7") }).includes("https://[2001:db8::7]:8080, https://:8080 {"));
         });
 
         it("acme: a public certificate for the domain over HTTP-01 only", () => {
@@ -107,7 +112,9 @@ describe("caddy routing", () => {
 
         it("rejects hostnames, domains, e-mails, auth upstreams and public paths that would break the file", () => {
             const r = (x: object) => () => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", ...x });
-            assert.throws(r({ tls: { mode: "internal", hostname: "1.2.3.4 {" } }), /caddy tls hostname must be an IPv4 or IPv6 address or a DNS name, e.g. "203.0.113.10" or "gpu1.example.com", got "1.2.3.4 \{"/);
+            assert.throws(r({ tls: { ...internal("203.0.113.9"), keyFile: "/etc/caddy/a key" } }), /caddy tls key file must be an absolute path without spaces, quotes or braces, got "\/etc\/caddy\/a key"/);
+            assert.throws(r({ tls: { ...internal("203.0.113.9"), certFile: "server.crt" } }), /caddy tls certificate file must be an absolute path/);
+            assert.throws(r({ tls: internal("1.2.3.4 {") }), /caddy tls hostname must be an IPv4 or IPv6 address or a DNS name, e.g. "203.0.113.10" or "gpu1.example.com", got "1.2.3.4 \{"/);
             assert.throws(r({ tls: { mode: "acme", domain: "localhost" } }), /caddy tls domain must be a DNS name such as "api.example.com", got "localhost"/);
             assert.throws(r({ tls: { mode: "acme", domain: "a.example.com", email: "x y@z" } }), /caddy tls email must be an email address without quotes, braces or backslashes \(one Caddyfile token\), got "x y@z"/);
             assert.throws(r({ auth: { upstream: "auth", publicPaths: ["/health"] } }), /caddy auth upstream must be host:port, got "auth"/);
@@ -118,11 +125,11 @@ describe("caddy routing", () => {
         it("serves internal TLS for every host address the config accepts (infra/validators.ts isAddress): a one-label name, mixed case, IPv6", () => {
             for (const hostname of ["gpubox", "GPU1.Example.com", "203.0.113.10", "2001:db8::7", "gpu1.example.com"]) {
                 assert.ok(isAddress(hostname), hostname);
-                assert.match(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname } }), /\n\tdefault_sni /, hostname);
+                assert.match(renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: internal(hostname) }), /\n\tdefault_sni /, hostname);
             }
             for (const hostname of ["1.2.3", "-bad.example.com", "a b"]) {
                 assert.ok(!isAddress(hostname), hostname);
-                assert.throws(() => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: { mode: "internal", hostname } }), /caddy tls hostname/, hostname);
+                assert.throws(() => renderCaddyfile({ upstreams: UPSTREAMS, healthPath: "/health", tls: internal(hostname) }), /caddy tls hostname/, hostname);
             }
         });
 
@@ -130,9 +137,11 @@ describe("caddy routing", () => {
             const bin = requireTool("caddy", this);
             const dir = tmpdir();
             try {
+                // caddy validate loads the certificate files.
+                const pki = mintTestPki(path.join(dir, "pki"), "203.0.113.9");
                 const modes = [
                     { mode: "off" as const },
-                    { mode: "internal" as const, hostname: "203.0.113.9" },
+                    { mode: "internal" as const, hostname: "203.0.113.9", certFile: pki.certFile, keyFile: pki.keyFile },
                     { mode: "acme" as const, domain: "api.example.com", email: "ops@example.com" },
                 ];
                 for (const tls of modes) {
@@ -453,6 +462,7 @@ exit 99
         const NEW_KEY = "k2-zyxwvutsrqponmlkjihg9876543210";
         const UNAUTHORIZED = { error: "Unauthorized", message: "missing or invalid API key" };
         let dir: string;
+        let pki: TestPki;
         let caddy: CaddyProcess | undefined;
         let authService: AuthProcess | undefined;
         let keysFile: string;
@@ -478,13 +488,12 @@ exit 99
             servers.push(server);
             return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
         };
-        const rootCa = () => fs.readFileSync(path.join(dir, "data", "caddy", "pki", "authorities", "local", "root.crt"));
         interface Answer { status: number; body: string; headers: http.IncomingHttpHeaders; cert?: tls.PeerCertificate }
         const call = (port: number, o: { method?: string; path?: string; key?: string; headers?: http.OutgoingHttpHeaders; body?: string } = {}) =>
             new Promise<Answer>((resolve, reject) => {
                 const headers: http.OutgoingHttpHeaders = { ...(o.key ? { authorization: `Bearer ${o.key}` } : {}), ...o.headers };
                 const req = https.request({
-                    host: "127.0.0.1", port, method: o.method ?? "GET", path: o.path ?? "/jobs/1", headers, agent: false, ca: rootCa(),
+                    host: "127.0.0.1", port, method: o.method ?? "GET", path: o.path ?? "/jobs/1", headers, agent: false, ca: pki.caPem,
                     // Clients reach the host by IP: verify the certificate names that IP.
                     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(HOST_IP, cert),
                 }, (res) => {
@@ -503,6 +512,8 @@ exit 99
         before(async function () {
             const bin = requireTool("caddy", this);
             dir = tmpdir();
+            // The stack CA and the host's certificate, in the profile the tls provider gives them (pki.ts).
+            pki = mintTestPki(path.join(dir, "pki"), HOST_IP);
             keysFile = path.join(dir, "api-keys");
             const w = writeKeys(keysFile, renderKeysFile([KEY]));
             assert.strictEqual(w.status, 0, w.stderr);
@@ -512,7 +523,7 @@ exit 99
                 upstreams: { blue: await backend("blue"), green: await backend("green") },
                 healthPath: "/health", routesDir: path.join(dir, "routes"), liveListen: live, idleListen: idle,
                 admin: `localhost:${await freePort()}`,
-                tls: { mode: "internal", hostname: HOST_IP },
+                tls: { mode: "internal", hostname: HOST_IP, certFile: pki.certFile, keyFile: pki.keyFile },
                 auth: { upstream: `127.0.0.1:${authService.port}`, publicPaths: defaultPublicPaths("/health") },
             });
             fs.writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
@@ -535,12 +546,13 @@ exit 99
             if (dir) fs.rmSync(dir, { recursive: true, force: true });
         });
 
-        it("serves HTTPS on both ports with a certificate for the host's IP from its internal CA, and refuses plain HTTP", async () => {
+        it("serves HTTPS on both ports with the stack CA's certificate for the host's IP, and refuses plain HTTP", async () => {
             for (const port of [live, idle]) {
                 const r = await call(port, { key: KEY });
                 assert.strictEqual(r.status, 503, "not routed yet");
                 assert.strictEqual(r.cert?.subjectaltname, `IP Address:${HOST_IP}`);
-                assert.match(String(r.cert?.issuer.CN), /Caddy Local Authority/);
+                assert.strictEqual(r.cert?.issuer.CN, "gpu-hosts test CA");
+                assert.strictEqual(r.cert?.fingerprint256, new crypto.X509Certificate(fs.readFileSync(pki.certFile)).fingerprint256, "the uploaded file, as is");
                 const plain = await new Promise<string>((resolve, reject) => {
                     http.get({ host: "127.0.0.1", port, path: "/health", agent: false }, (res) => {
                         let body = "";
@@ -550,6 +562,9 @@ exit 99
                 });
                 assert.strictEqual(plain, "400 Client sent an HTTP request to an HTTPS server.");
             }
+            // Caddy made no CA (nor any certificate) of its own: its data dir holds none.
+            assert.ok(!fs.existsSync(path.join(dir, "data", "caddy", "pki")), "no Caddy CA");
+            assert.ok(!fs.existsSync(path.join(dir, "data", "caddy", "certificates")), "no certificate Caddy issued or obtained");
         });
 
         it("answers 401 JSON with WWW-Authenticate without a key or with a wrong one, on both ports", async () => {
@@ -628,6 +643,41 @@ exit 99
             assert.deepStrictEqual(JSON.parse(r.body), { error: "Service Unavailable", message: "the API key check is unavailable, try again" });
             assert.ok(Date.now() - t0 < 1000, "not held");
             assert.strictEqual((await call(live, { path: "/health" })).status, 200);
+        });
+
+        it("verifies with curl --cacert <the stack CA> for the host's IP, and fails with another CA", async function () {
+            const curl = requireTool("curl", this);
+            const other = mintTestPki(path.join(dir, "other"), HOST_IP, "another CA");
+            fs.writeFileSync(path.join(dir, "other-ca.pem"), other.caPem);
+            // Asynchronous: the stand-in slots answer from this process's event loop.
+            const run = (ca: string, port: number) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+                execFile(curl, ["-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca,
+                    // Reach the host's IP (what the certificate names) on loopback; curl sends no SNI for an IP.
+                    "--resolve", `${HOST_IP}:${port}:127.0.0.1`, `https://${HOST_IP}:${port}/health`], { encoding: "utf8" },
+                (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }));
+            });
+            fs.writeFileSync(path.join(dir, "stack-ca.pem"), pki.caPem);
+            flip("blue");
+            for (const port of [live, idle]) {
+                const ok = await run(path.join(dir, "stack-ca.pem"), port);
+                assert.deepStrictEqual([ok.status, ok.stdout], [0, "200"], ok.stderr);
+                const bad = await run(path.join(dir, "other-ca.pem"), port);
+                // 60: "Peer certificate cannot be authenticated with known CA certificates".
+                assert.strictEqual(bad.status, 60, bad.stderr);
+            }
+        });
+
+        it("is refused by Node's https with another CA, and for a name the certificate does not hold", async () => {
+            const other = mintTestPki(path.join(dir, "other-node"), HOST_IP, "another CA");
+            const attempt = (o: https.RequestOptions) => new Promise<string>((resolve) => {
+                https.get({ host: "127.0.0.1", port: live, path: "/health", agent: false, ...o }, (res) => { res.resume(); resolve(String(res.statusCode)); })
+                    .on("error", (e: NodeJS.ErrnoException) => resolve(String(e.code)));
+            });
+            flip("blue");
+            assert.strictEqual(await attempt({ ca: pki.caPem, checkServerIdentity: (_h, cert) => tls.checkServerIdentity(HOST_IP, cert) }), "200");
+            assert.strictEqual(await attempt({ ca: other.caPem, checkServerIdentity: (_h, cert) => tls.checkServerIdentity(HOST_IP, cert) }), "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+            // Node checks 127.0.0.1 itself: not the address the certificate names.
+            assert.strictEqual(await attempt({ ca: pki.caPem }), "ERR_TLS_CERT_ALTNAME_INVALID");
         });
     });
 });

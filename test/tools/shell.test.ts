@@ -8,7 +8,6 @@ import * as path from "path";
 import { HOST_KEY } from "../helpers/hostKeyFixture";
 import { renderCloudInit } from "../../cloud-init/render";
 import { localReadyScript } from "../../infra/hosts/local";
-import { caRootScript } from "../../infra/service/apiKeys";
 import { pruneImagesScript } from "../../infra/service/hostImage";
 import { SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
 import { readinessScript } from "../../infra/shell/readiness";
@@ -55,7 +54,6 @@ describe("infra/shell: the host scripts as files", () => {
         sshGateScript({ target: "u@h", sshOptions: [], port: 22, timeoutSeconds: 1, probe: SSH_GATE_PROBE });
         localReadyScript();
         firewallInstaller({ ports: [{ port: 8001, from: ["203.0.113.0/24"] }] });
-        caRootScript("p", "/data/root.crt");
         pruneImagesScript("r", "r:1");
         assert.deepStrictEqual(shellFilesRead(), shellFiles());
     });

@@ -14,11 +14,11 @@ import { localReadyScript } from "../../infra/hosts/local";
 import { readinessScript } from "../../infra/shell/readiness";
 import { keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
-import { caRootScript, writeKeysScript } from "../../infra/service/apiKeys";
+import { writeKeysScript } from "../../infra/service/apiKeys";
+import { TLS_CERT_PATH, TLS_KEY_PATH } from "../../infra/service/proxy";
 import { renderCaddyfile } from "../../infra/service/caddy";
 import { routeScript, switchScript } from "../../infra/service/route";
 import { imageIdScript, pruneImagesScript } from "../../infra/service/hostImage";
-import { CA_ROOT_PATH } from "../../infra/service/proxy";
 import { hostScript } from "../../scripts/lib/status/probe";
 import { swapRouteScript } from "../../scripts/lib/routes";
 import { assertScriptShellcheckClean } from "../helpers/cloudInitChecks";
@@ -80,7 +80,7 @@ const CASES: Case[] = [
     // Beside the local engine.
     { file: "local-ready.sh", shell: "bash", render: () => localReadyScript() },
 
-    // On every host: the proxy's routes, keys and CA root; the slots' images.
+    // On every host: the proxy's routes and keys; the slots' images.
     { file: "route.green.sh", shell: "bash", render: () => routeScript("aws-app-proxy", "green", "http://aws-app-green-api:8000/health") },
     { file: "route.blue.sh", shell: "bash", render: () => routeScript("local-app-proxy", "blue", "http://local-app-blue-api:8000/health") },
     // The same command as `npm run promote`/`rollback` run it on each host themselves (no settle, three probes).
@@ -88,7 +88,6 @@ const CASES: Case[] = [
     { file: "switch.green.sh", shell: "sh", render: () => switchScript("green") },
     { file: "switch.blue.sh", shell: "sh", render: () => switchScript("blue") },
     { file: "write-keys.sh", shell: "bash", render: () => writeKeysScript("aws-app-proxy-auth") },
-    { file: "ca-root.sh", shell: "bash", render: () => caRootScript("aws-app-proxy", CA_ROOT_PATH) },
     { file: "prune-images.sh", shell: "bash", render: () => pruneImagesScript("aws-app-green", "aws-app-green:v3-0123456789abcdef0123") },
     { file: "image-id.sh", shell: "sh", render: () => imageIdScript("aws-app-green:v3-0123456789abcdef0123") },
 
@@ -101,12 +100,12 @@ const CASES: Case[] = [
         file: "Caddyfile.internal-auth",
         render: () => renderCaddyfile({
             upstreams: { blue: "aws-app-blue-api:8000", green: "aws-app-green-api:8000" }, healthPath: "/health",
-            tls: { mode: "internal", hostname: "198.51.100.7" }, auth: { upstream: "aws-app-proxy-auth:9000", publicPaths: ["/health", "/docs", "/docs/*"] },
+            tls: { mode: "internal", hostname: "198.51.100.7", certFile: TLS_CERT_PATH, keyFile: TLS_KEY_PATH }, auth: { upstream: "aws-app-proxy-auth:9000", publicPaths: ["/health", "/docs", "/docs/*"] },
         }),
     },
     {
         file: "Caddyfile.internal-ipv6",
-        render: () => renderCaddyfile({ upstreams: { blue: "b-api:8000", green: "g-api:8000" }, healthPath: "/health", tls: { mode: "internal", hostname: "2001:db8::7" } }),
+        render: () => renderCaddyfile({ upstreams: { blue: "b-api:8000", green: "g-api:8000" }, healthPath: "/health", tls: { mode: "internal", hostname: "2001:db8::7", certFile: TLS_CERT_PATH, keyFile: TLS_KEY_PATH } }),
     },
     {
         file: "Caddyfile.acme",

@@ -82,7 +82,7 @@ export function tlsKey(clouds: readonly string[]): ConfigKey<TlsConfig> {
     return defineKey<TlsConfig>({
         key: "tls",
         schema: {
-            description: `HTTPS on cloud hosts {mode, domains: {${clouds.join(", ")}}, email}. mode "internal" (Caddy's own CA; its root is the stack output caRootCert), "acme" (a public certificate for domains.<host>, e.g. domains.aws and domains.aws-2 with aws.count 2; opens port 80 for the challenge) or "off". The local stack serves plain HTTP on loopback.`,
+            description: `HTTPS on cloud hosts {mode, domains: {${clouds.join(", ")}}, email}. mode "internal" (a certificate from the stack's own CA, kept in the state; the CA is the stack output caRootCert), "acme" (a public certificate for domains.<host>, e.g. domains.aws and domains.aws-2 with aws.count 2; opens port 80 for the challenge) or "off". The local stack serves plain HTTP on loopback.`,
             default: fallback,
         },
         read: (r, raw, _ctx, fb) => {
