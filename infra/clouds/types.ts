@@ -83,7 +83,12 @@ export interface CloudDriver<S = unknown, P extends Placement = Placement> {
     gpuOf(p: P): GpuModel | undefined;
     /** The placement a deployed host runs on, from its outputs and its VM in the state (npm run status's cost). */
     deployedPlacement(details: CloudDetails, vm: MachineState | undefined, section: S | undefined): P;
-    /** Makes the host: its network, firewall and VM, connected as a GpuHost. */
+    /**
+     * Makes the host: its network, firewall and VM, connected as a GpuHost. A driver loads its host module (and so its cloud SDK) here, on
+     * first use, not when the registry is imported: the operator scripts and the stacks without that
+     * cloud never create one, and requiring @pulumi/aws, @pulumi/gcp and @pulumi/azure-native took
+     * ~1 s of every script's and program's start on this machine (docs/tests.md, "Start-up").
+     */
     createHost(name: string, args: CloudHostArgs, placement: P, section: S, opts?: pulumi.ComponentResourceOptions): GpuHost;
     /** The host component's type token (its VM is the child `<host>-vm`). */
     readonly hostType: string;

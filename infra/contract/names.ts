@@ -38,6 +38,11 @@ export const PROXY_TYPE = "gpu-hosts:app:Proxy";
 
 /** The local engine's host component token (infra/hosts/local.ts). */
 export const LOCAL_HOST_TYPE = "gpu-hosts:hosts:LocalHost";
+/** The cloud hosts' component tokens (infra/clouds/<cloud>/host.ts), here with the others because the
+ * drivers name them without loading the host component and its cloud SDK (infra/clouds/types.ts createHost). */
+export const AWS_HOST_TYPE = "gpu-hosts:hosts:AwsGpuHost";
+export const GCP_HOST_TYPE = "gpu-hosts:hosts:GcpGpuHost";
+export const AZURE_HOST_TYPE = "gpu-hosts:hosts:AzureGpuHost";
 /** An operator's server's host component token (infra/hosts/server.ts): recover finds its identity record under it. */
 export const SERVER_HOST_TYPE = "gpu-hosts:hosts:SshServerHost";
 

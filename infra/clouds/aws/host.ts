@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { awsGpu } from "./catalog";
 import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData, vmHostKey } from "../common";
-import { vmName } from "../../contract/names";
+import { AWS_HOST_TYPE, vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
@@ -31,8 +31,6 @@ export interface AwsMachine {
     /** The rendered cloud-config handed to the instance as user data. */
     readonly userData: pulumi.Output<string>;
 }
-
-export const AWS_HOST_TYPE = "gpu-hosts:hosts:AwsGpuHost";
 
 /** One GPU VM on EC2, connected as a GpuHost. */
 export class AwsGpuHost extends pulumi.ComponentResource {

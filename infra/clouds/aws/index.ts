@@ -1,6 +1,7 @@
 // AWS as the rest of the program sees it: one driver (../types.ts) over this folder.
 import type { CloudDriver } from "../types";
-import { AWS_HOST_TYPE, AwsGpuHost } from "./host";
+import type * as host from "./host";
+import { AWS_HOST_TYPE } from "../../contract/names";
 import { classifyAwsCapacity } from "./capacity";
 import { awsGpu, awsPrice } from "./catalog";
 import { AwsPlacement, AwsSection, awsPlacements, awsSection } from "./section";
@@ -22,7 +23,7 @@ export const aws: CloudDriver<AwsSection, AwsPlacement> = {
     price: (p) => awsPrice(p.region, p.instanceType, p.spot),
     gpuOf: (p) => awsGpu(p.instanceType),
     deployedPlacement: (d) => ({ region: d.region, zone: d.zone, instanceType: d.instanceType, spot: d.spot }),
-    createHost: (name, args, p, _s, opts) => new AwsGpuHost(name, { ...args, spot: p.spot, aws: { region: p.region, zone: p.zone, instanceType: p.instanceType } }, opts).host,
+    createHost: (name, args, p, _s, opts) => new (loadHost().AwsGpuHost)(name, { ...args, spot: p.spot, aws: { region: p.region, zone: p.zone, instanceType: p.instanceType } }, opts).host,
     hostType: AWS_HOST_TYPE,
     machineType: "aws:ec2/instance:Instance",
     classifyCapacity: classifyAwsCapacity,
@@ -30,3 +31,8 @@ export const aws: CloudDriver<AwsSection, AwsPlacement> = {
     // still holds the network interface (and so the Elastic IP) its replacement needs.
     isGone: (vm) => !vm || vm.outputs?.instanceState === "terminated",
 };
+
+/** The host component, and with it its cloud SDK, loaded on first use (see CloudDriver.createHost). */
+function loadHost(): typeof host {
+    return require("./host") as typeof host;
+}

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
 import { azureGpu } from "./catalog";
 import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData, vmHostKey } from "../common";
-import { vmName } from "../../contract/names";
+import { AZURE_HOST_TYPE, vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
@@ -30,8 +30,6 @@ export interface AzureMachine {
     /** The rendered cloud-config; the VM gets it base64-encoded as customData. */
     readonly userData: pulumi.Output<string>;
 }
-
-export const AZURE_HOST_TYPE = "gpu-hosts:hosts:AzureGpuHost";
 
 /** One GPU VM on Azure, connected as a GpuHost. */
 export class AzureGpuHost extends pulumi.ComponentResource {

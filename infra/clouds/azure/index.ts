@@ -1,6 +1,7 @@
 // Azure as the rest of the program sees it: one driver (../types.ts) over this folder.
 import type { CloudDriver } from "../types";
-import { AZURE_HOST_TYPE, AzureGpuHost } from "./host";
+import type * as host from "./host";
+import { AZURE_HOST_TYPE } from "../../contract/names";
 import { classifyAzureCapacity } from "./capacity";
 import { azureGpu, azurePrice } from "./catalog";
 import { AzurePlacement, AzureSection, azurePlacements, azureSection } from "./section";
@@ -22,10 +23,15 @@ export const azure: CloudDriver<AzureSection, AzurePlacement> = {
     price: (p) => azurePrice(p.location, p.vmSize, p.spot),
     gpuOf: (p) => azureGpu(p.vmSize),
     deployedPlacement: (d) => ({ location: d.region, vmSize: d.instanceType, spot: d.spot }),
-    createHost: (name, args, p, _s, opts) => new AzureGpuHost(name, { ...args, spot: p.spot, azure: { location: p.location, vmSize: p.vmSize } }, opts).host,
+    createHost: (name, args, p, _s, opts) => new (loadHost().AzureGpuHost)(name, { ...args, spot: p.spot, azure: { location: p.location, vmSize: p.vmSize } }, opts).host,
     hostType: AZURE_HOST_TYPE,
     machineType: "azure-native:compute:VirtualMachine",
     classifyCapacity: classifyAzureCapacity,
     // This project's spot VMs are deleted on eviction (evictionPolicy Delete, host.ts).
     isGone: (vm) => !vm,
 };
+
+/** The host component, and with it its cloud SDK, loaded on first use (see CloudDriver.createHost). */
+function loadHost(): typeof host {
+    return require("./host") as typeof host;
+}

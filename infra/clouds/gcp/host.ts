@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { gcpGpu, gcpRegion } from "./catalog";
 import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData, vmHostKey } from "../common";
-import { vmName } from "../../contract/names";
+import { GCP_HOST_TYPE, vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
 import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
 
@@ -25,8 +25,6 @@ export interface GcpMachine {
     /** The rendered cloud-config handed to the VM as `user-data` metadata. */
     readonly userData: pulumi.Output<string>;
 }
-
-export const GCP_HOST_TYPE = "gpu-hosts:hosts:GcpGpuHost";
 
 /** One GPU VM on Compute Engine, connected as a GpuHost. */
 export class GcpGpuHost extends pulumi.ComponentResource {

@@ -1,6 +1,7 @@
 // GCP as the rest of the program sees it: one driver (../types.ts) over this folder.
 import type { CloudDriver } from "../types";
-import { GCP_HOST_TYPE, GcpGpuHost } from "./host";
+import type * as host from "./host";
+import { GCP_HOST_TYPE } from "../../contract/names";
 import { classifyGcpCapacity } from "./capacity";
 import { classifyGcpApiNotReady } from "./apis";
 import { GCP_N1_ACCELERATORS, describeMachine, gcpGpu, gcpPrice } from "./catalog";
@@ -34,7 +35,7 @@ export const gcp: CloudDriver<GcpSection, GcpPlacement> = {
     deployedPlacement: (d, vm, s) => ({
         zone: d.zone, machineType: d.instanceType, gpuType: acceleratorOf(vm?.inputs) ?? s?.gpuType ?? Object.keys(GCP_N1_ACCELERATORS)[0], spot: d.spot,
     }),
-    createHost: (name, args, p, s, opts) => new GcpGpuHost(name, {
+    createHost: (name, args, p, s, opts) => new (loadHost().GcpGpuHost)(name, {
         ...args, spot: p.spot, gcp: { project: s.project, zone: p.zone, machineType: p.machineType, gpuType: p.gpuType },
     }, opts).host,
     hostType: GCP_HOST_TYPE,
@@ -45,3 +46,8 @@ export const gcp: CloudDriver<GcpSection, GcpPlacement> = {
     // This project's spot VMs are deleted on preemption (instanceTerminationAction DELETE, host.ts).
     isGone: (vm) => !vm,
 };
+
+/** The host component, and with it its cloud SDK, loaded on first use (see CloudDriver.createHost). */
+function loadHost(): typeof host {
+    return require("./host") as typeof host;
+}
