@@ -1,7 +1,9 @@
 // The slice of a Pulumi stack the release scripts need, as an interface so promotion logic can be
 // tested against an in-memory stand-in, and its real implementation over the Automation API.
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { promisify } from "util";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { NAMESPACE } from "../../infra/vocabulary";
 import { ChangeLog, ResourceChange, nameOf } from "./changes";
@@ -120,23 +122,51 @@ export function stackEnv(stackName: string, workDir: string, env: NodeJS.Process
 export async function openStack(o: OpenStackOptions): Promise<StackOps> {
     let cmd: PulumiCommand;
     try {
-        cmd = await PulumiCommand.get(o.pulumiRoot ? { root: o.pulumiRoot } : undefined);
+        // The version check is the pinned launcher's job (package.json pins `pulumi`); PulumiCommand.get
+        // still runs `pulumi version` once (@pulumi/pulumi automation/cmd.js).
+        cmd = await PulumiCommand.get({ root: o.pulumiRoot ?? launcherRoot(await pinnedCli()), skipVersionCheck: true });
     } catch (e) {
         throw new OpsError("cli-missing", cliMissingReason(e) ?? `the Pulumi CLI could not be started (${headline(stderrOf(e))}); ${INSTALL}`);
     }
     const workDir = o.workDir ?? PROJECT_ROOT;
     // The local stack's file backend lives in the project; a fresh clone has no directory for it yet.
     if (o.stackName === "local") fs.mkdirSync(path.join(workDir, ".pulumi", "state"), { recursive: true });
+    const envVars = stackEnv(o.stackName, workDir);
     let stack: Stack;
     try {
-        const ws = { pulumiCommand: cmd, envVars: stackEnv(o.stackName, workDir) };
+        const ws = { pulumiCommand: cmd, envVars };
         stack = o.create
             ? await LocalWorkspace.createOrSelectStack({ stackName: o.stackName, workDir }, { ...ws, secretsProvider: "passphrase" })
             : await LocalWorkspace.selectStack({ stackName: o.stackName, workDir }, ws);
     } catch (e) {
         throw mapStackError(e, o.stackName, "selecting the stack");
     }
-    return new AutomationStackOps(stack, o.onOutput ?? ((t) => process.stdout.write(t)), o.signal);
+    const cli = (args: readonly string[]) => runCli(cmd.command, [...args, "--stack", o.stackName], workDir, envVars);
+    return new AutomationStackOps(stack, cli, o.onOutput ?? ((t) => process.stdout.write(t)), o.signal);
+}
+
+/**
+ * The pinned CLI's binary, as the `pulumi` npm launcher finds it (node_modules/pulumi/lib/resolve.js,
+ * which downloads it once when it is missing; scripts/engine.sh relies on the same layout). The
+ * scripts run it directly: under `npm run`, `pulumi` on PATH is that launcher, a Node.js process that
+ * added ~0.4 s to every CLI call here (docs/tests.md, "Start-up").
+ */
+export async function pinnedCli(): Promise<string> {
+    const launcher = require("pulumi/lib/resolve") as { resolve(): Promise<string> };
+    return launcher.resolve();
+}
+
+/** The installation root PulumiCommand.get takes (it runs `<root>/bin/pulumi`). */
+function launcherRoot(bin: string): string {
+    return path.dirname(path.dirname(bin));
+}
+
+/** A bare CLI call, for a read the Automation API would make in two (stackOutputs runs `stack output` masked, then again unmasked). */
+async function runCli(bin: string, args: readonly string[], cwd: string, envVars: Readonly<Record<string, string>>): Promise<string> {
+    const { stdout } = await promisify(execFile)(bin, [...args, "--non-interactive"], {
+        cwd, env: { ...process.env, ...envVars, PULUMI_SKIP_UPDATE_CHECK: "true" }, maxBuffer: 256 * 1024 * 1024,
+    });
+    return stdout;
 }
 
 /** A config map as the Automation API reads it, reduced to value and secret flag. */
@@ -145,7 +175,12 @@ function configEntries(map: Readonly<Record<string, { value: string; secret?: bo
 }
 
 class AutomationStackOps implements StackOps {
-    constructor(private readonly stack: Stack, private readonly onOutput: (t: string) => void, private readonly signal?: AbortSignal) {}
+    constructor(
+        private readonly stack: Stack,
+        private readonly cli: (args: readonly string[]) => Promise<string>,
+        private readonly onOutput: (t: string) => void,
+        private readonly signal?: AbortSignal,
+    ) {}
 
     get name(): string {
         return this.stack.name;
@@ -153,8 +188,8 @@ class AutomationStackOps implements StackOps {
 
     async outputs(): Promise<Record<string, unknown>> {
         try {
-            const map = await this.stack.outputs();
-            return Object.fromEntries(Object.entries(map).map(([k, v]) => [k, v.value]));
+            // Plain values are all a script needs, so one unmasked read, not the Automation API's two.
+            return JSON.parse(await this.cli(["stack", "output", "--json", "--show-secrets"])) as Record<string, unknown>;
         } catch (e) {
             throw mapStackError(e, this.name, "reading outputs");
         }

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { nameOf } from "../../scripts/lib/changes";
 import { readStackConfig } from "../../scripts/lib/stackConfig";
-import { openStack, stackEnv } from "../../scripts/lib/stackOps";
+import { openStack, pinnedCli, stackEnv } from "../../scripts/lib/stackOps";
 import { UpFailedError } from "../../scripts/lib/engineErrors";
 import { rejects } from "../helpers/opsErrors";
 import { Engine, engineEnv, REPO, report, requireEngine, runCli, setProcessEnv, tempEngineDir } from "./engine";
@@ -106,6 +106,16 @@ describe("StackOps on the real engine", function () {
         for (const env of [{ PULUMI_BACKEND_URL: "s3://bucket" }, {}]) {
             assert.deepEqual(stackEnv("local", "/p", env), { PULUMI_BACKEND_URL: "file:///p/.pulumi/state", PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" });
         }
+    });
+
+    it("runs the CLI the pinned npm launcher resolves, directly: the engine installed for it, not the launcher", async () => {
+        // scripts/engine.sh installs the engine where the launcher looks (PULUMI_HOME/versions/<its version>/bin).
+        const bin = await pinnedCli();
+        assert.equal(fs.realpathSync(bin), fs.realpathSync(engine.bin));
+        assert.notEqual(fs.realpathSync(bin), fs.realpathSync(path.join(REPO, "node_modules", ".bin", "pulumi")));
+        // Opened without pulumiRoot, as the scripts open it: the reads go through that binary.
+        const out = await (await openStack({ stackName: "dev", workDir, onOutput: () => undefined })).outputs();
+        assert.deepEqual(out, await (await open()).outputs());
     });
 
     it("says the CLI is missing when there is no pulumi binary", async () => {
