@@ -22,7 +22,8 @@ export interface SwitchFigures {
 
 export class SwitchWatch {
     private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    private running = false;
+    /** Set by stop(): when the clients end. Unset while the command runs. */
+    private done?: () => boolean;
     private loops: Promise<void>[] = [];
     private started = 0;
     private firstNew?: number;
@@ -34,13 +35,20 @@ export class SwitchWatch {
     constructor(private readonly url: string, private readonly to: string, private readonly clients = 4) {}
 
     start(): void {
-        this.running = true;
+        this.done = undefined;
         this.started = Date.now();
         this.loops = Array.from({ length: this.clients }, () => this.loop());
     }
 
-    async stop(): Promise<SwitchFigures> {
-        this.running = false;
+    /**
+     * Call when the command has returned. A command may return the moment it switched (kamal-proxy's
+     * deploy takes 0.3 s), before any request sent after the switch has come back, so the clients
+     * go on until the new slot answers, for `graceMs` at most: a switch that happened is then seen,
+     * and one that did not is reported as never.
+     */
+    async stop(graceMs = 5_000): Promise<SwitchFigures> {
+        const deadline = Date.now() + graceMs;
+        this.done = () => this.firstNew !== undefined || Date.now() >= deadline;
         await Promise.all(this.loops);
         this.agent.destroy();
         return {
@@ -50,7 +58,7 @@ export class SwitchWatch {
     }
 
     private async loop(): Promise<void> {
-        while (this.running) {
+        while (!this.done?.()) {
             const sentAt = Date.now();
             const r = await this.get();
             this.sent++;
