@@ -11,6 +11,9 @@ export const INSTALL = "install it from https://www.pulumi.com/docs/install/";
 export function stderrOf(e: unknown): string {
     const result = (e as { commandResult?: { stderr?: string } })?.commandResult;
     if (result && typeof result.stderr === "string" && result.stderr.trim()) return result.stderr;
+    // A bare CLI call's error (child_process.execFile, stackOps.ts runCli) carries stderr itself.
+    const stderr = (e as { stderr?: unknown })?.stderr;
+    if (typeof stderr === "string" && stderr.trim()) return stderr;
     return e instanceof Error ? e.message : String(e);
 }
 

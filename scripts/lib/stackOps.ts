@@ -91,7 +91,11 @@ export interface OpenStackOptions {
     readonly stackName: string;
     /** Project directory. Defaults to PROJECT_ROOT. */
     readonly workDir?: string;
-    /** Directory holding bin/pulumi. Defaults to the `pulumi` found on PATH. */
+    /**
+     * Directory holding bin/pulumi. Defaults to where the pinned `pulumi` npm launcher installed the
+     * CLI (installedCli), else the `pulumi` found on PATH (under npm run, that launcher, which
+     * installs it on first use).
+     */
     readonly pulumiRoot?: string;
     /** Receives `pulumi up` output as it streams. Defaults to process.stdout. */
     readonly onOutput?: (text: string) => void;
@@ -122,9 +126,8 @@ export function stackEnv(stackName: string, workDir: string, env: NodeJS.Process
 export async function openStack(o: OpenStackOptions): Promise<StackOps> {
     let cmd: PulumiCommand;
     try {
-        // The version check is the pinned launcher's job (package.json pins `pulumi`); PulumiCommand.get
-        // still runs `pulumi version` once (@pulumi/pulumi automation/cmd.js).
-        cmd = await PulumiCommand.get({ root: o.pulumiRoot ?? launcherRoot(await pinnedCli()), skipVersionCheck: true });
+        const root = o.pulumiRoot ?? installedCliRoot();
+        cmd = await PulumiCommand.get(root ? { root } : undefined);
     } catch (e) {
         throw new OpsError("cli-missing", cliMissingReason(e) ?? `the Pulumi CLI could not be started (${headline(stderrOf(e))}); ${INSTALL}`);
     }
@@ -146,25 +149,34 @@ export async function openStack(o: OpenStackOptions): Promise<StackOps> {
 }
 
 /**
- * The pinned CLI's binary, as the `pulumi` npm launcher finds it (node_modules/pulumi/lib/resolve.js,
- * which downloads it once when it is missing; scripts/engine.sh relies on the same layout). The
- * scripts run it directly: under `npm run`, `pulumi` on PATH is that launcher, a Node.js process that
- * added ~0.4 s to every CLI call here (docs/tests.md, "Start-up").
+ * The pinned CLI's binary where the `pulumi` npm launcher installs it
+ * ($PULUMI_HOME/versions/<version>/bin/pulumi: node_modules/pulumi/lib/resolve.js and lib/cache.js;
+ * scripts/engine.sh relies on the same layout), or undefined before its first install. The scripts
+ * run it directly: under `npm run`, `pulumi` on PATH is that launcher, a Node.js process that added
+ * ~0.4 s to every CLI call here (docs/tests.md, "Start-up"). Before the first install they run the
+ * launcher, which downloads the CLI in its own process and says so if it cannot.
  */
-export async function pinnedCli(): Promise<string> {
-    const launcher = require("pulumi/lib/resolve") as { resolve(): Promise<string> };
-    return launcher.resolve();
+export function installedCli(): string | undefined {
+    const { cacheDir } = require("pulumi/lib/cache") as { cacheDir(version: string): string };
+    const { isExecutable } = require("pulumi/lib/resolve") as { isExecutable(file: string): boolean };
+    const version = process.env.PULUMI_VERSION || (require("pulumi/package.json") as { version: string }).version;
+    const bin = path.join(cacheDir(version), "bin", "pulumi");
+    return isExecutable(bin) ? bin : undefined;
 }
 
-/** The installation root PulumiCommand.get takes (it runs `<root>/bin/pulumi`). */
-function launcherRoot(bin: string): string {
-    return path.dirname(path.dirname(bin));
+/** The installation root PulumiCommand.get takes (it runs `<root>/bin/pulumi`), if the CLI is installed. */
+function installedCliRoot(): string | undefined {
+    const bin = installedCli();
+    return bin && path.dirname(path.dirname(bin));
 }
 
 /** A bare CLI call, for a read the Automation API would make in two (stackOutputs runs `stack output` masked, then again unmasked). */
 async function runCli(bin: string, args: readonly string[], cwd: string, envVars: Readonly<Record<string, string>>): Promise<string> {
+    // The environment PulumiCommand.run gives the CLI (automation/cmd.js): its own directory first on
+    // PATH (the plugins installed beside it), PULUMI_AUTOMATION_API, and --non-interactive.
+    const PATH = path.isAbsolute(bin) ? `${path.dirname(bin)}${path.delimiter}${envVars.PATH ?? process.env.PATH ?? ""}` : (envVars.PATH ?? process.env.PATH ?? "");
     const { stdout } = await promisify(execFile)(bin, [...args, "--non-interactive"], {
-        cwd, env: { ...process.env, ...envVars, PULUMI_SKIP_UPDATE_CHECK: "true" }, maxBuffer: 256 * 1024 * 1024,
+        cwd, env: { ...process.env, ...envVars, PATH, PULUMI_AUTOMATION_API: "true" }, maxBuffer: 256 * 1024 * 1024,
     });
     return stdout;
 }

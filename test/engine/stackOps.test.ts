@@ -6,9 +6,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { nameOf } from "../../scripts/lib/changes";
 import { readStackConfig } from "../../scripts/lib/stackConfig";
-import { openStack, pinnedCli, stackEnv } from "../../scripts/lib/stackOps";
+import { installedCli, openStack, stackEnv } from "../../scripts/lib/stackOps";
 import { UpFailedError } from "../../scripts/lib/engineErrors";
 import { rejects } from "../helpers/opsErrors";
 import { Engine, engineEnv, REPO, report, requireEngine, runCli, setProcessEnv, tempEngineDir } from "./engine";
@@ -108,14 +109,32 @@ describe("StackOps on the real engine", function () {
         }
     });
 
-    it("runs the CLI the pinned npm launcher resolves, directly: the engine installed for it, not the launcher", async () => {
+    it("runs the CLI the pinned npm launcher installed, directly, and reads the outputs as the Automation API does", async () => {
         // scripts/engine.sh installs the engine where the launcher looks (PULUMI_HOME/versions/<its version>/bin).
-        const bin = await pinnedCli();
+        const bin = installedCli();
+        assert.ok(bin, "the launcher's CLI is installed");
         assert.equal(fs.realpathSync(bin), fs.realpathSync(engine.bin));
-        assert.notEqual(fs.realpathSync(bin), fs.realpathSync(path.join(REPO, "node_modules", ".bin", "pulumi")));
-        // Opened without pulumiRoot, as the scripts open it: the reads go through that binary.
+        // Opened without pulumiRoot, as the scripts open it; its one unmasked read against the
+        // Automation API's two (masked, then unmasked).
         const out = await (await openStack({ stackName: "dev", workDir, onOutput: () => undefined })).outputs();
-        assert.deepEqual(out, await (await open()).outputs());
+        const ws = await LocalWorkspace.create({ workDir, envVars: engineEnv(engine, tmp, { plugins: true }), pulumiCommand: await PulumiCommand.get({ root: engine.root }) });
+        const theirs = Object.fromEntries(Object.entries(await ws.stackOutputs("dev")).map(([k, v]) => [k, v.value]));
+        assert.ok(Object.keys(theirs).length > 0, "the stack has outputs (the first test's up)");
+        assert.deepEqual(out, theirs);
+    });
+
+    it("maps a failed bare CLI read to the CLI's error line", async () => {
+        const s = await open();
+        const state = path.join(tmp, "state");
+        const moved = `${state}.away`;
+        fs.renameSync(state, moved);
+        try {
+            const e = await rejects(s.outputs(), "command");
+            assert.match(e.message, /^reading outputs on stack dev failed: error: .+/);
+            assert.doesNotMatch(e.message, /Command failed/);
+        } finally {
+            fs.renameSync(moved, state);
+        }
     });
 
     it("says the CLI is missing when there is no pulumi binary", async () => {
