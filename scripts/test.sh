@@ -7,6 +7,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit
 app_log="$(mktemp)"
 trap 'rm -f "$app_log"' EXIT
+# Stopped from outside (a CI timeout, ^C): show what the app's suite printed so far, then stop.
+trap 'echo "=== the app suite so far:"; cat "$app_log"; exit 130' INT TERM
 npm --prefix app test >"$app_log" 2>&1 &
 app=$!
 npm run test:unit

@@ -86,8 +86,9 @@ export interface CloudDriver<S = unknown, P extends Placement = Placement> {
     /**
      * Makes the host: its network, firewall and VM, connected as a GpuHost. A driver loads its host module (and so its cloud SDK) here, on
      * first use, not when the registry is imported: the operator scripts and the stacks without that
-     * cloud never create one, and requiring @pulumi/aws, @pulumi/gcp and @pulumi/azure-native took
-     * ~1 s of every script's and program's start on this machine (docs/tests.md, "Start-up").
+     * cloud never create one, and requiring @pulumi/aws, @pulumi/gcp and @pulumi/azure-native (this
+     * one ~1.5 s alone) took most of every script's and program's start on this machine
+     * (docs/tests.md, "Start-up"; test/unit/layers.test.ts checks that importing the registry loads none).
      */
     createHost(name: string, args: CloudHostArgs, placement: P, section: S, opts?: pulumi.ComponentResourceOptions): GpuHost;
     /** The host component's type token (its VM is the child `<host>-vm`). */

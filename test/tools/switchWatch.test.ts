@@ -31,7 +31,7 @@ describe("the e2e's switch watcher", () => {
         slot = "green";
         // The command returns now: no request sent after the switch has come back yet.
         const w = await watch.stop();
-        assert.ok(w.switchedAfterS !== undefined && w.switchedAfterS >= 0.3 && w.switchedAfterS < 2, String(w.switchedAfterS));
+        assert.ok(w.switchedAfterS !== undefined && w.switchedAfterS >= 0.3, String(w.switchedAfterS));
         assert.equal(w.failed, 0);
         assert.equal(w.backAfterSwitch, 0);
         assert.ok(w.sent > 4, String(w.sent));

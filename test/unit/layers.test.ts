@@ -1,5 +1,6 @@
 // The house's shape, checked: every program file has a layer, every import runs down the layers
-// (never up), no program file is much over 400 lines, and each default and pattern is written once.
+// (never up), no program file is much over 400 lines, each default and pattern is written once, and
+// importing the cloud registry loads no cloud SDK.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -79,6 +80,18 @@ describe("the house's shape", () => {
         assert.deepStrictEqual(where(given("10m")), ["infra/config/fixed.ts"]);
         assert.deepStrictEqual(where("= 1800;"), ["infra/config/fixed.ts"]);
         assert.deepStrictEqual(where("~/\\.ssh/gpu-hosts\""), ["infra/config/fixed.ts"]);
+    });
+
+    it("loads no cloud SDK when the cloud registry is imported: each driver requires its host module on first use", function () {
+        this.timeout(60_000);
+        // A fresh Node.js: this process has loaded the SDKs through the host tests already.
+        const probe = `require("./infra/clouds"); require("./infra/config"); ` +
+            `console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /node_modules[\\/]@pulumi[\\/](aws|gcp|azure-native)[\\/]/.test(k))))`;
+        const loaded = JSON.parse(execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", probe], { cwd: ROOT, encoding: "utf8" })) as string[];
+        assert.deepStrictEqual(loaded, []);
+        // The probe itself can tell: a host module does load its SDK.
+        const host = JSON.parse(execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", probe.replace('require("./infra/config");', 'require("./infra/clouds/gcp/host");')], { cwd: ROOT, encoding: "utf8" })) as string[];
+        assert.ok(host.some((k) => /@pulumi[\\/]gcp[\\/]/.test(k)), "the probe sees a loaded SDK");
     });
 
     it("writes each value pattern once, in infra/validators.ts", () => {
