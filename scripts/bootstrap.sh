@@ -8,13 +8,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Also when a lockfile is newer than the last install (npm writes node_modules/.package-lock.json).
-if [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/mocha ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
-if [ ! -x app/node_modules/.bin/tsc ] || [ ! -x app/node_modules/.bin/mocha ] || [ app/package-lock.json -nt app/node_modules/.package-lock.json ]; then
-  npm --prefix app ci --no-audit --no-fund
-fi
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
+ensure_deps .
+ensure_deps app
 
 # tool -> Debian package
 declare -A PACKAGES=(

@@ -8,11 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 name="${1:?usage: scripts/run.sh <script> [args...]}"
 shift
 [ -f "scripts/$name.ts" ] || { echo "no such script: scripts/$name.ts" >&2; exit 2; }
-# Also after a pull that changed the lockfile (npm writes node_modules/.package-lock.json on every
-# install), so a new dependency such as @swc/core is never missing from an existing checkout.
-if [ ! -x node_modules/.bin/ts-node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund >&2
-fi
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
+ensure_deps . >&2
 export PULUMI_SKIP_UPDATE_CHECK="${PULUMI_SKIP_UPDATE_CHECK:-true}"
 # --swc: transpiled by @swc/core, without type-checking (npm test's tsc --noEmit checks the types):
 # ts-node's own transpiler took ~1.8 s more of every command's start here (docs/tests.md, "Start-up").
