@@ -9,6 +9,7 @@ import { HOST_KEY } from "../helpers/hostKeyFixture";
 import { renderCloudInit } from "../../cloud-init/render";
 import { localReadyScript } from "../../infra/hosts/local";
 import { pruneImagesScript } from "../../infra/service/hostImage";
+import { routeScript } from "../../infra/service/route";
 import { SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
 import { readinessScript } from "../../infra/shell/readiness";
 import { bindInPlace, readonlyHeader, shellFilesRead, withHeader } from "../../infra/shell/render";
@@ -55,6 +56,7 @@ describe("infra/shell: the host scripts as files", () => {
         localReadyScript();
         firewallInstaller({ ports: [{ port: 8001, from: ["203.0.113.0/24"] }] });
         pruneImagesScript("r", "r:1");
+        routeScript("local-app-proxy", "blue", "http://local-app-blue-api:8000/health");
         assert.deepStrictEqual(shellFilesRead(), shellFiles());
     });
 
