@@ -39,6 +39,7 @@ import {
 import { sshClientOptions } from "../../infra/hosts/ssh";
 import { nameOf } from "./changes";
 import { OpsError } from "./errors";
+import { firstTrigger } from "./recover";
 import type { StackState, StateResource } from "./recover";
 
 /** Seconds ssh waits for the TCP connection (ssh_config ConnectTimeout). */
@@ -100,8 +101,7 @@ export function generatedKeyIn(resources: readonly StateResource[]): { readonly 
 export function recordedHostKey(resources: readonly StateResource[], name: string): string {
     const r = resources.find((x) => x.type === LOCAL_COMMAND_TYPE && nameOf(x.urn) === hostKeyName(name) && nameOf(x.parent ?? "") === name &&
         (x.parent ?? "").includes(SERVER_HOST_TYPE));
-    const t = (r?.outputs as { triggers?: unknown } | undefined)?.triggers;
-    return Array.isArray(t) && typeof t[0] === "string" ? t[0] : "";
+    return firstTrigger(r) ?? "";
 }
 
 /** The public half of an OpenSSH private key (ssh-keygen -y, reading the key from a 0600 file), or the reason it has none. */

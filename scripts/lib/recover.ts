@@ -99,7 +99,8 @@ export interface ServerInState {
     readonly probe?: ServerToProbe;
 }
 
-const firstTrigger = (r: StateResource | undefined): string | undefined => {
+/** A state record's first trigger: a local.Command record's value (a host key, a machine id). */
+export const firstTrigger = (r: StateResource | undefined): string | undefined => {
     const t = (r?.outputs as { triggers?: unknown } | undefined)?.triggers;
     return Array.isArray(t) && typeof t[0] === "string" ? t[0] : undefined;
 };
