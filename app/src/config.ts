@@ -86,6 +86,8 @@ export interface AppConfig {
     readonly release: string | null;
     /** Slot label (blue|green) reported by /health and in logs. Env APP_SLOT. Defaults to null. */
     readonly slot: string | null;
+    /** The host this process runs on, as the stack names it (a fleet's worker hosts set it); stamped on the jobs it processes. Env APP_HOST. Defaults to null. */
+    readonly hostName: string | null;
     /** Finished (completed) jobs kept per queue, newest first, on top of the age limit. Env JOB_KEEP_COMPLETED. Defaults to 5000. */
     readonly jobKeepCompleted: number;
     /** Failed jobs kept per queue, on top of the age limit. Env JOB_KEEP_FAILED. Defaults to 5000. */
@@ -232,6 +234,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): AppC
         keepAliveTimeoutMs: int("API_KEEPALIVE_TIMEOUT_MS", 130_000, 100, 3_600_000),
         release: raw("APP_RELEASE") ?? null,
         slot: raw("APP_SLOT") ?? null,
+        hostName: raw("APP_HOST") ?? null,
         logLevel,
     };
     if (config.heartbeatMaxAgeMs <= config.heartbeatIntervalMs) {

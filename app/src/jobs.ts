@@ -11,6 +11,8 @@ export const JOB_NAME = "analyze";
 export interface SlotStamp {
     readonly slot: string | null;
     readonly release: string | null;
+    /** The host, where APP_HOST names it (a fleet); absent otherwise. */
+    readonly host?: string;
 }
 
 /** What the api enqueues. `accepted_by` is stamped by the api; `processed_by` by the worker at each attempt. */
@@ -21,7 +23,8 @@ export interface AnalysisJobData {
     readonly processed_by?: SlotStamp;
 }
 
-export const slotStamp = (config: Pick<AppConfig, "slot" | "release">): SlotStamp => ({ slot: config.slot, release: config.release });
+export const slotStamp = (config: Pick<AppConfig, "slot" | "release"> & Partial<Pick<AppConfig, "hostName">>): SlotStamp =>
+    ({ slot: config.slot, release: config.release, ...(config.hostName ? { host: config.hostName } : {}) });
 
 /** What the worker stores as the job's return value. */
 export interface AnalysisResult {
@@ -182,6 +185,6 @@ export function jobView(job: Job<AnalysisJobData, AnalysisResult>, state: string
 
 function stampOf(v: unknown): SlotStamp | null {
     if (!v || typeof v !== "object") return null;
-    const { slot, release } = v as Record<string, unknown>;
-    return { slot: typeof slot === "string" ? slot : null, release: typeof release === "string" ? release : null };
+    const { slot, release, host } = v as Record<string, unknown>;
+    return { slot: typeof slot === "string" ? slot : null, release: typeof release === "string" ? release : null, ...(typeof host === "string" ? { host } : {}) };
 }

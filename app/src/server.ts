@@ -70,7 +70,7 @@ const errorBody = {
 
 const slotStampSchema = {
     type: "object",
-    properties: { slot: { type: "string", nullable: true }, release: { type: "string", nullable: true } },
+    properties: { slot: { type: "string", nullable: true }, release: { type: "string", nullable: true }, host: { type: "string", description: "The host that did it, in a fleet." } },
 } as const;
 
 const jobSchema = {

@@ -79,6 +79,15 @@ describe("worker", () => {
         assert.ok(Date.parse(job.started_at) <= Date.parse(job.finished_at));
     });
 
+    it("stamps the host that processed a job when APP_HOST names it (a fleet's worker hosts), and only then", async () => {
+        const { api } = await stack({ APP_HOST: "gpu-7" });
+        const job = await finished(api, await submit(api));
+        assert.equal(job.status, "completed", JSON.stringify(job));
+        // The api was started with the same env, so its stamp names the host too; without APP_HOST
+        // (the test above) neither stamp has the field.
+        assert.deepEqual(job.processed_by, { slot: "blue", release: "r-test", host: "gpu-7" });
+    });
+
     it("puts jobs back during Ollama 500s without spending attempts, then completes them (the breaker)", async () => {
         const { api } = await stack({ JOB_ATTEMPTS: "2" });
         ollama.failNext = 6;

@@ -13,6 +13,7 @@ import { HostsConfig, cloudsKey, local, ssh, sshPrivateKey } from "./sections/ho
 import { MachinesConfig, diskGb, nvidiaDriverBranch, spot, sshPublicKey, sshUser } from "./sections/machines";
 import { NetworkConfig, apiCidrs, apiPort, idlePort, operatorCidrs, production } from "./sections/network";
 import { RegistryConfig, registry, registryPassword } from "./sections/registry";
+import { FleetConfig, fleet } from "./sections/fleet";
 import { ReleaseConfig, liveColor, slots } from "./sections/release";
 import { ServiceConfig, app, images, limits, memoryMb, model, ollama, workerConcurrency } from "./sections/service";
 import { checkRules } from "./rules";
@@ -24,6 +25,7 @@ export type { LocalConfig, SshHostConfig } from "./sections/hosts";
 export type { FallbackConfig, Recorded } from "./sections/capacity";
 export type { TlsConfig, TlsMode } from "./sections/access";
 export type { RegistryConfig, RegistrySettings } from "./sections/registry";
+export type { FleetConfig, FleetSettings, HostRole } from "./sections/fleet";
 
 /**
  * gpu-hosts:placements, written by `npm run deploy`: each moved cloud host's placement by host name
@@ -32,7 +34,7 @@ export type { RegistryConfig, RegistrySettings } from "./sections/registry";
 export type PlacementsConfig = { readonly [host: string]: Recorded<PlacementOf<CloudName>> | readonly string[] | undefined } & { readonly skipped: readonly string[] };
 
 /** The validated config of one stack: every key, typed, defaults applied; one part per section. */
-export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceConfig & ReleaseConfig & NetworkConfig & MachinesConfig & HostsConfig & AccessConfig & RegistryConfig & {
+export type StackConfig = { readonly [C in CloudName]: SectionOf<C> } & ServiceConfig & ReleaseConfig & NetworkConfig & MachinesConfig & HostsConfig & AccessConfig & RegistryConfig & FleetConfig & {
     readonly stack: string;
     readonly clouds: readonly HostKind[];
     /** What `npm run deploy` may do when a cloud has no capacity for a host. */
@@ -55,7 +57,7 @@ function keys(sectionOf: (cloud: string) => unknown): readonly ConfigKey<unknown
         operatorCidrs, apiCidrs, spot, production, sshUser, sshPublicKey, diskGb, nvidiaDriverBranch,
         ...CLOUD_NAMES.map((c) => CLOUDS[c].section),
         fallback, placementsKey(CLOUD_NAMES.map((c) => CLOUDS[c].placements), sectionOf),
-        ssh, sshPrivateKey, local, auth, apiKeys, tls, registry, registryPassword,
+        ssh, sshPrivateKey, local, auth, apiKeys, tls, registry, registryPassword, fleet,
     ] as readonly ConfigKey<unknown, unknown>[];
 }
 
@@ -76,6 +78,7 @@ export const CONFIG_GROUPS: readonly { readonly title: string; readonly about: s
         group("Network", "Which ports serve the slots, and who may reach them.", ["apiPort", "idlePort", "apiCidrs", "operatorCidrs", "production"]),
         group("Access", "API keys and HTTPS.", ["auth", "apiKeys", "tls"]),
         group("Registry", "Where every host pulls Docker Hub images from: pull-through mirrors, and a Docker Hub login (anonymous pulls are rate-limited per address).", ["registry", "registryPassword"]),
+        group("Fleet", "One endpoint and one queue for every host: the hub serves the API and holds Redis; the other hosts run workers that dial it.", ["fleet"]),
     ];
 })();
 

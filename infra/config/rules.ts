@@ -8,6 +8,7 @@ import { cloudHosts } from "../clouds/placement";
 import { show } from "./reader";
 import type { Reader } from "./reader";
 import { checkRegistryLogin } from "./sections/registry";
+import { checkFleet } from "./sections/fleet";
 import type { StackConfig } from ".";
 
 /** Ports the proxy must not publish: SSH, Redis and Ollama would open to the port's CIDRs. */
@@ -84,6 +85,7 @@ export function checkRules(r: Reader, cfg: StackConfig, slotsRead: boolean): voi
     }
 
     checkRegistryLogin(r);
+    checkFleet(r, cfg);
 
     // A commit, when set, is the full id the slot is pinned to (an abbreviation could later become
     // ambiguous); none means the program pins the release name itself (infra/service/pin.ts).
