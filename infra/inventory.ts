@@ -11,6 +11,9 @@ import { SshServerHost } from "./hosts/server";
 import { createStackKey } from "./hosts/ssh";
 import type { RegistryLogin } from "./hosts/registry";
 import { STACK_KEY_NAME } from "./contract/names";
+import { cidrId } from "./clouds/common";
+import { firewallableAddress, isFleet, stackHosts } from "./config/sections/fleet";
+import type { FirewallOptions } from "./shell/firewall";
 
 const ROLE = "gpu-host";
 
@@ -41,22 +44,53 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
     };
 }
 
+/**
+ * Who may reach a fleet hub's Redis port: each worker host's own IP (a /32 or /128; a cloud VM's is
+ * known once it exists), and gpu-hosts:fleet.redisCidrs for workers that connect from elsewhere
+ * (behind NAT, or known by a DNS name or loopback: config rules.ts requires redisCidrs for those).
+ */
+export interface RedisSource {
+    /** The worker host's name, or "cidr-<id>" for an operator's block: a stable key for a firewall rule. */
+    readonly name: string;
+    readonly cidr: pulumi.Input<string>;
+}
+
+/** The Redis sources of a fleet's hub, from the worker hosts already created. */
+export function redisSources(cfg: StackConfig, workers: readonly GpuHost[]): RedisSource[] {
+    const known = new Map(stackHosts(cfg).map((h) => [h.name, h]));
+    const fromHosts = workers
+        .filter((w) => { const a = known.get(w.name)?.address; return a === undefined || firewallableAddress(a); })
+        .map((w) => ({ name: w.name, cidr: w.address.apply((a) => `${a}/${a.includes(":") ? 128 : 32}`) }));
+    return [...fromHosts, ...cfg.fleet.redisCidrs.map((c) => ({ name: `cidr-${cidrId(c)}`, cidr: c }))];
+}
+
+/** What the hosts one entry of `clouds` stands for need to know of the fleet: whose are made now, and the hub's Redis sources. */
+interface FleetPass {
+    /** Whether the host of this name is made in this pass. */
+    readonly wanted: (name: string) => boolean;
+    /** Set when the hub is made in this pass: who may reach its Redis port. */
+    readonly hubSources?: readonly RedisSource[];
+}
+
+const ALL: FleetPass = { wanted: () => true };
+
 /** The hosts one entry of `clouds` stands for: a cloud's VMs (its count), the local engine, or every server of "ssh". */
-function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuHost[] {
+function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey, pass: FleetPass = ALL): GpuHost[] {
     // The local engine is the operator's own: its daemon.json (and any mirror) is theirs; a login is
     // only what the provider sends with its pulls.
-    if (kind === LOCAL) return [new LocalHost(LOCAL, { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint(), registryLogin: registryLogin(cfg) })];
+    if (kind === LOCAL) return !pass.wanted(LOCAL) ? [] : [new LocalHost(LOCAL, { ...cfg.local, dockerHost: cfg.local.dockerHost || dockerCliEndpoint(), registryLogin: registryLogin(cfg) })];
     if (kind === SSH) {
         // The operator's own key, else the stack's, whose public half is an output to authorise.
         const own = cfg.sshPrivateKey !== "";
-        return cfg.ssh.hosts.map((server) => new SshServerHost(server.name, {
+        return cfg.ssh.hosts.filter((server) => pass.wanted(server.name)).map((server) => new SshServerHost(server.name, {
             server,
             privateKey: own ? pulumi.secret(cfg.sshPrivateKey) : key().privateKey,
             publicKey: own ? "" : key().publicKey,
             nvidiaDriverBranch: cfg.nvidiaDriverBranch,
             gpuCheckImage: cfg.images.gpuCheck,
-            // The live port stays open to all; the idle one to the operators (config rules.ts).
-            firewall: { ports: [{ port: cfg.idlePort, from: cfg.operatorCidrs }] },
+            // The live port stays open to all; the idle one to the operators (config rules.ts); a fleet
+            // hub's Redis port to its worker hosts.
+            firewall: serverFirewall(cfg, server.name === cfg.fleet.hub ? pass.hubSources : undefined),
             registryMirrors: cfg.registry.mirrors,
             registryLogin: registryLogin(cfg),
         }).host);
@@ -64,7 +98,7 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey): GpuH
     if (isCloud(kind)) {
         // gpu-hosts:<cloud>.count hosts ("aws", "aws-2", ...), less those `npm run deploy` skipped; each
         // runs where its own placement says (placement.ts): its recorded one, else the first candidate.
-        return deployedHosts(cfg).filter((h) => h.cloud === kind).map((h) => {
+        return deployedHosts(cfg).filter((h) => h.cloud === kind && pass.wanted(h.name)).map((h) => {
             const { cloud, ...placement } = placementOf(cfg, h);
             return CLOUDS[cloud].createHost(h.name, cloudHostArgs(cfg, key()), placement as never, cfg[cloud] as never);
         });
@@ -103,5 +137,19 @@ export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.e
         }
         return key;
     };
-    return cfg.clouds.flatMap((kind) => hostsOf(kind, cfg, stackKey));
+    if (!isFleet(cfg)) return cfg.clouds.flatMap((kind) => hostsOf(kind, cfg, stackKey));
+    // A fleet's hub is made last: its firewall opens the Redis port to the worker hosts' addresses,
+    // which a cloud VM has only once it exists. The list keeps the stack's order.
+    const hub = cfg.fleet.hub;
+    const workers = cfg.clouds.flatMap((kind) => hostsOf(kind, cfg, stackKey, { wanted: (n) => n !== hub }));
+    const hubs = cfg.clouds.flatMap((kind) => hostsOf(kind, cfg, stackKey, { wanted: (n) => n === hub, hubSources: redisSources(cfg, workers) }));
+    const made = new Map([...workers, ...hubs].map((h) => [h.name, h]));
+    return stackHosts(cfg).map((h) => made.get(h.name)!);
+}
+
+/** An own server's firewall: the idle port from the operators; on a fleet's hub, the Redis port from its sources. */
+function serverFirewall(cfg: StackConfig, hubSources: readonly RedisSource[] | undefined): pulumi.Input<FirewallOptions> {
+    const idle = { port: cfg.idlePort, from: cfg.operatorCidrs };
+    if (!hubSources) return { ports: [idle] };
+    return pulumi.all(hubSources.map((s) => s.cidr)).apply((cidrs) => ({ ports: [idle, { port: cfg.fleet.redisPort, from: [...new Set(cidrs)] }] }));
 }

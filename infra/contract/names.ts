@@ -35,6 +35,8 @@ export const APP_STACK_TYPE = "gpu-hosts:app:AppStack";
 export const SLOT_TYPE = "gpu-hosts:app:Slot";
 /** The Proxy component's type token: the swap scripts tell its routes command by it (scripts/lib/changes.ts). */
 export const PROXY_TYPE = "gpu-hosts:app:Proxy";
+/** The fleet's queue: the hub Redis's users and certificate (infra/service/fleet.ts). */
+export const FLEET_QUEUE_TYPE = "gpu-hosts:fleet:FleetQueue";
 
 /** The local engine's host component token (infra/hosts/local.ts). */
 export const LOCAL_HOST_TYPE = "gpu-hosts:hosts:LocalHost";

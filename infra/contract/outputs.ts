@@ -12,6 +12,7 @@ import { Color, HostKind, LOCAL, SSH, otherColor } from "../vocabulary";
 import type { CloudDetails, CloudKind, DetailsOf, HostDetailsInput, Inputs, RemoteKind, ServerDetails } from "./details";
 import type { KeptPins } from "../service/pin";
 import { PinsOutput, isObject, readPins } from "./pins";
+import type { HostRole } from "../config/sections/fleet";
 
 /** A slot as the outputs show it. */
 export interface SlotOutput {
@@ -47,6 +48,18 @@ export interface HostOutputBase {
     readonly slots: SlotsOutput;
     /** PEM of the host's internal CA root (tls mode "internal"), for clients to pin; absent otherwise. */
     readonly caRootCert?: string;
+    /**
+     * Its part in a fleet (gpu-hosts:fleet): "hub" (the endpoint and the queue) or "worker" (workers
+     * only; its URLs are then the hub's, through which its work arrives). Absent when the stack is no fleet.
+     */
+    readonly role?: HostRole;
+}
+
+/** A fleet as the outputs show it: the hub, and where its Redis is dialled. */
+export interface FleetOutput {
+    readonly hub: string;
+    readonly redisAddress: string;
+    readonly redisPort: number;
 }
 
 export type { CloudDetails, CloudKind, NoDetails, RemoteDetails, RemoteKind, ServerDetails } from "./details";
@@ -92,6 +105,8 @@ export interface StackOutputs {
     readonly opsApiKey?: string;
     /** The first host's CA root (tls mode "internal"), null where there is none. */
     readonly caRootCert?: string | null;
+    /** The fleet (gpu-hosts:fleet); absent when the stack is none. The stack's URLs are then the hub's. */
+    readonly fleet?: FleetOutput;
 }
 
 // ---- The program's side: the outputs as Inputs, each checked against the types above. ----
@@ -117,6 +132,14 @@ export interface AppSource {
     readonly slots: SlotsOutput;
     readonly caRootCert: pulumi.Output<string | undefined>;
     readonly images: readonly string[];
+    /** What the host runs (infra/service/fleet.ts); an island has no role in the outputs. */
+    readonly role: { readonly kind: "island" | HostRole };
+}
+
+/** What the outputs read from a fleet's queue (a FleetQueue has it). */
+export interface FleetSource {
+    readonly address: pulumi.Output<string>;
+    readonly port: number;
 }
 
 /** The stack's generated keys (StackApiKeys), both secrets. */
@@ -135,7 +158,7 @@ function kindFirst<D extends HostDetailsInput, B extends object>(details: D, bas
 }
 
 /** The program's outputs, Inputs of the StackOutputs shape. */
-export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model">, deployed: readonly { host: HostSource; app: AppSource }[], pins: PinsOutput, keys?: KeysSource) {
+export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model" | "fleet">, deployed: readonly { host: HostSource; app: AppSource }[], pins: PinsOutput, keys?: KeysSource, queue?: FleetSource) {
     const idleColor = otherColor(cfg.liveColor);
     const primary = deployed[0].app;
     const hosts: Record<string, HostOutputInput> = {};
@@ -154,6 +177,8 @@ export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model">, depl
             slots: app.slots,
             // Public: the root of the host's internal CA, for clients to pin (tls mode "internal").
             caRootCert: app.caRootCert,
+            // Only in a fleet: an island's outputs stay as they were.
+            ...(app.role.kind === "island" ? {} : { role: app.role.kind }),
         }) satisfies HostOutputInput;
     }
     return {
@@ -176,6 +201,8 @@ export function stackOutputs(cfg: Pick<StackConfig, "liveColor" | "model">, depl
         // null rather than undefined where there is none (plain HTTP, acme): the engine warns about an
         // undefined stack output and drops it.
         caRootCert: primary.caRootCert.apply((c) => c ?? null),
+        // The first host is the hub (index.ts): the URLs above are its.
+        ...(queue ? { fleet: queue.address.apply((redisAddress): FleetOutput => ({ hub: cfg.fleet.hub, redisAddress, redisPort: queue.port })) } : {}),
     } satisfies Inputs<StackOutputs>;
 }
 
@@ -228,6 +255,12 @@ class Fields {
         if (typeof v === "boolean") return v;
         this.bad(where, "true or false", v);
         return false;
+    }
+
+    role(where: string, v: unknown): HostRole {
+        if (v === "hub" || v === "worker") return v;
+        this.bad(where, "\"hub\" or \"worker\"", v);
+        return "worker";
     }
 
     port(where: string, v: unknown): number {
@@ -296,6 +329,7 @@ function hostOutput(f: Fields, where: string, h: Readonly<Record<string, unknown
         idleColor: f.idleColor(field("idleColor"), h.idleColor, field("liveColor"), h.liveColor),
         slots: f.slots(field("slots"), h.slots),
         ...(caRootCert === undefined ? {} : { caRootCert }),
+        ...(h.role === undefined ? {} : { role: f.role(field("role"), h.role) }),
     };
     if (!isHostKind(kind)) return undefined;
     // Every cloud adds the same facts (details.ts DetailsOf), so a new cloud is read here already.
@@ -342,6 +376,13 @@ export function parseStackOutputs(raw: Readonly<Record<string, unknown>>): Stack
     const apiKey = f.optionalText("apiKey", raw.apiKey);
     const opsApiKey = f.optionalText("opsApiKey", raw.opsApiKey);
     const caRootCert = raw.caRootCert === null ? null : f.optionalText("caRootCert", raw.caRootCert);
+    const fleetRaw = raw.fleet === undefined || raw.fleet === null ? undefined : f.object("fleet", raw.fleet, "{ hub, redisAddress, redisPort }");
+    const fleet = fleetRaw && {
+        hub: f.text("fleet.hub", fleetRaw.hub),
+        redisAddress: f.text("fleet.redisAddress", fleetRaw.redisAddress),
+        redisPort: f.port("fleet.redisPort", fleetRaw.redisPort),
+    };
+    if (fleet && hostsRaw && !(fleet.hub in hosts)) f.problems.push(`fleet.hub must name a host of hosts (${Object.keys(hosts).map(show).join(", ")}), got ${show(fleet.hub)}`);
     const outputs: StackOutputs = {
         liveColor,
         idleColor,
@@ -355,6 +396,7 @@ export function parseStackOutputs(raw: Readonly<Record<string, unknown>>): Stack
         ...(apiKey === undefined ? {} : { apiKey }),
         ...(opsApiKey === undefined ? {} : { opsApiKey }),
         ...(caRootCert === undefined ? {} : { caRootCert }),
+        ...(fleet === undefined ? {} : { fleet }),
     };
     if (f.problems.length) throw new OutputsError([], f.problems);
     return outputs;

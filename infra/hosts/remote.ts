@@ -74,7 +74,7 @@ export interface MachineRecord {
      * with `firewall`, the installer of the firewall in front of its published ports
      * (infra/shell/firewall.ts), which a machine with no cloud firewall needs.
      */
-    readonly setup: { readonly by: "cloud-init" } | { readonly by: "ssh"; readonly script: string; readonly firewall?: string };
+    readonly setup: { readonly by: "cloud-init" } | { readonly by: "ssh"; readonly script: string; readonly firewall?: pulumi.Input<string> };
     /** The GPU the catalog says the machine has; undefined to take it from the readiness gate's output. */
     readonly gpuModel?: string;
     /** The engine's platform when known in advance (every cloud shape is x86_64); else the gate reports it. */

@@ -58,9 +58,12 @@ export function proxyAuth(keys: StackApiKeys | undefined): ProxyAuth | undefined
     return keys ? { enabled: true, keys: keys.all } : undefined;
 }
 
-/** Whether any host's proxy serves a certificate from the stack's CA (proxyTls "internal"): then the stack has one. */
-export function needsStackCa(tls: TlsConfig, hosts: readonly Pick<GpuHost, "kind">[]): boolean {
-    return tls.mode === "internal" && hosts.some((h) => h.kind !== "local");
+/**
+ * Whether the stack has a CA: when any host's proxy serves a certificate from it (proxyTls
+ * "internal"), or the stack is a fleet (the hub's Redis certificate, whatever the proxies serve).
+ */
+export function needsStackCa(tls: TlsConfig, hosts: readonly Pick<GpuHost, "kind">[], fleet = false): boolean {
+    return fleet || (tls.mode === "internal" && hosts.some((h) => h.kind !== "local"));
 }
 
 /**

@@ -96,6 +96,8 @@ export interface ServerCertificateArgs {
     readonly ca: CertificateAuthority;
     /** The host's address as clients reach it: an IP (IP SAN) or a DNS name (DNS SAN). */
     readonly address: pulumi.Input<string>;
+    /** More names it answers to (DNS SANs), e.g. a container's alias on its Docker network. Defaults to none. */
+    readonly alsoNames?: readonly string[];
 }
 
 /** The subject alternative names of a server certificate for `address`: an IP SAN for an IP, else a DNS SAN. */
@@ -114,7 +116,11 @@ export class ServerCertificate extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServerCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
         super(SERVER_CERTIFICATE_TYPE, name, {}, opts);
-        const sans = pulumi.output(args.address).apply(subjectAltNames);
+        const also = args.alsoNames ?? [];
+        const sans = pulumi.output(args.address).apply((a) => {
+            const s = subjectAltNames(a);
+            return { ipAddresses: s.ipAddresses, dnsNames: [...new Set([...s.dnsNames, ...also.map((n) => n.toLowerCase())])] };
+        });
         const key = new tls.PrivateKey(`${name}-key`, { ...KEY }, { parent: this });
         const request = new tls.CertRequest(`${name}-request`, {
             privateKeyPem: pulumi.secret(key.privateKeyPem),

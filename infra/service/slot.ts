@@ -13,6 +13,7 @@ import { healthcheck, service } from "./containerDefaults";
 import { hostImage } from "./hostImage";
 import type { BaseImagePuller } from "./baseImages";
 import { slotEnvironment } from "./slotEnv";
+import { REDIS_CA_FILE } from "./fleet";
 
 export interface SlotArgs {
     /** Which slot this is. */
@@ -45,15 +46,23 @@ export interface SlotArgs {
     readonly workerDependsOn?: pulumi.Resource[];
     /** Pulls the build's Docker Hub base images first, with the host's Docker Hub login. Defaults to none: the build pulls them. */
     readonly pullBase?: BaseImagePuller;
+    /** Which of the slot's containers run here (a fleet's hub without a GPU runs no worker; a worker host no api). Defaults to both. */
+    readonly parts?: { readonly api: boolean; readonly worker: boolean };
+    /** The worker's REDIS_URL when it is not the api's (a fleet: another ACL user). Defaults to `redisUrl`. */
+    readonly workerRedisUrl?: pulumi.Output<string>;
+    /** PEM of the CA that verifies a rediss:// Redis (a fleet's queue); uploaded into the containers. Defaults to none. */
+    readonly redisCaPem?: pulumi.Input<string>;
+    /** The host's name, stamped on the jobs the worker processes (APP_HOST; a fleet). Defaults to none. */
+    readonly hostName?: string;
 }
 
 export class Slot extends pulumi.ComponentResource {
     /** The slot's image, tagged by the release's content. */
     public readonly image: docker.Image;
-    /** The api container. */
-    public readonly api: docker.Container;
-    /** The worker container. */
-    public readonly worker: docker.Container;
+    /** The api container; undefined where the slot runs no api (a fleet's worker host). */
+    public readonly api?: docker.Container;
+    /** The worker container; undefined where the slot runs no worker (a fleet's hub without a GPU). */
+    public readonly worker?: docker.Container;
     /** The built image's id (what the containers run). */
     public readonly imageId: pulumi.Output<string>;
     /** Removes the slot's previous images once the new ones run. */
@@ -78,8 +87,9 @@ export class Slot extends pulumi.ComponentResource {
         this.imageName = built.imageName;
         this.imageId = built.imageId;
 
+        const parts = args.parts ?? { api: true, worker: true };
         // REDIS_URL carries the password, so the whole env list stays secret.
-        const envs = pulumi.secret(args.redisUrl).apply((redisUrl) => slotEnvironment({
+        const envsFor = (url: pulumi.Output<string>) => pulumi.secret(url).apply((redisUrl) => slotEnvironment({
             color,
             release: releaseLabel(args.release),
             redisUrl,
@@ -88,17 +98,21 @@ export class Slot extends pulumi.ComponentResource {
             model: args.model,
             workerConcurrency: args.workerConcurrency,
             limits: args.limits,
+            redisCaFile: args.redisCaPem ? REDIS_CA_FILE : undefined,
+            hostName: args.hostName,
         }));
         const common = {
             image: this.imageId,
-            envs,
             // Docker's init (tini) is PID 1 and forwards SIGTERM; the image has no init of its own, so
             // an operator's app gets one too.
             init: true,
+            // The CA is public; the file is what REDIS_CA_FILE names.
+            ...(args.redisCaPem ? { uploads: [{ file: REDIS_CA_FILE, content: args.redisCaPem }] } : {}),
         };
 
-        this.api = new docker.Container(CONTAINERS.api(name), {
+        this.api = !parts.api ? undefined : new docker.Container(CONTAINERS.api(name), {
             ...common,
+            envs: envsFor(args.redisUrl),
             name: CONTAINERS.api(name),
             command: [...app.apiCommand],
             ...service({ memoryMb: args.memoryMb.api, waitTimeoutSeconds: 180 }),
@@ -106,8 +120,9 @@ export class Slot extends pulumi.ComponentResource {
             networksAdvanced: [{ name: args.network.name, aliases: [alias] }],
         }, { ...child, deleteBeforeReplace: true, dependsOn: args.apiDependsOn });
 
-        this.worker = new docker.Container(CONTAINERS.worker(name), {
+        this.worker = !parts.worker ? undefined : new docker.Container(CONTAINERS.worker(name), {
             ...common,
+            envs: envsFor(args.workerRedisUrl ?? args.redisUrl),
             name: CONTAINERS.worker(name),
             command: [...app.workerCommand],
             ...service({ memoryMb: args.memoryMb.worker, waitTimeoutSeconds: 180 }),
@@ -119,7 +134,7 @@ export class Slot extends pulumi.ComponentResource {
             destroyGraceSeconds: 330,
         }, { ...child, deleteBeforeReplace: true, dependsOn: args.workerDependsOn });
 
-        this.prune = built.prune([this.api, this.worker]);
+        this.prune = built.prune([this.api, this.worker].filter((c): c is docker.Container => c !== undefined));
 
         this.registerOutputs({ imageName: this.imageName, upstream: this.upstream });
     }

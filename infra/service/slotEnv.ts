@@ -31,6 +31,10 @@ export interface SlotEnvArgs {
     readonly workerConcurrency: number;
     /** Requests per client per minute (0 = off) and unfinished jobs per queue. */
     readonly limits: { readonly requestsPerMinute: number; readonly queueMaxDepth: number };
+    /** The CA file that verifies a rediss:// Redis (a fleet's queue). Defaults to none. */
+    readonly redisCaFile?: string;
+    /** The host's name, stamped on the jobs its workers process (a fleet). Defaults to none. */
+    readonly hostName?: string;
 }
 
 /** `KEY=value` lines for both of a slot's containers (one image, two commands). */
@@ -48,5 +52,8 @@ export function slotEnvironment(a: SlotEnvArgs): string[] {
         `RATE_LIMIT_MAX=${a.limits.requestsPerMinute}`,
         "RATE_LIMIT_WINDOW_MS=60000",
         `QUEUE_MAX_DEPTH=${a.limits.queueMaxDepth}`,
+        // Only in a fleet, after the rest: an island's environment stays as it was (no change planned).
+        ...(a.redisCaFile ? [`REDIS_CA_FILE=${a.redisCaFile}`] : []),
+        ...(a.hostName ? [`APP_HOST=${a.hostName}`] : []),
     ];
 }

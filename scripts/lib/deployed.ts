@@ -38,6 +38,7 @@ export interface Deployed {
     readonly liveColor: Color;
     readonly idleColor: Color;
     readonly slots: SlotsOutput;
+    /** The hosts that serve the slots' URLs: every host, or a fleet's hub alone (its worker hosts serve none). */
     readonly hosts: readonly HostTarget[];
 }
 
@@ -53,7 +54,8 @@ export function readDeployed(raw: Readonly<Record<string, unknown>>, stackName: 
         }
         throw new OpsError("bad-output", `stack ${stackName} has unexpected outputs: ${e.problems.join("; ")}`);
     }
-    const hosts = Object.entries(outputs.hosts).map(([name, h]) => ({
+    // A fleet's worker hosts report the hub's URLs: checking them again would only ask the hub twice.
+    const hosts = Object.entries(outputs.hosts).filter(([, h]) => h.role !== "worker").map(([name, h]) => ({
         name, liveUrl: h.liveUrl, idleUrl: h.idleUrl, liveHealthUrl: h.healthUrl, idleHealthUrl: h.idleHealthUrl,
     }));
     return { outputs, liveColor: outputs.liveColor, idleColor: outputs.idleColor, slots: outputs.slots, hosts };
