@@ -138,9 +138,9 @@ export class AppStack extends pulumi.ComponentResource {
         const proxyMarker = servesApi ? volume(`${name}-proxy-marker`) : undefined;
         const pull = (suffix: string, image: string) =>
             new docker.RemoteImage(`${name}-${suffix}-image`, { name: image, keepLocally: true }, child);
-        const redisVolume = dataDir
+        const redisVolume = () => (dataDir
             ? { hostPath: `${dataDir}/redis`, containerPath: "/data" }
-            : { volumeName: redisData!.name, containerPath: "/data" };
+            : { volumeName: redisData!.name, containerPath: "/data" });
 
         // The queue: each app process's Redis connection (URL and, in a fleet, the CA that verifies it).
         let apiRedis: QueueConnection | undefined;
@@ -159,7 +159,7 @@ export class AppStack extends pulumi.ComponentResource {
                 // redis-cli reads REDISCLI_AUTH, so the health check never puts the password in argv.
                 envs: secretPassword.apply((p) => [`REDISCLI_AUTH=${p}`]),
                 healthcheck: { tests: ["CMD-SHELL", "redis-cli ping | grep -q PONG"], interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s" },
-                volumes: [redisVolume],
+                volumes: [redisVolume()],
                 networksAdvanced: [{ name: network.name, aliases: ["redis"] }],
                 ...service({ memoryMb: s.memoryMb.redis, waitTimeoutSeconds: 60 }),
             }, named);
@@ -186,7 +186,7 @@ export class AppStack extends pulumi.ComponentResource {
                     tests: ["CMD-SHELL", `redis-cli --tls --cacert ${HUB_REDIS_TLS.caFile} -h ${HUB_REDIS_ALIAS} -p ${HUB_REDIS_TLS_PORT} --user api ping | grep -q PONG`],
                     interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s",
                 },
-                volumes: [redisVolume],
+                volumes: [redisVolume()],
                 networksAdvanced: [{ name: network.name, aliases: [HUB_REDIS_ALIAS] }],
                 // The one port a fleet publishes beside the proxy's: the worker hosts dial it, and the
                 // host's firewall (cloud rules, or the server's GPU-HOSTS chain) lets only them in.
