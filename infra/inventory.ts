@@ -12,7 +12,8 @@ import { createStackKey } from "./hosts/ssh";
 import type { RegistryLogin } from "./hosts/registry";
 import { STACK_KEY_NAME } from "./contract/names";
 import { cidrId } from "./clouds/common";
-import { firewallableAddress, isFleet, stackHosts } from "./config/sections/fleet";
+import { isFleet } from "./config/sections/fleet";
+import { firewallableAddress, stackHosts } from "./config/fleet";
 import type { FirewallOptions } from "./shell/firewall";
 
 const ROLE = "gpu-host";

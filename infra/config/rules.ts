@@ -8,7 +8,7 @@ import { cloudHosts } from "../clouds/placement";
 import { show } from "./reader";
 import type { Reader } from "./reader";
 import { checkRegistryLogin } from "./sections/registry";
-import { checkFleet } from "./sections/fleet";
+import { checkFleet } from "./fleet";
 import type { StackConfig } from ".";
 
 /** Ports the proxy must not publish: SSH, Redis and Ollama would open to the port's CIDRs. */

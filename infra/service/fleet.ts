@@ -14,7 +14,7 @@ import { REDIS_ROLES, RedisRole } from "../../app/src/redisAcl";
 import { FLEET_QUEUE_TYPE } from "../contract/names";
 import { CertificateAuthority, ServerCertificate } from "./pki";
 import type { GpuHost } from "../hosts/gpuHost";
-import type { StackConfig } from "../config";
+import type { FleetConfig } from "../config/sections/fleet";
 
 /** Redis's TLS port inside its container on the hub, where the hub's own containers reach it. */
 export const HUB_REDIS_TLS_PORT = 6380;
@@ -98,7 +98,7 @@ export const ISLAND: AppRole = { kind: "island" };
  * Each host with its role, the hub first when the stack is a fleet (config rules.ts: the hub is one
  * of the hosts, and a fleet has a CA); else every host an island, in the stack's order.
  */
-export function appRoles<H extends GpuHost>(cfg: Pick<StackConfig, "fleet">, hosts: readonly H[], ca: CertificateAuthority | undefined): { host: H; role: AppRole }[] {
+export function appRoles<H extends GpuHost>(cfg: FleetConfig, hosts: readonly H[], ca: CertificateAuthority | undefined): { host: H; role: AppRole }[] {
     if (cfg.fleet.hub === "") return hosts.map((host) => ({ host, role: ISLAND }));
     const hub = hosts.find((h) => h.name === cfg.fleet.hub);
     if (!hub || !ca) throw new Error(`appRoles: the fleet's hub "${cfg.fleet.hub}" must be one of the stack's hosts, and the stack needs its CA`);

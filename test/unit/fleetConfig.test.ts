@@ -2,7 +2,8 @@
 // naming the key, the value and what is allowed; the wording pinned.
 import * as assert from "assert";
 import { ConfigError, loadConfig } from "../../infra/config";
-import { roleOf, stackHosts } from "../../infra/config/sections/fleet";
+import { roleOf } from "../../infra/config/sections/fleet";
+import { stackHosts } from "../../infra/config/fleet";
 
 const raw = (o: Record<string, unknown>): Record<string, string> =>
     Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
