@@ -10,6 +10,9 @@ import { passwordHash } from "../../infra/service/redisConf";
 import { isSecretInput, plain } from "../helpers/secrets";
 import { ProgramRun, runProgram, secret } from "../helpers/stack";
 import { mockCertificate } from "../helpers/tlsMocks";
+import { expectedContainers } from "../../scripts/lib/status/containers";
+import { parseStackOutputs } from "../../infra/contract/outputs";
+import { readDeployed } from "../../scripts/lib/deployed";
 
 const HUB = "203.0.113.10";
 const FLEET = {
@@ -112,5 +115,16 @@ describe("fleet mode: a hub and two worker hosts (own servers)", () => {
         assert.deepStrictEqual(Object.values(hosts).map((h: any) => h.role), ["hub", "worker", "worker"]);
         assert.strictEqual(hosts.w1.liveUrl, o.liveUrl.value, "a worker host's work arrives through the hub");
         assert.strictEqual(hosts.w1.address, "198.51.100.21");
+    });
+
+    it("the scripts read it: status expects each host's part, and the checks and route switches go to the hub alone", () => {
+        const raw = Object.fromEntries(Object.entries(run.outputs).map(([k, v]) => [k, v.value]));
+        const outputs = parseStackOutputs(raw);
+        assert.deepStrictEqual(outputs.fleet, { hub: "hub", redisAddress: HUB, redisPort: 6380 });
+        for (const [h, part] of [["hub", { role: "hub", workers: false }], ["w1", { role: "worker", workers: true }], ["w2", { role: "worker", workers: true }]] as const) {
+            const mine = containers(run).filter((c) => c.name.startsWith(`${h}-app-`)).map((c) => c.name);
+            assert.deepStrictEqual(mine.sort(), expectedContainers(h, true, part).sort(), h);
+        }
+        assert.deepStrictEqual(readDeployed(raw, "dev").hosts.map((h) => h.name), ["hub"]);
     });
 });

@@ -113,3 +113,17 @@ describe("status: verdict rules", () => {
         assert.deepEqual(EXIT_CODES, { OK: 0, DEGRADED: 1, DOWN: 2 });
     });
 });
+
+describe("status: the containers a fleet's host runs", () => {
+    it("expects the hub's endpoint and queue, its workers only with a GPU, and only Ollama and workers on a worker host", () => {
+        assert.deepStrictEqual(expectedContainers("hub", true, { role: "hub", workers: false }), [
+            "hub-app-proxy", "hub-app-proxy-auth", "hub-app-redis", "hub-app-blue-api", "hub-app-green-api",
+        ]);
+        assert.deepStrictEqual(expectedContainers("hub", false, { role: "hub", workers: true }), [
+            "hub-app-proxy", "hub-app-redis", "hub-app-ollama", "hub-app-blue-api", "hub-app-blue-worker", "hub-app-green-api", "hub-app-green-worker",
+        ]);
+        assert.deepStrictEqual(expectedContainers("w1", true, { role: "worker", workers: true }), ["w1-app-ollama", "w1-app-blue-worker", "w1-app-green-worker"]);
+        // No fleet: everything, as before.
+        assert.strictEqual(expectedContainers("h", true).length, 8);
+    });
+});

@@ -12,7 +12,7 @@ import { Access, HttpAnswer, httpGet, joinUrl, judgeHealth, transportReason } fr
 import type { StackState } from "../recover";
 import { readStackConfig } from "../stackConfig";
 import type { StackOps } from "../stackOps";
-import { containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
+import { FleetPart, containerPrefix, containerStatuses, expectedContainers, parseInspect } from "./containers";
 import { isCloud } from "../../../infra/clouds";
 import { costOf, machineOf } from "./cost";
 import { gpuStatus } from "./gpu";
@@ -144,6 +144,10 @@ interface StackFacts {
     readonly configError?: string;
 }
 
+/** The host's part of a fleet, from its outputs (a hub runs workers only with a GPU); undefined when the stack is none. */
+const fleetPart = (h: HostOutput): FleetPart | undefined =>
+    h.role === undefined ? undefined : { role: h.role, workers: h.role === "worker" || h.gpu !== "none" };
+
 async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o: StackOutputs, stackFacts: Promise<StackFacts>, auth: boolean): Promise<HostStatus> {
     const live = o.liveColor;
     const idle = o.idleColor;
@@ -160,7 +164,7 @@ async function collectHost(probes: StatusProbes, name: string, h: HostOutput, o:
         stackFacts,
     ]);
     const slots = [liveSlot, idleSlot];
-    const containers = look.ok ? containerStatuses(name, parseInspect(look.docker.output), expectedContainers(name, auth)) : [];
+    const containers = look.ok ? containerStatuses(name, parseInspect(look.docker.output), expectedContainers(name, auth, fleetPart(h))) : [];
     const gpu: GpuStatus = look.ok ? gpuStatus(look.gpu.exitCode, look.gpu.output, COMMAND_TIMEOUT_S) : { state: "unknown", note: "the host was not reached", devices: [] };
     const gpuExpected = h.gpu && h.gpu !== "none" ? h.gpu : null;
     const judged = judgeHost({ reachable: look.ok, unreachableReason: look.ok ? null : look.reason, slots, containers, gpu, gpuExpected });

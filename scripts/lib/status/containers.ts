@@ -5,6 +5,7 @@
 import { COLORS, Color } from "../../../infra/vocabulary";
 import { CONTAINERS, appStackName, containerNameMatches, proxyName, slotName } from "../../../infra/contract/names";
 import type { ContainerRole, ContainerStatus } from "./types";
+import type { HostRole } from "../../../infra/config/sections/fleet";
 
 /** The prefix every container of host `host` carries: its AppStack's name. */
 export const containerPrefix = (host: string): string => `${appStackName(host)}-`;
@@ -31,13 +32,26 @@ function containersOf(host: string): Expected[] {
     ];
 }
 
+/** What a host runs in a fleet (infra/service/fleet.ts): the hub's workers only with a GPU; a worker host only Ollama and workers. */
+export interface FleetPart {
+    readonly role: HostRole;
+    /** Whether it runs workers (and Ollama): every worker host, a hub with a GPU. */
+    readonly workers: boolean;
+}
+
+const API_SIDE: readonly ContainerRole[] = ["proxy", "auth", "redis", "api"];
+const WORKER_SIDE: readonly ContainerRole[] = ["ollama", "worker"];
+
 /**
  * The containers the program runs on host `host`, by the names the program gives their resources
  * (the key service's container adds a generated suffix: containerNameMatches); `auth` when the stack
- * has API keys.
+ * has API keys; in a fleet, only the host's part.
  */
-export function expectedContainers(host: string, auth: boolean): string[] {
-    return containersOf(host).filter((c) => auth || c.role !== "auth").map((c) => c.name);
+export function expectedContainers(host: string, auth: boolean, fleet?: FleetPart): string[] {
+    return containersOf(host)
+        .filter((c) => auth || c.role !== "auth")
+        .filter((c) => !fleet || (API_SIDE.includes(c.role) ? fleet.role === "hub" : !WORKER_SIDE.includes(c.role) || fleet.workers))
+        .map((c) => c.name);
 }
 
 /** Role and slot of a container from its name ("other" for one the program does not make). */
