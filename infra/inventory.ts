@@ -91,7 +91,7 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey, pass:
             gpuCheckImage: cfg.images.gpuCheck,
             // The live port stays open to all; the idle one to the operators (config rules.ts); a fleet
             // hub's Redis port to its worker hosts.
-            firewall: serverFirewall(cfg, server.name === cfg.fleet.hub ? pass.hubSources : undefined),
+            firewall: serverFirewall(cfg, server.name, pass.hubSources),
             registryMirrors: cfg.registry.mirrors,
             registryLogin: registryLogin(cfg),
         }).host);
@@ -148,9 +148,13 @@ export function createHosts(cfg: StackConfig, env: NodeJS.ProcessEnv = process.e
     return stackHosts(cfg).map((h) => made.get(h.name)!);
 }
 
-/** An own server's firewall: the idle port from the operators; on a fleet's hub, the Redis port from its sources. */
-function serverFirewall(cfg: StackConfig, hubSources: readonly RedisSource[] | undefined): pulumi.Input<FirewallOptions> {
+/**
+ * An own server's firewall: the idle port from the operators; on a fleet's hub, the Redis port from
+ * its sources too. A fleet's worker host publishes no port, so it gets none.
+ */
+function serverFirewall(cfg: StackConfig, server: string, hubSources: readonly RedisSource[] | undefined): pulumi.Input<FirewallOptions> | undefined {
     const idle = { port: cfg.idlePort, from: cfg.operatorCidrs };
+    if (isFleet(cfg) && server !== cfg.fleet.hub) return undefined;
     if (!hubSources) return { ports: [idle] };
     return pulumi.all(hubSources.map((s) => s.cidr)).apply((cidrs) => ({ ports: [idle, { port: cfg.fleet.redisPort, from: [...new Set(cidrs)] }] }));
 }

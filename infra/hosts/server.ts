@@ -29,8 +29,8 @@ export interface SshServerHostArgs {
     readonly nvidiaDriverBranch: string;
     /** Image the readiness gate runs with `--gpus all` on a GPU server. */
     readonly gpuCheckImage: string;
-    /** Who reaches which of the ports the proxy publishes there: the idle port, operatorCidrs only. */
-    readonly firewall: pulumi.Input<FirewallOptions>;
+    /** Who reaches which of the ports published there: the idle port, operatorCidrs only (and a fleet hub's Redis port, its sources). Defaults to none: a fleet's worker host publishes nothing. */
+    readonly firewall?: pulumi.Input<FirewallOptions>;
     /** Docker Hub mirrors the setup merges into the server's daemon.json; empty for none. */
     readonly registryMirrors: readonly string[];
     /** The Docker Hub login every pull on the server uses; undefined to pull anonymously. */
@@ -128,7 +128,7 @@ function serverMachine(parent: pulumi.Resource, name: string, args: SshServerHos
             machineId,
             hostKey: required,
             dependsOn: [identity],
-            setup: { by: "ssh", script, firewall: pulumi.output(args.firewall).apply(firewallInstaller) },
+            setup: { by: "ssh", script, firewall: args.firewall === undefined ? undefined : pulumi.output(args.firewall).apply(firewallInstaller) },
             // authorizedKey: the line the server's authorized_keys needs, when the stack generated the key.
             details: { kind: "ssh", port: s.port, user: s.user, machineId, authorizedKey: pulumi.output(args.publicKey).apply((k) => k.trim() || undefined) },
         },
