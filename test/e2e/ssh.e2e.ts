@@ -152,7 +152,9 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
         assert.equal(out.hosts[HOST].liveUrl, LIVE);
         assert.equal(out.hosts[HOST].machineId, fs.readFileSync(server!.machineIdFile, "utf8").trim());
         assert.equal(out.hosts[HOST].gpu, "none");
-        assert.ok(fs.readFileSync("/etc/ssh/sshd_config.d/10-gpu-hosts.conf", "utf8").includes("MaxSessions 64"), "the setup's sshd drop-in");
+        // The server's own /etc/ssh/sshd_config.d (sshServer.ts), so the drop-in is this run's, and reloading sshd was needed.
+        assert.ok(fs.readFileSync(server!.hostPath("/etc/ssh/sshd_config.d/10-gpu-hosts.conf"), "utf8").includes("MaxSessions 64"), "the setup's sshd drop-in");
+        assert.match(fs.readFileSync(path.join(server!.dir, "sshd.log"), "utf8"), /Received SIGHUP; restarting/, "the setup reloaded this server's sshd through /run/sshd.pid");
         figures.add({ step: "up (from nothing)", seconds: r.seconds, changes: describeDiff(r.diff), note: `healthy after ${((Date.now() - started) / 1000).toFixed(1)} s` });
     });
 
