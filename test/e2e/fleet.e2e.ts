@@ -309,7 +309,7 @@ describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine
         // The worker's password from the state (a RandomPassword per role under the hub), given to
         // redis-cli in its environment, never in argv.
         const st = await state();
-        const pw = [...st.values()].find((x) => x.type === "random:index/randomPassword:RandomPassword" && /worker/.test(nameOf(x.urn)) && nameOf(x.urn).startsWith(HUB));
+        const pw = [...st.values()].find((x) => x.type === "random:index/randomPassword:RandomPassword" && nameOf(x.urn) === "fleet-queue-worker-password");
         assert.ok(pw, `a worker password under the hub in the state: ${[...st.values()].filter((x) => x.type.startsWith("random:")).map((x) => nameOf(x.urn)).join(", ")}`);
         const caFile = path.join(logDir, "ca.pem");
         fs.writeFileSync(caFile, ca[0]);
