@@ -10,6 +10,7 @@ import * as tls from "@pulumi/tls";
 import { renderCloudInit } from "../../cloud-init/render";
 import { hostKeyName } from "../contract/names";
 import { PORTS } from "../vocabulary";
+import { isCidr } from "../validators";
 import { RemoteHostArgs } from "../hosts/remote";
 import type { RegistryLogin } from "../hosts/registry";
 import { CLOUD_BOOT_TIMEOUT_SECONDS, DOCKER_LOG_ROTATION, READINESS_TIMEOUT_SECONDS, SSH_KEY_DIR } from "../config/fixed";
@@ -51,13 +52,32 @@ export interface CloudHostArgs {
     readonly registryMirrors: readonly string[];
     /** The Docker Hub login every pull on the VM uses; undefined to pull anonymously. */
     readonly registryLogin?: RegistryLogin;
+    /** Set on the fleet's hub only (gpu-hosts:fleet): its Redis port, who may reach it, and its data disk. Defaults to none: not a hub. */
+    readonly fleetHub?: FleetHubArgs;
+}
+
+/** What makes a cloud host the fleet's hub, on the cloud's side: a firewall opening and a disk. */
+export interface FleetHubArgs {
+    /** The host port of the hub's Redis (TLS only). */
+    readonly redisPort: number;
+    /**
+     * Who may reach that port: each worker host's address as a /32 (IPv4) or /128 (IPv6), keyed by a
+     * stable name (the worker host's name, or "cidr-<cidrId>" for an operator's extra CIDR). Never apiCidrs.
+     */
+    readonly redisSources: readonly { readonly name: string; readonly cidr: pulumi.Input<string> }[];
+    /** Size in GB of the disk that holds Redis's data and outlives the VM. */
+    readonly dataDiskGb: number;
 }
 
 /** Every GPU shape the catalog allows is x86_64, and the images are Ubuntu amd64 ones. */
 export const CLOUD_PLATFORM = "linux/amd64";
 export const SSH_PORT = PORTS.ssh;
 export const ACME_CHALLENGE_PORT = PORTS.acmeChallenge;
-/** Redis and Ollama: reachable only on the host's Docker network, never through a firewall. */
+/**
+ * Redis and Ollama: reachable only on the host's Docker network, never through a firewall. A fleet
+ * hub publishes its Redis on another port (FleetHubArgs.redisPort), TLS only, open to its worker
+ * hosts alone (redisIngressRules).
+ */
 export const NEVER_EXPOSED_PORTS: readonly number[] = [PORTS.redis, PORTS.ollama];
 
 /** How the skeleton reaches a cloud VM: the stack's key, port 22, the GPU proved, every interface bound. */
@@ -101,6 +121,46 @@ export function ingressRules(a: CloudHostArgs): IngressRule[] {
         { name: "api", port: a.apiPort, cidrs: [...new Set([...a.apiCidrs, ...a.operatorCidrs])], description: "live API (clients and operators)" },
         ...(a.acmeChallenge ? [{ name: "acme" as const, port: ACME_CHALLENGE_PORT, cidrs: ["0.0.0.0/0", "::/0"], description: "ACME HTTP-01 challenge (public CA)" }] : []),
     ];
+}
+
+/** One inbound allowance to a fleet hub's Redis: one source, whose address may be known only at deploy time. */
+export interface RedisIngressRule {
+    /** "redis-<source name>": a stable part of the child resource's name, whatever the sources' order. */
+    readonly name: string;
+    readonly port: number;
+    /** The source's CIDR, checked when it resolves. */
+    readonly cidr: pulumi.Output<string>;
+    /** Whether the CIDR is IPv6; resolves with it. */
+    readonly ipv6: pulumi.Output<boolean>;
+    readonly description: string;
+}
+
+/**
+ * A fleet hub's Redis port, open to each of its sources alone: one rule per source, none for a host
+ * that is not the hub, and never apiCidrs or the operators (they reach Redis, if ever, over SSH). The
+ * static rules stay in ingressRules. A source's address may be an Output (a worker VM's address), so
+ * its IP version is known only when it resolves: each cloud decides per rule inside an apply.
+ */
+export function redisIngressRules(a: CloudHostArgs): RedisIngressRule[] {
+    const hub = a.fleetHub;
+    if (!hub) return [];
+    const names = hub.redisSources.map((s) => s.name);
+    const twice = names.filter((n, i) => names.indexOf(n) !== i);
+    if (twice.length > 0) throw new Error(`fleet hub Redis sources must have distinct names, got ${JSON.stringify([...new Set(twice)])} more than once`);
+    return hub.redisSources.map((s) => {
+        const cidr = pulumi.output(s.cidr).apply((c) => {
+            // The port carries the queue: a typo must not open it to the world.
+            if (!isCidr(c) || c.endsWith("/0")) throw new Error(`fleet hub Redis source ${s.name} must be a CIDR block narrower than /0, e.g. "203.0.113.7/32", got ${JSON.stringify(c)}`);
+            return c;
+        });
+        return {
+            name: `redis-${s.name}`,
+            port: hub.redisPort,
+            cidr,
+            ipv6: cidr.apply((c) => net.isIPv6(c.split("/")[0])),
+            description: `fleet Redis (TLS) from ${s.name}`,
+        };
+    });
 }
 
 /** CIDRs split by IP version: GCP and Azure rules take one version each, AWS rules one CIDR each. */

@@ -50,3 +50,17 @@ export const PKI_VALIDITY = {
     ca: { hours: 87600, earlyRenewalHours: 8760 },
     server: { hours: 19200, earlyRenewalHours: 2160 },
 } as const;
+
+/**
+ * Where a cloud fleet hub mounts its data disk (the disk that outlives the VM: infra/clouds/<cloud>/host.ts),
+ * which the host hands the AppStack as GpuHost.dataDir for Redis's data. Beside the setup script's
+ * state (/var/lib/gpu-hosts), on no path Docker or the image owns.
+ */
+export const DATA_DISK_DIR = "/var/lib/gpu-hosts/data";
+
+/**
+ * Seconds the data-disk mount waits for the cloud to show the attached disk to the VM (and, after a
+ * resize, its new size). An attachment the cloud reports done shows up within seconds; past this the
+ * mount fails with the paths it waited for.
+ */
+export const DATA_DISK_TIMEOUT_SECONDS = 300;

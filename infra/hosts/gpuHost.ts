@@ -71,6 +71,16 @@ export interface GpuHost {
     /** Completes once the host can run (GPU) containers. */
     readonly ready: pulumi.Resource;
     /**
+     * A host directory on a disk that outlives the machine (a cloud fleet hub's data disk), for state
+     * that must survive a replaced VM; undefined: Docker volumes.
+     */
+    readonly dataDir?: string;
+    /**
+     * Completes once `dataDir` is mounted; whatever keeps its data there depends on it (the host's
+     * Docker provider already does). Undefined with `dataDir`.
+     */
+    readonly dataReady?: pulumi.Resource;
+    /**
      * The host's kind again, with what that kind adds to its stack outputs (region, instance type,
      * spot, ssh command...): one value whose type says, per kind, which fields it must have
      * (infra/contract/details.ts). Its `kind` is the host's.

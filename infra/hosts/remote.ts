@@ -13,6 +13,8 @@ import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../shell/gate"
 import { keyFileDeleteScript, keyFileName, sshClientOptions, writeKeyFile } from "./ssh";
 import { writeKnownHosts } from "./hostKeys";
 import { RegistryLogin, dockerClientConfig, providerRegistryAuth } from "./registry";
+import { dataDiskScript } from "../shell/dataDisk";
+import { DATA_DISK_DIR, DATA_DISK_TIMEOUT_SECONDS } from "../config/fixed";
 
 /** How to reach and check a remote host; resolved and validated by the config loader. */
 export interface RemoteHostArgs {
@@ -80,10 +82,27 @@ export interface MachineRecord {
     /** The engine's platform when known in advance (every cloud shape is x86_64); else the gate reports it. */
     readonly platform?: string;
     /**
+     * A disk that outlives the machine and is attached to it (a cloud fleet hub's): mounted at
+     * DATA_DISK_DIR before the Docker provider is used. Defaults to none.
+     */
+    readonly dataDisk?: DataDiskRecord;
+    /**
      * The host kind, and what it adds to the stack outputs (region, zone, instance type, spot...);
      * the skeleton adds the `ssh` command. The host's `kind` is this one.
      */
     readonly details: MachineDetails;
+}
+
+/** A disk attached to the machine that is not part of it: the machine's replacement leaves it, only its attachment follows. */
+export interface DataDiskRecord {
+    /** The paths it may appear at on the machine, in order (infra/shell/dataDisk.ts says each cloud's). */
+    readonly devices: pulumi.Input<string[]>;
+    /** Its size in GiB: a grown disk's filesystem is grown after it. */
+    readonly sizeGb: number;
+    /** The disk's id: another disk is mounted anew (the old one unmounted first). */
+    readonly diskId: pulumi.Input<string>;
+    /** What attaches it to this machine: the mount waits for it. */
+    readonly attachment: pulumi.Resource;
 }
 
 /** How the skeleton reaches a machine; a kind may use it while it makes its machine (a server's machine id). */
@@ -123,6 +142,8 @@ export interface RemoteHost extends GpuHost {
     readonly setup?: command.remote.Command;
     /** The firewall's command, for a machine set up over SSH with one. */
     readonly firewall?: command.remote.Command;
+    /** The data disk's mount, for a machine with one. */
+    readonly dataReady?: command.remote.Command;
 }
 
 /**
@@ -221,9 +242,9 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
     let beforeReady: pulumi.Resource = sshGate;
     let setup: command.remote.Command | undefined;
     let firewall: command.remote.Command | undefined;
+    const sudo = args.user === "root" ? "" : "sudo -n ";
     if (m.setup.by === "ssh") {
         const script = m.setup.script;
-        const sudo = args.user === "root" ? "" : "sudo -n ";
         // As root, from stdin (nothing in argv); again only when the script changes.
         setup = remote(`${name}-setup`, {
             create: `${sudo}bash -s`,
@@ -263,11 +284,29 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
 
     const run: HostRunner = (cmdName, cmd, cmdOpts) => remote(cmdName, cmd, { ...cmdOpts, dependsOn: withDependency(cmdOpts?.dependsOn, ready) });
 
+    // The data disk, mounted once the machine is ready and the disk attached. The mount lives on the
+    // machine (replaced with it, skipped when it is deleted); the disk does not, so a new machine finds
+    // the same data. The script is idempotent: a changed one runs again in place (stdin, see the
+    // firewall above). Another disk replaces the mount, the old one unmounted first.
+    let dataReady: command.remote.Command | undefined;
+    if (m.dataDisk) {
+        const d = m.dataDisk;
+        dataReady = remote(`${name}-data-mount`, {
+            create: `${sudo}bash -s -- mount`,
+            delete: `${sudo}bash -s -- unmount`,
+            stdin: pulumi.output(d.devices).apply((devices) => dataDiskScript({
+                devices, mountDir: DATA_DISK_DIR, sizeGb: d.sizeGb, timeoutSeconds: DATA_DISK_TIMEOUT_SECONDS,
+            })),
+            triggers: [d.diskId],
+        }, { dependsOn: [ready, d.attachment], deleteBeforeReplace: true });
+    }
+
     // A new machine means a new engine: the provider is replaced with it, so nothing created through
     // the old one is assumed to exist on the new one. Its check that the engine answers would dial
     // a dead spot VM during a destroy; the readiness gate has proved the engine before anything is
     // created. It is the only client that multiplexes (ssh.ts), and its first connection comes after
-    // the readiness gate proved the user's groups.
+    // the readiness gate proved the user's groups. With a data disk it waits for the mount too, so
+    // nothing on the host (Redis's data above all) is created before the disk is there.
     const portSuffix = args.port === 22 ? "" : `:${args.port}`;
     const provider = new docker.Provider(`${name}-docker`, {
         host: pulumi.interpolate`ssh://${target}${portSuffix}`,
@@ -277,7 +316,7 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
         // place: the bridge replaces a provider only for a ForceNew field (pulumi-terraform-bridge
         // pkg/tfbridge/provider.go DiffConfig), and registry_auth is none.
         ...(args.registryLogin ? { registryAuth: providerRegistryAuth(args.registryLogin) } : {}),
-    }, { parent, dependsOn: [ready], replacementTrigger: m.machineId });
+    }, { parent, dependsOn: [ready, ...(dataReady ? [dataReady] : [])], replacementTrigger: m.machineId });
 
     const portFlag = args.port === 22 ? "" : ` -p ${args.port}`;
     const sshCommand = pulumi.interpolate`ssh -i ${keyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHostsPath}${portFlag} ${target}`;
@@ -300,6 +339,7 @@ export function connectRemote(parent: pulumi.Resource, name: string, args: Remot
         details: { ...m.details, ssh: sshCommand },
         ...(setup ? { setup } : {}),
         ...(firewall ? { firewall } : {}),
+        ...(dataReady ? { dataDir: DATA_DISK_DIR, dataReady } : {}),
     };
 }
 

@@ -68,6 +68,9 @@ function sgRule(prefix: string): ResourceMock {
     };
 }
 
+/** Each subnet's zone, each ENI's subnet and each volume's zone, by id: AttachVolume checks the instance's zone against the volume's. */
+const awsZones = { subnet: new Map<string, string>(), eni: new Map<string, string>(), volume: new Map<string, string>(), instance: new Map<string, string>() };
+
 const AWS_RESOURCES: Record<string, ResourceMock> = {
     "pulumi:providers:aws": providerMock("aws", ["region"]),
     "aws:ec2/vpc:Vpc": awsResource("vpc", "vpc", ["cidrBlock"], (a, id) => ({
@@ -77,8 +80,9 @@ const AWS_RESOURCES: Record<string, ResourceMock> = {
         instanceTenancy: "default",
     })),
     "aws:ec2/internetGateway:InternetGateway": awsResource("igw", "internet-gateway", ["vpcId"]),
-    "aws:ec2/subnet:Subnet": awsResource("subnet", "subnet", ["vpcId", "cidrBlock", "availabilityZone"], (a, _id, region) => {
+    "aws:ec2/subnet:Subnet": awsResource("subnet", "subnet", ["vpcId", "cidrBlock", "availabilityZone"], (a, id, region) => {
         if (!String(a.inputs.availabilityZone).startsWith(region)) fail(a, `availability zone ${a.inputs.availabilityZone} is not in ${region}`);
+        awsZones.subnet.set(id, a.inputs.availabilityZone);
         return { availabilityZoneId: `use1-az${parseInt(hex(a.name!, 1), 16) % 6 + 1}`, mapPublicIpOnLaunch: a.inputs.mapPublicIpOnLaunch ?? false };
     }),
     "aws:ec2/routeTable:RouteTable": awsResource("rtb", "route-table", ["vpcId"]),
@@ -114,7 +118,7 @@ const AWS_RESOURCES: Record<string, ResourceMock> = {
             },
         };
     },
-    "aws:ec2/networkInterface:NetworkInterface": awsResource("eni", "network-interface", ["subnetId"], (a) => ({
+    "aws:ec2/networkInterface:NetworkInterface": awsResource("eni", "network-interface", ["subnetId"], (a, id) => (awsZones.eni.set(id, a.inputs.subnetId), {
         privateIp: `10.42.1.${parseInt(hex(a.name!, 2), 16) % 200 + 10}`,
         macAddress: `0e:${hex(`mac:${a.name}`, 10).match(/../g)!.join(":")}`,
         sourceDestCheck: true,
@@ -152,6 +156,8 @@ const AWS_RESOURCES: Record<string, ResourceMock> = {
         }
         // A new incarnation of the VM (replaced, or recreated after a spot interruption) gets a new id.
         const id = `i-0${hex(`instance:${a.name}:${world.machineGeneration ?? 0}`, 16)}`;
+        const subnet = awsZones.eni.get(a.inputs.primaryNetworkInterface?.networkInterfaceId ?? "") ?? a.inputs.subnetId;
+        if (subnet && awsZones.subnet.has(subnet)) awsZones.instance.set(id, awsZones.subnet.get(subnet)!);
         return {
             id,
             state: {
@@ -164,6 +170,37 @@ const AWS_RESOURCES: Record<string, ResourceMock> = {
                 tagsAll: a.inputs.tags ?? {},
             },
         };
+    },
+    // An EBS volume: zonal. gp3's baseline, 3000 IOPS and 125 MiB/s, is what EC2 gives a gp3 volume
+    // created without either (https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html#gp3-ebs-volume-type);
+    // the provider reads both back (terraform-provider-aws internal/service/ec2/ebs_volume.go, iops and throughput Computed).
+    "aws:ebs/volume:Volume": (a) => {
+        const { region } = providerOf(a, "aws");
+        need(a, "availabilityZone");
+        if (!String(a.inputs.availabilityZone).startsWith(region)) fail(a, `availability zone ${a.inputs.availabilityZone} is not in ${region}`);
+        if (a.inputs.size === undefined && a.inputs.snapshotId === undefined) fail(a, "needs size or snapshotId");
+        if (a.inputs.type === "gp3" && !(a.inputs.size >= 1 && a.inputs.size <= 16384)) fail(a, `a gp3 volume is 1-16384 GiB, got ${a.inputs.size}`);
+        const id = `vol-0${hex(`volume:${a.name}`, 16)}`;
+        awsZones.volume.set(id, a.inputs.availabilityZone);
+        return {
+            id,
+            state: {
+                arn: arn(region, "ec2", `volume/${id}`), encrypted: a.inputs.encrypted ?? false, type: a.inputs.type ?? "gp2",
+                ...(a.inputs.type === "gp3" ? { iops: a.inputs.iops ?? 3000, throughput: a.inputs.throughput ?? 125 } : {}),
+                tagsAll: a.inputs.tags ?? {},
+            },
+        };
+    },
+    // AttachVolume: the volume and the instance must be in the same zone (EC2's InvalidVolume.ZoneMismatch).
+    "aws:ec2/volumeAttachment:VolumeAttachment": (a) => {
+        providerOf(a, "aws");
+        need(a, "deviceName", "instanceId", "volumeId");
+        const [vz, iz] = [awsZones.volume.get(a.inputs.volumeId), awsZones.instance.get(a.inputs.instanceId)];
+        if (!vz || !iz) fail(a, `unknown volume ${a.inputs.volumeId} or instance ${a.inputs.instanceId}`);
+        if (vz !== iz) fail(a, `InvalidVolume.ZoneMismatch: volume ${a.inputs.volumeId} is in ${vz}, instance ${a.inputs.instanceId} in ${iz}`);
+        if (!/^\/dev\/(sd[f-p]|xvd[f-p])$/.test(a.inputs.deviceName)) fail(a, `device name ${a.inputs.deviceName} is not one EC2 recommends for EBS data volumes`);
+        // The provider's id: "vai-" and a hash of device, instance and volume (ebs_volume_attachment.go volumeAttachmentID).
+        return { id: `vai-${parseInt(hex(`${a.inputs.deviceName}-${a.inputs.instanceId}-${a.inputs.volumeId}`, 8), 16)}` };
     },
 };
 
@@ -215,6 +252,9 @@ function gcpResource(kind: string, scope: "global" | "regions" | "zones", requir
     };
 }
 
+/** Each persistent disk's zone, by self link: an instance attaches only a disk of its own zone. */
+const gcpDiskZones = new Map<string, string>();
+
 const GCP_RESOURCES: Record<string, ResourceMock> = {
     "pulumi:providers:gcp": providerMock("gcp", ["project", "region", "zone"]),
     // No gcp:projects/service:Service: the program enables no API (the operator enables Compute
@@ -252,6 +292,11 @@ const GCP_RESOURCES: Record<string, ResourceMock> = {
             fail(a, "a SPOT instance needs preemptible true and automaticRestart false");
         }
         if (s.instanceTerminationAction && s.provisioningModel !== "SPOT") fail(a, "instanceTerminationAction is for SPOT instances only");
+        for (const d of (a.inputs.attachedDisks ?? []) as any[]) {
+            const dz = gcpDiskZones.get(d.source);
+            if (!dz) fail(a, `attachedDisks: ${d.source} is not a disk's self link`);
+            if (dz !== zone) fail(a, `attachedDisks: disk ${d.source} is in ${dz}, the instance in ${zone}`);
+        }
         const name = autoName(a, a.inputs.name);
         const id = `projects/${p.project}/zones/${zone}/instances/${name}`;
         const instanceId = String(BigInt(`0x${hex(`gce:${a.name}:${world.machineGeneration ?? 0}`, 15)}`));
@@ -264,6 +309,19 @@ const GCP_RESOURCES: Record<string, ResourceMock> = {
                 labelSelfLink: `${GCE}/${id}`, effectiveLabels: a.inputs.labels ?? {},
             },
         };
+    },
+    // A zonal persistent disk. Without a type the API makes pd-standard; the provider reads the
+    // type back (terraform-provider-google resource_compute_disk.go, "type" Optional with a default of "pd-standard").
+    "gcp:compute/disk:Disk": (a) => {
+        const p = providerOf(a, "gcp");
+        const zone = a.inputs.zone ?? p.zone;
+        if (!String(zone).startsWith(`${p.region}-`)) fail(a, `zone ${zone} is not in the provider's region ${p.region}`);
+        if (a.inputs.size === undefined && !a.inputs.image && !a.inputs.snapshot) fail(a, "a blank disk needs a size");
+        const r = gcpResource("disks", "zones", [], (x) => ({
+            zone, type: x.inputs.type ?? "pd-standard", users: [], effectiveLabels: x.inputs.labels ?? {},
+        }))({ ...a, inputs: { ...a.inputs, zone } } as any, {} as any);
+        gcpDiskZones.set(r.state!.selfLink, zone);
+        return r;
     },
 };
 
@@ -353,9 +411,22 @@ const AZURE_RESOURCES: Record<string, ResourceMock> = {
         if (linux?.disablePasswordAuthentication && !linux.ssh?.publicKeys?.length) fail(a, "password login is disabled but no SSH public key is given");
         if (i.osProfile.customData !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(i.osProfile.customData)) fail(a, "customData must be base64");
         if (i.osProfile.customData !== undefined && i.osProfile.customData.length > 87380) fail(a, "customData is over 64 KiB");
+        const luns = new Set<number>();
+        for (const d of (i.storageProfile.dataDisks ?? []) as any[]) {
+            if (luns.has(d.lun)) fail(a, `two data disks at LUN ${d.lun}`);
+            luns.add(d.lun);
+            if (d.createOption === "Attach" && !String(d.managedDisk?.id ?? "").includes("/providers/Microsoft.Compute/disks/")) fail(a, `data disk at LUN ${d.lun}: Attach needs a managed disk's id`);
+        }
         return { vmId: guid(`vm:${a.name}:${world.machineGeneration ?? 0}`), timeCreated: "2025-06-12T16:00:00.0000000+00:00" };
     })(a, world),
 };
+
+// A managed disk: an Empty one needs its size (ARM CreationData, createOption "Empty: Create an empty
+// data disk of a size given by diskSizeGB"). No default is modelled: the program names its sku.
+AZURE_RESOURCES["azure-native:compute:Disk"] = azureResource("Microsoft.Compute/disks", "diskName", ["creationData", "sku"], (a) => {
+    if (a.inputs.creationData.createOption === "Empty" && !(a.inputs.diskSizeGB >= 1)) fail(a, "an Empty disk needs diskSizeGB");
+    return { diskState: "Unattached", uniqueId: guid(`disk:${a.name}`) };
+});
 
 export const CLOUD_RESOURCES: Record<string, ResourceMock> = { ...AWS_RESOURCES, ...GCP_RESOURCES, ...AZURE_RESOURCES };
 

@@ -15,6 +15,7 @@ import { readinessScript } from "../../infra/shell/readiness";
 import { bindInPlace, readonlyHeader, shellFilesRead, withHeader } from "../../infra/shell/render";
 import { setupScript } from "../../infra/shell/setup";
 import { firewallInstaller } from "../../infra/shell/firewall";
+import { dataDiskScript } from "../../infra/shell/dataDisk";
 import { shellcheckFindings } from "../helpers/cloudInitChecks";
 import { requireTool } from "../helpers/tools";
 
@@ -55,6 +56,7 @@ describe("infra/shell: the host scripts as files", () => {
         sshGateScript({ target: "u@h", sshOptions: [], port: 22, timeoutSeconds: 1, probe: SSH_GATE_PROBE });
         localReadyScript();
         firewallInstaller({ ports: [{ port: 8001, from: ["203.0.113.0/24"] }] });
+        dataDiskScript({ devices: ["/dev/disk/by-id/google-gpu-hosts-data"], mountDir: "/var/lib/gpu-hosts/data", sizeGb: 50, timeoutSeconds: 300 });
         pruneImagesScript("r", "r:1");
         routeScript("local-app-proxy", "blue", "http://local-app-blue-api:8000/health");
         assert.deepStrictEqual(shellFilesRead(), shellFiles());

@@ -12,6 +12,7 @@ import { setupScript } from "../../infra/shell/setup";
 import { firewallInstaller, firewallScript } from "../../infra/shell/firewall";
 import { localReadyScript } from "../../infra/hosts/local";
 import { readinessScript } from "../../infra/shell/readiness";
+import { awsEbsDevice, azureLunDevices, dataDiskScript } from "../../infra/shell/dataDisk";
 import { keyFileDeleteScript, sshClientOptions } from "../../infra/hosts/ssh";
 import { SERVER_GATE_PROBE, SSH_GATE_PROBE, sshGateScript } from "../../infra/shell/gate";
 import { writeKeysScript } from "../../infra/service/apiKeys";
@@ -76,6 +77,10 @@ const CASES: Case[] = [
 
     // The key file's companion, run on the operator's machine.
     { file: "key-file-delete.sh", shell: "sh", render: () => keyFileDeleteScript(CLOUD_KEY, `${CLOUD_KEY}.known_hosts`) },
+
+    // A cloud fleet hub's data disk mount: AWS (by volume id), Azure (by LUN, SCSI then NVMe).
+    { file: "data-disk.aws.sh", shell: "bash", render: () => dataDiskScript({ devices: [awsEbsDevice("vol-0123456789abcdef0")], mountDir: "/var/lib/gpu-hosts/data", sizeGb: 50, timeoutSeconds: 300 }) },
+    { file: "data-disk.azure.sh", shell: "bash", render: () => dataDiskScript({ devices: azureLunDevices(0), mountDir: "/var/lib/gpu-hosts/data", sizeGb: 50, timeoutSeconds: 300 }) },
 
     // Beside the local engine.
     { file: "local-ready.sh", shell: "bash", render: () => localReadyScript() },

@@ -2,15 +2,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { awsGpu } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, renderUserData, vmHostKey } from "../common";
+import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cidrId, cloudRemoteArgs, ingressRules, redisIngressRules, renderUserData, vmHostKey } from "../common";
 import { AWS_HOST_TYPE, vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
-import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
+import { DataDiskRecord, MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
+import { awsEbsDevice } from "../../shell/dataDisk";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu AMIs. */
 export const CANONICAL_AWS_OWNER = "099720109477";
 /** Ubuntu 24.04 LTS (noble) server AMIs on gp3 root volumes. */
 export const UBUNTU_2404_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+
+/**
+ * The device name a fleet hub's data volume is attached as: one of those AWS reserves for EBS data
+ * volumes on Linux (/dev/sd[f-p], https://docs.aws.amazon.com/ebs/latest/userguide/device_naming.html).
+ * On Nitro it names nothing in the guest; the volume is found by its id (infra/shell/dataDisk.ts).
+ */
+export const AWS_DATA_DEVICE = "/dev/sdf";
 
 const VPC_CIDR = "10.42.0.0/16";
 const SUBNET_CIDR = "10.42.1.0/24";
@@ -117,6 +125,21 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
             }, child));
         }
     }
+    // A fleet hub's Redis: one rule per worker host, named after it. Its address may be known only at
+    // deploy time, so the rule's IP version is decided when it resolves, the other field left unset.
+    for (const rule of redisIngressRules(args)) {
+        const family = (v6: boolean) => pulumi.all([rule.cidr, rule.ipv6]).apply(([c, ipv6]) => (ipv6 === v6 ? c : undefined)) as pulumi.Output<string>;
+        new aws.vpc.SecurityGroupIngressRule(`${name}-${rule.name}`, {
+            securityGroupId: sg.id,
+            ipProtocol: "tcp",
+            fromPort: rule.port,
+            toPort: rule.port,
+            cidrIpv4: family(false),
+            cidrIpv6: family(true),
+            description: rule.description,
+            tags: tags(rule.name),
+        }, child);
+    }
     // A security group managed by Pulumi starts without AWS's default allow-all egress.
     new aws.vpc.SecurityGroupEgressRule(`${name}-egress`, {
         securityGroupId: sg.id, ipProtocol: "-1", cidrIpv4: "0.0.0.0/0", description: "all outbound", tags: tags("egress"),
@@ -169,6 +192,7 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
         // getAmi follows Canonical's newest build; move to it deliberately with `pulumi up --replace`.
         ignoreChanges: ["ami"],
     });
+    const dataDisk = args.fleetHub ? awsDataDisk(name, args, { zone, instance, tags: tags("data"), child }) : undefined;
     const address = eip.publicIp;
     const details: MachineDetails<"aws"> = { kind: "aws", region, zone, instanceType, spot: args.spot };
     return {
@@ -176,6 +200,41 @@ function awsMachine(parent: pulumi.Resource, name: string, args: AwsGpuHostArgs)
         record: {
             address, machineId: instance.id, hostKey: hostKey.publicKey, machine: instance, dependsOn: [...firewall, eipAssoc, routesAssoc],
             setup: { by: "cloud-init" }, gpuModel: awsGpu(instanceType), platform: CLOUD_PLATFORM, details,
+            ...(dataDisk ? { dataDisk } : {}),
         },
     };
+}
+
+/**
+ * A fleet hub's data volume (`<host>-data`) and its attachment to the instance (`<host>-data-attach`).
+ * The volume is no part of the instance: not a block device in its args, nothing of it in the
+ * volume's inputs but the zone, and neither the machine's replacementTrigger nor deletedWith; so a
+ * replaced or recovered instance leaves it, and recover drops only the attachment (it depends on the
+ * instance). A volume attached after launch has DeleteOnTermination false, so terminating the instance
+ * keeps it (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/preserving-volumes-on-termination.html).
+ * `pulumi destroy` deletes it like any other resource, data and all: the stack owns it.
+ */
+function awsDataDisk(name: string, args: AwsGpuHostArgs, on: {
+    zone: pulumi.Output<string>; instance: aws.ec2.Instance; tags: Record<string, string>; child: pulumi.CustomResourceOptions;
+}): DataDiskRecord {
+    const sizeGb = args.fleetHub!.dataDiskGb;
+    const volume = new aws.ebs.Volume(`${name}-data`, {
+        availabilityZone: on.zone, size: sizeGb, type: "gp3", encrypted: true, tags: on.tags,
+    }, on.child);
+    const attachment = new aws.ec2.VolumeAttachment(`${name}-data-attach`, {
+        instanceId: on.instance.id,
+        volumeId: volume.id,
+        deviceName: AWS_DATA_DEVICE,
+        // Detaching stops the instance first, so Redis is shut down (and its AOF synced) by the
+        // instance's own shutdown before the volume leaves it; the provider then detaches, and takes a
+        // volume already "available" (a terminated instance's) as detached
+        // (terraform-provider-aws internal/service/ec2/ebs_volume_attachment.go, resourceVolumeAttachmentDelete).
+        // A one-time spot instance cannot be stopped; a hub is never spot (config).
+        stopInstanceBeforeDetaching: !args.spot,
+    }, {
+        ...on.child,
+        // A new volume on the same instance would take the device name the old one still holds.
+        deleteBeforeReplace: true,
+    });
+    return { devices: volume.id.apply((id) => [awsEbsDevice(id)]), sizeGb, diskId: volume.id, attachment };
 }

@@ -3,13 +3,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as azure from "@pulumi/azure-native";
 import { azureGpu } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, renderUserData, vmHostKey } from "../common";
+import { CLOUD_PLATFORM, CloudHostArgs, byFamily, cloudRemoteArgs, ingressRules, redisIngressRules, renderUserData, vmHostKey } from "../common";
 import { AZURE_HOST_TYPE, vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
-import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
+import { DataDiskRecord, MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
+import { azureLunDevices } from "../../shell/dataDisk";
 
 /** Canonical's Ubuntu 24.04 LTS marketplace image (Gen2); "latest" resolves when the VM is created. */
 export const UBUNTU_2404_IMAGE = { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" } as const;
+
+/** The LUN a fleet hub's data disk is attached at: the guest sees it as /dev/disk/azure/scsi1/lun<this>. */
+export const AZURE_DATA_LUN = 0;
+/** The first priority of a fleet hub's Redis rules: after every static rule (100 and up, ten apart). */
+const REDIS_RULE_PRIORITY = 1000;
 
 const VNET_CIDR = "10.42.0.0/16";
 const SUBNET_CIDR = "10.42.1.0/24";
@@ -86,6 +92,24 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
             priority += 10;
         }
     }
+    // A fleet hub's Redis: one rule per worker host, named after it. Inline like the others: a
+    // standalone SecurityRule beside an NSG's inline list is deleted and re-added by turns
+    // (pulumi/pulumi-azure-native#3359).
+    // One prefix per rule, which may be either IP version. Priorities follow the names' order, so
+    // a new worker host moves only the rules after it (an in-place update of the NSG).
+    const redis = [...redisIngressRules(args)].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    redis.forEach((rule, i) => securityRules.push({
+        name: `allow-${rule.name}`,
+        description: rule.description,
+        direction: "Inbound",
+        access: "Allow",
+        protocol: "Tcp",
+        priority: REDIS_RULE_PRIORITY + 10 * i,
+        sourceAddressPrefix: rule.cidr,
+        sourcePortRange: "*",
+        destinationAddressPrefix: "*",
+        destinationPortRange: String(rule.port),
+    }));
     const nsg = new azure.network.NetworkSecurityGroup(`${name}-nsg`, { ...where, securityRules, tags }, child);
     const vnet = new azure.network.VirtualNetwork(`${name}-vnet`, {
         ...where, addressSpace: { addressPrefixes: [VNET_CIDR] }, tags,
@@ -113,6 +137,8 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
         tags,
     }, child);
 
+    const disk = args.fleetHub ? azureDataDisk(name, args, where, tags, child) : undefined;
+
     // The VM resource creates the admin user with the stack's key; cloud-init adds the
     // operator's key too, since Azure's own key check accepts only RSA and Ed25519.
     const hostKey = vmHostKey(parent, name);
@@ -131,6 +157,16 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
                 managedDisk: { storageAccountType: "Premium_LRS" },
                 deleteOption: "Delete",
             },
+            // A hub's data disk, attached at a fixed LUN; deleteOption Detach (ARM's default, said
+            // here): deleting the VM (replaced, or recovered) leaves the disk for the next one
+            // (https://learn.microsoft.com/rest/api/compute/virtual-machines/create-or-update, DataDisk).
+            // Caching None: Redis's AOF is written, not read back (host read caching helps reads only:
+            // https://learn.microsoft.com/azure/virtual-machines/premium-storage-performance#disk-caching).
+            ...(disk ? {
+                dataDisks: [{
+                    lun: AZURE_DATA_LUN, createOption: "Attach", managedDisk: { id: disk.id }, deleteOption: "Detach", caching: "None",
+                }],
+            } : {}),
         },
         osProfile: {
             computerName: name,
@@ -179,6 +215,27 @@ function azureMachine(parent: pulumi.Resource, name: string, args: AzureGpuHostA
         record: {
             address, machineId: vm.vmId, hostKey: hostKey.publicKey, machine: vm, dependsOn: [nsg, nic],
             setup: { by: "cloud-init" }, gpuModel: azureGpu(vmSize), platform: CLOUD_PLATFORM, details,
+            ...(disk && args.fleetHub ? { dataDisk: { devices: azureLunDevices(AZURE_DATA_LUN), sizeGb: args.fleetHub.dataDiskGb, diskId: disk.id, attachment: vm } satisfies DataDiskRecord } : {}),
         },
     };
+}
+
+/**
+ * A fleet hub's managed disk (`<host>-data`, in the VM's resource group and location; the VM has no
+ * zone, so neither has the disk). Attached through the VM's dataDisks: azure-native has no resource
+ * that attaches a disk on its own (ARM attaches one only in the VM's storageProfile), and so the disk
+ * leaves with the old VM rather than under a running one. It is no part of the VM: none of its inputs
+ * come from it, and it has neither the machine's replacementTrigger nor deletedWith, so recover never
+ * drops it. `pulumi destroy` deletes it like any other resource, data and all, after the VM.
+ */
+function azureDataDisk(name: string, args: AzureGpuHostArgs, where: { resourceGroupName: pulumi.Input<string>; location: string },
+    tags: Record<string, string>, child: pulumi.CustomResourceOptions): azure.compute.Disk {
+    return new azure.compute.Disk(`${name}-data`, {
+        ...where,
+        creationData: { createOption: "Empty" },
+        diskSizeGB: args.fleetHub!.dataDiskGb,
+        // As the OS disk: SSD, offered to every NC size of the catalog; encrypted at rest either way.
+        sku: { name: "Premium_LRS" },
+        tags,
+    }, child);
 }

@@ -3,16 +3,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import { gcpGpu, gcpRegion } from "./catalog";
-import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cloudRemoteArgs, gcpLabels, ingressRules, renderUserData, vmHostKey } from "../common";
+import { CLOUD_PLATFORM, CloudHostArgs, authorizedKeys, byFamily, cidrId, cloudRemoteArgs, gcpLabels, ingressRules, redisIngressRules, renderUserData, vmHostKey } from "../common";
 import { GCP_HOST_TYPE, vmName } from "../../contract/names";
 import type { MachineDetails } from "../../contract/details";
-import { MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
+import { DataDiskRecord, MachineRecord, RemoteHost, connectRemote, sshAccess } from "../../hosts/remote";
+import { gcpDiskDevice } from "../../shell/dataDisk";
 
 /** Canonical's public image project and the Ubuntu 24.04 LTS family in it. */
 export const UBUNTU_IMAGE_PROJECT = "ubuntu-os-cloud";
 export const UBUNTU_2404_FAMILY = "ubuntu-2404-lts-amd64";
 
 const SUBNET_CIDR = "10.42.1.0/24";
+
+/** The device name a fleet hub's data disk is attached with: the guest sees it as /dev/disk/by-id/google-<this>. */
+export const GCP_DATA_DEVICE = "gpu-hosts-data";
+
+/** GCE resource names are at most 63 characters; Pulumi appends "-" and 7 hex characters. */
+const GCE_NAME_ROOM = 63 - 8;
 
 export interface GcpGpuHostArgs extends CloudHostArgs {
     /** Project, zone, machine type and (for N1) accelerator type, as validated by config. */
@@ -96,6 +103,21 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         }
     }
 
+    // A fleet hub's Redis: one rule per worker host, named after it (or, when that name would not fit
+    // a GCE name, after a hash of it). A rule's source ranges take either IP version, one at a time.
+    for (const rule of redisIngressRules(args)) {
+        const full = `${name}-allow-${rule.name}`;
+        new gcp.compute.Firewall(full.length <= GCE_NAME_ROOM ? full : `${name}-allow-redis-${cidrId(rule.name)}`, {
+            network: network.selfLink,
+            description: rule.description,
+            direction: "INGRESS",
+            priority: 1000,
+            sourceRanges: [rule.cidr],
+            allows: [{ protocol: "tcp", ports: [String(rule.port)] }],
+            targetTags: [networkTag],
+        }, child);
+    }
+
     // GPUs cannot live-migrate, so the VM must stop for host maintenance; Spot VMs also
     // cannot restart themselves. DELETE on preemption, like AWS's one-time spot: the static
     // address, network and firewall stay, and `npm run recover` builds an identical VM and
@@ -113,6 +135,7 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         }
         : { onHostMaintenance: "TERMINATE", provisioningModel: "STANDARD", preemptible: false, automaticRestart: true };
 
+    const disk = args.fleetHub ? gcpDataDisk(name, args, labels, child) : undefined;
     const hostKey = vmHostKey(parent, name);
     const userData = renderUserData(args, true, hostKey, true);
     const instance = new gcp.compute.Instance(vmName(name), {
@@ -141,6 +164,8 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         },
         // Secure Boot would refuse the DKMS-built (unsigned) NVIDIA module.
         shieldedInstanceConfig: { enableSecureBoot: false, enableVtpm: true, enableIntegrityMonitoring: true },
+        // A hub's data disk: in place, and with a new VM (gcpDataDisk says why here).
+        ...(disk ? { attachedDisks: [{ source: disk.selfLink, deviceName: GCP_DATA_DEVICE, mode: "READ_WRITE" }] } : {}),
         tags: [networkTag],
         labels,
         allowStoppingForUpdate: true,
@@ -154,12 +179,35 @@ function gcpMachine(parent: pulumi.Resource, name: string, args: GcpGpuHostArgs)
         replaceOnChanges: ['metadata["user-data"]'],
         ignoreChanges: ["bootDisk.initializeParams.image"],
     });
+    const dataDisk: DataDiskRecord | undefined = disk && args.fleetHub
+        ? { devices: [gcpDiskDevice(GCP_DATA_DEVICE)], sizeGb: args.fleetHub.dataDiskGb, diskId: disk.id, attachment: instance }
+        : undefined;
     const details: MachineDetails<"gcp"> = { kind: "gcp", region, zone, instanceType: machineType, spot: args.spot };
     return {
         vm: { instance, userData },
         record: {
             address: ip.address, machineId: instance.instanceId, hostKey: hostKey.publicKey, machine: instance, dependsOn: firewall,
             setup: { by: "cloud-init" }, gpuModel: gcpGpu(machineType, gpuType), platform: CLOUD_PLATFORM, details,
+            ...(dataDisk ? { dataDisk } : {}),
         },
     };
+}
+
+/**
+ * A fleet hub's persistent disk (`<host>-data`, in the VM's zone), attached through the instance's
+ * attachedDisks. Chosen over a gcp.compute.AttachedDisk, whose delete detaches the disk from the
+ * running VM (terraform-provider-google resource_compute_attached_disk.go, resourceAttachedDiskDelete:
+ * Instances.DetachDisk, no stop) under a mounted filesystem and a running Redis, each time the VM is
+ * replaced. Here the disk leaves with the old VM itself: the provider deletes an instance with a plain
+ * DELETE (resource_compute_instance.go, resourceComputeInstanceDelete), Compute Engine shuts the guest
+ * down (Redis with it) and keeps every disk attached without autoDelete, which attached_disk never sets
+ * (expandAttachedDisk; the API's default is false:
+ * https://cloud.google.com/compute/docs/reference/rest/v1/instances/attachDisk). The new VM is created
+ * with the disk attached. The disk is no part of the VM: none of its inputs come from it, and it has
+ * neither the machine's replacementTrigger nor deletedWith, so recover never drops it. `pulumi
+ * destroy` deletes it like any other resource, data and all, after the VM (the provider detaches it
+ * from any user first: resource_compute_disk.go, resourceComputeDiskDelete).
+ */
+function gcpDataDisk(name: string, args: GcpGpuHostArgs, labels: Record<string, string>, child: pulumi.CustomResourceOptions): gcp.compute.Disk {
+    return new gcp.compute.Disk(`${name}-data`, { zone: args.gcp.zone, size: args.fleetHub!.dataDiskGb, type: "pd-balanced", labels }, child);
 }
