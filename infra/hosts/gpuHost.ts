@@ -63,11 +63,6 @@ export interface GpuHost {
      * machine, and an Apple-silicon laptop would build arm64 images for amd64 GPU VMs.
      */
     readonly platform: pulumi.Input<string>;
-    /**
-     * A host directory on a disk that outlives the machine (a cloud fleet hub's data disk), for state
-     * that must survive a replaced VM; undefined: Docker volumes.
-     */
-    readonly dataDir?: string;
     /** Completes once the host can run (GPU) containers. */
     readonly ready: pulumi.Resource;
     /**
