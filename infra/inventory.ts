@@ -101,7 +101,11 @@ function hostsOf(kind: HostKind, cfg: StackConfig, key: () => StackSshKey, pass:
         // runs where its own placement says (placement.ts): its recorded one, else the first candidate.
         return deployedHosts(cfg).filter((h) => h.cloud === kind && pass.wanted(h.name)).map((h) => {
             const { cloud, ...placement } = placementOf(cfg, h);
-            return CLOUDS[cloud].createHost(h.name, cloudHostArgs(cfg, key()), placement as never, cfg[cloud] as never);
+            // A fleet's hub opens its Redis port to the worker hosts and keeps Redis on a disk of its own.
+            const fleetHub = h.name === cfg.fleet.hub && pass.hubSources
+                ? { redisPort: cfg.fleet.redisPort, redisSources: pass.hubSources, dataDiskGb: cfg.fleet.redisDiskGb }
+                : undefined;
+            return CLOUDS[cloud].createHost(h.name, { ...cloudHostArgs(cfg, key()), ...(fleetHub ? { fleetHub } : {}) }, placement as never, cfg[cloud] as never);
         });
     }
     const unreachable: never = kind;

@@ -59,7 +59,9 @@ export function checkFleet(r: Reader, cfg: StackConfig): void {
         r.fail("fleet.hub", `a host with a GPU when it is the stack's only host (a fleet needs a host that runs workers; ${show(hub.name)} has none)`, f.hub);
     }
     // The port is published on the hub beside the proxy's.
-    const taken: [string, number][] = [[`${NAMESPACE}:apiPort`, cfg.apiPort], [`${NAMESPACE}:idlePort`, cfg.idlePort], ["SSH", PORTS.ssh], ["Ollama", PORTS.ollama]];
+    const taken: [string, number][] = [[`${NAMESPACE}:apiPort`, cfg.apiPort], [`${NAMESPACE}:idlePort`, cfg.idlePort], ["SSH", PORTS.ssh], ["Ollama", PORTS.ollama],
+        // Plain Redis's port stays unpublished on every host (infra/clouds/common.ts NEVER_EXPOSED_PORTS).
+        ["plain Redis's", PORTS.redis]];
     const server = cfg.ssh.hosts.find((h) => h.name === hub.name);
     if (hub.kind === SSH && server) taken.push([`the hub's SSH port (${NAMESPACE}:ssh)`, server.port]);
     if (cfg.tls.mode === "acme") taken.push(["the ACME challenge's", PORTS.acmeChallenge]);

@@ -129,3 +129,53 @@ describe("fleet mode: a hub and two worker hosts (own servers)", () => {
         assert.deepStrictEqual(readDeployed(raw, "dev").hosts.map((h) => h.name), ["hub"]);
     });
 });
+
+describe("fleet mode on clouds: prod with hub aws and gcp.count 2", () => {
+    let run: ProgramRun;
+    const GCP = { project: "gpu-hosts-prod", zone: "us-central1-a", machineType: "g2-standard-8", gpuType: "", count: 2 };
+    const HOSTS = ["aws", "gcp", "gcp-2", "azure"];
+    before(async function () {
+        this.timeout(120_000);
+        run = await runProgram("prod", { fleet: { hub: "aws" }, gcp: GCP });
+    });
+
+    it("plans exactly one proxy and one Redis, both on the hub, and a worker pair with Ollama on every GPU host (the hub's too)", () => {
+        const names = containers(run).map((c) => c.name);
+        assert.deepStrictEqual(names.filter((n) => /-redis$|-proxy$/.test(n)).sort(), ["aws-app-proxy", "aws-app-redis"]);
+        for (const h of HOSTS) {
+            assert.deepStrictEqual(names.filter((n) => n.startsWith(`${h}-app-`) && /-worker$|-ollama$/.test(n)).sort(),
+                [`${h}-app-blue-worker`, `${h}-app-green-worker`, `${h}-app-ollama`], h);
+        }
+        assert.deepStrictEqual(names.filter((n) => /-api$/.test(n)).sort(), ["aws-app-blue-api", "aws-app-green-api"]);
+        // The hub's own workers dial Redis on its network, as the worker user.
+        assert.match(env(run, "aws-app-blue-worker", "REDIS_URL")!, /^rediss:\/\/worker:[A-Za-z0-9]{40}@redis:6380\/0$/);
+        assert.match(env(run, "gcp-2-app-green-worker", "REDIS_URL")!, /^rediss:\/\/worker:[A-Za-z0-9]{40}@[0-9.]+:6380\/0$/);
+    });
+
+    it("opens the hub's Redis port only to the worker hosts' addresses (a /32 each), never to apiCidrs; no other host opens it", () => {
+        const rules = run.resources.filter((r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" && r.inputs.fromPort === 6380);
+        const addresses = HOSTS.filter((h) => h !== "aws").map((h) => `${run.outputs.hosts.value[h].address}/32`);
+        assert.deepStrictEqual(rules.map((r) => [r.name, r.inputs.cidrIpv4, r.inputs.toPort]).sort(),
+            [["aws-redis-azure", addresses[2], 6380], ["aws-redis-gcp", addresses[0], 6380], ["aws-redis-gcp-2", addresses[1], 6380]]);
+        assert.ok(!rules.some((r) => (run.outputs.apiCidrs?.value ?? ["192.0.2.0/24"]).includes(r.inputs.cidrIpv4)));
+        const gcpRedis = run.resources.filter((r) => r.type === "gcp:compute/firewall:Firewall" && JSON.stringify(plain(r.inputs.allows)).includes("6380"));
+        const azureRedis = run.resources.filter((r) => r.type === "azure-native:network:NetworkSecurityGroup" && JSON.stringify(plain(r.inputs.securityRules)).includes("6380"));
+        assert.deepStrictEqual([gcpRedis.length, azureRedis.length], [0, 0], "only the hub opens it");
+    });
+
+    it("keeps the hub's Redis data on a disk outside the VM, not replaced or deleted with it, bound into the Redis container", () => {
+        const disk = run.resources.find((r) => r.type === "aws:ebs/volume:Volume")!;
+        assert.ok(disk, "an EBS volume");
+        assert.strictEqual(disk.inputs.size, 20);
+        assert.deepStrictEqual([disk.options.replacementTrigger, disk.options.deletedWith], [undefined, ""], "not tied to the VM");
+        assert.strictEqual(run.resources.filter((r) => r.type === "aws:ebs/volume:Volume").length, 1, "only the hub has one");
+        assert.deepStrictEqual(plain(run.get("aws-app-redis").inputs.volumes), [{ hostPath: "/var/lib/gpu-hosts/data/redis", containerPath: "/data" }]);
+        assert.ok(!run.resources.some((r) => r.name === "aws-app-redis-data"), "no Docker volume for it on the hub");
+    });
+
+    it("outputs the hub's endpoint as the stack's, and each host's role", () => {
+        assert.strictEqual(run.outputs.liveUrl.value, run.outputs.hosts.value.aws.liveUrl);
+        assert.deepStrictEqual(Object.entries(run.outputs.hosts.value).map(([n, h]: [string, any]) => [n, h.role]),
+            [["aws", "hub"], ["gcp", "worker"], ["gcp-2", "worker"], ["azure", "worker"]]);
+    });
+});
