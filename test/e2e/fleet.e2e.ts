@@ -46,6 +46,18 @@ const workerContainer = (host: string, color: (typeof COLORS)[number]) => CONTAI
 const allWorkers = () => WORKERS.flatMap((h) => COLORS.map((c) => workerContainer(h, c)));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A secret output as `pulumi stack export --show-secrets` writes it: an object with the secret
+ * signature and `plaintext`, the value's JSON (pulumi/pulumi sdk/go/common/resource/config and
+ * apitype: the "4dabf18193072939515e22adeb4ff7b" signature key).
+ */
+function plainSecret(v: unknown): string {
+    if (typeof v === "string") return v;
+    const p = (v as { plaintext?: unknown } | null)?.plaintext;
+    if (typeof p !== "string") throw new Error("not a secret as the export writes it");
+    return JSON.parse(p) as string;
+}
+
 describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine", function () {
     this.timeout(30 * 60_000);
     const figures = new Figures();
@@ -314,8 +326,9 @@ describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine
         const caFile = path.join(logDir, "ca.pem");
         fs.writeFileSync(caFile, ca[0]);
         const asWorker = (...cmd: string[]) => run("redis-cli", ["--tls", "--cacert", caFile, "-h", redisAddress, "-p", String(redisPort), "--user", "worker", "--no-auth-warning", ...cmd],
-            { cwd: os.tmpdir(), env: { REDISCLI_AUTH: (pw.outputs as { result: string }).result } });
-        assert.match((await asWorker("PING")).output, /PONG/, "the worker user itself is let in over TLS");
+            { cwd: os.tmpdir(), env: { REDISCLI_AUTH: plainSecret((pw.outputs as { result: unknown }).result) } });
+        const ping = await asWorker("PING");
+        assert.match(ping.output, /PONG/, `the worker user itself is let in over TLS: ${ping.output}`);
         for (const cmd of [["FLUSHALL"], ["CONFIG", "GET", "maxmemory"], ["GET", "outside-the-prefix"]]) {
             const r = await asWorker(...cmd);
             assert.match(r.output, /NOPERM/, `${cmd.join(" ")} as worker: ${r.output}`);
