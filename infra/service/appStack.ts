@@ -138,6 +138,9 @@ export class AppStack extends pulumi.ComponentResource {
         const proxyMarker = servesApi ? volume(`${name}-proxy-marker`) : undefined;
         const pull = (suffix: string, image: string) =>
             new docker.RemoteImage(`${name}-${suffix}-image`, { name: image, keepLocally: true }, child);
+        // The data disk's directory is made by Docker as root; the Redis image's entrypoint hands /data
+        // to its redis user before it drops root (docker-library/redis docker-entrypoint.sh:
+        // `find . \! -user redis -exec chown redis '{}' +`, then gosu), as it does for a volume.
         const redisVolume = () => (dataDir
             ? { hostPath: `${dataDir}/redis`, containerPath: "/data" }
             : { volumeName: redisData!.name, containerPath: "/data" });
