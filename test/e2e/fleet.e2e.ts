@@ -346,7 +346,13 @@ describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine
         const names = [...st.values()].map((x) => nameOf(x.urn));
         assert.deepEqual(names.filter((n) => n.endsWith("-firewall")), [`${HUB}-firewall`], "only the hub has a firewall");
         const chain = (await run("iptables", ["-w", "10", "-S", "GPU-HOSTS"], { cwd: os.tmpdir() })).output;
-        for (const p of [API_PORT, IDLE_PORT, redisPort]) assert.match(chain, new RegExp(`--ctorigdstport ${p} `), `GPU-HOSTS guards port ${p}:\n${chain}`);
+        // The idle port and the Redis port are guarded; the live port is open to all by design. The
+        // worker hosts' addresses (127.0.0.1) are no firewall source, so the Redis port's sources are
+        // fleet.redisCidrs alone (infra/inventory.ts redisSources).
+        for (const p of [IDLE_PORT, redisPort]) assert.match(chain, new RegExp(`--ctorigdstport ${p} .*-j DROP`), `GPU-HOSTS guards port ${p}:\n${chain}`);
+        assert.doesNotMatch(chain, new RegExp(`--ctorigdstport ${API_PORT} `), `the live port stays open:\n${chain}`);
+        const redisFrom = chain.split("\n").filter((l) => l.includes(`--ctorigdstport ${redisPort} `) && l.endsWith("-j RETURN")).map((l) => /-s (\S+)/.exec(l)?.[1]);
+        assert.deepEqual(redisFrom, ["172.16.0.0/12", "192.168.0.0/16"], `the Redis port's sources:\n${chain}`);
         figures.add({ step: "security", seconds: 0, changes: "-", note: "plaintext refused; worker NOPERM x3; worker hosts publish nothing" });
     });
 
