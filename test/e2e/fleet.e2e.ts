@@ -26,7 +26,7 @@ import {
 } from "./harness";
 import { JobDriver, JobRecord, describeCounts, summarize, twice, workLog } from "./jobDriver";
 import { E2E_USER, SshServer, freePort, freePorts, operatorKey } from "./sshServer";
-import { Traffic } from "./traffic";
+import { Traffic, seedFlow } from "./traffic";
 
 const STACK = "e2e-fleet";
 const HUB = "hub";
@@ -218,24 +218,9 @@ describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine
 
     it("1. the seed flow through the one endpoint: 401 without a key, 202 with one, then completed on a worker host", async () => {
         const apiKey = (await npm("key", "--", "--stack", STACK)).output.trim();
-        const probe = new Traffic({ url: LIVE, keys: [apiKey], ca });
-        try {
-            const anon = await probe.request("POST", "/jobs", undefined, { ticker: "NVDA", date: "2024-05-10" });
-            assert.ok(!("error" in anon) && anon.status === 401, JSON.stringify(anon));
-            const sub = await probe.request("POST", "/jobs", apiKey, { ticker: "NVDA", date: "2024-05-10" });
-            assert.ok(!("error" in sub) && sub.status === 202, JSON.stringify(sub));
-            let view: any;
-            for (let i = 0; i < 60 && view?.status !== "completed"; i++) {
-                await sleep(500);
-                const g = await probe.request("GET", `/jobs/${sub.json.job_id}`, apiKey);
-                view = "error" in g ? undefined : g.json;
-            }
-            assert.equal(view?.status, "completed", JSON.stringify(view));
-            assert.equal(view.processed_by.slot, "blue");
-            assert.ok((WORKERS as readonly string[]).includes(view.processed_by.host), `processed on a worker host: ${JSON.stringify(view.processed_by)}`);
-        } finally {
-            probe.close();
-        }
+        const view = await seedFlow({ url: LIVE, apiKey, ca });
+        assert.equal(view.processed_by.slot, "blue");
+        assert.ok((WORKERS as readonly string[]).includes(view.processed_by.host), `processed on a worker host: ${JSON.stringify(view.processed_by)}`);
         driver = new JobDriver({ url: LIVE, keys: clientKeys, ca });
     });
 

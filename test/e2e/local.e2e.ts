@@ -13,7 +13,7 @@ import {
 } from "./harness";
 import { startKamal } from "./kamal";
 import { SwitchWatch } from "./switchWatch";
-import { Traffic } from "./traffic";
+import { Traffic, seedFlow } from "./traffic";
 import Ajv from "ajv";
 import type { StatusReport } from "../../scripts/lib/status/types";
 import statusSchema = require("../../scripts/lib/status/schema.json");
@@ -104,24 +104,9 @@ describe("e2e: the local stack on the real engine and a real dockerd", function 
     it("the seed flow: 401 without a key, a job through with it, processed by the live slot", async () => {
         apiKey = (await npm("key")).output.trim();
         assert.match(apiKey, /^[A-Za-z0-9]{48}$/);
-        const probe = new Traffic({ url: LIVE, keys: [apiKey] });
-        try {
-            const anon = await probe.request("POST", "/jobs", undefined, { ticker: "NVDA", date: "2024-05-10" });
-            assert.ok(!("error" in anon) && anon.status === 401, JSON.stringify(anon));
-            const sub = await probe.request("POST", "/jobs", apiKey, { ticker: "NVDA", date: "2024-05-10" });
-            assert.ok(!("error" in sub) && sub.status === 202, JSON.stringify(sub));
-            let view: any;
-            for (let i = 0; i < 60 && view?.status !== "completed"; i++) {
-                await new Promise((res) => setTimeout(res, 500));
-                const g = await probe.request("GET", `/jobs/${sub.json.job_id}`, apiKey);
-                view = "error" in g ? undefined : g.json;
-            }
-            assert.equal(view?.status, "completed", JSON.stringify(view));
-            assert.equal(view.processed_by.slot, "blue");
-            assert.equal(view.accepted_by.slot, "blue");
-        } finally {
-            probe.close();
-        }
+        const view = await seedFlow({ url: LIVE, apiKey });
+        assert.equal(view.processed_by.slot, "blue");
+        assert.equal(view.accepted_by.slot, "blue");
     });
 
     it("the operator adds API keys of their own: the update rewrites the key file and nothing else", async () => {

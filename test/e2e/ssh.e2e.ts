@@ -12,7 +12,7 @@ import {
     Figures, StateDiff, allChanged, buildStandIns, clearLeftovers, describeDiff, diffState, ensureDockerd, exportState, nameOf, projectCopy, run,
 } from "./harness";
 import { E2E_USER, SshServer, freePort } from "./sshServer";
-import { Traffic } from "./traffic";
+import { Traffic, seedFlow } from "./traffic";
 import Ajv from "ajv";
 import type { StatusReport } from "../../scripts/lib/status/types";
 import statusSchema = require("../../scripts/lib/status/schema.json");
@@ -160,23 +160,8 @@ describe("e2e: an SSH host (kind ssh) on the real engine, over a real sshd on lo
 
     it("the seed flow over HTTPS, trusting the output CA: 401 without a key, a job through with it", async () => {
         apiKey = (await npm("key", "--", "--stack", STACK)).output.trim();
-        const probe = new Traffic({ url: LIVE, keys: [apiKey], ca });
-        try {
-            const anon = await probe.request("POST", "/jobs", undefined, { ticker: "NVDA", date: "2024-05-10" });
-            assert.ok(!("error" in anon) && anon.status === 401, JSON.stringify(anon));
-            const sub = await probe.request("POST", "/jobs", apiKey, { ticker: "NVDA", date: "2024-05-10" });
-            assert.ok(!("error" in sub) && sub.status === 202, JSON.stringify(sub));
-            let view: any;
-            for (let i = 0; i < 60 && view?.status !== "completed"; i++) {
-                await new Promise((res) => setTimeout(res, 500));
-                const g = await probe.request("GET", `/jobs/${sub.json.job_id}`, apiKey);
-                view = "error" in g ? undefined : g.json;
-            }
-            assert.equal(view?.status, "completed", JSON.stringify(view));
-            assert.equal(view.processed_by.slot, "blue");
-        } finally {
-            probe.close();
-        }
+        const view = await seedFlow({ url: LIVE, apiKey, ca });
+        assert.equal(view.processed_by.slot, "blue");
         traffic = new Traffic({ url: LIVE, keys: clientKeys, rate: 30, ca });
         traffic.start("idle");
     });

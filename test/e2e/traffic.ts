@@ -3,6 +3,7 @@
 // phase. A failure is a transport error or any status but 200/202 (a 429 counts too: a client over its
 // budget is a failure an operator would see). Every job is followed to completion, and each must be
 // processed by the slot that accepted it.
+import * as assert from "node:assert";
 import * as http from "node:http";
 import * as https from "node:https";
 
@@ -181,5 +182,32 @@ export class Traffic {
 
     close(): void {
         this.agent.destroy();
+    }
+}
+
+/**
+ * The README's seed flow through `url`: a POST without a key gets 401, one with `apiKey` 202, and the
+ * job completes within 30 s. Returns the completed job as GET /jobs/{id} shows it, for the caller's
+ * own checks (which slot, which host).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function seedFlow(o: { readonly url: string; readonly apiKey: string; readonly ca?: readonly string[] }): Promise<any> {
+    const probe = new Traffic({ url: o.url, keys: [o.apiKey], ...(o.ca === undefined ? {} : { ca: o.ca }) });
+    try {
+        const anon = await probe.request("POST", "/jobs", undefined, { ticker: "NVDA", date: "2024-05-10" });
+        assert.ok(!("error" in anon) && anon.status === 401, JSON.stringify(anon));
+        const sub = await probe.request("POST", "/jobs", o.apiKey, { ticker: "NVDA", date: "2024-05-10" });
+        assert.ok(!("error" in sub) && sub.status === 202, JSON.stringify(sub));
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        let view: any;
+        for (let i = 0; i < 60 && view?.status !== "completed"; i++) {
+            await new Promise((res) => setTimeout(res, 500));
+            const g = await probe.request("GET", `/jobs/${sub.json.job_id}`, o.apiKey);
+            view = "error" in g ? undefined : g.json;
+        }
+        assert.equal(view?.status, "completed", JSON.stringify(view));
+        return view;
+    } finally {
+        probe.close();
     }
 }
