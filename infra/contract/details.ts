@@ -1,7 +1,7 @@
 // What each kind of host adds to its stack outputs, beside what every host has (outputs.ts): one type
 // per kind, keyed by the kind, so a host that leaves out a field fails tsc where it builds its
 // details (infra/hosts/local.ts, server.ts, remote.ts; infra/clouds/<cloud>/host.ts), and the
-// scripts' parser reads each kind's fields (outputs.ts parseStackOutputs). Every cloud adds the same
+// scripts' parser reads each kind's fields (parseOutputs.ts parseStackOutputs). Every cloud adds the same
 // facts, so a new cloud needs nothing here. Imports nothing at runtime, so every layer can use it
 // (test/unit/layers.test.ts puts it beside infra/vocabulary.ts).
 import type * as pulumi from "@pulumi/pulumi";

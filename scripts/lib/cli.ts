@@ -1,6 +1,6 @@
 // Argument parsing and the shared main() of the entry points: one-line errors for expected
 // failures, a stack trace only for bugs, ^C forwarded to a running `pulumi up`.
-import { OutputsError, parseStackOutputs } from "../../infra/contract/outputs";
+import { OutputsError, parseStackOutputs } from "../../infra/contract/parseOutputs";
 import { isOpsError, OpsError } from "./errors";
 import { Access, accessFromOutputs, httpChecker } from "./health";
 import { Deps } from "./deployed";

@@ -4,7 +4,8 @@
 import { StackConfig } from "../../infra/config";
 import { decidePin } from "../../infra/service/pin";
 import { Color, NAMESPACE, otherColor } from "../../infra/vocabulary";
-import { OutputsError, parseStackOutputs, SlotsOutput, StackOutputs } from "../../infra/contract/outputs";
+import { SlotsOutput, StackOutputs } from "../../infra/contract/outputs";
+import { OutputsError, parseStackOutputs } from "../../infra/contract/parseOutputs";
 import { countChanges, groupChanges, listChanges } from "./changes";
 import { OpsError } from "./errors";
 import { Checker, CheckResult } from "./health";

@@ -9,7 +9,8 @@ import {
     APP_STACK_TYPE, CONTAINERS, LOCAL_COMMAND_TYPE, LOCAL_HOST_TYPE, PROXY_TYPE, SERVER_HOST_TYPE, SLOT_TYPE, appStackName, modelVolumeName,
     proxyName, routesName, serverIdentityName, slotName, vmName,
 } from "../../infra/contract/names";
-import { StackOutputs, isCloudHost, parseStackOutputs } from "../../infra/contract/outputs";
+import { StackOutputs, isCloudHost } from "../../infra/contract/outputs";
+import { parseStackOutputs } from "../../infra/contract/parseOutputs";
 import { COLORS, Color, HostKind } from "../../infra/vocabulary";
 import { vmHostOf } from "../../scripts/lib/capacity";
 import { isRoutes, slotOf } from "../../scripts/lib/changes";

@@ -11,7 +11,7 @@ import { isSecretInput, plain } from "../helpers/secrets";
 import { ProgramRun, runProgram, secret } from "../helpers/stack";
 import { mockCertificate } from "../helpers/tlsMocks";
 import { expectedContainers } from "../../scripts/lib/status/containers";
-import { parseStackOutputs } from "../../infra/contract/outputs";
+import { parseStackOutputs } from "../../infra/contract/parseOutputs";
 import { readDeployed } from "../../scripts/lib/deployed";
 
 const HUB = "203.0.113.10";

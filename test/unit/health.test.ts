@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseStackOutputs } from "../../infra/contract/outputs";
+import { parseStackOutputs } from "../../infra/contract/parseOutputs";
 import { accessFromOutputs, checkHealth, joinUrl, smokeTest, waitForHealth } from "../../scripts/lib/health";
 import * as statusFixture from "../helpers/statusFixture";
 import { requireTool } from "../helpers/tools";

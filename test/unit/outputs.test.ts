@@ -1,8 +1,9 @@
-// The stack outputs' one parser (infra/contract/outputs.ts parseStackOutputs): each host kind's
+// The stack outputs' one parser (infra/contract/parseOutputs.ts parseStackOutputs): each host kind's
 // fields, read and typed; every malformed field named at once; missing outputs named before anything
 // else (a stack deployed by no or an older version).
 import * as assert from "node:assert/strict";
-import { OutputsError, StackOutputs, isCloudHost, isRemoteHost, parseStackOutputs } from "../../infra/contract/outputs";
+import { StackOutputs, isCloudHost, isRemoteHost } from "../../infra/contract/outputs";
+import { OutputsError, parseStackOutputs } from "../../infra/contract/parseOutputs";
 
 const slots = {
     blue: { release: "workdir", commit: "1".repeat(40), label: "workdir@111111111111", image: "h-app-blue:1111" },

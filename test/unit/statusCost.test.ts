@@ -1,6 +1,7 @@
 // Cost of a cloud host: the catalog's price per hour times the hours since the state's `created`.
 import * as assert from "node:assert/strict";
-import { CloudDetails, CloudHostOutput, CloudKind, HostOutput, isCloudHost, parseStackOutputs } from "../../infra/contract/outputs";
+import { CloudDetails, CloudHostOutput, CloudKind, HostOutput, isCloudHost } from "../../infra/contract/outputs";
+import { parseStackOutputs } from "../../infra/contract/parseOutputs";
 import { costOf, machineOf } from "../../scripts/lib/status/cost";
 import type { StateResource } from "../../scripts/lib/recover";
 import { DEFAULTS } from "../../infra/config";
