@@ -12,6 +12,7 @@ import type { CloudKind, DetailsOf, HostDetailsInput, Inputs, RemoteKind } from 
 import type { KeptPins } from "../service/pin";
 import type { PinsOutput } from "./pins";
 import type { HostRole } from "../config/sections/fleet";
+import type { Endpoint } from "../service/appStack";
 
 /** A slot as the outputs show it. */
 export interface SlotOutput {
@@ -121,15 +122,9 @@ export interface HostSource {
     readonly details: HostDetailsInput;
 }
 
-/** What the outputs read from a host's app (an AppStack has it). */
-export interface AppSource {
-    readonly liveUrl: pulumi.Output<string>;
-    readonly idleUrl: pulumi.Output<string>;
-    readonly docsUrl: pulumi.Output<string>;
-    readonly healthUrl: pulumi.Output<string>;
-    readonly idleHealthUrl: pulumi.Output<string>;
+/** What the outputs read from a host's app (an AppStack has it): its endpoint (a worker host's is the hub's), slots and images. */
+export interface AppSource extends Endpoint {
     readonly slots: SlotsOutput;
-    readonly caRootCert: pulumi.Output<string | undefined>;
     readonly images: readonly string[];
     /** What the host runs (infra/service/fleet.ts); an island has no role in the outputs. */
     readonly role: { readonly kind: "island" | HostRole };
