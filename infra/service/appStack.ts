@@ -15,7 +15,7 @@ import { Proxy, ProxyAuth, ProxyTls } from "./proxy";
 import { BuildSource, releaseLabel } from "./release";
 import { Slot } from "./slot";
 import { baseImagePuller } from "./baseImages";
-import { AppRole, HUB_REDIS_ALIAS, HUB_REDIS_TLS_PORT, ISLAND, QueueConnection } from "./fleet";
+import { AppRole, HUB_REDIS_ALIAS, HUB_REDIS_TLS_PORT, ISLAND } from "./fleet";
 import { fleetRedisConf } from "./redisConf";
 
 /** The part of the stack config an AppStack needs. */
@@ -145,61 +145,61 @@ export class AppStack extends pulumi.ComponentResource {
             ? { hostPath: `${dataDir}/redis`, containerPath: "/data" }
             : { volumeName: redisData!.name, containerPath: "/data" });
 
-        // The queue: each app process's Redis connection (URL and, in a fleet, the CA that verifies it).
-        let apiRedis: QueueConnection | undefined;
-        let workerRedis: QueueConnection;
-        if (role.kind === "island") {
-            const password = new random.RandomPassword(`${name}-redis-password`, { length: 32, special: false }, { parent: this });
-            const secretPassword = pulumi.secret(password.result);
-            const url = pulumi.secret(pulumi.interpolate`redis://:${secretPassword}@redis:6379/0`);
-            apiRedis = { url, caPem: pulumi.output("") };
-            workerRedis = apiRedis;
-            this.redis = new docker.Container(CONTAINERS.redis(name), {
+        // The queue: the apis' and the workers' REDIS_URL (secrets) and, in a fleet, the CA that verifies it.
+        let apiUrl: pulumi.Output<string> | undefined;
+        let workerUrl: pulumi.Output<string>;
+        let caPem: pulumi.Output<string> | undefined;
+        // What both kinds of Redis container share: the name, image, command, data and network alias.
+        const redisContainer = (c: Pick<docker.ContainerArgs, "uploads" | "envs" | "ports"> & { readonly check: string }) =>
+            new docker.Container(CONTAINERS.redis(name), {
                 name: CONTAINERS.redis(name),
                 image: pull("redis", s.images.redis).imageId,
                 command: ["redis-server", REDIS_CONF],
-                uploads: [{ file: REDIS_CONF, content: secretPassword.apply((p) => redisConf(p, s.memoryMb.redis)) }],
+                uploads: c.uploads,
                 // redis-cli reads REDISCLI_AUTH, so the health check never puts the password in argv.
-                envs: secretPassword.apply((p) => [`REDISCLI_AUTH=${p}`]),
-                healthcheck: { tests: ["CMD-SHELL", "redis-cli ping | grep -q PONG"], interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s" },
+                envs: c.envs,
+                healthcheck: { tests: ["CMD-SHELL", `${c.check} | grep -q PONG`], interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s" },
                 volumes: [redisVolume()],
-                networksAdvanced: [{ name: network.name, aliases: ["redis"] }],
+                networksAdvanced: [{ name: network.name, aliases: [HUB_REDIS_ALIAS] }],
+                ...(c.ports ? { ports: c.ports } : {}),
                 ...service({ memoryMb: s.memoryMb.redis, waitTimeoutSeconds: 60 }),
             }, named);
+        if (role.kind === "island") {
+            const password = new random.RandomPassword(`${name}-redis-password`, { length: 32, special: false }, { parent: this });
+            const secretPassword = pulumi.secret(password.result);
+            apiUrl = workerUrl = pulumi.secret(pulumi.interpolate`redis://:${secretPassword}@redis:6379/0`);
+            this.redis = redisContainer({
+                uploads: [{ file: REDIS_CONF, content: secretPassword.apply((p) => redisConf(p, s.memoryMb.redis)) }],
+                envs: secretPassword.apply((p) => [`REDISCLI_AUTH=${p}`]),
+                check: "redis-cli ping",
+            });
         } else if (role.kind === "hub") {
             const q = role.queue;
-            apiRedis = q.onHub("api");
-            workerRedis = q.onHub("worker");
+            apiUrl = q.onHub("api").url;
+            workerUrl = q.onHub("worker").url;
+            caPem = q.caPem;
             const conf = pulumi.all([q.passwords.api, q.passwords.worker]).apply(([api, worker]) => fleetRedisConf({
                 tlsPort: HUB_REDIS_TLS_PORT, tls: HUB_REDIS_TLS, passwords: { api, worker }, memoryMb: s.memoryMb.redis, dir: "/data",
             }));
             // Readable by the image's redis user (the entrypoint drops root before redis-server starts).
             const file = (path: string, content: pulumi.Input<string>, permissions = "0644") => ({ file: path, content, permissions });
-            this.redis = new docker.Container(CONTAINERS.redis(name), {
-                name: CONTAINERS.redis(name),
-                image: pull("redis", s.images.redis).imageId,
-                command: ["redis-server", REDIS_CONF],
+            this.redis = redisContainer({
                 // The conf holds only the passwords' hashes; the key is a secret (the tls provider's).
                 uploads: [file(REDIS_CONF, conf), file(HUB_REDIS_TLS.certFile, q.certificate.certPem),
                     file(HUB_REDIS_TLS.keyFile, q.certificate.privateKeyPem), file(HUB_REDIS_TLS.caFile, q.caPem)],
-                // The health check logs in as the api user over TLS, verifying the server as every client
-                // does; REDISCLI_AUTH keeps the password out of argv.
                 envs: q.passwords.api.apply((p) => [`REDISCLI_AUTH=${p}`]),
-                healthcheck: {
-                    tests: ["CMD-SHELL", `redis-cli --tls --cacert ${HUB_REDIS_TLS.caFile} -h ${HUB_REDIS_ALIAS} -p ${HUB_REDIS_TLS_PORT} --user api ping | grep -q PONG`],
-                    interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s",
-                },
-                volumes: [redisVolume()],
-                networksAdvanced: [{ name: network.name, aliases: [HUB_REDIS_ALIAS] }],
+                // As the api user over TLS, verifying the server as every client does.
+                check: `redis-cli --tls --cacert ${HUB_REDIS_TLS.caFile} -h ${HUB_REDIS_ALIAS} -p ${HUB_REDIS_TLS_PORT} --user api ping`,
                 // The one port a fleet publishes beside the proxy's: the worker hosts dial it, and the
                 // host's firewall (cloud rules, or the server's GPU-HOSTS chain) lets only them in.
                 ports: [{ internal: HUB_REDIS_TLS_PORT, external: q.port, ip: host.bindAddress }],
-                ...service({ memoryMb: s.memoryMb.redis, waitTimeoutSeconds: 60 }),
-            }, named);
+            });
         } else {
-            workerRedis = role.queue.remote("worker");
+            const q = role.queue;
+            workerUrl = q.remote("worker").url;
+            caPem = q.caPem;
         }
-        this.redisUrl = apiRedis?.url ?? workerRedis.url;
+        this.redisUrl = apiUrl ?? workerUrl;
         const redisDeps = this.redis ? [this.redis] : [];
 
         if (runsWorkers) {
@@ -238,7 +238,7 @@ export class AppStack extends pulumi.ComponentResource {
             app: s.app,
             host,
             network,
-            redisUrl: apiRedis?.url ?? workerRedis.url,
+            redisUrl: this.redisUrl,
             ollamaUrl: "http://ollama:11434",
             model: s.model,
             workerConcurrency: s.workerConcurrency,
@@ -251,8 +251,8 @@ export class AppStack extends pulumi.ComponentResource {
             pullBase,
             ...(inFleet ? {
                 parts: { api: servesApi, worker: runsWorkers },
-                workerRedisUrl: workerRedis.url,
-                redisCaPem: workerRedis.caPem,
+                workerRedisUrl: workerUrl,
+                redisCaPem: caPem,
                 hostName: host.name,
             } : {}),
         }, { parent: this });
