@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostKind, LOCAL, SSH } from "./vocabulary";
 import type { StackConfig } from "./config";
 import { CLOUDS, isCloud } from "./clouds";
-import { CloudHostArgs, StackSshKey } from "./clouds/common";
+import { CloudHostArgs, RedisSource, StackSshKey, cidrId } from "./clouds/common";
 import { deployedHosts, placementOf } from "./clouds/placement";
 import { GpuHost } from "./hosts/gpuHost";
 import { LocalHost, dockerCliEndpoint } from "./hosts/local";
@@ -11,7 +11,6 @@ import { SshServerHost } from "./hosts/server";
 import { createStackKey } from "./hosts/ssh";
 import type { RegistryLogin } from "./hosts/registry";
 import { STACK_KEY_NAME } from "./contract/names";
-import { cidrId } from "./clouds/common";
 import { isFleet } from "./config/sections/fleet";
 import { firewallableAddress, stackHosts } from "./config/fleet";
 import type { FirewallOptions } from "./shell/firewall";
@@ -46,17 +45,11 @@ export function cloudHostArgs(cfg: StackConfig, key: StackSshKey): CloudHostArgs
 }
 
 /**
- * Who may reach a fleet hub's Redis port: each worker host's own IP (a /32 or /128; a cloud VM's is
- * known once it exists), and gpu-hosts:fleet.redisCidrs for workers that connect from elsewhere
- * (behind NAT, or known by a DNS name or loopback: config rules.ts requires redisCidrs for those).
+ * Who may reach a fleet hub's Redis port, from the worker hosts already created: each one's own IP
+ * (a /32 or /128; a cloud VM's is known once it exists), and gpu-hosts:fleet.redisCidrs for workers
+ * that connect from elsewhere (behind NAT, or known by a DNS name or loopback: config/fleet.ts
+ * requires redisCidrs for those).
  */
-export interface RedisSource {
-    /** The worker host's name, or "cidr-<id>" for an operator's block: a stable key for a firewall rule. */
-    readonly name: string;
-    readonly cidr: pulumi.Input<string>;
-}
-
-/** The Redis sources of a fleet's hub, from the worker hosts already created. */
 export function redisSources(cfg: StackConfig, workers: readonly GpuHost[]): RedisSource[] {
     const known = new Map(stackHosts(cfg).map((h) => [h.name, h]));
     const fromHosts = workers

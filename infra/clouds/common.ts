@@ -57,6 +57,14 @@ export interface CloudHostArgs {
 }
 
 /** What makes a cloud host the fleet's hub, on the cloud's side: a firewall opening and a disk. */
+/** One source a fleet hub's Redis port is open to. */
+export interface RedisSource {
+    /** The worker host's name, or "cidr-<id>" for an operator's block: a stable key for a firewall rule. */
+    readonly name: string;
+    /** Its CIDR block; a worker VM's is known only once the VM exists. */
+    readonly cidr: pulumi.Input<string>;
+}
+
 export interface FleetHubArgs {
     /** The host port of the hub's Redis (TLS only). */
     readonly redisPort: number;
@@ -64,7 +72,7 @@ export interface FleetHubArgs {
      * Who may reach that port: each worker host's address as a /32 (IPv4) or /128 (IPv6), keyed by a
      * stable name (the worker host's name, or "cidr-<cidrId>" for an operator's extra CIDR). Never apiCidrs.
      */
-    readonly redisSources: readonly { readonly name: string; readonly cidr: pulumi.Input<string> }[];
+    readonly redisSources: readonly RedisSource[];
     /** Size in GB of the disk that holds Redis's data and outlives the VM. */
     readonly dataDiskGb: number;
 }
