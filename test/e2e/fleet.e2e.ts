@@ -6,9 +6,6 @@
 // of a Docker network this test creates, so they share no Docker network with the hub.
 // Run with `npm run test:e2e:fleet` (root, Debian: dockerd, sshd, sudo). Prints a table of figures.
 //
-// Written against the fleet spec before the program had it (gpu-hosts:fleet, roles hub/worker,
-// processed_by.host): where the program names something differently, fix it here.
-//
 // How the workers' traffic reaches the hub's Redis here: a container dialling a host address lands on
 // Docker's userland proxy (docker-proxy), which connects to the hub's Redis container from the host,
 // so the hub's firewall chain (DOCKER-USER -> GPU-HOSTS, rules on DNATed connections) never sees it.
@@ -36,6 +33,7 @@ const HOSTS = [HUB, ...WORKERS] as const;
 const API_PORT = 9543;
 const IDLE_PORT = 9544;
 const LIVE = `https://127.0.0.1:${API_PORT}`;
+const IDLE = `https://127.0.0.1:${IDLE_PORT}`;
 /** The Docker network whose gateway is the hub's address for the workers (gpu-hosts:fleet.redisAddress). */
 const TEST_NET = "gpu-hosts-e2e-fleet";
 /** The stand-in's "GPU" on each worker host: this long per job, this many at once (= gpu-hosts:ollama.numParallel). */
@@ -73,6 +71,7 @@ describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine
     let madeNet = false;
     const clientKeys = [1, 2, 3, 4].map(() => randomBytes(24).toString("hex"));
     let driver: JobDriver | undefined;
+    let traffic: Traffic | undefined;
 
     const npm = (...args: string[]) => run("npm", ["run", "--silent", ...args], { cwd: dir, env, log });
     const pulumi = (args: string[], input?: string) => run(path.join(dir, "node_modules", ".bin", "pulumi"), [...args, "--stack", STACK], { cwd: dir, env, log, input });
@@ -176,6 +175,7 @@ describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine
 
     after(async () => {
         driver?.close();
+        if (traffic) await traffic.stop();
         console.log(`\n${figures.render(`e2e fleet (hub + 2 worker hosts, kind ssh over 127.0.0.1; stand-in ${JOB_MS} ms x ${PARALLEL} per host), ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} CPU(s)`)}\n`);
         if (dir && fs.existsSync(path.join(dir, ".pulumi", "e2e-state", ".pulumi"))) await npm("destroy", "--", "--stack", STACK);
         for (const s of servers.values()) await s.stop();
@@ -290,14 +290,85 @@ describe("e2e: a fleet (a hub and two worker hosts, kind ssh) on the real engine
         await waitHealthy([victim]);
     });
 
-    // TODO(issue 24, step 4): a worker host lost: servers.get("w2")!.reinstall(), remove its containers
-    // and volumes (docker rm -f / volume rm, name ^w2-app-), with jobs running; `npm run recover`; the
-    // host rejoins (jobs by host include w2 again) and 0 jobs are lost meanwhile (they wait or run on w1).
+    it("4. a worker host lost under jobs (a new machine id and host key, its containers and volumes gone): 0 lost, the rest run on the other host; npm run recover brings it back and it takes jobs again", async () => {
+        const lost = WORKERS[1];
+        const [kept] = WORKERS;
+        const ids = await driver!.submit(80);
+        assert.equal(ids.length, 80);
+        // Once the lost host's workers hold jobs (its stand-in's active generations).
+        const stats = async () => JSON.parse((await docker("exec", CONTAINERS.ollama(appStackName(lost)), "node", "-e",
+            "fetch('http://127.0.0.1:11434/api/stand-in/stats').then(r=>r.text()).then(console.log)")).output || "{}");
+        for (let i = 0; i < 50 && !((await stats()).active > 0); i++) await sleep(200);
+        const oldId = (await outputs()).hosts[lost].machineId;
+        const { machineId: newId } = await servers.get(lost)!.reinstall();
+        // What a lost machine leaves of the stack's Docker objects: nothing (the stand-in base images
+        // stay: a real host would pull them again, and nothing can be pulled here).
+        for (const [kind, list] of [["container", ["ps", "-aq"]], ["network", ["network", "ls", "-q"]], ["volume", ["volume", "ls", "-q"]]] as const) {
+            const found = (await docker(...list, "--filter", `name=${appStackName(lost)}-`)).output.split("\n").filter(Boolean);
+            if (found.length) ok(await docker(kind, "rm", "-f", ...found), `docker ${kind} rm on ${lost}`);
+        }
+        const lostAt = Date.now();
+        const s = summarize(await driver!.settle(ids, 180_000));
+        const after = s.lastFinishedAt === null ? Infinity : (s.lastFinishedAt - lostAt) / 1000;
+        assert.deepEqual(s.unfinished, [], "0 lost: every job waited or ran on the other host");
+        assert.equal(s.failed, 0);
+        assert.equal(s.crossed, 0);
 
-    // TODO(issue 24, step 5): release --workdir, promote and rollback under live traffic (Traffic, as in
-    // ssh.e2e.ts): 0 failed requests; promote and rollback each change one resource, the hub's routes
-    // (`${appStackName(HUB)}-proxy-routes`); every job runs in the slot that accepted it (crossed 0),
-    // and the release builds the idle slot's worker on w1 and w2 and its api on the hub.
+        const started = Date.now();
+        const r = await step(["recover", "--", "--stack", STACK]);
+        ok(r, "npm run recover");
+        assert.match(r.output, new RegExp(`${lost}-machine: REINSTALLED \\(a new machine id, and a new SSH host key ssh-ed25519 SHA256:\\S+, pinned from now on\\)`));
+        assert.match(r.output, new RegExp(`done: rebuilt ${lost}-machine and everything on it`));
+        const out = await outputs();
+        assert.deepEqual([out.hosts[lost].machineId === newId, newId !== oldId], [true, true]);
+        // Only the lost host was rebuilt: the hub (its Redis and routes) and the other worker host stay.
+        const touched = allChanged(r.diff).map(nameOf);
+        assert.deepEqual(touched.filter((n) => n.startsWith(`${HUB}-`) || n.startsWith(`${kept}-`)), [], touched.join(", "));
+        assert.deepEqual(out.caRootCert, ca[0], "the CA is the stack's, unchanged");
+        await waitHealthy(COLORS.map((c) => workerContainer(lost, c)));
+        await setGpu(lost);
+        const rejoined = summarize(await batch(60));
+        figures.add({ step: `${lost} lost under 80 jobs, then recover`, seconds: r.seconds, changes: describeDiff(r.diff), sent: s.total + rejoined.total, failed: s.failed + rejoined.failed,
+            note: `80 done meanwhile (by host ${describeCounts(s.byHost)}, the last ${after.toFixed(1)} s after the loss); rejoined in ${((Date.now() - started) / 1000).toFixed(1)} s: 60 more by host ${describeCounts(rejoined.byHost)}` });
+        assert.equal(rejoined.completed, 60);
+        assert.ok((rejoined.byHost[lost] ?? 0) > 0, `the recovered host takes jobs again: ${describeCounts(rejoined.byHost)}`);
+    });
+
+    it("5. release --workdir under live traffic builds the idle slot on every host (its api on the hub, its worker on each worker host) and fails no request", async () => {
+        traffic = new Traffic({ url: LIVE, keys: clientKeys, rate: 20, ca });
+        traffic.start("release");
+        fs.appendFileSync(path.join(dir, "app", "src", "api.ts"), "\n// a release across the fleet\n");
+        const r = await step(["release", "--", "--stack", STACK, "--workdir"]);
+        ok(r, "npm run release");
+        const names = allChanged(r.diff).map(nameOf);
+        for (const n of names) assert.match(n, new RegExp(`^(${HOSTS.join("|")})-app-green(-|$)`), `the release changed ${n}`);
+        for (const n of [`${HUB}-app-green-api`, ...WORKERS.map((w) => workerContainer(w, "green"))]) assert.ok(names.includes(n), `${n} in ${names.join(", ")}`);
+        const idle = await health(IDLE);
+        assert.equal(idle?.slot, "green");
+        assert.notEqual(idle?.release, (await health(LIVE))?.release, "the idle slot runs the new snapshot");
+        figures.add({ step: "release --workdir", seconds: r.seconds, changes: `${describeDiff(r.diff)} (all green)`, sent: traffic.sentIn("release"), failed: traffic.failedIn("release").length });
+        assert.deepEqual(traffic.failedIn("release"), []);
+    });
+
+    for (const [cmd, to] of [["promote", "green"], ["rollback", "blue"]] as const) {
+        it(`5. ${cmd} under live traffic: one update, the hub's routes; no failed request; live serves ${to}`, async () => {
+            traffic!.setPhase(cmd);
+            const r = await step([cmd, "--", "--stack", STACK]);
+            ok(r, `npm run ${cmd}`);
+            assert.deepEqual(allChanged(r.diff).map(nameOf), [`${HUB}-app-proxy-routes`]);
+            assert.equal((await health(LIVE))?.slot, to);
+            figures.add({ step: cmd, seconds: r.seconds, changes: describeDiff(r.diff), sent: traffic!.sentIn(cmd), failed: traffic!.failedIn(cmd).length });
+            assert.deepEqual(traffic!.failedIn(cmd), []);
+        });
+    }
+
+    it("5. every job accepted under that traffic completes, in the slot that accepted it", async () => {
+        await traffic!.stop();
+        const c = await traffic!.checkJobs(clientKeys);
+        figures.add({ step: "jobs under traffic", seconds: 0, changes: "-", note: `${c.completed}/${c.total} completed, by slot ${JSON.stringify(c.bySlot)}, ${c.crossed} crossed` });
+        assert.deepEqual(c.unfinished, []);
+        assert.equal(c.crossed, 0);
+    });
 
     it("6. security: the hub's Redis refuses plaintext; the worker user gets NOPERM for FLUSHALL, CONFIG and a key outside its prefix; no worker host publishes a port", async () => {
         // Plaintext: no TLS handshake, no answer (the server's port is TLS only).
